@@ -1,0 +1,67 @@
+// Transposed 2-D convolution, NCHW, f32, PyTorch semantics; weight layout [c_in, c_out, kh, kw].
+//   forward: y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx with oy = iy*sh - ph + ky and
+//            ox = ix*sw - pw + kx of x[n, ci, iy, ix] * weight[ci, co, ky, kx].
+//            Written as a gather (each output sums its own inputs), so there are no atomics and the
+//            result is bit-reproducible. x [n, c_in, h, w], y [n, c_out, oh, ow].
+//            One invocation per output element; grid = ceil(n*c_out*oh*ow / WG), folded.
+// The same gather is conv2d's input gradient (x = dy, weight = the conv weight [c_out, c_in, ...]
+// read as [c_in', c_out', ...]). This op's input gradient is conv2d.wgsl's forward, and its weight
+// gradient is conv2d.wgsl's weight_grad_partial with the roles of x and dy exchanged.
+
+override WG: u32 = 64;
+
+struct Params {
+    n: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    has_bias: u32,
+    x_off: u32,
+    y_off: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.n * params.c_out * params.oh * params.ow) { return; }
+    let ox = i % params.ow;
+    let oy = (i / params.ow) % params.oh;
+    let co = (i / (params.ow * params.oh)) % params.c_out;
+    let nn = i / (params.ow * params.oh * params.c_out);
+    var acc = 0.0;
+    if (params.has_bias == 1u) {
+        acc = bias[co];
+    }
+    let ty = oy + params.ph;
+    let tx = ox + params.pw;
+    // Only taps with ky = ty (mod sh) land on an input row; step through those alone.
+    for (var ky = ty % params.sh; ky < params.kh && ky <= ty; ky += params.sh) {
+        let iy = (ty - ky) / params.sh;
+        if (iy >= params.h) { continue; }
+        for (var kx = tx % params.sw; kx < params.kw && kx <= tx; kx += params.sw) {
+            let ix = (tx - kx) / params.sw;
+            if (ix >= params.w) { continue; }
+            for (var ci = 0u; ci < params.c_in; ci++) {
+                acc += x[params.x_off + ((nn * params.c_in + ci) * params.h + iy) * params.w + ix]
+                     * weight[((ci * params.c_out + co) * params.kh + ky) * params.kw + kx];
+            }
+        }
+    }
+    y[params.y_off + i] = acc;
+}

@@ -1,0 +1,161 @@
+// Pooling over NCHW planes, PyTorch semantics. Planes are (n, c) pairs; `planes` = n * c.
+//   max_forward:       y = max over the window (kernel kh x kw, stride sh x sw, zero-size padding
+//                      ph, pw that never wins); argmax = index iy * w + ix within the input plane.
+//                      Ties keep the first maximum in row-major window order and a NaN wins (the
+//                      last NaN), exactly PyTorch's comparison `v > best || isnan(v)`. One invocation per output; grid = ceil(planes*oh*ow / WG), folded.
+//   max_backward:      dx[iy, ix] = sum of dy over the outputs whose argmax is (iy, ix); a gather
+//                      over the windows that contain (iy, ix). One invocation per input element.
+//   adaptive_forward:  adaptive average pooling: output (oy, ox) averages rows
+//                      [floor(oy*h/oh), ceil((oy+1)*h/oh)) and the same for columns, so an output
+//                      larger than its input repeats input values. One invocation per output.
+//   adaptive_backward: dx[iy, ix] = sum of dy / bin area over the bins containing (iy, ix).
+//                      One invocation per input element.
+
+override WG: u32 = 64;
+
+struct Params {
+    planes: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    x_off: u32,
+    y_off: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> argmax: array<i32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read> argmax_in: array<i32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+
+fn invocation(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
+    return workgroup_index(wid, nwg) * WG + lid.x;
+}
+
+@compute @workgroup_size(WG)
+fn max_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = invocation(wid, nwg, lid);
+    if (i >= params.planes * params.oh * params.ow) { return; }
+    let ox = i % params.ow;
+    let oy = (i / params.ow) % params.oh;
+    let plane = i / (params.ow * params.oh);
+    let y_begin = max(i32(oy * params.sh) - i32(params.ph), 0);
+    let x_begin = max(i32(ox * params.sw) - i32(params.pw), 0);
+    let y_end = min(i32(oy * params.sh + params.kh) - i32(params.ph), i32(params.h));
+    let x_end = min(i32(ox * params.sw + params.kw) - i32(params.pw), i32(params.w));
+    let base = params.x_off + plane * params.h * params.w;
+    var best = bitcast<f32>(0xff800000u);
+    var best_index = y_begin * i32(params.w) + x_begin;
+    for (var iy = y_begin; iy < y_end; iy++) {
+        for (var ix = x_begin; ix < x_end; ix++) {
+            let index = iy * i32(params.w) + ix;
+            let v = x[base + u32(index)];
+            if (v > best || v != v) {
+                best = v;
+                best_index = index;
+            }
+        }
+    }
+    y[params.y_off + i] = best;
+    argmax[params.y_off + i] = best_index;
+}
+
+@compute @workgroup_size(WG)
+fn max_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = invocation(wid, nwg, lid);
+    if (i >= params.planes * params.h * params.w) { return; }
+    let ix = i % params.w;
+    let iy = (i / params.w) % params.h;
+    let plane = i / (params.w * params.h);
+    let here = i32(iy * params.w + ix);
+    // Outputs whose window [o*s - p, o*s - p + k) contains the input position.
+    let ty = iy + params.ph;
+    let tx = ix + params.pw;
+    let oy_begin = select(0u, (ty + 1u - params.kh + params.sh - 1u) / params.sh, ty + 1u > params.kh);
+    let ox_begin = select(0u, (tx + 1u - params.kw + params.sw - 1u) / params.sw, tx + 1u > params.kw);
+    let oy_end = min(ty / params.sh + 1u, params.oh);
+    let ox_end = min(tx / params.sw + 1u, params.ow);
+    var acc = 0.0;
+    for (var oy = oy_begin; oy < oy_end; oy++) {
+        for (var ox = ox_begin; ox < ox_end; ox++) {
+            let o = params.y_off + (plane * params.oh + oy) * params.ow + ox;
+            if (argmax_in[o] == here) {
+                acc += dy[o];
+            }
+        }
+    }
+    dx[params.x_off + i] = acc;
+}
+
+fn bin_begin(o: u32, input: u32, output: u32) -> u32 {
+    return (o * input) / output;
+}
+
+fn bin_end(o: u32, input: u32, output: u32) -> u32 {
+    return ((o + 1u) * input + output - 1u) / output;
+}
+
+@compute @workgroup_size(WG)
+fn adaptive_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = invocation(wid, nwg, lid);
+    if (i >= params.planes * params.oh * params.ow) { return; }
+    let ox = i % params.ow;
+    let oy = (i / params.ow) % params.oh;
+    let plane = i / (params.ow * params.oh);
+    let y0 = bin_begin(oy, params.h, params.oh);
+    let y1 = bin_end(oy, params.h, params.oh);
+    let x0 = bin_begin(ox, params.w, params.ow);
+    let x1 = bin_end(ox, params.w, params.ow);
+    let base = params.x_off + plane * params.h * params.w;
+    var acc = 0.0;
+    for (var iy = y0; iy < y1; iy++) {
+        for (var ix = x0; ix < x1; ix++) {
+            acc += x[base + iy * params.w + ix];
+        }
+    }
+    y[params.y_off + i] = acc / f32((y1 - y0) * (x1 - x0));
+}
+
+@compute @workgroup_size(WG)
+fn adaptive_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = invocation(wid, nwg, lid);
+    if (i >= params.planes * params.h * params.w) { return; }
+    let ix = i % params.w;
+    let iy = (i / params.w) % params.h;
+    let plane = i / (params.w * params.h);
+    // Bins containing iy: oy from floor(iy*oh/h) to ceil((iy+1)*oh/h) - 1; checked exactly below.
+    let oy_begin = (iy * params.oh) / params.h;
+    let oy_end = min(((iy + 1u) * params.oh + params.h - 1u) / params.h, params.oh);
+    let ox_begin = (ix * params.ow) / params.w;
+    let ox_end = min(((ix + 1u) * params.ow + params.w - 1u) / params.w, params.ow);
+    var acc = 0.0;
+    for (var oy = oy_begin; oy < oy_end; oy++) {
+        let y0 = bin_begin(oy, params.h, params.oh);
+        let y1 = bin_end(oy, params.h, params.oh);
+        if (iy < y0 || iy >= y1) { continue; }
+        for (var ox = ox_begin; ox < ox_end; ox++) {
+            let x0 = bin_begin(ox, params.w, params.ow);
+            let x1 = bin_end(ox, params.w, params.ow);
+            if (ix < x0 || ix >= x1) { continue; }
+            acc += dy[params.y_off + (plane * params.oh + oy) * params.ow + ox]
+                 / f32((y1 - y0) * (x1 - x0));
+        }
+    }
+    dx[params.x_off + i] = acc;
+}

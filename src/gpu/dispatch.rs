@@ -1,0 +1,173 @@
+//! Launching kernels within the device's limits: buffer views that respect the binding size and
+//! offset alignment, batch chunking, and workgroup grids folded into three dimensions.
+
+use std::ops::Range;
+
+use wgpu::util::DeviceExt;
+
+use super::{Gpu, Shader};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// A range of a tensor bound as one storage binding. The binding starts at an aligned byte offset,
+/// so the kernel adds `shift` elements to reach the range's first element.
+pub(crate) struct View<'a> {
+    pub binding: wgpu::BufferBinding<'a>,
+    pub shift: u32,
+}
+
+/// One kernel launch: binding 0 is the uniform `params`, the rest are storage buffers.
+pub(crate) struct Launch<'a> {
+    pub shader: Shader,
+    pub entry: &'static str,
+    /// `override` constants, by name.
+    pub constants: &'a [(&'static str, f64)],
+    pub params: &'a [u8],
+    pub buffers: &'a [(u32, &'a View<'a>)],
+    /// Workgroups to run, before folding into the grid.
+    pub workgroups: u64,
+}
+
+impl Gpu {
+    /// Elements `[start, start + len)` of `t` as a binding. Panics if the range is outside the tensor
+    /// (ops check shapes before they build views); the binding-size limit is enforced by planning.
+    pub(crate) fn view<'a>(&self, t: &'a Tensor, start: usize, len: usize) -> View<'a> {
+        assert!(start + len <= t.numel(), "view outside its tensor");
+        let align = self.plan.binding_offset_alignment;
+        let first = (start * 4) as u64;
+        let offset = first / align * align;
+        let end = ((start + len.max(1)) * 4) as u64;
+        View {
+            binding: wgpu::BufferBinding {
+                buffer: t.buffer(),
+                offset,
+                size: wgpu::BufferSize::new(end - offset),
+            },
+            shift: ((first - offset) / 4) as u32,
+        }
+    }
+
+    /// The whole tensor as a binding; an error naming it if it is larger than one binding may be.
+    pub(crate) fn whole<'a>(&self, t: &'a Tensor, name: &str) -> Result<View<'a>> {
+        let bytes = t.numel() as u64 * 4;
+        if bytes > self.plan.max_binding_bytes {
+            return Err(Error::Limit(format!(
+                "{name} {:?} needs {bytes} bytes in one binding; this device binds at most {} bytes",
+                t.shape(),
+                self.plan.max_binding_bytes
+            )));
+        }
+        Ok(self.view(t, 0, t.numel()))
+    }
+
+    /// Largest number of elements a view may cover, leaving room for the alignment shift.
+    pub(crate) fn max_view_elems(&self) -> usize {
+        let slack = self.plan.binding_offset_alignment.saturating_sub(4);
+        (self.plan.max_binding_bytes.saturating_sub(slack) / 4).max(1) as usize
+    }
+
+    /// Splits `n` batch items into consecutive chunks such that every batched tensor's slice of a
+    /// chunk fits in one binding. `per_item` lists (tensor name, elements per batch item).
+    pub(crate) fn batch_chunks(
+        &self,
+        n: usize,
+        per_item: &[(&str, usize)],
+    ) -> Result<Vec<Range<usize>>> {
+        let cap = self.max_view_elems();
+        let mut items = n.max(1);
+        for &(name, elems) in per_item {
+            if elems > cap {
+                return Err(Error::Limit(format!(
+                    "one batch item of {name} needs {} bytes in one binding; this device binds \
+                     at most {} bytes; use smaller images",
+                    elems * 4,
+                    self.plan.max_binding_bytes
+                )));
+            }
+            items = items.min(cap / elems.max(1));
+        }
+        Ok((0..n)
+            .step_by(items)
+            .map(|s| s..(s + items).min(n))
+            .collect())
+    }
+
+    /// Splits `len` elements into ranges that each fit in one binding.
+    pub(crate) fn range_chunks(&self, len: usize) -> Vec<Range<usize>> {
+        let cap = self.max_view_elems();
+        (0..len.max(1))
+            .step_by(cap)
+            .map(|s| s..(s + cap).min(len))
+            .collect()
+    }
+
+    /// Records one kernel launch into the open encoder.
+    pub(crate) fn launch(&self, l: &Launch) -> Result<()> {
+        if l.workgroups == 0 {
+            return Ok(());
+        }
+        let grid = self.fold(l.workgroups, l.shader, l.entry)?;
+        let pipeline = self.pipeline(l.shader, l.entry, l.constants)?;
+        let params = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(l.entry),
+                contents: l.params,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: params.as_entire_binding(),
+        }];
+        entries.extend(l.buffers.iter().map(|(binding, view)| wgpu::BindGroupEntry {
+            binding: *binding,
+            resource: wgpu::BindingResource::Buffer(view.binding.clone()),
+        }));
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(l.entry),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Device(format!(
+                "kernel {}::{} cannot bind its buffers: {e}",
+                l.shader.file_name(),
+                l.entry
+            )));
+        }
+        self.with_encoder(|encoder| {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(l.entry),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        });
+        Ok(())
+    }
+
+    /// Folds a workgroup count into an (x, y, z) grid within the per-dimension limit. Kernels
+    /// recover the linear workgroup index with `workgroup_index` and guard the overshoot.
+    fn fold(&self, workgroups: u64, shader: Shader, entry: &str) -> Result<[u32; 3]> {
+        let max = u64::from(self.plan.max_workgroups_per_dim);
+        let x = workgroups.min(max);
+        let rest = workgroups.div_ceil(x);
+        let y = rest.min(max);
+        let z = rest.div_ceil(y);
+        if z > max {
+            return Err(Error::Limit(format!(
+                "kernel {}::{entry} needs {workgroups} workgroups, more than this device's \
+                 {max}^3 grid",
+                shader.file_name()
+            )));
+        }
+        Ok([x as u32, y as u32, z as u32])
+    }
+}
+
+/// Workgroups needed to give one invocation to each of `items` with `per_workgroup` per group.
+pub(crate) fn groups(items: usize, per_workgroup: u32) -> u64 {
+    (items as u64).div_ceil(u64::from(per_workgroup))
+}

@@ -1,0 +1,217 @@
+//! The GPU runtime: one device and queue, a pipeline cache, a buffer pool, and a command encoder that
+//! ops record into until something needs the results (`sync`, a download).
+
+mod adapter;
+mod dispatch;
+mod pipeline;
+pub(crate) mod pool;
+
+pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
+pub(crate) use dispatch::{Launch, View, groups};
+pub use pipeline::{Shader, shader_source};
+pub use pool::PoolStats;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use pool::BufferPool;
+
+/// How to open the device. The two `max_*` fields lower the limits wgnn plans work against (never
+/// raise them above the device's), which lets tests exercise the splitting paths with small tensors.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Substring of the adapter name; falls back to `WGNN_ADAPTER`, then to the best adapter.
+    pub adapter: Option<String>,
+    /// Largest storage-buffer binding wgnn will create, in bytes.
+    pub max_binding_bytes: Option<u64>,
+    /// Largest workgroup count per dispatch dimension wgnn will use.
+    pub max_workgroups_per_dim: Option<u32>,
+}
+
+/// The limits work is planned against: the device's own, or lower ones from `GpuOptions`.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanLimits {
+    pub max_binding_bytes: u64,
+    pub max_workgroups_per_dim: u32,
+    pub binding_offset_alignment: u64,
+}
+
+/// Features wgnn asks for when the adapter has them.
+const WANTED_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+
+/// An open GPU: everything ops need to allocate, compile and launch.
+pub struct Gpu {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    plan: PlanLimits,
+    modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<pipeline::PipelineKey, wgpu::ComputePipeline>>,
+    pub(crate) pool: Arc<BufferPool>,
+    encoder: Mutex<Option<wgpu::CommandEncoder>>,
+    /// Errors the device raised outside an error scope, oldest first; reported at the next sync.
+    uncaptured: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    /// Opens the chosen adapter with its own limits (not wgpu's conservative defaults).
+    pub fn new(options: &GpuOptions) -> Result<Gpu> {
+        let instance = adapter::instance();
+        let adapter = choose_adapter(&instance, options.adapter.as_deref())?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("wgnn device"),
+            required_features: adapter.features() & WANTED_FEATURES,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::Device(format!("cannot open {}: {e}", describe(&info))))?;
+
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&uncaptured);
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().expect("error sink lock").push(e.to_string());
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            *lost_sink.lock().expect("device-lost lock") = Some(format!("{reason:?}: {message}"));
+        });
+
+        let plan = PlanLimits {
+            max_binding_bytes: options
+                .max_binding_bytes
+                .map_or(limits.max_storage_buffer_binding_size, |b| {
+                    b.min(limits.max_storage_buffer_binding_size)
+                }),
+            max_workgroups_per_dim: options
+                .max_workgroups_per_dim
+                .map_or(limits.max_compute_workgroups_per_dimension, |w| {
+                    w.min(limits.max_compute_workgroups_per_dimension)
+                }),
+            binding_offset_alignment: u64::from(limits.min_storage_buffer_offset_alignment),
+        };
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            plan,
+            modules: Mutex::default(),
+            pipelines: Mutex::default(),
+            pool: Arc::default(),
+            encoder: Mutex::new(None),
+            uncaptured,
+            lost,
+        })
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn plan_limits(&self) -> PlanLimits {
+        self.plan
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    /// Destroys the pool's free buffers.
+    pub fn trim_pool(&self) {
+        self.pool.trim();
+    }
+
+    /// Runs `record` on the open command encoder, creating one if needed.
+    pub(crate) fn with_encoder<R>(&self, record: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
+        let mut slot = self.encoder.lock().expect("encoder lock");
+        let encoder = slot.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgnn ops"),
+                })
+        });
+        record(encoder)
+    }
+
+    /// Submits everything recorded so far without waiting for it.
+    pub fn flush(&self) {
+        if let Some(encoder) = self.encoder.lock().expect("encoder lock").take() {
+            self.queue.submit([encoder.finish()]);
+        }
+    }
+
+    /// Submits everything recorded and waits until the device has finished it; reports any
+    /// validation error, out-of-memory or device loss that happened meanwhile.
+    pub fn sync(&self) -> Result<()> {
+        self.flush();
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+        self.check()
+    }
+
+    /// Turns errors the device reported asynchronously into an `Err`.
+    pub(crate) fn check(&self) -> Result<()> {
+        if let Some(reason) = self.lost.lock().expect("device-lost lock").clone() {
+            return Err(Error::Device(format!(
+                "the GPU device was lost ({reason}); restart wgnn"
+            )));
+        }
+        let mut errors = self.uncaptured.lock().expect("error sink lock");
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let first = errors.remove(0);
+        let more = errors.len();
+        errors.clear();
+        Err(Error::Device(if more == 0 {
+            format!("GPU error: {first}")
+        } else {
+            format!("GPU error: {first} (and {more} more)")
+        }))
+    }
+
+    /// Copies `bytes` bytes from the start of `buffer` to the host.
+    pub(crate) fn read_buffer(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        let padded = bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgnn download staging"),
+            size: padded.max(wgpu::COPY_BUFFER_ALIGNMENT),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.with_encoder(|e| e.copy_buffer_to_buffer(buffer, 0, &staging, 0, padded));
+        self.flush();
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.sync()?;
+        rx.recv()
+            .map_err(|_| Error::Device("download was cancelled".into()))?
+            .map_err(|e| Error::Device(format!("download failed: {e}")))?;
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Device(format!("download failed: {e}")))?[..bytes as usize]
+            .to_vec();
+        staging.unmap();
+        Ok(data)
+    }
+
+    /// Writes `data` at the start of `buffer`, after everything recorded so far.
+    pub(crate) fn write_buffer(&self, buffer: &wgpu::Buffer, data: &[u8]) {
+        // Queue writes run before the next submission's commands, so earlier recorded work that
+        // may still read a recycled buffer must be submitted first.
+        self.flush();
+        let aligned = data.len() / 4 * 4;
+        self.queue.write_buffer(buffer, 0, &data[..aligned]);
+    }
+}

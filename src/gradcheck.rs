@@ -1,0 +1,467 @@
+//! Gradient checks that run on whatever device is open: each backward kernel against central finite
+//! differences of its own forward kernel, for the scalar loss L = sum(r * y) with random weights r.
+//! The kernels are deterministic, so outputs a perturbation does not reach cancel exactly and the
+//! differences are accurate even in f32. The optimisers, which have no backward, are checked against
+//! their update formulas evaluated in f64.
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::ops::batch_norm::{self, BatchNormParams};
+use crate::ops::conv2d::{self, Conv2dArgs};
+use crate::ops::optim::{AdamConfig, SgdConfig};
+use crate::ops::pool::MaxPoolArgs;
+use crate::ops::{conv_transpose2d, elementwise, loss, matmul, optim, pool, reduce};
+use crate::tensor::Tensor;
+
+/// Largest accepted ||finite difference - analytic|| / ||finite difference|| over the checked
+/// elements. Central differences with step `STEP` on these small O(1) inputs agree to about 1e-4;
+/// a wrong gradient is off by tens of percent.
+pub const FD_TOLERANCE: f64 = 1e-2;
+/// Largest accepted relative error of an optimiser step against its formula in f64.
+pub const OPTIM_TOLERANCE: f64 = 1e-5;
+/// Finite-difference step.
+const STEP: f32 = 1e-2;
+/// Elements of each input perturbed (all of them if the input is smaller).
+const SAMPLES: usize = 24;
+
+/// Outcome of one check.
+#[derive(Clone, Debug)]
+pub struct CheckResult {
+    pub name: &'static str,
+    pub max_rel_err: f64,
+    pub tolerance: f64,
+}
+
+impl CheckResult {
+    pub fn passed(&self) -> bool {
+        self.max_rel_err <= self.tolerance
+    }
+}
+
+/// Names of every check, in the order `run_all` runs them.
+pub const CHECKS: [&str; 14] = [
+    "conv2d",
+    "conv_transpose2d",
+    "batch_norm2d_train",
+    "batch_norm2d_eval",
+    "relu",
+    "max_pool2d",
+    "adaptive_avg_pool2d",
+    "linear",
+    "dropout2d",
+    "add",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_2d",
+    "sgd",
+    "adam",
+];
+
+/// Runs every check.
+pub fn run_all(gpu: &Gpu) -> Result<Vec<CheckResult>> {
+    CHECKS.iter().map(|name| run(gpu, name)).collect()
+}
+
+/// Runs the check called `name` (one of `CHECKS`).
+pub fn run(gpu: &Gpu, name: &str) -> Result<CheckResult> {
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let (name, max_rel_err, tolerance) = match name {
+        "conv2d" => ("conv2d", conv2d_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "conv_transpose2d" => ("conv_transpose2d", conv_transpose2d_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "batch_norm2d_train" => ("batch_norm2d_train", batch_norm_check(gpu, &mut rng, true)?, FD_TOLERANCE),
+        "batch_norm2d_eval" => ("batch_norm2d_eval", batch_norm_check(gpu, &mut rng, false)?, FD_TOLERANCE),
+        "relu" => ("relu", relu_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "max_pool2d" => ("max_pool2d", max_pool_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "adaptive_avg_pool2d" => ("adaptive_avg_pool2d", adaptive_pool_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "linear" => ("linear", linear_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "dropout2d" => ("dropout2d", dropout_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "add" => ("add", add_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "softmax_cross_entropy" => ("softmax_cross_entropy", cross_entropy_check(gpu, &mut rng, &[6, 10])?, FD_TOLERANCE),
+        "softmax_cross_entropy_2d" => (
+            "softmax_cross_entropy_2d",
+            cross_entropy_check(gpu, &mut rng, &[2, 7, 5, 3])?,
+            FD_TOLERANCE,
+        ),
+        "sgd" => ("sgd", sgd_check(gpu, &mut rng)?, OPTIM_TOLERANCE),
+        "adam" => ("adam", adam_check(gpu, &mut rng)?, OPTIM_TOLERANCE),
+        other => {
+            return Err(crate::shape_err!(
+                "unknown check {other:?}; checks: {}",
+                CHECKS.join(", ")
+            ));
+        }
+    };
+    Ok(CheckResult {
+        name,
+        max_rel_err,
+        tolerance,
+    })
+}
+
+/// A differentiable input of a check: its shape and host values.
+struct Input {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+impl Input {
+    fn random(rng: &mut StdRng, shape: &[usize]) -> Input {
+        let n = shape.iter().product();
+        Input {
+            shape: shape.to_vec(),
+            data: (0..n).map(|_| rng.random_range(-1.0..1.0)).collect(),
+        }
+    }
+
+    fn upload(&self, gpu: &Gpu) -> Result<Tensor> {
+        Tensor::from_f32(gpu, &self.shape, &self.data)
+    }
+}
+
+/// sum(r * y) in f64.
+fn weighted_sum(y: &[f32], r: &[f32]) -> f64 {
+    y.iter().zip(r).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum()
+}
+
+/// ||a - b|| / ||a|| (0 when both vanish).
+pub fn rel_err(reference: &[f64], value: &[f64]) -> f64 {
+    let diff: f64 = reference.iter().zip(value).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let norm: f64 = reference.iter().map(|a| a * a).sum::<f64>().sqrt();
+    if norm == 0.0 { diff } else { diff / norm }
+}
+
+type Forward<'a> = dyn Fn(&Gpu, &[Tensor]) -> Result<Tensor> + 'a;
+type Backward<'a> = dyn Fn(&Gpu, &[Tensor], &Tensor) -> Result<Vec<Tensor>> + 'a;
+
+/// Compares `backward` (gradients of every input for upstream gradient r) with central differences
+/// of `forward` on sampled elements of each input; returns the worst input's relative error.
+fn finite_difference(
+    gpu: &Gpu,
+    rng: &mut StdRng,
+    inputs: &mut [Input],
+    forward: &Forward,
+    backward: &Backward,
+) -> Result<f64> {
+    let tensors = inputs.iter().map(|i| i.upload(gpu)).collect::<Result<Vec<_>>>()?;
+    let y = forward(gpu, &tensors)?;
+    let r: Vec<f32> = (0..y.numel()).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let dy = Tensor::from_f32(gpu, y.shape(), &r)?;
+    let grads = backward(gpu, &tensors, &dy)?
+        .iter()
+        .map(|g| g.to_f32(gpu))
+        .collect::<Result<Vec<_>>>()?;
+    let mut worst = 0.0f64;
+    for i in 0..inputs.len() {
+        let mut indices: Vec<usize> = (0..inputs[i].data.len()).collect();
+        indices.shuffle(rng);
+        indices.truncate(SAMPLES);
+        let (mut numeric, mut analytic) = (Vec::new(), Vec::new());
+        for &j in &indices {
+            let original = inputs[i].data[j];
+            let mut loss_at = |value: f32| -> Result<f64> {
+                inputs[i].data[j] = value;
+                let mut perturbed = tensors.clone();
+                perturbed[i] = inputs[i].upload(gpu)?;
+                Ok(weighted_sum(&forward(gpu, &perturbed)?.to_f32(gpu)?, &r))
+            };
+            let plus = loss_at(original + STEP)?;
+            let minus = loss_at(original - STEP)?;
+            inputs[i].data[j] = original;
+            // The step actually taken, after f32 rounding of original +- STEP.
+            let taken = f64::from(original + STEP) - f64::from(original - STEP);
+            numeric.push((plus - minus) / taken);
+            analytic.push(f64::from(grads[i][j]));
+        }
+        worst = worst.max(rel_err(&numeric, &analytic));
+    }
+    Ok(worst)
+}
+
+fn conv2d_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let args = Conv2dArgs {
+        stride: [2, 1],
+        padding: [1, 2],
+    };
+    let mut inputs = [
+        Input::random(rng, &[2, 3, 7, 6]),
+        Input::random(rng, &[4, 3, 3, 2]),
+        Input::random(rng, &[4]),
+    ];
+    finite_difference(
+        gpu,
+        rng,
+        &mut inputs,
+        &|gpu, t| conv2d::conv2d(gpu, &t[0], &t[1], Some(&t[2]), args),
+        &|gpu, t, dy| {
+            Ok(vec![
+                conv2d::conv2d_input_grad(gpu, dy, &t[1], [7, 6], args)?,
+                conv2d::conv2d_weight_grad(gpu, &t[0], dy, [3, 2], args)?,
+                reduce::channel_sums(gpu, dy)?,
+            ])
+        },
+    )
+}
+
+fn conv_transpose2d_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let args = Conv2dArgs {
+        stride: [2, 3],
+        padding: [1, 0],
+    };
+    let mut inputs = [
+        Input::random(rng, &[2, 3, 4, 5]),
+        Input::random(rng, &[3, 2, 3, 4]),
+        Input::random(rng, &[2]),
+    ];
+    finite_difference(
+        gpu,
+        rng,
+        &mut inputs,
+        &|gpu, t| conv_transpose2d::conv_transpose2d(gpu, &t[0], &t[1], Some(&t[2]), args),
+        &|gpu, t, dy| {
+            Ok(vec![
+                conv_transpose2d::conv_transpose2d_input_grad(gpu, dy, &t[1], args)?,
+                conv_transpose2d::conv_transpose2d_weight_grad(gpu, &t[0], dy, [3, 4], args)?,
+                reduce::channel_sums(gpu, dy)?,
+            ])
+        },
+    )
+}
+
+fn batch_norm_check(gpu: &Gpu, rng: &mut StdRng, training: bool) -> Result<f64> {
+    let c = 4;
+    let mut inputs = [
+        Input::random(rng, &[3, c, 5, 3]),
+        Input::random(rng, &[c]),
+        Input::random(rng, &[c]),
+    ];
+    let mean: Vec<f32> = (0..c).map(|_| rng.random_range(-0.5..0.5)).collect();
+    let var: Vec<f32> = (0..c).map(|_| rng.random_range(0.5..2.0)).collect();
+    let running_mean = Tensor::from_f32(gpu, &[c], &mean)?;
+    let running_var = Tensor::from_f32(gpu, &[c], &var)?;
+    let forward = |gpu: &Gpu, t: &[Tensor]| {
+        let p = BatchNormParams {
+            gamma: &t[1],
+            beta: &t[2],
+            running_mean: &running_mean,
+            running_var: &running_var,
+            momentum: batch_norm::DEFAULT_MOMENTUM,
+            eps: batch_norm::DEFAULT_EPS,
+        };
+        if training {
+            batch_norm::batch_norm2d_train(gpu, &t[0], &p)
+        } else {
+            batch_norm::batch_norm2d_eval(gpu, &t[0], &p)
+        }
+    };
+    finite_difference(
+        gpu,
+        rng,
+        &mut inputs,
+        &|gpu, t| Ok(forward(gpu, t)?.y),
+        &|gpu, t, dy| {
+            let out = forward(gpu, t)?;
+            let g = batch_norm::batch_norm2d_backward(gpu, &t[0], dy, &t[1], &out.stats, training)?;
+            Ok(vec![g.dx, g.dgamma, g.dbeta])
+        },
+    )
+}
+
+fn relu_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let mut x = Input::random(rng, &[2, 3, 5, 4]);
+    // Keep every value at least 5 steps from the kink at 0.
+    for v in &mut x.data {
+        *v = v.signum() * (v.abs() + 5.0 * STEP);
+    }
+    finite_difference(
+        gpu,
+        rng,
+        &mut [x],
+        &|gpu, t| elementwise::relu(gpu, &t[0]),
+        &|gpu, t, dy| Ok(vec![elementwise::relu_backward(gpu, dy, &elementwise::relu(gpu, &t[0])?)?]),
+    )
+}
+
+fn max_pool_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let args = MaxPoolArgs {
+        kernel: [3, 2],
+        stride: [2, 1],
+        padding: [1, 1],
+    };
+    let shape = [2, 3, 7, 5];
+    let n: usize = shape.iter().product();
+    // Distinct values 5 steps apart, so no perturbation changes which element is the maximum.
+    let mut values: Vec<f32> = (0..n).map(|i| (i as f32 - n as f32 / 2.0) * 5.0 * STEP).collect();
+    values.shuffle(rng);
+    let mut x = Input {
+        shape: shape.to_vec(),
+        data: values,
+    };
+    finite_difference(
+        gpu,
+        rng,
+        std::slice::from_mut(&mut x),
+        &|gpu, t| Ok(pool::max_pool2d(gpu, &t[0], args)?.y),
+        &|gpu, t, dy| {
+            let out = pool::max_pool2d(gpu, &t[0], args)?;
+            Ok(vec![pool::max_pool2d_backward(gpu, dy, &out.argmax, t[0].shape(), args)?])
+        },
+    )
+}
+
+fn adaptive_pool_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let mut x = Input::random(rng, &[2, 3, 5, 3]);
+    finite_difference(
+        gpu,
+        rng,
+        std::slice::from_mut(&mut x),
+        &|gpu, t| pool::adaptive_avg_pool2d(gpu, &t[0], [7, 2]),
+        &|gpu, t, dy| Ok(vec![pool::adaptive_avg_pool2d_backward(gpu, dy, t[0].shape())?]),
+    )
+}
+
+fn linear_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let mut inputs = [
+        Input::random(rng, &[5, 7]),
+        Input::random(rng, &[3, 7]),
+        Input::random(rng, &[3]),
+    ];
+    finite_difference(
+        gpu,
+        rng,
+        &mut inputs,
+        &|gpu, t| matmul::linear(gpu, &t[0], &t[1], Some(&t[2])),
+        &|gpu, t, dy| {
+            Ok(vec![
+                matmul::linear_input_grad(gpu, dy, &t[1])?,
+                matmul::linear_weight_grad(gpu, &t[0], dy)?,
+                matmul::linear_bias_grad(gpu, dy)?,
+            ])
+        },
+    )
+}
+
+fn dropout_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let (p, seed) = (0.4, 7);
+    let mut x = Input::random(rng, &[3, 5, 4, 3]);
+    finite_difference(
+        gpu,
+        rng,
+        std::slice::from_mut(&mut x),
+        &|gpu, t| Ok(elementwise::dropout2d(gpu, &t[0], p, seed)?.y),
+        &|gpu, t, dy| {
+            let mask = elementwise::dropout2d(gpu, &t[0], p, seed)?.mask;
+            Ok(vec![elementwise::dropout2d_apply(gpu, dy, &mask)?])
+        },
+    )
+}
+
+fn add_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let mut inputs = [Input::random(rng, &[2, 3, 4, 5]), Input::random(rng, &[2, 3, 4, 5])];
+    finite_difference(
+        gpu,
+        rng,
+        &mut inputs,
+        &|gpu, t| elementwise::add(gpu, &t[0], &t[1]),
+        // The gradient of a + b is dy for both inputs.
+        &|_, _, dy| Ok(vec![dy.clone(), dy.clone()]),
+    )
+}
+
+fn cross_entropy_check(gpu: &Gpu, rng: &mut StdRng, shape: &[usize]) -> Result<f64> {
+    let ignore = 255;
+    let c = shape[1] as i32;
+    let positions = shape[0] * shape[2..].iter().product::<usize>();
+    // Every fourth target is the ignore index, so the check covers PyTorch's ignore semantics.
+    let targets: Vec<i32> = (0..positions)
+        .map(|i| if i % 4 == 3 { ignore } else { rng.random_range(0..c) })
+        .collect();
+    let target_shape: Vec<usize> = [shape[0]].into_iter().chain(shape[2..].iter().copied()).collect();
+    let targets = Tensor::from_i32(gpu, &target_shape, &targets)?;
+    let mut logits = Input::random(rng, shape);
+    for v in &mut logits.data {
+        *v *= 3.0;
+    }
+    finite_difference(
+        gpu,
+        rng,
+        std::slice::from_mut(&mut logits),
+        &|gpu, t| Ok(loss::cross_entropy(gpu, &t[0], &targets, Some(ignore))?.loss),
+        &|gpu, t, dloss| {
+            let out = loss::cross_entropy(gpu, &t[0], &targets, Some(ignore))?;
+            Ok(vec![loss::cross_entropy_backward(gpu, &t[0], &targets, Some(ignore), &out, dloss)?])
+        },
+    )
+}
+
+fn random_vec(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+}
+
+fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// Relative error of the change the optimiser made (w - w0), which is much smaller than w itself.
+fn update_err(w0: &[f32], expected: &[f64], got: &[f32]) -> f64 {
+    let start = to_f64(w0);
+    let want: Vec<f64> = expected.iter().zip(&start).map(|(e, s)| e - s).collect();
+    let have: Vec<f64> = to_f64(got).iter().zip(&start).map(|(g, s)| g - s).collect();
+    rel_err(&want, &have)
+}
+
+/// Three SGD steps with momentum and weight decay, against v = m*v + g + wd*w (v = g + wd*w on the
+/// first step), w -= lr*v in f64.
+fn sgd_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let n = 1000;
+    let cfg = SgdConfig {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+    };
+    let w0 = random_vec(rng, n);
+    let weight = Tensor::from_f32(gpu, &[n], &w0)?;
+    let velocity = Tensor::zeros(gpu, &[n]);
+    let (mut w, mut v) = (to_f64(&w0), vec![0.0f64; n]);
+    for step in 0..3 {
+        let g = random_vec(rng, n);
+        optim::sgd_step(gpu, &weight, &Tensor::from_f32(gpu, &[n], &g)?, &velocity, step == 0, cfg)?;
+        for i in 0..n {
+            let d = f64::from(g[i]) + f64::from(cfg.weight_decay) * w[i];
+            v[i] = if step == 0 { d } else { f64::from(cfg.momentum) * v[i] + d };
+            w[i] -= f64::from(cfg.lr) * v[i];
+        }
+    }
+    let got_v = to_f64(&velocity.to_f32(gpu)?);
+    Ok(update_err(&w0, &w, &weight.to_f32(gpu)?).max(rel_err(&v, &got_v)))
+}
+
+/// Three Adam steps with weight decay, against PyTorch's update in f64.
+fn adam_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
+    let n = 1000;
+    let cfg = AdamConfig {
+        lr: 0.01,
+        weight_decay: 1e-2,
+        ..AdamConfig::default()
+    };
+    let w0 = random_vec(rng, n);
+    let weight = Tensor::from_f32(gpu, &[n], &w0)?;
+    let (m_t, v_t) = (Tensor::zeros(gpu, &[n]), Tensor::zeros(gpu, &[n]));
+    let (mut w, mut m, mut v) = (to_f64(&w0), vec![0.0f64; n], vec![0.0f64; n]);
+    let (b1, b2) = (f64::from(cfg.beta1), f64::from(cfg.beta2));
+    for step in 1..=3 {
+        let g = random_vec(rng, n);
+        optim::adam_step(gpu, &weight, &Tensor::from_f32(gpu, &[n], &g)?, &m_t, &v_t, step, cfg)?;
+        for i in 0..n {
+            let g = f64::from(g[i]) + f64::from(cfg.weight_decay) * w[i];
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            let bias1 = 1.0 - b1.powi(step as i32);
+            let bias2 = 1.0 - b2.powi(step as i32);
+            w[i] -= f64::from(cfg.lr) / bias1 * m[i] / (v[i].sqrt() / bias2.sqrt() + f64::from(cfg.eps));
+        }
+    }
+    Ok(update_err(&w0, &w, &weight.to_f32(gpu)?))
+}

@@ -1,0 +1,15 @@
+//! wgnn: a deep-learning engine on wgpu whose compute kernels are hand-written WGSL (`shaders/`).
+//!
+//! Layout: `gpu` opens the device and launches kernels within its limits; `tensor` is a shape over a
+//! pooled GPU buffer; `ops` has one module per shader file (shape checks, forward and backward
+//! launches); `gradcheck` verifies the backward kernels against finite differences on any device.
+
+pub mod error;
+pub mod gpu;
+pub mod gradcheck;
+pub mod ops;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::{Gpu, GpuOptions};
+pub use tensor::{DType, Tensor};

@@ -1,0 +1,283 @@
+//! batch_norm2d (batch_norm.wgsl): training and evaluation forward, and backward for both.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{WG, launch, nchw, u32_of};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader, groups};
+use crate::tensor::{DType, Tensor};
+
+/// PyTorch's defaults for BatchNorm2d.
+pub const DEFAULT_EPS: f32 = 1e-5;
+pub const DEFAULT_MOMENTUM: f32 = 0.1;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    c: u32,
+    hw: u32,
+    n_base: u32,
+    x_off: u32,
+    dy_off: u32,
+    out_off: u32,
+    training: u32,
+    momentum: f32,
+    eps: f32,
+    count: u32,
+    _pad: u32,
+}
+
+/// The affine parameters and running statistics of one BatchNorm2d, each [C].
+pub struct BatchNormParams<'a> {
+    pub gamma: &'a Tensor,
+    pub beta: &'a Tensor,
+    pub running_mean: &'a Tensor,
+    pub running_var: &'a Tensor,
+    pub momentum: f32,
+    pub eps: f32,
+}
+
+/// Forward result: y, and the statistics used, [2, C] = (mean, 1/sqrt(var + eps)), kept for backward.
+pub struct BatchNormOutput {
+    pub y: Tensor,
+    pub stats: Tensor,
+}
+
+/// Gradients of batch_norm2d.
+pub struct BatchNormGrads {
+    pub dx: Tensor,
+    pub dgamma: Tensor,
+    pub dbeta: Tensor,
+}
+
+fn check(x: &Tensor, p: &BatchNormParams) -> Result<[usize; 4]> {
+    let shape = nchw("batch_norm2d", "input", x.shape())?;
+    let c = shape[1];
+    for (name, t) in [
+        ("weight", p.gamma),
+        ("bias", p.beta),
+        ("running_mean", p.running_mean),
+        ("running_var", p.running_var),
+    ] {
+        crate::ensure_shape!(
+            t.shape() == [c],
+            "batch_norm2d: {name} must be [{c}] for input {:?}, got {:?}",
+            x.shape(),
+            t.shape()
+        );
+    }
+    Ok(shape)
+}
+
+/// Per-plane partial sums (`entry` = stats_partials or backward_partials) into a [N, C, 2] tensor.
+fn plane_partials(
+    gpu: &Gpu,
+    entry: &'static str,
+    x: &Tensor,
+    dy: Option<&Tensor>,
+    stats: Option<&Tensor>,
+) -> Result<Tensor> {
+    let [n, c, h, w] = nchw("batch_norm2d", "input", x.shape())?;
+    let hw = h * w;
+    let partials = Tensor::uninit(gpu, &[n, c, 2], DType::F32);
+    let pv = gpu.whole(&partials, "batch_norm2d partial sums")?;
+    let sv = stats.map(|s| gpu.whole(s, "batch_norm2d statistics")).transpose()?;
+    for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", c * hw)])? {
+        let xv = gpu.view(x, chunk.start * c * hw, chunk.len() * c * hw);
+        let dv = dy.map(|d| gpu.view(d, chunk.start * c * hw, chunk.len() * c * hw));
+        let params = Params {
+            n: u32_of(chunk.len()),
+            c: u32_of(c),
+            hw: u32_of(hw),
+            n_base: u32_of(chunk.start),
+            x_off: xv.shift,
+            dy_off: dv.as_ref().map_or(0, |v| v.shift),
+            ..Params::default()
+        };
+        let mut buffers = vec![(1, &xv), (2, &pv)];
+        if let Some(sv) = &sv {
+            buffers.push((7, sv));
+        }
+        if let Some(dv) = &dv {
+            buffers.push((11, dv));
+        }
+        launch(
+            gpu,
+            Shader::BatchNorm,
+            entry,
+            &params,
+            &buffers,
+            groups(chunk.len() * c, 1),
+        )?;
+    }
+    Ok(partials)
+}
+
+/// Training-mode batch_norm2d on x [N, C, H, W]: normalises with the batch statistics and updates
+/// the running statistics in place (momentum, unbiased variance), as PyTorch does.
+pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<BatchNormOutput> {
+    let [n, c, h, w] = check(x, p)?;
+    crate::ensure_shape!(
+        n * h * w > 1,
+        "batch_norm2d: training needs more than one value per channel, input is {:?}",
+        x.shape()
+    );
+    let partials = plane_partials(gpu, "stats_partials", x, None, None)?;
+    let stats = Tensor::uninit(gpu, &[2, c], DType::F32);
+    let params = Params {
+        n: u32_of(n),
+        c: u32_of(c),
+        hw: u32_of(h * w),
+        momentum: p.momentum,
+        eps: p.eps,
+        count: u32_of(n * h * w),
+        ..Params::default()
+    };
+    let partials_v = gpu.whole(&partials, "batch_norm2d partial sums")?;
+    let rm = gpu.whole(p.running_mean, "batch_norm2d running_mean")?;
+    let rv = gpu.whole(p.running_var, "batch_norm2d running_var")?;
+    let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
+    launch(
+        gpu,
+        Shader::BatchNorm,
+        "stats_finalize",
+        &params,
+        &[(3, &partials_v), (4, &rm), (5, &rv), (6, &sv)],
+        groups(c, WG),
+    )?;
+    let y = apply(gpu, x, &stats, p)?;
+    Ok(BatchNormOutput { y, stats })
+}
+
+/// Evaluation-mode batch_norm2d: normalises with the running statistics, which stay unchanged.
+pub fn batch_norm2d_eval(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<BatchNormOutput> {
+    let [_, c, _, _] = check(x, p)?;
+    let stats = Tensor::uninit(gpu, &[2, c], DType::F32);
+    let params = Params {
+        c: u32_of(c),
+        eps: p.eps,
+        ..Params::default()
+    };
+    let rm = gpu.whole(p.running_mean, "batch_norm2d running_mean")?;
+    let rv = gpu.whole(p.running_var, "batch_norm2d running_var")?;
+    let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
+    launch(
+        gpu,
+        Shader::BatchNorm,
+        "stats_eval",
+        &params,
+        &[(4, &rm), (5, &rv), (6, &sv)],
+        groups(c, WG),
+    )?;
+    let y = apply(gpu, x, &stats, p)?;
+    Ok(BatchNormOutput { y, stats })
+}
+
+/// y = (x - mean) * invstd * gamma + beta, chunked over the batch.
+fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<Tensor> {
+    let [n, c, h, w] = nchw("batch_norm2d", "input", x.shape())?;
+    let per = c * h * w;
+    let y = Tensor::uninit(gpu, x.shape(), DType::F32);
+    let sv = gpu.whole(stats, "batch_norm2d statistics")?;
+    let gv = gpu.whole(p.gamma, "batch_norm2d weight")?;
+    let bv = gpu.whole(p.beta, "batch_norm2d bias")?;
+    for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", per)])? {
+        let xv = gpu.view(x, chunk.start * per, chunk.len() * per);
+        let yv = gpu.view(&y, chunk.start * per, chunk.len() * per);
+        let params = Params {
+            n: u32_of(chunk.len()),
+            c: u32_of(c),
+            hw: u32_of(h * w),
+            x_off: xv.shift,
+            out_off: yv.shift,
+            ..Params::default()
+        };
+        launch(
+            gpu,
+            Shader::BatchNorm,
+            "apply",
+            &params,
+            &[(1, &xv), (7, &sv), (8, &gv), (9, &bv), (10, &yv)],
+            groups(chunk.len() * per, WG),
+        )?;
+    }
+    Ok(y)
+}
+
+/// Gradients of batch_norm2d given the forward's `stats`. `training` says which forward ran: in
+/// training the batch statistics depend on x; in evaluation they are constants.
+pub fn batch_norm2d_backward(
+    gpu: &Gpu,
+    x: &Tensor,
+    dy: &Tensor,
+    gamma: &Tensor,
+    stats: &Tensor,
+    training: bool,
+) -> Result<BatchNormGrads> {
+    let [n, c, h, w] = nchw("batch_norm2d backward", "input", x.shape())?;
+    crate::ensure_shape!(
+        dy.shape() == x.shape() && gamma.shape() == [c] && stats.shape() == [2, c],
+        "batch_norm2d backward: dy {:?}, weight {:?} and stats {:?} do not match input {:?}",
+        dy.shape(),
+        gamma.shape(),
+        stats.shape(),
+        x.shape()
+    );
+    let partials = plane_partials(gpu, "backward_partials", x, Some(dy), Some(stats))?;
+    let dgamma = Tensor::uninit(gpu, &[c], DType::F32);
+    let dbeta = Tensor::uninit(gpu, &[c], DType::F32);
+    let partials_v = gpu.whole(&partials, "batch_norm2d partial sums")?;
+    let dgv = gpu.whole(&dgamma, "batch_norm2d weight gradient")?;
+    let dbv = gpu.whole(&dbeta, "batch_norm2d bias gradient")?;
+    let params = Params {
+        n: u32_of(n),
+        c: u32_of(c),
+        ..Params::default()
+    };
+    launch(
+        gpu,
+        Shader::BatchNorm,
+        "backward_finalize",
+        &params,
+        &[(3, &partials_v), (12, &dgv), (13, &dbv)],
+        groups(c, WG),
+    )?;
+    let sv = gpu.whole(stats, "batch_norm2d statistics")?;
+    let gv = gpu.whole(gamma, "batch_norm2d weight")?;
+    let per = c * h * w;
+    let dx = Tensor::uninit(gpu, x.shape(), DType::F32);
+    for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", per)])? {
+        let xv = gpu.view(x, chunk.start * per, chunk.len() * per);
+        let dv = gpu.view(dy, chunk.start * per, chunk.len() * per);
+        let ov = gpu.view(&dx, chunk.start * per, chunk.len() * per);
+        let params = Params {
+            n: u32_of(chunk.len()),
+            c: u32_of(c),
+            hw: u32_of(h * w),
+            x_off: xv.shift,
+            dy_off: dv.shift,
+            out_off: ov.shift,
+            training: u32::from(training),
+            count: u32_of(n * h * w),
+            ..Params::default()
+        };
+        launch(
+            gpu,
+            Shader::BatchNorm,
+            "backward_input",
+            &params,
+            &[
+                (1, &xv),
+                (7, &sv),
+                (8, &gv),
+                (10, &ov),
+                (11, &dv),
+                (14, &dgv),
+                (15, &dbv),
+            ],
+            groups(chunk.len() * per, WG),
+        )?;
+    }
+    Ok(BatchNormGrads { dx, dgamma, dbeta })
+}

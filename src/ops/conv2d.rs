@@ -1,0 +1,247 @@
+//! conv2d (conv2d.wgsl): forward, and the weight gradient shared with conv_transpose2d. The input
+//! gradient is the transposed-convolution gather (conv_transpose2d.wgsl).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::reduce::sum_columns_into;
+use super::{WG, conv_transpose2d, launch, nchw, u32_of};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader, groups};
+use crate::tensor::{DType, Tensor};
+
+/// Stride and zero padding, [height, width]. Dilation 1, groups 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dArgs {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl Default for Conv2dArgs {
+    fn default() -> Self {
+        Conv2dArgs {
+            stride: [1, 1],
+            padding: [0, 0],
+        }
+    }
+}
+
+/// Output size of a convolution along one axis, if the kernel fits the padded input.
+pub fn conv_out_len(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
+    (input + 2 * padding)
+        .checked_sub(kernel)
+        .map(|span| span / stride + 1)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    has_bias: u32,
+    x_off: u32,
+    y_off: u32,
+    segments: u32,
+    rows_per_segment: u32,
+    _pad: [u32; 2],
+}
+
+/// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
+const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 16;
+
+pub(crate) fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
+    crate::ensure_shape!(
+        args.stride.iter().all(|&s| s > 0),
+        "{op}: stride must be positive, got {:?}",
+        args.stride
+    );
+    crate::ensure_shape!(
+        kernel.iter().all(|&k| k > 0),
+        "{op}: kernel must be at least 1x1, got {kernel:?}"
+    );
+    Ok(())
+}
+
+/// y = conv2d(x, weight) + bias. x [N, Cin, H, W], weight [Cout, Cin, kh, kw], bias [Cout].
+pub fn conv2d(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    args: Conv2dArgs,
+) -> Result<Tensor> {
+    let [n, c_in, h, w] = nchw("conv2d", "input", x.shape())?;
+    let [c_out, wc_in, kh, kw] = nchw("conv2d", "weight", weight.shape())?;
+    check_args("conv2d", &args, [kh, kw])?;
+    crate::ensure_shape!(
+        wc_in == c_in,
+        "conv2d: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
+        weight.shape(),
+        x.shape()
+    );
+    if let Some(b) = bias {
+        crate::ensure_shape!(
+            b.shape() == [c_out],
+            "conv2d: bias must be [{c_out}], got {:?}",
+            b.shape()
+        );
+    }
+    let (Some(oh), Some(ow)) = (
+        conv_out_len(h, kh, args.stride[0], args.padding[0]),
+        conv_out_len(w, kw, args.stride[1], args.padding[1]),
+    ) else {
+        return Err(crate::shape_err!(
+            "conv2d: kernel {kh}x{kw} is larger than the padded input {:?} (padding {:?})",
+            x.shape(),
+            args.padding
+        ));
+    };
+    let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
+    let wv = gpu.whole(weight, "conv2d weight")?;
+    let bv = match bias {
+        Some(b) => gpu.whole(b, "conv2d bias")?,
+        None => gpu.whole(weight, "conv2d weight")?,
+    };
+    let per_x = c_in * h * w;
+    let per_y = c_out * oh * ow;
+    for chunk in gpu.batch_chunks(n, &[("conv2d input", per_x), ("conv2d output", per_y)])? {
+        let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
+        let yv = gpu.view(&y, chunk.start * per_y, chunk.len() * per_y);
+        let params = Params {
+            n: u32_of(chunk.len()),
+            c_in: u32_of(c_in),
+            h: u32_of(h),
+            w: u32_of(w),
+            c_out: u32_of(c_out),
+            oh: u32_of(oh),
+            ow: u32_of(ow),
+            kh: u32_of(kh),
+            kw: u32_of(kw),
+            sh: u32_of(args.stride[0]),
+            sw: u32_of(args.stride[1]),
+            ph: u32_of(args.padding[0]),
+            pw: u32_of(args.padding[1]),
+            has_bias: u32::from(bias.is_some()),
+            x_off: xv.shift,
+            y_off: yv.shift,
+            ..Params::default()
+        };
+        launch(
+            gpu,
+            Shader::Conv2d,
+            "forward",
+            &params,
+            &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
+            groups(chunk.len() * per_y, WG),
+        )?;
+    }
+    Ok(y)
+}
+
+/// dx for y = conv2d(x, weight): the transposed convolution of dy, sized like the input [H, W].
+pub fn conv2d_input_grad(
+    gpu: &Gpu,
+    dy: &Tensor,
+    weight: &Tensor,
+    input_hw: [usize; 2],
+    args: Conv2dArgs,
+) -> Result<Tensor> {
+    conv_transpose2d::transposed_gather(gpu, dy, weight, None, input_hw, args)
+}
+
+/// dweight for y = conv2d(x, weight): [Cout, Cin, kh, kw].
+pub fn conv2d_weight_grad(
+    gpu: &Gpu,
+    x: &Tensor,
+    dy: &Tensor,
+    kernel: [usize; 2],
+    args: Conv2dArgs,
+) -> Result<Tensor> {
+    weight_grad(gpu, dy, x, kernel, args)
+}
+
+/// grad[a, b, ky, kx] = sum over n, oy, ox of g[n, a, oy, ox] * x[n, b, oy*s - p + ky, ox*s - p + kx],
+/// the weight gradient of a convolution of x giving g (conv2d: g = dy; conv_transpose2d: g = its
+/// input and x = its dy). Cut into segments of output rows, summed in a fixed order.
+pub(crate) fn weight_grad(
+    gpu: &Gpu,
+    g: &Tensor,
+    x: &Tensor,
+    kernel: [usize; 2],
+    args: Conv2dArgs,
+) -> Result<Tensor> {
+    let [n, c_out, oh, ow] = nchw("conv weight gradient", "output gradient", g.shape())?;
+    let [xn, c_in, h, w] = nchw("conv weight gradient", "input", x.shape())?;
+    check_args("conv weight gradient", &args, kernel)?;
+    let [kh, kw] = kernel;
+    let expected = (
+        conv_out_len(h, kh, args.stride[0], args.padding[0]),
+        conv_out_len(w, kw, args.stride[1], args.padding[1]),
+    );
+    crate::ensure_shape!(
+        xn == n && expected == (Some(oh), Some(ow)),
+        "conv weight gradient: gradient {:?} does not match input {:?} with kernel {kernel:?}",
+        g.shape(),
+        x.shape()
+    );
+    let weights = c_out * c_in * kh * kw;
+    let dw = Tensor::uninit(gpu, &[c_out, c_in, kh, kw], DType::F32);
+    if n * oh * ow == 0 {
+        gpu.with_encoder(|e| e.clear_buffer(dw.buffer(), 0, None));
+        return Ok(dw);
+    }
+    let per_g = c_out * oh * ow;
+    let per_x = c_in * h * w;
+    let chunks = gpu.batch_chunks(n, &[("conv output gradient", per_g), ("conv input", per_x)])?;
+    for (k, chunk) in chunks.into_iter().enumerate() {
+        let rows = chunk.len() * oh;
+        let max_segments = (gpu.max_view_elems() / weights).max(1);
+        let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(weights);
+        let rows_per_segment = rows.div_ceil(wanted.min(max_segments).clamp(1, rows));
+        let segments = rows.div_ceil(rows_per_segment);
+        let partial = Tensor::uninit(gpu, &[segments, weights], DType::F32);
+        let pv = gpu.whole(&partial, "conv weight-gradient partial sums")?;
+        let gv = gpu.view(g, chunk.start * per_g, chunk.len() * per_g);
+        let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
+        let params = Params {
+            n: u32_of(chunk.len()),
+            c_in: u32_of(c_in),
+            h: u32_of(h),
+            w: u32_of(w),
+            c_out: u32_of(c_out),
+            oh: u32_of(oh),
+            ow: u32_of(ow),
+            kh: u32_of(kh),
+            kw: u32_of(kw),
+            sh: u32_of(args.stride[0]),
+            sw: u32_of(args.stride[1]),
+            ph: u32_of(args.padding[0]),
+            pw: u32_of(args.padding[1]),
+            x_off: xv.shift,
+            y_off: gv.shift,
+            segments: u32_of(segments),
+            rows_per_segment: u32_of(rows_per_segment),
+            ..Params::default()
+        };
+        launch(
+            gpu,
+            Shader::Conv2d,
+            "weight_grad_partial",
+            &params,
+            &[(1, &xv), (5, &gv), (6, &pv)],
+            groups(segments * weights, WG),
+        )?;
+        sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
+    }
+    Ok(dw)
+}

@@ -1,0 +1,135 @@
+//! relu, add and dropout2d (elementwise.wgsl), forward and backward.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{WG, launch, u32_of};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader, groups};
+use crate::tensor::{DType, Tensor};
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct Params {
+    len: u32,
+    a_off: u32,
+    b_off: u32,
+    out_off: u32,
+    plane: u32,
+    seed: u32,
+    p: f32,
+    scale: f32,
+}
+
+/// Runs an elementwise entry over `a` (and `b`, indexed per `plane` elements of `a`) into a new
+/// tensor shaped like `a`, in range chunks that fit the binding limit. Chunks hold whole planes.
+fn map(gpu: &Gpu, entry: &'static str, a: &Tensor, b: Option<&Tensor>, plane: usize) -> Result<Tensor> {
+    let out = Tensor::uninit(gpu, a.shape(), DType::F32);
+    let planes = a.numel() / plane;
+    for chunk in gpu.batch_chunks(planes, &[("an elementwise operand", plane)])? {
+        let (start, len) = (chunk.start * plane, chunk.len() * plane);
+        let av = gpu.view(a, start, len);
+        let ov = gpu.view(&out, start, len);
+        let bv = b.map(|b| {
+            if plane == 1 {
+                gpu.view(b, start, len)
+            } else {
+                gpu.view(b, chunk.start, chunk.len())
+            }
+        });
+        let params = Params {
+            len: u32_of(len),
+            a_off: av.shift,
+            b_off: bv.as_ref().map_or(0, |v| v.shift),
+            out_off: ov.shift,
+            plane: u32_of(plane),
+            ..Params::default()
+        };
+        let mut buffers = vec![(1, &av)];
+        if let Some(bv) = &bv {
+            buffers.push((2, bv));
+        }
+        buffers.push((3, &ov));
+        launch(gpu, Shader::Elementwise, entry, &params, &buffers, groups(len, WG))?;
+    }
+    Ok(out)
+}
+
+fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
+    crate::ensure_shape!(
+        a.shape() == b.shape(),
+        "{op}: shapes differ: {:?} and {:?}",
+        a.shape(),
+        b.shape()
+    );
+    Ok(())
+}
+
+/// y = max(x, 0).
+pub fn relu(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
+    map(gpu, "relu_forward", x, None, 1)
+}
+
+/// dx = dy where the forward output y > 0, else 0 (PyTorch's threshold_backward on the output).
+pub fn relu_backward(gpu: &Gpu, dy: &Tensor, y: &Tensor) -> Result<Tensor> {
+    same_shape("relu_backward", dy, y)?;
+    map(gpu, "relu_backward", dy, Some(y), 1)
+}
+
+/// a + b, same shapes. Its backward passes the gradient to both inputs unchanged.
+pub fn add(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    same_shape("add", a, b)?;
+    map(gpu, "add", a, Some(b), 1)
+}
+
+/// Dropout2d's result: the output and the per-channel scale [N, C] (0 or 1/(1-p)) kept for backward.
+pub struct Dropout2d {
+    pub y: Tensor,
+    pub mask: Tensor,
+}
+
+/// Zeroes whole channels of x [N, C, ...] with probability p and scales the others by 1/(1-p).
+/// The mask depends only on (seed, n, c), so a seed reproduces it on any device.
+pub fn dropout2d(gpu: &Gpu, x: &Tensor, p: f32, seed: u64) -> Result<Dropout2d> {
+    crate::ensure_shape!(
+        x.shape().len() >= 2,
+        "dropout2d: input must be [N, C, ...], got {:?}",
+        x.shape()
+    );
+    crate::ensure_shape!(
+        (0.0..=1.0).contains(&p),
+        "dropout2d: probability must be in [0, 1], got {p}"
+    );
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let mask = Tensor::uninit(gpu, &[n, c], DType::F32);
+    let out = gpu.whole(&mask, "dropout2d mask")?;
+    let params = Params {
+        len: u32_of(n * c),
+        seed: (seed ^ (seed >> 32)) as u32,
+        p,
+        scale: if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 },
+        ..Params::default()
+    };
+    launch(
+        gpu,
+        Shader::Elementwise,
+        "dropout2d_mask",
+        &params,
+        &[(3, &out)],
+        groups(n * c, WG),
+    )?;
+    let y = dropout2d_apply(gpu, x, &mask)?;
+    Ok(Dropout2d { y, mask })
+}
+
+/// Multiplies each (n, c) plane of `x` by mask[n, c]: dropout2d's forward with a given mask, and
+/// its backward (dx = dy * mask).
+pub fn dropout2d_apply(gpu: &Gpu, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    crate::ensure_shape!(
+        x.shape().len() >= 2 && mask.shape() == &x.shape()[..2],
+        "dropout2d: mask {:?} does not match input {:?}",
+        mask.shape(),
+        x.shape()
+    );
+    let plane = x.shape()[2..].iter().product::<usize>().max(1);
+    map(gpu, "scale_by_plane", x, Some(mask), plane)
+}

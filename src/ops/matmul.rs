@@ -1,0 +1,184 @@
+//! linear and its gradients through one strided matrix product (matmul.wgsl).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::reduce::sum_columns_into;
+use super::{WG, launch, u32_of};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader, View, groups};
+use crate::tensor::{DType, Tensor};
+
+/// Rows and columns of the block each invocation computes (the WGSL constants TM, TN).
+const TM: usize = 4;
+const TN: usize = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    a_row: u32,
+    a_col: u32,
+    b_row: u32,
+    b_col: u32,
+    has_bias: u32,
+    accumulate: u32,
+    a_off: u32,
+    b_off: u32,
+    c_off: u32,
+}
+
+/// Strides of an operand: element (i, j) is at i * row + j * col.
+#[derive(Clone, Copy)]
+struct Strides {
+    row: usize,
+    col: usize,
+}
+
+/// c[m, n] (+)= A(m, k) B(k, n) (+ bias) for views already cut to fit a binding.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    gpu: &Gpu,
+    [m, n, k]: [usize; 3],
+    a: (&View, Strides),
+    b: (&View, Strides),
+    bias: &View,
+    has_bias: bool,
+    c: &View,
+    accumulate: bool,
+) -> Result<()> {
+    let params = Params {
+        m: u32_of(m),
+        n: u32_of(n),
+        k: u32_of(k),
+        a_row: u32_of(a.1.row),
+        a_col: u32_of(a.1.col),
+        b_row: u32_of(b.1.row),
+        b_col: u32_of(b.1.col),
+        has_bias: u32::from(has_bias),
+        accumulate: u32::from(accumulate),
+        a_off: a.0.shift,
+        b_off: b.0.shift,
+        c_off: c.shift,
+    };
+    let blocks = m.div_ceil(TM) * n.div_ceil(TN);
+    launch(
+        gpu,
+        Shader::Matmul,
+        "matmul",
+        &params,
+        &[(1, a.0), (2, b.0), (3, bias), (4, c)],
+        groups(blocks, WG),
+    )
+}
+
+fn matrix(op: &str, what: &str, t: &Tensor) -> Result<[usize; 2]> {
+    match t.shape() {
+        &[r, c] => Ok([r, c]),
+        s => Err(crate::shape_err!("{op}: {what} must be 2-D, got {s:?}")),
+    }
+}
+
+/// y = x weight^T + bias: x [M, K], weight [N, K] (PyTorch's layout), bias [N]; y [M, N].
+pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let [m, k] = matrix("linear", "input", x)?;
+    let [n, wk] = matrix("linear", "weight", weight)?;
+    crate::ensure_shape!(
+        wk == k,
+        "linear: weight {:?} expects {wk} input features, input {:?} has {k}",
+        weight.shape(),
+        x.shape()
+    );
+    if let Some(b) = bias {
+        crate::ensure_shape!(b.shape() == [n], "linear: bias must be [{n}], got {:?}", b.shape());
+    }
+    let y = Tensor::uninit(gpu, &[m, n], DType::F32);
+    let wv = gpu.whole(weight, "linear weight")?;
+    let bv = gpu.whole(bias.unwrap_or(weight), "linear bias")?;
+    for rows in gpu.batch_chunks(m, &[("linear input", k), ("linear output", n)])? {
+        let xv = gpu.view(x, rows.start * k, rows.len() * k);
+        let yv = gpu.view(&y, rows.start * n, rows.len() * n);
+        matmul(
+            gpu,
+            [rows.len(), n, k],
+            (&xv, Strides { row: k, col: 1 }),
+            (&wv, Strides { row: 1, col: k }),
+            &bv,
+            bias.is_some(),
+            &yv,
+            false,
+        )?;
+    }
+    Ok(y)
+}
+
+/// dx [M, K] = dy [M, N] weight [N, K].
+pub fn linear_input_grad(gpu: &Gpu, dy: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    let [m, n] = matrix("linear backward", "dy", dy)?;
+    let [wn, k] = matrix("linear backward", "weight", weight)?;
+    crate::ensure_shape!(
+        wn == n,
+        "linear backward: dy {:?} does not match weight {:?}",
+        dy.shape(),
+        weight.shape()
+    );
+    let dx = Tensor::uninit(gpu, &[m, k], DType::F32);
+    let wv = gpu.whole(weight, "linear weight")?;
+    for rows in gpu.batch_chunks(m, &[("linear dy", n), ("linear dx", k)])? {
+        let dv = gpu.view(dy, rows.start * n, rows.len() * n);
+        let xv = gpu.view(&dx, rows.start * k, rows.len() * k);
+        matmul(
+            gpu,
+            [rows.len(), k, n],
+            (&dv, Strides { row: n, col: 1 }),
+            (&wv, Strides { row: k, col: 1 }),
+            &wv,
+            false,
+            &xv,
+            false,
+        )?;
+    }
+    Ok(dx)
+}
+
+/// dweight [N, K] = dy^T [N, M] x [M, K], accumulated over row chunks of the batch.
+pub fn linear_weight_grad(gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    let [m, k] = matrix("linear backward", "input", x)?;
+    let [dm, n] = matrix("linear backward", "dy", dy)?;
+    crate::ensure_shape!(
+        dm == m,
+        "linear backward: dy {:?} does not match input {:?}",
+        dy.shape(),
+        x.shape()
+    );
+    let dw = Tensor::uninit(gpu, &[n, k], DType::F32);
+    let wv = gpu.whole(&dw, "linear weight gradient")?;
+    let chunks = gpu.batch_chunks(m, &[("linear dy", n), ("linear input", k)])?;
+    if chunks.is_empty() {
+        gpu.with_encoder(|e| e.clear_buffer(dw.buffer(), 0, None));
+    }
+    for (i, rows) in chunks.into_iter().enumerate() {
+        let dv = gpu.view(dy, rows.start * n, rows.len() * n);
+        let xv = gpu.view(x, rows.start * k, rows.len() * k);
+        matmul(
+            gpu,
+            [n, k, rows.len()],
+            (&dv, Strides { row: 1, col: n }),
+            (&xv, Strides { row: k, col: 1 }),
+            &xv,
+            false,
+            &wv,
+            i > 0,
+        )?;
+    }
+    Ok(dw)
+}
+
+/// dbias [N] = column sums of dy [M, N].
+pub fn linear_bias_grad(gpu: &Gpu, dy: &Tensor) -> Result<Tensor> {
+    let [m, n] = matrix("linear backward", "dy", dy)?;
+    let db = Tensor::uninit(gpu, &[n], DType::F32);
+    sum_columns_into(gpu, dy, m, n, &db, false)?;
+    Ok(db)
+}

@@ -1,0 +1,51 @@
+//! One module per shader file: shape checks, then the forward and backward launches.
+//! Every op records into the GPU's open encoder and returns new tensors; nothing is read back.
+
+pub mod batch_norm;
+pub mod conv2d;
+pub mod conv_transpose2d;
+pub mod elementwise;
+pub mod loss;
+pub mod matmul;
+pub mod optim;
+pub mod pool;
+pub mod reduce;
+
+use crate::error::Result;
+use crate::gpu::{Gpu, Launch, Shader, View};
+
+/// Invocations per workgroup of the one-dimensional kernels (the WGSL `override WG`).
+pub(crate) const WG: u32 = 64;
+
+/// Launches `entry` of `shader` with a Pod params struct at binding 0 and `buffers` after it.
+pub(crate) fn launch<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    shader: Shader,
+    entry: &'static str,
+    params: &P,
+    buffers: &[(u32, &View)],
+    workgroups: u64,
+) -> Result<()> {
+    gpu.launch(&Launch {
+        shader,
+        entry,
+        constants: &[("WG", f64::from(WG))],
+        params: bytemuck::bytes_of(params),
+        buffers,
+        workgroups,
+    })
+}
+
+/// Index of a PyTorch-style 4-D shape [n, c, h, w], or an error naming the op.
+pub(crate) fn nchw(op: &str, what: &str, shape: &[usize]) -> Result<[usize; 4]> {
+    match shape {
+        &[n, c, h, w] => Ok([n, c, h, w]),
+        _ => Err(crate::shape_err!(
+            "{op}: {what} must be 4-D [N, C, H, W], got {shape:?}"
+        )),
+    }
+}
+
+pub(crate) fn u32_of(v: usize) -> u32 {
+    u32::try_from(v).expect("sizes are checked against binding limits before launch")
+}

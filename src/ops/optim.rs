@@ -1,0 +1,158 @@
+//! Optimiser updates in place (optim.wgsl): SGD with momentum and weight decay, and Adam, both with
+//! PyTorch's semantics.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{WG, launch, u32_of};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader, groups};
+use crate::tensor::Tensor;
+
+/// torch.optim.SGD hyper-parameters (dampening 0, no Nesterov).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdConfig {
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+}
+
+/// torch.optim.Adam hyper-parameters (L2 weight decay, not AdamW; no AMSGrad).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct SgdParams {
+    len: u32,
+    off: u32,
+    first_step: u32,
+    _pad: u32,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    _pad2: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct AdamParams {
+    len: u32,
+    off: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bias1: f32,
+    sqrt_bias2: f32,
+    _pad: [f32; 3],
+}
+
+fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
+    for (name, t) in others {
+        crate::ensure_shape!(
+            t.shape() == weight.shape(),
+            "optimizer: {name} {:?} does not match parameter {:?}",
+            t.shape(),
+            weight.shape()
+        );
+    }
+    Ok(())
+}
+
+/// One SGD step on `weight` with gradient `grad`; `velocity` is the momentum buffer (unused when
+/// momentum is 0). `first_step` makes velocity = gradient, as PyTorch's first step does.
+pub fn sgd_step(
+    gpu: &Gpu,
+    weight: &Tensor,
+    grad: &Tensor,
+    velocity: &Tensor,
+    first_step: bool,
+    cfg: SgdConfig,
+) -> Result<()> {
+    check(weight, &[("gradient", grad), ("momentum buffer", velocity)])?;
+    for r in gpu.range_chunks(weight.numel()) {
+        let (wv, gv, vv) = (
+            gpu.view(weight, r.start, r.len()),
+            gpu.view(grad, r.start, r.len()),
+            gpu.view(velocity, r.start, r.len()),
+        );
+        let params = SgdParams {
+            len: u32_of(r.len()),
+            off: wv.shift,
+            first_step: u32::from(first_step),
+            lr: cfg.lr,
+            momentum: cfg.momentum,
+            weight_decay: cfg.weight_decay,
+            ..SgdParams::default()
+        };
+        launch(
+            gpu,
+            Shader::Optim,
+            "sgd",
+            &params,
+            &[(1, &wv), (2, &gv), (3, &vv)],
+            groups(r.len(), WG),
+        )?;
+    }
+    Ok(())
+}
+
+/// One Adam step; `step` counts from 1 (the bias corrections use it). `m` and `v` are the moments.
+pub fn adam_step(
+    gpu: &Gpu,
+    weight: &Tensor,
+    grad: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    step: u64,
+    cfg: AdamConfig,
+) -> Result<()> {
+    check(weight, &[("gradient", grad), ("first moment", m), ("second moment", v)])?;
+    crate::ensure_shape!(step >= 1, "adam: steps count from 1, got {step}");
+    let t = i32::try_from(step).unwrap_or(i32::MAX);
+    let bias1 = 1.0 - f64::from(cfg.beta1).powi(t);
+    let bias2 = 1.0 - f64::from(cfg.beta2).powi(t);
+    for r in gpu.range_chunks(weight.numel()) {
+        let views = [weight, grad, m, v].map(|t| gpu.view(t, r.start, r.len()));
+        let params = AdamParams {
+            len: u32_of(r.len()),
+            off: views[0].shift,
+            lr: cfg.lr,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            weight_decay: cfg.weight_decay,
+            bias1: bias1 as f32,
+            sqrt_bias2: bias2.sqrt() as f32,
+            ..AdamParams::default()
+        };
+        launch(
+            gpu,
+            Shader::Optim,
+            "adam",
+            &params,
+            &[(1, &views[0]), (2, &views[1]), (3, &views[2]), (4, &views[3])],
+            groups(r.len(), WG),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! max_pool2d and adaptive_avg_pool2d (pool.wgsl), forward and backward.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::conv2d::conv_out_len;
+use super::{WG, launch, nchw, u32_of};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader, groups};
+use crate::tensor::{DType, Tensor};
+
+/// Window, stride and padding of max_pool2d, [height, width]. Dilation 1, floor mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPoolArgs {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl MaxPoolArgs {
+    /// kernel k, stride k, no padding: VGG's MaxPool2d(2, 2) is `square(2)`.
+    pub fn square(k: usize) -> MaxPoolArgs {
+        MaxPoolArgs {
+            kernel: [k, k],
+            stride: [k, k],
+            padding: [0, 0],
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct Params {
+    planes: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    x_off: u32,
+    y_off: u32,
+    _pad: [u32; 3],
+}
+
+/// Max pooling's result: y and, per output, the index iy * W + ix of its maximum in the input plane.
+pub struct MaxPoolOutput {
+    pub y: Tensor,
+    pub argmax: Tensor,
+}
+
+/// Launches a pooling entry over all (n, c) planes, chunked so each chunk's planes fit a binding.
+/// `forward` says whether the kernel runs per output (x, y, argmax) or per input (dy, argmax, dx).
+#[allow(clippy::too_many_arguments)]
+fn launch_planes(
+    gpu: &Gpu,
+    entry: &'static str,
+    planes: usize,
+    input_hw: [usize; 2],
+    out_hw: [usize; 2],
+    window: Option<&MaxPoolArgs>,
+    input: &Tensor,
+    output: &Tensor,
+    argmax: Option<&Tensor>,
+    per_output: bool,
+) -> Result<()> {
+    let (ins, outs) = (input_hw[0] * input_hw[1], out_hw[0] * out_hw[1]);
+    let (src_per, dst_per) = if per_output { (ins, outs) } else { (outs, ins) };
+    for chunk in gpu.batch_chunks(planes, &[("pooling input", ins), ("pooling output", outs)])? {
+        let sv = gpu.view(input, chunk.start * src_per, chunk.len() * src_per);
+        let dv = gpu.view(output, chunk.start * dst_per, chunk.len() * dst_per);
+        let av = argmax.map(|a| gpu.view(a, chunk.start * outs, chunk.len() * outs));
+        let w = window.copied().unwrap_or(MaxPoolArgs::square(1));
+        // x_off / y_off are the input-plane and output-plane shifts, whichever way data flows.
+        let (x_off, y_off) = if per_output {
+            (sv.shift, dv.shift)
+        } else {
+            (dv.shift, sv.shift)
+        };
+        let params = Params {
+            planes: u32_of(chunk.len()),
+            h: u32_of(input_hw[0]),
+            w: u32_of(input_hw[1]),
+            oh: u32_of(out_hw[0]),
+            ow: u32_of(out_hw[1]),
+            kh: u32_of(w.kernel[0]),
+            kw: u32_of(w.kernel[1]),
+            sh: u32_of(w.stride[0]),
+            sw: u32_of(w.stride[1]),
+            ph: u32_of(w.padding[0]),
+            pw: u32_of(w.padding[1]),
+            x_off,
+            y_off,
+            ..Params::default()
+        };
+        let mut buffers = if per_output {
+            vec![(1, &sv), (2, &dv)]
+        } else {
+            vec![(4, &sv), (6, &dv)]
+        };
+        if let Some(av) = &av {
+            buffers.push((if per_output { 3 } else { 5 }, av));
+        }
+        let work = chunk.len() * if per_output { outs } else { ins };
+        launch(gpu, Shader::Pool, entry, &params, &buffers, groups(work, WG))?;
+    }
+    Ok(())
+}
+
+/// max_pool2d on x [N, C, H, W], PyTorch semantics (padding at most half the kernel; ties keep the
+/// first maximum in the window's row-major order).
+pub fn max_pool2d(gpu: &Gpu, x: &Tensor, args: MaxPoolArgs) -> Result<MaxPoolOutput> {
+    let [n, c, h, w] = nchw("max_pool2d", "input", x.shape())?;
+    crate::ensure_shape!(
+        args.kernel.iter().all(|&k| k > 0) && args.stride.iter().all(|&s| s > 0),
+        "max_pool2d: kernel {:?} and stride {:?} must be positive",
+        args.kernel,
+        args.stride
+    );
+    crate::ensure_shape!(
+        (0..2).all(|i| args.padding[i] * 2 <= args.kernel[i]),
+        "max_pool2d: padding {:?} must be at most half the kernel {:?}",
+        args.padding,
+        args.kernel
+    );
+    let (Some(oh), Some(ow)) = (
+        conv_out_len(h, args.kernel[0], args.stride[0], args.padding[0]),
+        conv_out_len(w, args.kernel[1], args.stride[1], args.padding[1]),
+    ) else {
+        return Err(crate::shape_err!(
+            "max_pool2d: kernel {:?} is larger than the padded input {:?}",
+            args.kernel,
+            x.shape()
+        ));
+    };
+    let y = Tensor::uninit(gpu, &[n, c, oh, ow], DType::F32);
+    let argmax = Tensor::uninit(gpu, &[n, c, oh, ow], DType::I32);
+    launch_planes(
+        gpu,
+        "max_forward",
+        n * c,
+        [h, w],
+        [oh, ow],
+        Some(&args),
+        x,
+        &y,
+        Some(&argmax),
+        true,
+    )?;
+    Ok(MaxPoolOutput { y, argmax })
+}
+
+/// dx [N, C, H, W] of max_pool2d: each output's gradient goes to its argmax.
+pub fn max_pool2d_backward(
+    gpu: &Gpu,
+    dy: &Tensor,
+    argmax: &Tensor,
+    input_shape: &[usize],
+    args: MaxPoolArgs,
+) -> Result<Tensor> {
+    let [n, c, h, w] = nchw("max_pool2d backward", "input", input_shape)?;
+    let [dn, dc, oh, ow] = nchw("max_pool2d backward", "dy", dy.shape())?;
+    crate::ensure_shape!(
+        argmax.shape() == dy.shape() && argmax.dtype() == DType::I32 && (dn, dc) == (n, c),
+        "max_pool2d backward: dy {:?} and argmax {:?} do not match input {input_shape:?}",
+        dy.shape(),
+        argmax.shape()
+    );
+    let dx = Tensor::uninit(gpu, input_shape, DType::F32);
+    launch_planes(
+        gpu,
+        "max_backward",
+        n * c,
+        [h, w],
+        [oh, ow],
+        Some(&args),
+        dy,
+        &dx,
+        Some(argmax),
+        false,
+    )?;
+    Ok(dx)
+}
+
+/// adaptive_avg_pool2d of x [N, C, H, W] to [N, C, out[0], out[1]], PyTorch's bins (an output larger
+/// than the input repeats values: VGG's 1x1 -> 7x7).
+pub fn adaptive_avg_pool2d(gpu: &Gpu, x: &Tensor, out: [usize; 2]) -> Result<Tensor> {
+    let [n, c, h, w] = nchw("adaptive_avg_pool2d", "input", x.shape())?;
+    crate::ensure_shape!(
+        h > 0 && w > 0 && out[0] > 0 && out[1] > 0,
+        "adaptive_avg_pool2d: input {:?} and output size {out:?} must be non-empty",
+        x.shape()
+    );
+    let y = Tensor::uninit(gpu, &[n, c, out[0], out[1]], DType::F32);
+    launch_planes(gpu, "adaptive_forward", n * c, [h, w], out, None, x, &y, None, true)?;
+    Ok(y)
+}
+
+/// dx of adaptive_avg_pool2d for an input of `input_shape`.
+pub fn adaptive_avg_pool2d_backward(gpu: &Gpu, dy: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+    let [n, c, h, w] = nchw("adaptive_avg_pool2d backward", "input", input_shape)?;
+    let [dn, dc, oh, ow] = nchw("adaptive_avg_pool2d backward", "dy", dy.shape())?;
+    crate::ensure_shape!(
+        (dn, dc) == (n, c),
+        "adaptive_avg_pool2d backward: dy {:?} does not match input {input_shape:?}",
+        dy.shape()
+    );
+    let dx = Tensor::uninit(gpu, input_shape, DType::F32);
+    launch_planes(
+        gpu,
+        "adaptive_backward",
+        n * c,
+        [h, w],
+        [oh, ow],
+        None,
+        dy,
+        &dx,
+        None,
+        false,
+    )?;
+    Ok(dx)
+}

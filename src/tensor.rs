@@ -1,0 +1,129 @@
+//! `Tensor`: a shape over a pooled GPU buffer of 4-byte elements (f32, or i32 for labels and indices).
+//! Cloning a tensor shares its buffer; the buffer returns to the pool when the last handle drops.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+
+/// Element type of a tensor. Every type is 4 bytes wide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    I32,
+}
+
+struct Storage {
+    buffer: Option<wgpu::Buffer>,
+    pool: Arc<crate::gpu::pool::BufferPool>,
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            self.pool.give_back(buffer);
+        }
+    }
+}
+
+/// A dense, row-major (NCHW) tensor on the GPU.
+#[derive(Clone)]
+pub struct Tensor {
+    storage: Arc<Storage>,
+    shape: Vec<usize>,
+    dtype: DType,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({:?}, {:?})", self.dtype, self.shape)
+    }
+}
+
+impl Tensor {
+    /// A tensor whose contents are undefined until a kernel writes them.
+    pub fn uninit(gpu: &Gpu, shape: &[usize], dtype: DType) -> Tensor {
+        let numel: usize = shape.iter().product();
+        let buffer = gpu.pool.take(&gpu.device, (numel.max(1) * 4) as u64);
+        Tensor {
+            storage: Arc::new(Storage {
+                buffer: Some(buffer),
+                pool: Arc::clone(&gpu.pool),
+            }),
+            shape: shape.to_vec(),
+            dtype,
+        }
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(gpu: &Gpu, shape: &[usize]) -> Tensor {
+        let t = Tensor::uninit(gpu, shape, DType::F32);
+        gpu.with_encoder(|e| e.clear_buffer(t.buffer(), 0, None));
+        t
+    }
+
+    pub fn from_f32(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Tensor> {
+        Tensor::upload(gpu, shape, DType::F32, bytemuck::cast_slice(data), data.len())
+    }
+
+    pub fn from_i32(gpu: &Gpu, shape: &[usize], data: &[i32]) -> Result<Tensor> {
+        Tensor::upload(gpu, shape, DType::I32, bytemuck::cast_slice(data), data.len())
+    }
+
+    fn upload(gpu: &Gpu, shape: &[usize], dtype: DType, bytes: &[u8], len: usize) -> Result<Tensor> {
+        let numel: usize = shape.iter().product();
+        crate::ensure_shape!(
+            numel == len,
+            "shape {shape:?} holds {numel} elements but {len} were given"
+        );
+        let t = Tensor::uninit(gpu, shape, dtype);
+        gpu.write_buffer(t.buffer(), bytes);
+        Ok(t)
+    }
+
+    /// Copies the tensor to the host as f32 (waits for all recorded work).
+    pub fn to_f32(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        crate::ensure_shape!(self.dtype == DType::F32, "tensor {self:?} is not f32");
+        let bytes = gpu.read_buffer(self.buffer(), (self.numel() * 4) as u64)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Copies the tensor to the host as i32 (waits for all recorded work).
+    pub fn to_i32(&self, gpu: &Gpu) -> Result<Vec<i32>> {
+        crate::ensure_shape!(self.dtype == DType::I32, "tensor {self:?} is not i32");
+        let bytes = gpu.read_buffer(self.buffer(), (self.numel() * 4) as u64)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// The same elements under another shape with as many elements.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        let numel: usize = shape.iter().product();
+        crate::ensure_shape!(
+            numel == self.numel(),
+            "cannot reshape {:?} ({} elements) to {shape:?}",
+            self.shape,
+            self.numel()
+        );
+        Ok(Tensor {
+            storage: Arc::clone(&self.storage),
+            shape: shape.to_vec(),
+            dtype: self.dtype,
+        })
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub(crate) fn buffer(&self) -> &wgpu::Buffer {
+        self.storage.buffer.as_ref().expect("tensor buffer present until drop")
+    }
+}
