@@ -44,6 +44,11 @@ fn invocation(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return workgroup_index(wid, nwg) * WG + lid.x;
 }
 
+// Tested on the bits: compilers may assume `v != v` is false.
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 @compute @workgroup_size(WG)
 fn max_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -63,7 +68,7 @@ fn max_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         for (var ix = x_begin; ix < x_end; ix++) {
             let index = iy * i32(params.w) + ix;
             let v = x[base + u32(index)];
-            if (v > best || v != v) {
+            if (v > best || is_nan(v)) {
                 best = v;
                 best_index = index;
             }

@@ -102,13 +102,14 @@ pub fn run(gpu: &Gpu, name: &str) -> Result<CheckResult> {
 }
 
 /// A differentiable input of a check: its shape and host values.
-struct Input {
-    shape: Vec<usize>,
-    data: Vec<f32>,
+pub struct Input {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
 }
 
 impl Input {
-    fn random(rng: &mut StdRng, shape: &[usize]) -> Input {
+    /// Uniform values in [-1, 1).
+    pub fn random(rng: &mut StdRng, shape: &[usize]) -> Input {
         let n = shape.iter().product();
         Input {
             shape: shape.to_vec(),
@@ -133,12 +134,14 @@ pub fn rel_err(reference: &[f64], value: &[f64]) -> f64 {
     if norm == 0.0 { diff } else { diff / norm }
 }
 
-type Forward<'a> = dyn Fn(&Gpu, &[Tensor]) -> Result<Tensor> + 'a;
-type Backward<'a> = dyn Fn(&Gpu, &[Tensor], &Tensor) -> Result<Vec<Tensor>> + 'a;
+/// Forward: the op's output from uploaded inputs.
+pub type Forward<'a> = dyn Fn(&Gpu, &[Tensor]) -> Result<Tensor> + 'a;
+/// Backward: one gradient per input, for the given upstream gradient.
+pub type Backward<'a> = dyn Fn(&Gpu, &[Tensor], &Tensor) -> Result<Vec<Tensor>> + 'a;
 
 /// Compares `backward` (gradients of every input for upstream gradient r) with central differences
 /// of `forward` on sampled elements of each input; returns the worst input's relative error.
-fn finite_difference(
+pub fn finite_difference(
     gpu: &Gpu,
     rng: &mut StdRng,
     inputs: &mut [Input],

@@ -44,8 +44,7 @@ fn main() -> ExitCode {
 }
 
 fn info(wanted: Option<&str>) -> wgnn::Result<ExitCode> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapters = gpu::ranked_adapters(&instance, wgpu::Backends::all());
+    let adapters = gpu::ranked_adapters(wgpu::Backends::all());
     if adapters.is_empty() {
         println!("no adapters with compute shaders");
     }
@@ -65,7 +64,7 @@ fn info(wanted: Option<&str>) -> wgnn::Result<ExitCode> {
         println!("    subgroup sizes                   {}..{}", a.subgroup_min_size, a.subgroup_max_size);
         println!("    timestamp queries                {}", if timestamps { "yes" } else { "no" });
     }
-    let chosen = gpu::choose_adapter(&instance, wanted)?;
+    let chosen = gpu::choose_adapter(wanted)?;
     println!("wgnn uses: {}", gpu::describe(&chosen.get_info()));
     Ok(ExitCode::SUCCESS)
 }

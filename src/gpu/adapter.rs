@@ -6,14 +6,14 @@ use crate::error::{Error, Result};
 /// Environment variable that picks an adapter by a substring of its name.
 pub const ADAPTER_ENV: &str = "WGNN_ADAPTER";
 
-pub(crate) fn instance() -> wgpu::Instance {
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
-}
-
-/// Every adapter of `backends` that can run compute shaders, best first.
-pub fn ranked_adapters(instance: &wgpu::Instance, backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+/// Every adapter of `backends` (narrowed by `WGPU_BACKEND` if set) that can run compute shaders,
+/// best first.
+pub fn ranked_adapters(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends &= backends;
+    let instance = wgpu::Instance::new(desc);
     let mut adapters: Vec<wgpu::Adapter> =
-        pollster::block_on(instance.enumerate_adapters(backends))
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
             .into_iter()
             .filter(|a| {
                 a.get_downlevel_capabilities()
@@ -46,19 +46,19 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8, u8) {
 
 /// The adapter to use: the best one, or the best whose name contains `wanted` (case-insensitive).
 /// `wanted` falls back to the `WGNN_ADAPTER` environment variable.
-pub fn choose_adapter(instance: &wgpu::Instance, wanted: Option<&str>) -> Result<wgpu::Adapter> {
+pub fn choose_adapter(wanted: Option<&str>) -> Result<wgpu::Adapter> {
     let from_env = std::env::var(ADAPTER_ENV).ok().filter(|s| !s.is_empty());
     let wanted = wanted.map(str::to_owned).or(from_env);
     // GL is probed only when no Vulkan/Metal/DX12 adapter fits: its compute support is the weakest,
     // probing it is slow, and its drivers print to stderr.
-    let mut adapters = ranked_adapters(instance, wgpu::Backends::PRIMARY);
+    let mut adapters = ranked_adapters(wgpu::Backends::PRIMARY);
     let fits = |a: &wgpu::Adapter| {
         wanted
             .as_ref()
             .is_none_or(|w| a.get_info().name.to_lowercase().contains(&w.to_lowercase()))
     };
     if !adapters.iter().any(fits) {
-        adapters.extend(ranked_adapters(instance, wgpu::Backends::SECONDARY));
+        adapters.extend(ranked_adapters(wgpu::Backends::SECONDARY));
     }
     if adapters.is_empty() {
         return Err(Error::Adapter(

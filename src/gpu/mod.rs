@@ -60,8 +60,7 @@ pub struct Gpu {
 impl Gpu {
     /// Opens the chosen adapter with its own limits (not wgpu's conservative defaults).
     pub fn new(options: &GpuOptions) -> Result<Gpu> {
-        let instance = adapter::instance();
-        let adapter = choose_adapter(&instance, options.adapter.as_deref())?;
+        let adapter = choose_adapter(options.adapter.as_deref())?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {

@@ -1,0 +1,174 @@
+//! conv2d and conv_transpose2d, forward and all three gradients.
+
+use wgnn::ops::conv2d::{self, Conv2dArgs};
+use wgnn::ops::{conv_transpose2d, reduce};
+
+use crate::common::*;
+use crate::reference::{Conv, ConvTranspose, Window};
+use crate::{REF_FD_TOL, TOL};
+
+struct Case {
+    x: [usize; 4],
+    w: [usize; 4],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    bias: bool,
+}
+
+const fn case(x: [usize; 4], w: [usize; 4], stride: [usize; 2], padding: [usize; 2], bias: bool) -> Case {
+    Case { x, w, stride, padding, bias }
+}
+
+/// conv2d shapes: batch 1 and C = 1, C = 3, sizes that are multiples of no tile, stride larger
+/// than the kernel, padding larger than 1, 1x1 kernels, non-square kernels, strides and inputs.
+const CONV_CASES: [Case; 8] = [
+    case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
+    case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
+    case([3, 3, 9, 10], [4, 3, 2, 2], [3, 3], [0, 0], true),
+    case([2, 4, 6, 5], [3, 4, 3, 3], [2, 2], [2, 2], false),
+    case([2, 3, 5, 4], [2, 3, 1, 1], [1, 1], [0, 0], true),
+    case([2, 3, 8, 9], [2, 3, 3, 5], [2, 1], [1, 2], true),
+    case([2, 16, 17, 19], [8, 16, 3, 3], [1, 1], [1, 1], true),
+    case([1, 3, 4, 4], [6, 3, 4, 4], [1, 1], [0, 0], false),
+];
+
+fn random_conv(c: &Case, seed: u64) -> Conv {
+    let mut r = rng(seed);
+    Conv {
+        x: f32_exact(&random(&mut r, c.x.iter().product())),
+        x_dims: c.x,
+        w: f32_exact(&random(&mut r, c.w.iter().product())),
+        w_dims: c.w,
+        b: c.bias.then(|| f32_exact(&random(&mut r, c.w[0]))),
+        win: Window {
+            kernel: [c.w[2], c.w[3]],
+            stride: c.stride,
+            padding: c.padding,
+        },
+    }
+}
+
+#[test]
+fn conv2d_forward_and_gradients_match_reference() {
+    let gpu = gpu();
+    for (i, c) in CONV_CASES.iter().enumerate() {
+        let r = random_conv(c, 100 + i as u64);
+        let args = Conv2dArgs {
+            stride: c.stride,
+            padding: c.padding,
+        };
+        let x = upload(&c.x, &r.x);
+        let w = upload(&c.w, &r.w);
+        let b = r.b.as_ref().map(|b| upload(&[c.w[0]], b));
+        let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
+        assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
+        assert_close(&format!("case {i}: conv2d forward"), &r.forward(), &download(&y), TOL);
+
+        let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
+        let dy = upload(y.shape(), &dy_host);
+        let (dx_ref, dw_ref, db_ref) = r.backward(&dy_host);
+        let dx = conv2d::conv2d_input_grad(gpu, &dy, &w, [c.x[2], c.x[3]], args).unwrap();
+        let dw = conv2d::conv2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
+        let db = reduce::channel_sums(gpu, &dy).unwrap();
+        assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
+        assert_close(&format!("case {i}: conv2d dx"), &dx_ref, &download(&dx), TOL);
+        assert_close(&format!("case {i}: conv2d dw"), &dw_ref, &download(&dw), TOL);
+        assert_close(&format!("case {i}: conv2d db"), &db_ref, &download(&db), TOL);
+    }
+}
+
+/// conv_transpose2d shapes: FCN's stride == kernel (scaled down from 32/32), kernel 2 stride 2 with
+/// bias, overlapping windows with padding, stride larger than the kernel, padding 2, C = 1.
+const CONV_T_CASES: [Case; 6] = [
+    case([1, 7, 2, 3], [7, 7, 4, 4], [4, 4], [0, 0], false),
+    case([2, 7, 3, 2], [7, 7, 2, 2], [2, 2], [0, 0], true),
+    case([2, 3, 4, 5], [3, 2, 3, 3], [2, 2], [1, 1], true),
+    case([1, 1, 3, 3], [1, 1, 2, 3], [3, 4], [0, 0], true),
+    case([2, 2, 5, 4], [2, 3, 5, 5], [2, 2], [2, 2], false),
+    case([3, 3, 3, 5], [3, 1, 3, 2], [1, 2], [1, 0], true),
+];
+
+#[test]
+fn conv_transpose2d_forward_and_gradients_match_reference() {
+    let gpu = gpu();
+    for (i, c) in CONV_T_CASES.iter().enumerate() {
+        let mut rg = rng(300 + i as u64);
+        let r = ConvTranspose {
+            x: f32_exact(&random(&mut rg, c.x.iter().product())),
+            x_dims: c.x,
+            w: f32_exact(&random(&mut rg, c.w.iter().product())),
+            w_dims: c.w,
+            b: c.bias.then(|| f32_exact(&random(&mut rg, c.w[1]))),
+            stride: c.stride,
+            padding: c.padding,
+        };
+        let args = Conv2dArgs {
+            stride: c.stride,
+            padding: c.padding,
+        };
+        let x = upload(&c.x, &r.x);
+        let w = upload(&c.w, &r.w);
+        let b = r.b.as_ref().map(|b| upload(&[c.w[1]], b));
+        let y = conv_transpose2d::conv_transpose2d(gpu, &x, &w, b.as_ref(), args).unwrap();
+        assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
+        assert_close(&format!("case {i}: conv_transpose2d forward"), &r.forward(), &download(&y), TOL);
+
+        let dy_host = f32_exact(&random(&mut rg, y.numel()));
+        let dy = upload(y.shape(), &dy_host);
+        let (dx_ref, dw_ref, db_ref) = r.backward(&dy_host);
+        let dx = conv_transpose2d::conv_transpose2d_input_grad(gpu, &dy, &w, args).unwrap();
+        let dw = conv_transpose2d::conv_transpose2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
+        let db = reduce::channel_sums(gpu, &dy).unwrap();
+        assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
+        assert_close(&format!("case {i}: conv_transpose2d dx"), &dx_ref, &download(&dx), TOL);
+        assert_close(&format!("case {i}: conv_transpose2d dw"), &dw_ref, &download(&dw), TOL);
+        assert_close(&format!("case {i}: conv_transpose2d db"), &db_ref, &download(&db), TOL);
+    }
+}
+
+#[test]
+fn conv_references_match_finite_differences() {
+    let c = &CONV_CASES[5];
+    let base = random_conv(c, 7);
+    let dy = random(&mut rng(8), base.y_dims().iter().product());
+    let (dx, dw, db) = base.backward(&dy);
+    let loss_x = |x: &[f64]| dot(&dy, &Conv { x: x.to_vec(), ..random_conv(c, 7) }.forward());
+    let loss_w = |w: &[f64]| dot(&dy, &Conv { w: w.to_vec(), ..random_conv(c, 7) }.forward());
+    let loss_b = |b: &[f64]| dot(&dy, &Conv { b: Some(b.to_vec()), ..random_conv(c, 7) }.forward());
+    assert_close("conv2d reference dx", &numeric_grad(&loss_x, &base.x), &dx, REF_FD_TOL);
+    assert_close("conv2d reference dw", &numeric_grad(&loss_w, &base.w), &dw, REF_FD_TOL);
+    assert_close("conv2d reference db", &numeric_grad(&loss_b, base.b.as_ref().unwrap()), &db, REF_FD_TOL);
+
+    let make = |x: Vec<f64>, w: Vec<f64>, b: Vec<f64>| ConvTranspose {
+        x,
+        x_dims: [2, 3, 3, 4],
+        w,
+        w_dims: [3, 2, 3, 2],
+        b: Some(b),
+        stride: [2, 3],
+        padding: [1, 0],
+    };
+    let mut rg = rng(9);
+    let (x0, w0, b0) = (random(&mut rg, 72), random(&mut rg, 36), random(&mut rg, 2));
+    let t = make(x0.clone(), w0.clone(), b0.clone());
+    let dy = random(&mut rg, t.y_dims().iter().product());
+    let (dx, dw, db) = t.backward(&dy);
+    let lx = |x: &[f64]| dot(&dy, &make(x.to_vec(), w0.clone(), b0.clone()).forward());
+    let lw = |w: &[f64]| dot(&dy, &make(x0.clone(), w.to_vec(), b0.clone()).forward());
+    let lb = |b: &[f64]| dot(&dy, &make(x0.clone(), w0.clone(), b.to_vec()).forward());
+    assert_close("conv_transpose2d reference dx", &numeric_grad(&lx, &x0), &dx, REF_FD_TOL);
+    assert_close("conv_transpose2d reference dw", &numeric_grad(&lw, &w0), &dw, REF_FD_TOL);
+    assert_close("conv_transpose2d reference db", &numeric_grad(&lb, &b0), &db, REF_FD_TOL);
+}
+
+#[test]
+fn conv2d_rejects_mismatched_shapes() {
+    let gpu = gpu();
+    let x = wgnn::Tensor::zeros(gpu, &[1, 3, 4, 4]);
+    let w = wgnn::Tensor::zeros(gpu, &[2, 4, 3, 3]);
+    let err = conv2d::conv2d(gpu, &x, &w, None, Conv2dArgs::default()).unwrap_err().to_string();
+    assert!(err.contains("expects 4 input channels"), "{err}");
+    let big = wgnn::Tensor::zeros(gpu, &[2, 3, 5, 5]);
+    let err = conv2d::conv2d(gpu, &x, &big, None, Conv2dArgs::default()).unwrap_err().to_string();
+    assert!(err.contains("larger than the padded input"), "{err}");
+}

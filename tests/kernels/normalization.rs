@@ -1,0 +1,113 @@
+//! batch_norm2d in training and evaluation mode: outputs, running statistics, gradients.
+
+use wgnn::ops::batch_norm::{self, BatchNormParams};
+
+use crate::common::*;
+use crate::reference::BatchNorm;
+use crate::{REF_FD_TOL, TOL};
+
+/// C = 1 and 3, 1x1 planes (VGG's last block on 32x32 inputs), batch 1, planes larger than a
+/// workgroup, non-square planes.
+const SHAPES: [[usize; 4]; 6] = [[3, 4, 5, 3], [1, 3, 7, 1], [2, 1, 4, 4], [8, 5, 1, 1], [4, 6, 2, 2], [2, 3, 33, 35]];
+
+fn random_bn(dims: [usize; 4], training: bool, seed: u64) -> BatchNorm {
+    let mut r = rng(seed);
+    let c = dims[1];
+    // An offset and scale per tensor, so the statistics are not trivially 0 and 1.
+    let x: Vec<f64> = random(&mut r, dims.iter().product()).iter().map(|v| 3.0 * v + 0.5).collect();
+    BatchNorm {
+        x: f32_exact(&x),
+        dims,
+        gamma: f32_exact(&random(&mut r, c)),
+        beta: f32_exact(&random(&mut r, c)),
+        running_mean: f32_exact(&random(&mut r, c)),
+        running_var: f32_exact(&random(&mut r, c).iter().map(|v| v.abs() + 0.5).collect::<Vec<_>>()),
+        training,
+        momentum: 0.1,
+        eps: 1e-5,
+    }
+}
+
+fn check_mode(training: bool) {
+    let gpu = gpu();
+    for (i, &dims) in SHAPES.iter().enumerate() {
+        let r = random_bn(dims, training, 400 + i as u64);
+        let c = dims[1];
+        let x = upload(&dims, &r.x);
+        let (gamma, beta) = (upload(&[c], &r.gamma), upload(&[c], &r.beta));
+        let (rm, rv) = (upload(&[c], &r.running_mean), upload(&[c], &r.running_var));
+        let p = BatchNormParams {
+            gamma: &gamma,
+            beta: &beta,
+            running_mean: &rm,
+            running_var: &rv,
+            momentum: 0.1,
+            eps: 1e-5,
+        };
+        let out = if training {
+            batch_norm::batch_norm2d_train(gpu, &x, &p).unwrap()
+        } else {
+            batch_norm::batch_norm2d_eval(gpu, &x, &p).unwrap()
+        };
+        let mode = if training { "train" } else { "eval" };
+        assert_close(&format!("{mode} case {i}: y"), &r.forward(), &download(&out.y), TOL);
+        let (rm_ref, rv_ref) = r.updated_running();
+        assert_close(&format!("{mode} case {i}: running_mean"), &rm_ref, &download(&rm), TOL);
+        assert_close(&format!("{mode} case {i}: running_var"), &rv_ref, &download(&rv), TOL);
+
+        let dy_host = f32_exact(&random(&mut rng(500 + i as u64), r.x.len()));
+        let dy = upload(&dims, &dy_host);
+        let g = batch_norm::batch_norm2d_backward(gpu, &x, &dy, &gamma, &out.stats, training).unwrap();
+        let (dx, dgamma, dbeta) = r.backward(&dy_host);
+        assert_close(&format!("{mode} case {i}: dx"), &dx, &download(&g.dx), TOL);
+        assert_close(&format!("{mode} case {i}: dgamma"), &dgamma, &download(&g.dgamma), TOL);
+        assert_close(&format!("{mode} case {i}: dbeta"), &dbeta, &download(&g.dbeta), TOL);
+    }
+}
+
+#[test]
+fn batch_norm_train_matches_reference() {
+    check_mode(true);
+}
+
+#[test]
+fn batch_norm_eval_matches_reference() {
+    check_mode(false);
+}
+
+#[test]
+fn batch_norm_reference_matches_finite_differences() {
+    for training in [true, false] {
+        let base = random_bn([3, 2, 3, 2], training, 9);
+        let dy = random(&mut rng(10), base.x.len());
+        let (dx, dgamma, dbeta) = base.backward(&dy);
+        let with = |f: &dyn Fn(&mut BatchNorm)| {
+            let mut b = random_bn([3, 2, 3, 2], training, 9);
+            f(&mut b);
+            dot(&dy, &b.forward())
+        };
+        let lx = |v: &[f64]| with(&|b| b.x = v.to_vec());
+        let lg = |v: &[f64]| with(&|b| b.gamma = v.to_vec());
+        let lb = |v: &[f64]| with(&|b| b.beta = v.to_vec());
+        assert_close("bn reference dx", &numeric_grad(&lx, &base.x), &dx, REF_FD_TOL);
+        assert_close("bn reference dgamma", &numeric_grad(&lg, &base.gamma), &dgamma, REF_FD_TOL);
+        assert_close("bn reference dbeta", &numeric_grad(&lb, &base.beta), &dbeta, REF_FD_TOL);
+    }
+}
+
+#[test]
+fn batch_norm_training_needs_two_values_per_channel() {
+    let gpu = gpu();
+    let x = wgnn::Tensor::zeros(gpu, &[1, 2, 1, 1]);
+    let ones = wgnn::Tensor::zeros(gpu, &[2]);
+    let p = BatchNormParams {
+        gamma: &ones,
+        beta: &ones,
+        running_mean: &ones,
+        running_var: &ones,
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+    let err = batch_norm::batch_norm2d_train(gpu, &x, &p).err().unwrap().to_string();
+    assert!(err.contains("more than one value per channel"), "{err}");
+}

@@ -1,0 +1,48 @@
+//! The runtime: tensors, the buffer pool, the pipeline cache, adapter choice.
+
+use wgnn::gpu::{self, Gpu, GpuOptions};
+use wgnn::{DType, Tensor};
+
+use crate::common::gpu;
+
+#[test]
+fn tensors_round_trip() {
+    let gpu = gpu();
+    let data: Vec<f32> = (0..1001).map(|i| i as f32 * 0.5 - 7.0).collect();
+    let t = Tensor::from_f32(gpu, &[7, 11, 13], &data).unwrap();
+    assert_eq!(t.to_f32(gpu).unwrap(), data);
+    let labels: Vec<i32> = (0..37).map(|i| i * 3 - 50).collect();
+    let l = Tensor::from_i32(gpu, &[37], &labels).unwrap();
+    assert_eq!((l.dtype(), l.to_i32(gpu).unwrap()), (DType::I32, labels));
+    assert!(Tensor::from_f32(gpu, &[2, 2], &[1.0; 3]).is_err(), "wrong element count");
+    assert!(t.to_i32(gpu).is_err(), "wrong dtype");
+    assert_eq!(t.reshape(&[91, 11]).unwrap().to_f32(gpu).unwrap(), data);
+    assert!(t.reshape(&[5, 5]).is_err());
+    assert!(Tensor::zeros(gpu, &[3, 5]).to_f32(gpu).unwrap().iter().all(|&v| v == 0.0));
+}
+
+/// Buffers freed by dropped tensors are reused: the same work twice allocates nothing new.
+#[test]
+fn buffer_pool_reuses_freed_buffers() {
+    let gpu = Gpu::new(&GpuOptions::default()).unwrap();
+    let work = |gpu: &Gpu| {
+        let x = Tensor::from_f32(gpu, &[4, 3, 9, 9], &[0.5; 972]).unwrap();
+        let y = wgnn::ops::elementwise::relu(gpu, &x).unwrap();
+        y.to_f32(gpu).unwrap();
+    };
+    work(&gpu);
+    let after_first = gpu.pool_stats();
+    work(&gpu);
+    let after_second = gpu.pool_stats();
+    assert_eq!(after_first.allocated_bytes, after_second.allocated_bytes);
+    assert_eq!(after_second.in_use_bytes, 0, "every tensor was dropped");
+    assert!(after_second.high_water_bytes >= 2 * 972 * 4);
+    gpu.trim_pool();
+    assert_eq!(gpu.pool_stats().allocated_bytes, 0);
+}
+
+#[test]
+fn unknown_adapter_is_a_clear_error() {
+    let err = gpu::choose_adapter(Some("no-such-gpu-xyz")).err().unwrap().to_string();
+    assert!(err.contains("no adapter name contains \"no-such-gpu-xyz\"") && err.contains("adapters:"), "{err}");
+}
