@@ -70,16 +70,36 @@ pub fn run(gpu: &Gpu, name: &str) -> Result<CheckResult> {
     let mut rng = StdRng::seed_from_u64(0x5eed);
     let (name, max_rel_err, tolerance) = match name {
         "conv2d" => ("conv2d", conv2d_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "conv_transpose2d" => ("conv_transpose2d", conv_transpose2d_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "batch_norm2d_train" => ("batch_norm2d_train", batch_norm_check(gpu, &mut rng, true)?, FD_TOLERANCE),
-        "batch_norm2d_eval" => ("batch_norm2d_eval", batch_norm_check(gpu, &mut rng, false)?, FD_TOLERANCE),
+        "conv_transpose2d" => (
+            "conv_transpose2d",
+            conv_transpose2d_check(gpu, &mut rng)?,
+            FD_TOLERANCE,
+        ),
+        "batch_norm2d_train" => (
+            "batch_norm2d_train",
+            batch_norm_check(gpu, &mut rng, true)?,
+            FD_TOLERANCE,
+        ),
+        "batch_norm2d_eval" => (
+            "batch_norm2d_eval",
+            batch_norm_check(gpu, &mut rng, false)?,
+            FD_TOLERANCE,
+        ),
         "relu" => ("relu", relu_check(gpu, &mut rng)?, FD_TOLERANCE),
         "max_pool2d" => ("max_pool2d", max_pool_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "adaptive_avg_pool2d" => ("adaptive_avg_pool2d", adaptive_pool_check(gpu, &mut rng)?, FD_TOLERANCE),
+        "adaptive_avg_pool2d" => (
+            "adaptive_avg_pool2d",
+            adaptive_pool_check(gpu, &mut rng)?,
+            FD_TOLERANCE,
+        ),
         "linear" => ("linear", linear_check(gpu, &mut rng)?, FD_TOLERANCE),
         "dropout2d" => ("dropout2d", dropout_check(gpu, &mut rng)?, FD_TOLERANCE),
         "add" => ("add", add_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "softmax_cross_entropy" => ("softmax_cross_entropy", cross_entropy_check(gpu, &mut rng, &[6, 10])?, FD_TOLERANCE),
+        "softmax_cross_entropy" => (
+            "softmax_cross_entropy",
+            cross_entropy_check(gpu, &mut rng, &[6, 10])?,
+            FD_TOLERANCE,
+        ),
         "softmax_cross_entropy_2d" => (
             "softmax_cross_entropy_2d",
             cross_entropy_check(gpu, &mut rng, &[2, 7, 5, 3])?,
@@ -124,12 +144,20 @@ impl Input {
 
 /// sum(r * y) in f64.
 fn weighted_sum(y: &[f32], r: &[f32]) -> f64 {
-    y.iter().zip(r).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum()
+    y.iter()
+        .zip(r)
+        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+        .sum()
 }
 
 /// ||a - b|| / ||a|| (0 when both vanish).
 pub fn rel_err(reference: &[f64], value: &[f64]) -> f64 {
-    let diff: f64 = reference.iter().zip(value).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let diff: f64 = reference
+        .iter()
+        .zip(value)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let norm: f64 = reference.iter().map(|a| a * a).sum::<f64>().sqrt();
     if norm == 0.0 { diff } else { diff / norm }
 }
@@ -148,9 +176,14 @@ pub fn finite_difference(
     forward: &Forward,
     backward: &Backward,
 ) -> Result<f64> {
-    let tensors = inputs.iter().map(|i| i.upload(gpu)).collect::<Result<Vec<_>>>()?;
+    let tensors = inputs
+        .iter()
+        .map(|i| i.upload(gpu))
+        .collect::<Result<Vec<_>>>()?;
     let y = forward(gpu, &tensors)?;
-    let r: Vec<f32> = (0..y.numel()).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let r: Vec<f32> = (0..y.numel())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
     let dy = Tensor::from_f32(gpu, y.shape(), &r)?;
     let grads = backward(gpu, &tensors, &dy)?
         .iter()
@@ -283,7 +316,13 @@ fn relu_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
         rng,
         &mut [x],
         &|gpu, t| elementwise::relu(gpu, &t[0]),
-        &|gpu, t, dy| Ok(vec![elementwise::relu_backward(gpu, dy, &elementwise::relu(gpu, &t[0])?)?]),
+        &|gpu, t, dy| {
+            Ok(vec![elementwise::relu_backward(
+                gpu,
+                dy,
+                &elementwise::relu(gpu, &t[0])?,
+            )?])
+        },
     )
 }
 
@@ -296,7 +335,9 @@ fn max_pool_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
     let shape = [2, 3, 7, 5];
     let n: usize = shape.iter().product();
     // Distinct values 5 steps apart, so no perturbation changes which element is the maximum.
-    let mut values: Vec<f32> = (0..n).map(|i| (i as f32 - n as f32 / 2.0) * 5.0 * STEP).collect();
+    let mut values: Vec<f32> = (0..n)
+        .map(|i| (i as f32 - n as f32 / 2.0) * 5.0 * STEP)
+        .collect();
     values.shuffle(rng);
     let mut x = Input {
         shape: shape.to_vec(),
@@ -309,7 +350,13 @@ fn max_pool_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
         &|gpu, t| Ok(pool::max_pool2d(gpu, &t[0], args)?.y),
         &|gpu, t, dy| {
             let out = pool::max_pool2d(gpu, &t[0], args)?;
-            Ok(vec![pool::max_pool2d_backward(gpu, dy, &out.argmax, t[0].shape(), args)?])
+            Ok(vec![pool::max_pool2d_backward(
+                gpu,
+                dy,
+                &out.argmax,
+                t[0].shape(),
+                args,
+            )?])
         },
     )
 }
@@ -321,7 +368,13 @@ fn adaptive_pool_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
         rng,
         std::slice::from_mut(&mut x),
         &|gpu, t| pool::adaptive_avg_pool2d(gpu, &t[0], [7, 2]),
-        &|gpu, t, dy| Ok(vec![pool::adaptive_avg_pool2d_backward(gpu, dy, t[0].shape())?]),
+        &|gpu, t, dy| {
+            Ok(vec![pool::adaptive_avg_pool2d_backward(
+                gpu,
+                dy,
+                t[0].shape(),
+            )?])
+        },
     )
 }
 
@@ -362,7 +415,10 @@ fn dropout_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
 }
 
 fn add_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
-    let mut inputs = [Input::random(rng, &[2, 3, 4, 5]), Input::random(rng, &[2, 3, 4, 5])];
+    let mut inputs = [
+        Input::random(rng, &[2, 3, 4, 5]),
+        Input::random(rng, &[2, 3, 4, 5]),
+    ];
     finite_difference(
         gpu,
         rng,
@@ -379,9 +435,18 @@ fn cross_entropy_check(gpu: &Gpu, rng: &mut StdRng, shape: &[usize]) -> Result<f
     let positions = shape[0] * shape[2..].iter().product::<usize>();
     // Every fourth target is the ignore index, so the check covers PyTorch's ignore semantics.
     let targets: Vec<i32> = (0..positions)
-        .map(|i| if i % 4 == 3 { ignore } else { rng.random_range(0..c) })
+        .map(|i| {
+            if i % 4 == 3 {
+                ignore
+            } else {
+                rng.random_range(0..c)
+            }
+        })
         .collect();
-    let target_shape: Vec<usize> = [shape[0]].into_iter().chain(shape[2..].iter().copied()).collect();
+    let target_shape: Vec<usize> = [shape[0]]
+        .into_iter()
+        .chain(shape[2..].iter().copied())
+        .collect();
     let targets = Tensor::from_i32(gpu, &target_shape, &targets)?;
     let mut logits = Input::random(rng, shape);
     for v in &mut logits.data {
@@ -394,7 +459,14 @@ fn cross_entropy_check(gpu: &Gpu, rng: &mut StdRng, shape: &[usize]) -> Result<f
         &|gpu, t| Ok(loss::cross_entropy(gpu, &t[0], &targets, Some(ignore))?.loss),
         &|gpu, t, dloss| {
             let out = loss::cross_entropy(gpu, &t[0], &targets, Some(ignore))?;
-            Ok(vec![loss::cross_entropy_backward(gpu, &t[0], &targets, Some(ignore), &out, dloss)?])
+            Ok(vec![loss::cross_entropy_backward(
+                gpu,
+                &t[0],
+                &targets,
+                Some(ignore),
+                &out,
+                dloss,
+            )?])
         },
     )
 }
@@ -430,10 +502,21 @@ fn sgd_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
     let (mut w, mut v) = (to_f64(&w0), vec![0.0f64; n]);
     for step in 0..3 {
         let g = random_vec(rng, n);
-        optim::sgd_step(gpu, &weight, &Tensor::from_f32(gpu, &[n], &g)?, &velocity, step == 0, cfg)?;
+        optim::sgd_step(
+            gpu,
+            &weight,
+            &Tensor::from_f32(gpu, &[n], &g)?,
+            &velocity,
+            step == 0,
+            cfg,
+        )?;
         for i in 0..n {
             let d = f64::from(g[i]) + f64::from(cfg.weight_decay) * w[i];
-            v[i] = if step == 0 { d } else { f64::from(cfg.momentum) * v[i] + d };
+            v[i] = if step == 0 {
+                d
+            } else {
+                f64::from(cfg.momentum) * v[i] + d
+            };
             w[i] -= f64::from(cfg.lr) * v[i];
         }
     }
@@ -456,14 +539,23 @@ fn adam_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
     let (b1, b2) = (f64::from(cfg.beta1), f64::from(cfg.beta2));
     for step in 1..=3 {
         let g = random_vec(rng, n);
-        optim::adam_step(gpu, &weight, &Tensor::from_f32(gpu, &[n], &g)?, &m_t, &v_t, step, cfg)?;
+        optim::adam_step(
+            gpu,
+            &weight,
+            &Tensor::from_f32(gpu, &[n], &g)?,
+            &m_t,
+            &v_t,
+            step,
+            cfg,
+        )?;
         for i in 0..n {
             let g = f64::from(g[i]) + f64::from(cfg.weight_decay) * w[i];
             m[i] = b1 * m[i] + (1.0 - b1) * g;
             v[i] = b2 * v[i] + (1.0 - b2) * g * g;
             let bias1 = 1.0 - b1.powi(step as i32);
             let bias2 = 1.0 - b2.powi(step as i32);
-            w[i] -= f64::from(cfg.lr) / bias1 * m[i] / (v[i].sqrt() / bias2.sqrt() + f64::from(cfg.eps));
+            w[i] -= f64::from(cfg.lr) / bias1 * m[i]
+                / (v[i].sqrt() / bias2.sqrt() + f64::from(cfg.eps));
         }
     }
     Ok(update_err(&w0, &w, &weight.to_f32(gpu)?))

@@ -7,7 +7,11 @@ use wgnn::gpu::{self, Gpu, GpuOptions};
 use wgnn::gradcheck;
 
 #[derive(Parser)]
-#[command(name = "wgnn", version, about = "Deep learning on any GPU with hand-written WGSL kernels")]
+#[command(
+    name = "wgnn",
+    version,
+    about = "Deep learning on any GPU with hand-written WGSL kernels"
+)]
 struct Cli {
     /// Use the adapter whose name contains this text (case-insensitive); also WGNN_ADAPTER.
     #[arg(long, global = true, value_name = "SUBSTRING")]
@@ -53,16 +57,46 @@ fn info(wanted: Option<&str>) -> wgnn::Result<ExitCode> {
         let l = adapter.limits();
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         println!("[{i}] {}", a.name);
-        println!("    backend {:?}, type {:?}, driver {} {}", a.backend, a.device_type, a.driver, a.driver_info);
-        println!("    max buffer size                  {} bytes", l.max_buffer_size);
-        println!("    max storage binding size         {} bytes", l.max_storage_buffer_binding_size);
-        println!("    storage binding offset alignment {} bytes", l.min_storage_buffer_offset_alignment);
-        println!("    max workgroups per dimension     {}", l.max_compute_workgroups_per_dimension);
-        println!("    max invocations per workgroup    {}", l.max_compute_invocations_per_workgroup);
-        println!("    workgroup memory                 {} bytes", l.max_compute_workgroup_storage_size);
-        println!("    storage buffers per stage        {}", l.max_storage_buffers_per_shader_stage);
-        println!("    subgroup sizes                   {}..{}", a.subgroup_min_size, a.subgroup_max_size);
-        println!("    timestamp queries                {}", if timestamps { "yes" } else { "no" });
+        println!(
+            "    backend {:?}, type {:?}, driver {} {}",
+            a.backend, a.device_type, a.driver, a.driver_info
+        );
+        println!(
+            "    max buffer size                  {} bytes",
+            l.max_buffer_size
+        );
+        println!(
+            "    max storage binding size         {} bytes",
+            l.max_storage_buffer_binding_size
+        );
+        println!(
+            "    storage binding offset alignment {} bytes",
+            l.min_storage_buffer_offset_alignment
+        );
+        println!(
+            "    max workgroups per dimension     {}",
+            l.max_compute_workgroups_per_dimension
+        );
+        println!(
+            "    max invocations per workgroup    {}",
+            l.max_compute_invocations_per_workgroup
+        );
+        println!(
+            "    workgroup memory                 {} bytes",
+            l.max_compute_workgroup_storage_size
+        );
+        println!(
+            "    storage buffers per stage        {}",
+            l.max_storage_buffers_per_shader_stage
+        );
+        println!(
+            "    subgroup sizes                   {}..{}",
+            a.subgroup_min_size, a.subgroup_max_size
+        );
+        println!(
+            "    timestamp queries                {}",
+            if timestamps { "yes" } else { "no" }
+        );
     }
     let chosen = gpu::choose_adapter(wanted)?;
     println!("wgnn uses: {}", gpu::describe(&chosen.get_info()));

@@ -63,14 +63,32 @@ impl Tensor {
     }
 
     pub fn from_f32(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Tensor> {
-        Tensor::upload(gpu, shape, DType::F32, bytemuck::cast_slice(data), data.len())
+        Tensor::upload(
+            gpu,
+            shape,
+            DType::F32,
+            bytemuck::cast_slice(data),
+            data.len(),
+        )
     }
 
     pub fn from_i32(gpu: &Gpu, shape: &[usize], data: &[i32]) -> Result<Tensor> {
-        Tensor::upload(gpu, shape, DType::I32, bytemuck::cast_slice(data), data.len())
+        Tensor::upload(
+            gpu,
+            shape,
+            DType::I32,
+            bytemuck::cast_slice(data),
+            data.len(),
+        )
     }
 
-    fn upload(gpu: &Gpu, shape: &[usize], dtype: DType, bytes: &[u8], len: usize) -> Result<Tensor> {
+    fn upload(
+        gpu: &Gpu,
+        shape: &[usize],
+        dtype: DType,
+        bytes: &[u8],
+        len: usize,
+    ) -> Result<Tensor> {
         let numel: usize = shape.iter().product();
         crate::ensure_shape!(
             numel == len,
@@ -124,6 +142,9 @@ impl Tensor {
     }
 
     pub(crate) fn buffer(&self) -> &wgpu::Buffer {
-        self.storage.buffer.as_ref().expect("tensor buffer present until drop")
+        self.storage
+            .buffer
+            .as_ref()
+            .expect("tensor buffer present until drop")
     }
 }

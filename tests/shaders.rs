@@ -34,7 +34,10 @@ fn every_shader_file_is_registered() {
         .filter(|n| n.ends_with(".wgsl") && n != "common.wgsl")
         .collect();
     on_disk.sort();
-    let mut registered: Vec<String> = Shader::ALL.iter().map(|s| s.file_name().to_owned()).collect();
+    let mut registered: Vec<String> = Shader::ALL
+        .iter()
+        .map(|s| s.file_name().to_owned())
+        .collect();
     registered.sort();
     assert_eq!(on_disk, registered, "a shader file is not in Shader::ALL");
 }

@@ -82,8 +82,5 @@ pub fn choose_adapter(wanted: Option<&str>) -> Result<wgpu::Adapter> {
 
 /// One-line description: name (backend, device type).
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
-    format!(
-        "{} ({:?}, {:?})",
-        info.name, info.backend, info.device_type
-    )
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
 }

@@ -119,10 +119,14 @@ impl Gpu {
             binding: 0,
             resource: params.as_entire_binding(),
         }];
-        entries.extend(l.buffers.iter().map(|(binding, view)| wgpu::BindGroupEntry {
-            binding: *binding,
-            resource: wgpu::BindingResource::Buffer(view.binding.clone()),
-        }));
+        entries.extend(
+            l.buffers
+                .iter()
+                .map(|(binding, view)| wgpu::BindGroupEntry {
+                    binding: *binding,
+                    resource: wgpu::BindingResource::Buffer(view.binding.clone()),
+                }),
+        );
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(l.entry),

@@ -90,7 +90,12 @@ impl Gpu {
             entry,
             constants: constants.iter().map(|&(k, v)| (k, v.to_bits())).collect(),
         };
-        if let Some(p) = self.pipelines.lock().expect("pipeline cache lock").get(&key) {
+        if let Some(p) = self
+            .pipelines
+            .lock()
+            .expect("pipeline cache lock")
+            .get(&key)
+        {
             return Ok(p.clone());
         }
         let module = self.module(shader)?;
@@ -110,7 +115,9 @@ impl Gpu {
                 cache: None,
             });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Device(format!("kernel {label} failed to build: {e}")));
+            return Err(Error::Device(format!(
+                "kernel {label} failed to build: {e}"
+            )));
         }
         self.pipelines
             .lock()

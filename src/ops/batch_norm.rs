@@ -82,7 +82,9 @@ fn plane_partials(
     let hw = h * w;
     let partials = Tensor::uninit(gpu, &[n, c, 2], DType::F32);
     let pv = gpu.whole(&partials, "batch_norm2d partial sums")?;
-    let sv = stats.map(|s| gpu.whole(s, "batch_norm2d statistics")).transpose()?;
+    let sv = stats
+        .map(|s| gpu.whole(s, "batch_norm2d statistics"))
+        .transpose()?;
     for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", c * hw)])? {
         let xv = gpu.view(x, chunk.start * c * hw, chunk.len() * c * hw);
         let dv = dy.map(|d| gpu.view(d, chunk.start * c * hw, chunk.len() * c * hw));

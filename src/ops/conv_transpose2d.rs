@@ -31,7 +31,12 @@ struct Params {
 }
 
 /// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
-pub fn conv_transpose_out_len(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
+pub fn conv_transpose_out_len(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Option<usize> {
     ((input.max(1) - 1) * stride + kernel).checked_sub(2 * padding)
 }
 
@@ -102,7 +107,10 @@ pub(crate) fn transposed_gather(
     let per_y = c_out * oh * ow;
     for chunk in gpu.batch_chunks(
         n,
-        &[("conv_transpose2d input", per_x), ("conv_transpose2d output", per_y)],
+        &[
+            ("conv_transpose2d input", per_x),
+            ("conv_transpose2d output", per_y),
+        ],
     )? {
         let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
         let yv = gpu.view(&y, chunk.start * per_y, chunk.len() * per_y);

@@ -22,7 +22,13 @@ struct Params {
 
 /// Runs an elementwise entry over `a` (and `b`, indexed per `plane` elements of `a`) into a new
 /// tensor shaped like `a`, in range chunks that fit the binding limit. Chunks hold whole planes.
-fn map(gpu: &Gpu, entry: &'static str, a: &Tensor, b: Option<&Tensor>, plane: usize) -> Result<Tensor> {
+fn map(
+    gpu: &Gpu,
+    entry: &'static str,
+    a: &Tensor,
+    b: Option<&Tensor>,
+    plane: usize,
+) -> Result<Tensor> {
     let out = Tensor::uninit(gpu, a.shape(), DType::F32);
     let planes = a.numel() / plane;
     for chunk in gpu.batch_chunks(planes, &[("an elementwise operand", plane)])? {
@@ -49,7 +55,14 @@ fn map(gpu: &Gpu, entry: &'static str, a: &Tensor, b: Option<&Tensor>, plane: us
             buffers.push((2, bv));
         }
         buffers.push((3, &ov));
-        launch(gpu, Shader::Elementwise, entry, &params, &buffers, groups(len, WG))?;
+        launch(
+            gpu,
+            Shader::Elementwise,
+            entry,
+            &params,
+            &buffers,
+            groups(len, WG),
+        )?;
     }
     Ok(out)
 }

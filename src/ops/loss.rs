@@ -63,7 +63,11 @@ fn launch_positions(
         .map(|(b, t)| Ok((*b, gpu.whole(t, "cross_entropy scalar")?)))
         .collect::<Result<Vec<_>>>()?;
     let mut per_item = vec![("cross_entropy logits", c * s)];
-    per_item.extend(extra.iter().map(|(_, _, per)| ("cross_entropy output", *per)));
+    per_item.extend(
+        extra
+            .iter()
+            .map(|(_, _, per)| ("cross_entropy output", *per)),
+    );
     for chunk in gpu.batch_chunks(n, &per_item)? {
         let lv = gpu.view(logits, chunk.start * c * s, chunk.len() * c * s);
         let tv = gpu.view(targets, chunk.start * s, chunk.len() * s);
@@ -85,7 +89,14 @@ fn launch_positions(
         let mut buffers = vec![(1, &lv), (2, &tv)];
         buffers.extend(ev.iter().map(|(b, v)| (*b, v)));
         buffers.extend(whole_views.iter().map(|(b, v)| (*b, v)));
-        launch(gpu, Shader::Loss, entry, &params, &buffers, groups(chunk.len() * s, WG))?;
+        launch(
+            gpu,
+            Shader::Loss,
+            entry,
+            &params,
+            &buffers,
+            groups(chunk.len() * s, WG),
+        )?;
     }
     Ok(())
 }
@@ -115,12 +126,21 @@ pub fn cross_entropy(
     for (i, terms) in [losses, valid].iter().enumerate() {
         let per_item = sum_rows(gpu, terms, n, s)?;
         let total = sum_rows(gpu, &per_item, 1, n)?;
-        gpu.with_encoder(|e| e.copy_buffer_to_buffer(total.buffer(), 0, sums.buffer(), i as u64 * 4, 4));
+        gpu.with_encoder(|e| {
+            e.copy_buffer_to_buffer(total.buffer(), 0, sums.buffer(), i as u64 * 4, 4)
+        });
     }
     let loss = Tensor::uninit(gpu, &[1], DType::F32);
     let sv = gpu.whole(&sums, "cross_entropy sums")?;
     let lv = gpu.whole(&loss, "cross_entropy loss")?;
-    launch(gpu, Shader::Loss, "mean", &Params::default(), &[(5, &sv), (6, &lv)], 1)?;
+    launch(
+        gpu,
+        Shader::Loss,
+        "mean",
+        &Params::default(),
+        &[(5, &sv), (6, &lv)],
+        1,
+    )?;
     Ok(CrossEntropyOutput { loss, sums })
 }
 

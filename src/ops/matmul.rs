@@ -91,7 +91,11 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
         x.shape()
     );
     if let Some(b) = bias {
-        crate::ensure_shape!(b.shape() == [n], "linear: bias must be [{n}], got {:?}", b.shape());
+        crate::ensure_shape!(
+            b.shape() == [n],
+            "linear: bias must be [{n}], got {:?}",
+            b.shape()
+        );
     }
     let y = Tensor::uninit(gpu, &[m, n], DType::F32);
     let wv = gpu.whole(weight, "linear weight")?;

@@ -126,7 +126,14 @@ pub fn adam_step(
     step: u64,
     cfg: AdamConfig,
 ) -> Result<()> {
-    check(weight, &[("gradient", grad), ("first moment", m), ("second moment", v)])?;
+    check(
+        weight,
+        &[
+            ("gradient", grad),
+            ("first moment", m),
+            ("second moment", v),
+        ],
+    )?;
     crate::ensure_shape!(step >= 1, "adam: steps count from 1, got {step}");
     let t = i32::try_from(step).unwrap_or(i32::MAX);
     let bias1 = 1.0 - f64::from(cfg.beta1).powi(t);
@@ -150,7 +157,12 @@ pub fn adam_step(
             Shader::Optim,
             "adam",
             &params,
-            &[(1, &views[0]), (2, &views[1]), (3, &views[2]), (4, &views[3])],
+            &[
+                (1, &views[0]),
+                (2, &views[1]),
+                (3, &views[2]),
+                (4, &views[3]),
+            ],
             groups(r.len(), WG),
         )?;
     }

@@ -105,7 +105,14 @@ fn launch_planes(
             buffers.push((if per_output { 3 } else { 5 }, av));
         }
         let work = chunk.len() * if per_output { outs } else { ins };
-        launch(gpu, Shader::Pool, entry, &params, &buffers, groups(work, WG))?;
+        launch(
+            gpu,
+            Shader::Pool,
+            entry,
+            &params,
+            &buffers,
+            groups(work, WG),
+        )?;
     }
     Ok(())
 }
@@ -195,12 +202,27 @@ pub fn adaptive_avg_pool2d(gpu: &Gpu, x: &Tensor, out: [usize; 2]) -> Result<Ten
         x.shape()
     );
     let y = Tensor::uninit(gpu, &[n, c, out[0], out[1]], DType::F32);
-    launch_planes(gpu, "adaptive_forward", n * c, [h, w], out, None, x, &y, None, true)?;
+    launch_planes(
+        gpu,
+        "adaptive_forward",
+        n * c,
+        [h, w],
+        out,
+        None,
+        x,
+        &y,
+        None,
+        true,
+    )?;
     Ok(y)
 }
 
 /// dx of adaptive_avg_pool2d for an input of `input_shape`.
-pub fn adaptive_avg_pool2d_backward(gpu: &Gpu, dy: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+pub fn adaptive_avg_pool2d_backward(
+    gpu: &Gpu,
+    dy: &Tensor,
+    input_shape: &[usize],
+) -> Result<Tensor> {
     let [n, c, h, w] = nchw("adaptive_avg_pool2d backward", "input", input_shape)?;
     let [dn, dc, oh, ow] = nchw("adaptive_avg_pool2d backward", "dy", dy.shape())?;
     crate::ensure_shape!(

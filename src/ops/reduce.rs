@@ -25,7 +25,11 @@ struct Params {
 
 /// Sums each row of `x` viewed as [rows, len] into a tensor [rows].
 pub(crate) fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, len: usize) -> Result<Tensor> {
-    assert_eq!(x.numel(), rows * len, "sum_rows view does not cover its tensor");
+    assert_eq!(
+        x.numel(),
+        rows * len,
+        "sum_rows view does not cover its tensor"
+    );
     let out = Tensor::uninit(gpu, &[rows], DType::F32);
     let parts = len.div_ceil(BLOCK).max(1);
     for chunk in gpu.batch_chunks(rows, &[("a summed row", len)])? {
@@ -41,7 +45,14 @@ pub(crate) fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, len: usize) -> Result
         let partial = Tensor::uninit(gpu, &[chunk.len() * parts], DType::F32);
         let dst = gpu.whole(&partial, "row partial sums")?;
         let total = groups(chunk.len() * parts, 1);
-        launch(gpu, Shader::Reduce, "sum_blocks", &params, &[(1, &src), (2, &dst)], total)?;
+        launch(
+            gpu,
+            Shader::Reduce,
+            "sum_blocks",
+            &params,
+            &[(1, &src), (2, &dst)],
+            total,
+        )?;
         let summed = if parts > 1 {
             sum_rows(gpu, &partial, chunk.len(), parts)?
         } else {
@@ -69,7 +80,11 @@ pub(crate) fn sum_columns_into(
     dst: &Tensor,
     accumulate: bool,
 ) -> Result<()> {
-    assert_eq!(x.numel(), rows * cols, "sum_columns view does not cover its tensor");
+    assert_eq!(
+        x.numel(),
+        rows * cols,
+        "sum_columns view does not cover its tensor"
+    );
     let out = gpu.whole(dst, "column sums")?;
     if rows == 0 && !accumulate {
         gpu.with_encoder(|e| e.clear_buffer(dst.buffer(), 0, None));

@@ -40,12 +40,20 @@ pub fn upload(shape: &[usize], v: &[f64]) -> Tensor {
 }
 
 pub fn download(t: &Tensor) -> Vec<f64> {
-    t.to_f32(gpu()).unwrap().iter().map(|&x| f64::from(x)).collect()
+    t.to_f32(gpu())
+        .unwrap()
+        .iter()
+        .map(|&x| f64::from(x))
+        .collect()
 }
 
 /// ||value - reference|| / ||reference||.
 pub fn rel_err(reference: &[f64], value: &[f64]) -> f64 {
-    assert_eq!(reference.len(), value.len(), "compared arrays differ in length");
+    assert_eq!(
+        reference.len(),
+        value.len(),
+        "compared arrays differ in length"
+    );
     wgnn::gradcheck::rel_err(reference, value)
 }
 

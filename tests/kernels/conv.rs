@@ -15,8 +15,20 @@ struct Case {
     bias: bool,
 }
 
-const fn case(x: [usize; 4], w: [usize; 4], stride: [usize; 2], padding: [usize; 2], bias: bool) -> Case {
-    Case { x, w, stride, padding, bias }
+const fn case(
+    x: [usize; 4],
+    w: [usize; 4],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    bias: bool,
+) -> Case {
+    Case {
+        x,
+        w,
+        stride,
+        padding,
+        bias,
+    }
 }
 
 /// conv2d shapes: batch 1 and C = 1, C = 3, sizes that are multiples of no tile, stride larger
@@ -62,7 +74,12 @@ fn conv2d_forward_and_gradients_match_reference() {
         let b = r.b.as_ref().map(|b| upload(&[c.w[0]], b));
         let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
         assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
-        assert_close(&format!("case {i}: conv2d forward"), &r.forward(), &download(&y), TOL);
+        assert_close(
+            &format!("case {i}: conv2d forward"),
+            &r.forward(),
+            &download(&y),
+            TOL,
+        );
 
         let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
         let dy = upload(y.shape(), &dy_host);
@@ -71,9 +88,24 @@ fn conv2d_forward_and_gradients_match_reference() {
         let dw = conv2d::conv2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
         let db = reduce::channel_sums(gpu, &dy).unwrap();
         assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
-        assert_close(&format!("case {i}: conv2d dx"), &dx_ref, &download(&dx), TOL);
-        assert_close(&format!("case {i}: conv2d dw"), &dw_ref, &download(&dw), TOL);
-        assert_close(&format!("case {i}: conv2d db"), &db_ref, &download(&db), TOL);
+        assert_close(
+            &format!("case {i}: conv2d dx"),
+            &dx_ref,
+            &download(&dx),
+            TOL,
+        );
+        assert_close(
+            &format!("case {i}: conv2d dw"),
+            &dw_ref,
+            &download(&dw),
+            TOL,
+        );
+        assert_close(
+            &format!("case {i}: conv2d db"),
+            &db_ref,
+            &download(&db),
+            TOL,
+        );
     }
 }
 
@@ -111,18 +143,40 @@ fn conv_transpose2d_forward_and_gradients_match_reference() {
         let b = r.b.as_ref().map(|b| upload(&[c.w[1]], b));
         let y = conv_transpose2d::conv_transpose2d(gpu, &x, &w, b.as_ref(), args).unwrap();
         assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
-        assert_close(&format!("case {i}: conv_transpose2d forward"), &r.forward(), &download(&y), TOL);
+        assert_close(
+            &format!("case {i}: conv_transpose2d forward"),
+            &r.forward(),
+            &download(&y),
+            TOL,
+        );
 
         let dy_host = f32_exact(&random(&mut rg, y.numel()));
         let dy = upload(y.shape(), &dy_host);
         let (dx_ref, dw_ref, db_ref) = r.backward(&dy_host);
         let dx = conv_transpose2d::conv_transpose2d_input_grad(gpu, &dy, &w, args).unwrap();
-        let dw = conv_transpose2d::conv_transpose2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
+        let dw =
+            conv_transpose2d::conv_transpose2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args)
+                .unwrap();
         let db = reduce::channel_sums(gpu, &dy).unwrap();
         assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
-        assert_close(&format!("case {i}: conv_transpose2d dx"), &dx_ref, &download(&dx), TOL);
-        assert_close(&format!("case {i}: conv_transpose2d dw"), &dw_ref, &download(&dw), TOL);
-        assert_close(&format!("case {i}: conv_transpose2d db"), &db_ref, &download(&db), TOL);
+        assert_close(
+            &format!("case {i}: conv_transpose2d dx"),
+            &dx_ref,
+            &download(&dx),
+            TOL,
+        );
+        assert_close(
+            &format!("case {i}: conv_transpose2d dw"),
+            &dw_ref,
+            &download(&dw),
+            TOL,
+        );
+        assert_close(
+            &format!("case {i}: conv_transpose2d db"),
+            &db_ref,
+            &download(&db),
+            TOL,
+        );
     }
 }
 
@@ -132,12 +186,54 @@ fn conv_references_match_finite_differences() {
     let base = random_conv(c, 7);
     let dy = random(&mut rng(8), base.y_dims().iter().product());
     let (dx, dw, db) = base.backward(&dy);
-    let loss_x = |x: &[f64]| dot(&dy, &Conv { x: x.to_vec(), ..random_conv(c, 7) }.forward());
-    let loss_w = |w: &[f64]| dot(&dy, &Conv { w: w.to_vec(), ..random_conv(c, 7) }.forward());
-    let loss_b = |b: &[f64]| dot(&dy, &Conv { b: Some(b.to_vec()), ..random_conv(c, 7) }.forward());
-    assert_close("conv2d reference dx", &numeric_grad(&loss_x, &base.x), &dx, REF_FD_TOL);
-    assert_close("conv2d reference dw", &numeric_grad(&loss_w, &base.w), &dw, REF_FD_TOL);
-    assert_close("conv2d reference db", &numeric_grad(&loss_b, base.b.as_ref().unwrap()), &db, REF_FD_TOL);
+    let loss_x = |x: &[f64]| {
+        dot(
+            &dy,
+            &Conv {
+                x: x.to_vec(),
+                ..random_conv(c, 7)
+            }
+            .forward(),
+        )
+    };
+    let loss_w = |w: &[f64]| {
+        dot(
+            &dy,
+            &Conv {
+                w: w.to_vec(),
+                ..random_conv(c, 7)
+            }
+            .forward(),
+        )
+    };
+    let loss_b = |b: &[f64]| {
+        dot(
+            &dy,
+            &Conv {
+                b: Some(b.to_vec()),
+                ..random_conv(c, 7)
+            }
+            .forward(),
+        )
+    };
+    assert_close(
+        "conv2d reference dx",
+        &numeric_grad(&loss_x, &base.x),
+        &dx,
+        REF_FD_TOL,
+    );
+    assert_close(
+        "conv2d reference dw",
+        &numeric_grad(&loss_w, &base.w),
+        &dw,
+        REF_FD_TOL,
+    );
+    assert_close(
+        "conv2d reference db",
+        &numeric_grad(&loss_b, base.b.as_ref().unwrap()),
+        &db,
+        REF_FD_TOL,
+    );
 
     let make = |x: Vec<f64>, w: Vec<f64>, b: Vec<f64>| ConvTranspose {
         x,
@@ -156,9 +252,24 @@ fn conv_references_match_finite_differences() {
     let lx = |x: &[f64]| dot(&dy, &make(x.to_vec(), w0.clone(), b0.clone()).forward());
     let lw = |w: &[f64]| dot(&dy, &make(x0.clone(), w.to_vec(), b0.clone()).forward());
     let lb = |b: &[f64]| dot(&dy, &make(x0.clone(), w0.clone(), b.to_vec()).forward());
-    assert_close("conv_transpose2d reference dx", &numeric_grad(&lx, &x0), &dx, REF_FD_TOL);
-    assert_close("conv_transpose2d reference dw", &numeric_grad(&lw, &w0), &dw, REF_FD_TOL);
-    assert_close("conv_transpose2d reference db", &numeric_grad(&lb, &b0), &db, REF_FD_TOL);
+    assert_close(
+        "conv_transpose2d reference dx",
+        &numeric_grad(&lx, &x0),
+        &dx,
+        REF_FD_TOL,
+    );
+    assert_close(
+        "conv_transpose2d reference dw",
+        &numeric_grad(&lw, &w0),
+        &dw,
+        REF_FD_TOL,
+    );
+    assert_close(
+        "conv_transpose2d reference db",
+        &numeric_grad(&lb, &b0),
+        &db,
+        REF_FD_TOL,
+    );
 }
 
 #[test]
@@ -166,9 +277,13 @@ fn conv2d_rejects_mismatched_shapes() {
     let gpu = gpu();
     let x = wgnn::Tensor::zeros(gpu, &[1, 3, 4, 4]);
     let w = wgnn::Tensor::zeros(gpu, &[2, 4, 3, 3]);
-    let err = conv2d::conv2d(gpu, &x, &w, None, Conv2dArgs::default()).unwrap_err().to_string();
+    let err = conv2d::conv2d(gpu, &x, &w, None, Conv2dArgs::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("expects 4 input channels"), "{err}");
     let big = wgnn::Tensor::zeros(gpu, &[2, 3, 5, 5]);
-    let err = conv2d::conv2d(gpu, &x, &big, None, Conv2dArgs::default()).unwrap_err().to_string();
+    let err = conv2d::conv2d(gpu, &x, &big, None, Conv2dArgs::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("larger than the padded input"), "{err}");
 }

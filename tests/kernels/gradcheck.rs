@@ -31,5 +31,8 @@ fn finite_differences_catch_a_wrong_gradient() {
         &|_, _, dy| Ok(vec![dy.clone()]),
     )
     .unwrap();
-    assert!(err > FD_TOLERANCE, "an unmasked relu gradient passed with error {err:.2e}");
+    assert!(
+        err > FD_TOLERANCE,
+        "an unmasked relu gradient passed with error {err:.2e}"
+    );
 }

@@ -9,9 +9,9 @@ use wgnn::ops::pool::{self, MaxPoolArgs};
 use wgnn::ops::{conv_transpose2d, elementwise, loss, matmul, optim, reduce};
 use wgnn::{Gpu, GpuOptions, Tensor};
 
+use crate::TOL;
 use crate::common::*;
 use crate::reference::{self, BatchNorm, Conv, ConvTranspose, Window};
-use crate::TOL;
 
 /// 1 KiB bindings (249 floats after alignment slack) and 3 workgroups per dimension.
 const BINDING: u64 = 1024;
@@ -34,13 +34,20 @@ fn up(shape: &[usize], v: &[f64]) -> Tensor {
 }
 
 fn down(t: &Tensor) -> Vec<f64> {
-    t.to_f32(small()).unwrap().iter().map(|&x| f64::from(x)).collect()
+    t.to_f32(small())
+        .unwrap()
+        .iter()
+        .map(|&x| f64::from(x))
+        .collect()
 }
 
 #[test]
 fn limits_are_forced() {
     let l = small().plan_limits();
-    assert_eq!((l.max_binding_bytes, l.max_workgroups_per_dim), (BINDING, WORKGROUPS));
+    assert_eq!(
+        (l.max_binding_bytes, l.max_workgroups_per_dim),
+        (BINDING, WORKGROUPS)
+    );
 }
 
 #[test]
@@ -54,18 +61,44 @@ fn conv_and_conv_transpose_split_by_batch() {
         w: f32_exact(&random(&mut r, 54)),
         w_dims: [3, 2, 3, 3],
         b: Some(f32_exact(&random(&mut r, 3))),
-        win: Window { kernel: [3, 3], stride: [1, 1], padding: [1, 1] },
+        win: Window {
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [1, 1],
+        },
     };
-    let args = Conv2dArgs { stride: [1, 1], padding: [1, 1] };
-    let (x, w, b) = (up(&c.x_dims, &c.x), up(&c.w_dims, &c.w), up(&[3], c.b.as_ref().unwrap()));
+    let args = Conv2dArgs {
+        stride: [1, 1],
+        padding: [1, 1],
+    };
+    let (x, w, b) = (
+        up(&c.x_dims, &c.x),
+        up(&c.w_dims, &c.w),
+        up(&[3], c.b.as_ref().unwrap()),
+    );
     let y = conv2d::conv2d(g, &x, &w, Some(&b), args).unwrap();
     assert_close("chunked conv2d y", &c.forward(), &down(&y), TOL);
     let dy_host = f32_exact(&random(&mut r, y.numel()));
     let dy = up(y.shape(), &dy_host);
     let (dx, dw, db) = c.backward(&dy_host);
-    assert_close("chunked conv2d dx", &dx, &down(&conv2d::conv2d_input_grad(g, &dy, &w, [6, 5], args).unwrap()), TOL);
-    assert_close("chunked conv2d dw", &dw, &down(&conv2d::conv2d_weight_grad(g, &x, &dy, [3, 3], args).unwrap()), TOL);
-    assert_close("chunked conv2d db", &db, &down(&reduce::channel_sums(g, &dy).unwrap()), TOL);
+    assert_close(
+        "chunked conv2d dx",
+        &dx,
+        &down(&conv2d::conv2d_input_grad(g, &dy, &w, [6, 5], args).unwrap()),
+        TOL,
+    );
+    assert_close(
+        "chunked conv2d dw",
+        &dw,
+        &down(&conv2d::conv2d_weight_grad(g, &x, &dy, [3, 3], args).unwrap()),
+        TOL,
+    );
+    assert_close(
+        "chunked conv2d db",
+        &db,
+        &down(&reduce::channel_sums(g, &dy).unwrap()),
+        TOL,
+    );
 
     let t = ConvTranspose {
         x: f32_exact(&random(&mut r, 4 * 3 * 3 * 4)),
@@ -76,18 +109,37 @@ fn conv_and_conv_transpose_split_by_batch() {
         stride: [2, 2],
         padding: [0, 0],
     };
-    let (x, w, b) = (up(&t.x_dims, &t.x), up(&t.w_dims, &t.w), up(&[2], t.b.as_ref().unwrap()));
+    let (x, w, b) = (
+        up(&t.x_dims, &t.x),
+        up(&t.w_dims, &t.w),
+        up(&[2], t.b.as_ref().unwrap()),
+    );
     let y = conv_transpose2d::conv_transpose2d(g, &x, &w, Some(&b), args_t()).unwrap();
     assert_close("chunked conv_transpose2d y", &t.forward(), &down(&y), TOL);
     let dy_host = f32_exact(&random(&mut r, y.numel()));
     let dy = up(y.shape(), &dy_host);
     let (dx, dw, _) = t.backward(&dy_host);
-    assert_close("chunked conv_transpose2d dx", &dx, &down(&conv_transpose2d::conv_transpose2d_input_grad(g, &dy, &w, args_t()).unwrap()), TOL);
-    assert_close("chunked conv_transpose2d dw", &dw, &down(&conv_transpose2d::conv_transpose2d_weight_grad(g, &x, &dy, [2, 2], args_t()).unwrap()), TOL);
+    assert_close(
+        "chunked conv_transpose2d dx",
+        &dx,
+        &down(&conv_transpose2d::conv_transpose2d_input_grad(g, &dy, &w, args_t()).unwrap()),
+        TOL,
+    );
+    assert_close(
+        "chunked conv_transpose2d dw",
+        &dw,
+        &down(
+            &conv_transpose2d::conv_transpose2d_weight_grad(g, &x, &dy, [2, 2], args_t()).unwrap(),
+        ),
+        TOL,
+    );
 }
 
 fn args_t() -> Conv2dArgs {
-    Conv2dArgs { stride: [2, 2], padding: [0, 0] }
+    Conv2dArgs {
+        stride: [2, 2],
+        padding: [0, 0],
+    }
 }
 
 #[test]
@@ -108,12 +160,26 @@ fn batch_norm_splits_by_batch() {
     };
     let (x, gamma, beta) = (up(&dims, &bn.x), up(&[3], &bn.gamma), up(&[3], &bn.beta));
     let (rm, rv) = (up(&[3], &bn.running_mean), up(&[3], &bn.running_var));
-    let p = BatchNormParams { gamma: &gamma, beta: &beta, running_mean: &rm, running_var: &rv, momentum: 0.1, eps: 1e-5 };
+    let p = BatchNormParams {
+        gamma: &gamma,
+        beta: &beta,
+        running_mean: &rm,
+        running_var: &rv,
+        momentum: 0.1,
+        eps: 1e-5,
+    };
     let out = batch_norm::batch_norm2d_train(g, &x, &p).unwrap();
     assert_close("chunked bn y", &bn.forward(), &down(&out.y), TOL);
-    assert_close("chunked bn running_var", &bn.updated_running().1, &down(&rv), TOL);
+    assert_close(
+        "chunked bn running_var",
+        &bn.updated_running().1,
+        &down(&rv),
+        TOL,
+    );
     let dy_host = f32_exact(&random(&mut r, 360));
-    let grads = batch_norm::batch_norm2d_backward(g, &x, &up(&dims, &dy_host), &gamma, &out.stats, true).unwrap();
+    let grads =
+        batch_norm::batch_norm2d_backward(g, &x, &up(&dims, &dy_host), &gamma, &out.stats, true)
+            .unwrap();
     let (dx, dgamma, _) = bn.backward(&dy_host);
     assert_close("chunked bn dx", &dx, &down(&grads.dx), TOL);
     assert_close("chunked bn dgamma", &dgamma, &down(&grads.dgamma), TOL);
@@ -127,47 +193,113 @@ fn pooling_elementwise_linear_loss_and_optimisers_split() {
     let x_host = f32_exact(&random(&mut r, 360));
     let x = up(&dims, &x_host);
 
-    let win = Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+    let win = Window {
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [0, 0],
+    };
     let (y_ref, arg_ref, y_dims) = reference::max_pool(&x_host, dims, win);
     let out = pool::max_pool2d(g, &x, MaxPoolArgs::square(2)).unwrap();
     assert_close("chunked max_pool y", &y_ref, &down(&out.y), 0.0);
     let dy_host = f32_exact(&random(&mut r, y_ref.len()));
-    let dx = pool::max_pool2d_backward(g, &up(&y_dims, &dy_host), &out.argmax, &dims, MaxPoolArgs::square(2)).unwrap();
-    assert_close("chunked max_pool dx", &reference::max_pool_backward(&dy_host, &arg_ref, dims, y_dims), &down(&dx), TOL);
+    let dx = pool::max_pool2d_backward(
+        g,
+        &up(&y_dims, &dy_host),
+        &out.argmax,
+        &dims,
+        MaxPoolArgs::square(2),
+    )
+    .unwrap();
+    assert_close(
+        "chunked max_pool dx",
+        &reference::max_pool_backward(&dy_host, &arg_ref, dims, y_dims),
+        &down(&dx),
+        TOL,
+    );
     let avg = pool::adaptive_avg_pool2d(g, &x, [7, 3]).unwrap();
-    assert_close("chunked adaptive pool", &reference::adaptive_avg_pool(&x_host, dims, [7, 3]), &down(&avg), TOL);
+    assert_close(
+        "chunked adaptive pool",
+        &reference::adaptive_avg_pool(&x_host, dims, [7, 3]),
+        &down(&avg),
+        TOL,
+    );
 
     let relu = elementwise::relu(g, &x).unwrap();
     let relu_ref: Vec<f64> = x_host.iter().map(|v| v.max(0.0)).collect();
     assert_eq!(down(&relu), relu_ref, "chunked relu");
     let drop = elementwise::dropout2d(g, &x, 0.5, 9).unwrap();
     let mask = down(&drop.mask);
-    let drop_ref: Vec<f64> = x_host.iter().enumerate().map(|(i, v)| f64::from((v * mask[i / 30]) as f32)).collect();
+    let drop_ref: Vec<f64> = x_host
+        .iter()
+        .enumerate()
+        .map(|(i, v)| f64::from((v * mask[i / 30]) as f32))
+        .collect();
     assert_eq!(down(&drop.y), drop_ref, "chunked dropout2d");
 
     let [m, k, n] = [20, 30, 7];
-    let (a, w) = (f32_exact(&random(&mut r, m * k)), f32_exact(&random(&mut r, n * k)));
+    let (a, w) = (
+        f32_exact(&random(&mut r, m * k)),
+        f32_exact(&random(&mut r, n * k)),
+    );
     let y = matmul::linear(g, &up(&[m, k], &a), &up(&[n, k], &w), None).unwrap();
-    assert_close("chunked linear", &reference::linear(&a, &w, None, [m, k, n]), &down(&y), TOL);
+    assert_close(
+        "chunked linear",
+        &reference::linear(&a, &w, None, [m, k, n]),
+        &down(&y),
+        TOL,
+    );
     let dy = f32_exact(&random(&mut r, m * n));
     let (_, dw, db) = reference::linear_backward(&a, &w, &dy, [m, k, n]);
-    assert_close("chunked linear dw", &dw, &down(&matmul::linear_weight_grad(g, &up(&[m, k], &a), &up(&[m, n], &dy)).unwrap()), TOL);
-    assert_close("chunked linear db", &db, &down(&matmul::linear_bias_grad(g, &up(&[m, n], &dy)).unwrap()), TOL);
+    assert_close(
+        "chunked linear dw",
+        &dw,
+        &down(&matmul::linear_weight_grad(g, &up(&[m, k], &a), &up(&[m, n], &dy)).unwrap()),
+        TOL,
+    );
+    assert_close(
+        "chunked linear db",
+        &db,
+        &down(&matmul::linear_bias_grad(g, &up(&[m, n], &dy)).unwrap()),
+        TOL,
+    );
 
-    let targets: Vec<i32> = (0..3 * 30).map(|i| if i % 7 == 0 { 255 } else { i % 4 }).collect();
+    let targets: Vec<i32> = (0..3 * 30)
+        .map(|i| if i % 7 == 0 { 255 } else { i % 4 })
+        .collect();
     let tt = Tensor::from_i32(g, &[3, 6, 5], &targets).unwrap();
     let ce = loss::cross_entropy(g, &x, &tt, Some(255)).unwrap();
     let (loss_ref, grad_ref) = reference::cross_entropy(&x_host, &targets, [3, 4, 30], Some(255));
     assert_close("chunked cross-entropy", &[loss_ref], &down(&ce.loss), TOL);
     let grad = loss::cross_entropy_backward(g, &x, &tt, Some(255), &ce, &up(&[1], &[1.0])).unwrap();
-    assert_close("chunked cross-entropy gradient", &grad_ref, &down(&grad), TOL);
+    assert_close(
+        "chunked cross-entropy gradient",
+        &grad_ref,
+        &down(&grad),
+        TOL,
+    );
 
     let w0 = f32_exact(&random(&mut r, 700));
     let grad_host = f32_exact(&random(&mut r, 700));
     let wt = up(&[700], &w0);
-    let cfg = optim::SgdConfig { lr: 0.5, momentum: 0.0, weight_decay: 0.0 };
-    optim::sgd_step(g, &wt, &up(&[700], &grad_host), &Tensor::zeros(g, &[700]), true, cfg).unwrap();
-    let w_ref: Vec<f64> = w0.iter().zip(&grad_host).map(|(w, g)| f64::from((w - 0.5 * g) as f32)).collect();
+    let cfg = optim::SgdConfig {
+        lr: 0.5,
+        momentum: 0.0,
+        weight_decay: 0.0,
+    };
+    optim::sgd_step(
+        g,
+        &wt,
+        &up(&[700], &grad_host),
+        &Tensor::zeros(g, &[700]),
+        true,
+        cfg,
+    )
+    .unwrap();
+    let w_ref: Vec<f64> = w0
+        .iter()
+        .zip(&grad_host)
+        .map(|(w, g)| f64::from((w - 0.5 * g) as f32))
+        .collect();
     assert_close("chunked sgd", &w_ref, &down(&wt), 1e-7);
 }
 
@@ -177,6 +309,11 @@ fn an_item_larger_than_a_binding_is_a_clear_error() {
     let g = small();
     let x = Tensor::zeros(g, &[1, 3, 10, 10]);
     let w = Tensor::zeros(g, &[2, 3, 3, 3]);
-    let err = conv2d::conv2d(g, &x, &w, None, Conv2dArgs::default()).unwrap_err().to_string();
-    assert!(err.contains("one batch item of conv2d input needs 1200 bytes") && err.contains("1024"), "{err}");
+    let err = conv2d::conv2d(g, &x, &w, None, Conv2dArgs::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("one batch item of conv2d input needs 1200 bytes") && err.contains("1024"),
+        "{err}"
+    );
 }

@@ -10,22 +10,56 @@ use crate::{REF_FD_TOL, TOL};
 fn linear_matches_reference() {
     let gpu = gpu();
     // [m, k, n]: sizes off every 4-wide block, a single row, VGG's classifier shape on a small batch.
-    for (i, &[m, k, n]) in [[5, 7, 3], [1, 25, 10], [33, 129, 17], [4, 25088, 10], [2, 3, 1]].iter().enumerate() {
+    for (i, &[m, k, n]) in [
+        [5, 7, 3],
+        [1, 25, 10],
+        [33, 129, 17],
+        [4, 25088, 10],
+        [2, 3, 1],
+    ]
+    .iter()
+    .enumerate()
+    {
         let mut r = rng(1300 + i as u64);
         let x = f32_exact(&random(&mut r, m * k));
         let w = f32_exact(&random(&mut r, n * k));
         let b = f32_exact(&random(&mut r, n));
         let (xt, wt, bt) = (upload(&[m, k], &x), upload(&[n, k], &w), upload(&[n], &b));
         let y = matmul::linear(gpu, &xt, &wt, Some(&bt)).unwrap();
-        assert_close(&format!("case {i}: linear y"), &reference::linear(&x, &w, Some(&b), [m, k, n]), &download(&y), TOL);
+        assert_close(
+            &format!("case {i}: linear y"),
+            &reference::linear(&x, &w, Some(&b), [m, k, n]),
+            &download(&y),
+            TOL,
+        );
         let y_nobias = matmul::linear(gpu, &xt, &wt, None).unwrap();
-        assert_close(&format!("case {i}: linear y without bias"), &reference::linear(&x, &w, None, [m, k, n]), &download(&y_nobias), TOL);
+        assert_close(
+            &format!("case {i}: linear y without bias"),
+            &reference::linear(&x, &w, None, [m, k, n]),
+            &download(&y_nobias),
+            TOL,
+        );
         let dy = f32_exact(&random(&mut r, m * n));
         let dyt = upload(&[m, n], &dy);
         let (dx, dw, db) = reference::linear_backward(&x, &w, &dy, [m, k, n]);
-        assert_close(&format!("case {i}: dx"), &dx, &download(&matmul::linear_input_grad(gpu, &dyt, &wt).unwrap()), TOL);
-        assert_close(&format!("case {i}: dw"), &dw, &download(&matmul::linear_weight_grad(gpu, &xt, &dyt).unwrap()), TOL);
-        assert_close(&format!("case {i}: db"), &db, &download(&matmul::linear_bias_grad(gpu, &dyt).unwrap()), TOL);
+        assert_close(
+            &format!("case {i}: dx"),
+            &dx,
+            &download(&matmul::linear_input_grad(gpu, &dyt, &wt).unwrap()),
+            TOL,
+        );
+        assert_close(
+            &format!("case {i}: dw"),
+            &dw,
+            &download(&matmul::linear_weight_grad(gpu, &xt, &dyt).unwrap()),
+            TOL,
+        );
+        assert_close(
+            &format!("case {i}: db"),
+            &db,
+            &download(&matmul::linear_bias_grad(gpu, &dyt).unwrap()),
+            TOL,
+        );
     }
 }
 
@@ -33,12 +67,32 @@ fn linear_matches_reference() {
 fn linear_reference_matches_finite_differences() {
     let [m, k, n] = [3, 5, 4];
     let mut r = rng(14);
-    let (x, w, b, dy) = (random(&mut r, m * k), random(&mut r, n * k), random(&mut r, n), random(&mut r, m * n));
+    let (x, w, b, dy) = (
+        random(&mut r, m * k),
+        random(&mut r, n * k),
+        random(&mut r, n),
+        random(&mut r, m * n),
+    );
     let (dx, dw, db) = reference::linear_backward(&x, &w, &dy, [m, k, n]);
     let lx = |v: &[f64]| dot(&dy, &reference::linear(v, &w, Some(&b), [m, k, n]));
     let lw = |v: &[f64]| dot(&dy, &reference::linear(&x, v, Some(&b), [m, k, n]));
     let lb = |v: &[f64]| dot(&dy, &reference::linear(&x, &w, Some(v), [m, k, n]));
-    assert_close("linear reference dx", &numeric_grad(&lx, &x), &dx, REF_FD_TOL);
-    assert_close("linear reference dw", &numeric_grad(&lw, &w), &dw, REF_FD_TOL);
-    assert_close("linear reference db", &numeric_grad(&lb, &b), &db, REF_FD_TOL);
+    assert_close(
+        "linear reference dx",
+        &numeric_grad(&lx, &x),
+        &dx,
+        REF_FD_TOL,
+    );
+    assert_close(
+        "linear reference dw",
+        &numeric_grad(&lw, &w),
+        &dw,
+        REF_FD_TOL,
+    );
+    assert_close(
+        "linear reference db",
+        &numeric_grad(&lb, &b),
+        &db,
+        REF_FD_TOL,
+    );
 }

@@ -12,7 +12,12 @@ fn check(shape: &[usize], ignore: Option<i32>, scale: f64, seed: u64) {
     let (n, c) = (shape[0], shape[1]);
     let s: usize = shape[2..].iter().product();
     let mut r = rng(seed);
-    let logits: Vec<f64> = f32_exact(&random(&mut r, n * c * s).iter().map(|v| v * scale).collect::<Vec<_>>());
+    let logits: Vec<f64> = f32_exact(
+        &random(&mut r, n * c * s)
+            .iter()
+            .map(|v| v * scale)
+            .collect::<Vec<_>>(),
+    );
     let targets: Vec<i32> = (0..n * s)
         .map(|i| match ignore {
             Some(ig) if i % 5 == 2 => ig,
@@ -25,11 +30,21 @@ fn check(shape: &[usize], ignore: Option<i32>, scale: f64, seed: u64) {
     let out = loss::cross_entropy(gpu, &lt, &tt, ignore).unwrap();
     let (loss_ref, grad_ref) = reference::cross_entropy(&logits, &targets, [n, c, s], ignore);
     let label = format!("logits {shape:?} ignore {ignore:?} scale {scale}");
-    assert_close(&format!("{label}: loss"), &[loss_ref], &download(&out.loss), TOL);
+    assert_close(
+        &format!("{label}: loss"),
+        &[loss_ref],
+        &download(&out.loss),
+        TOL,
+    );
     let dloss = upload(&[1], &[0.75]);
     let grad = loss::cross_entropy_backward(gpu, &lt, &tt, ignore, &out, &dloss).unwrap();
     let grad_ref: Vec<f64> = grad_ref.iter().map(|g| g * 0.75).collect();
-    assert_close(&format!("{label}: gradient"), &grad_ref, &download(&grad), TOL);
+    assert_close(
+        &format!("{label}: gradient"),
+        &grad_ref,
+        &download(&grad),
+        TOL,
+    );
 }
 
 #[test]
@@ -66,7 +81,12 @@ fn cross_entropy_reference_matches_finite_differences() {
     let targets = [0, 3, 255, 1, 2, 2];
     let (_, grad) = reference::cross_entropy(&logits, &targets, [2, 4, 3], Some(255));
     let loss = |v: &[f64]| reference::cross_entropy(v, &targets, [2, 4, 3], Some(255)).0;
-    assert_close("cross-entropy reference gradient", &numeric_grad(&loss, &logits), &grad, REF_FD_TOL);
+    assert_close(
+        "cross-entropy reference gradient",
+        &numeric_grad(&loss, &logits),
+        &grad,
+        REF_FD_TOL,
+    );
 }
 
 #[test]
@@ -74,6 +94,9 @@ fn cross_entropy_rejects_mismatched_targets() {
     let gpu = gpu();
     let logits = Tensor::zeros(gpu, &[2, 3, 4, 4]);
     let targets = Tensor::from_i32(gpu, &[2, 4, 5], &[0; 40]).unwrap();
-    let err = loss::cross_entropy(gpu, &logits, &targets, None).err().unwrap().to_string();
+    let err = loss::cross_entropy(gpu, &logits, &targets, None)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("targets must be i32 [2, 4, 4]"), "{err}");
 }

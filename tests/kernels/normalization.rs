@@ -8,20 +8,35 @@ use crate::{REF_FD_TOL, TOL};
 
 /// C = 1 and 3, 1x1 planes (VGG's last block on 32x32 inputs), batch 1, planes larger than a
 /// workgroup, non-square planes.
-const SHAPES: [[usize; 4]; 6] = [[3, 4, 5, 3], [1, 3, 7, 1], [2, 1, 4, 4], [8, 5, 1, 1], [4, 6, 2, 2], [2, 3, 33, 35]];
+const SHAPES: [[usize; 4]; 6] = [
+    [3, 4, 5, 3],
+    [1, 3, 7, 1],
+    [2, 1, 4, 4],
+    [8, 5, 1, 1],
+    [4, 6, 2, 2],
+    [2, 3, 33, 35],
+];
 
 fn random_bn(dims: [usize; 4], training: bool, seed: u64) -> BatchNorm {
     let mut r = rng(seed);
     let c = dims[1];
     // An offset and scale per tensor, so the statistics are not trivially 0 and 1.
-    let x: Vec<f64> = random(&mut r, dims.iter().product()).iter().map(|v| 3.0 * v + 0.5).collect();
+    let x: Vec<f64> = random(&mut r, dims.iter().product())
+        .iter()
+        .map(|v| 3.0 * v + 0.5)
+        .collect();
     BatchNorm {
         x: f32_exact(&x),
         dims,
         gamma: f32_exact(&random(&mut r, c)),
         beta: f32_exact(&random(&mut r, c)),
         running_mean: f32_exact(&random(&mut r, c)),
-        running_var: f32_exact(&random(&mut r, c).iter().map(|v| v.abs() + 0.5).collect::<Vec<_>>()),
+        running_var: f32_exact(
+            &random(&mut r, c)
+                .iter()
+                .map(|v| v.abs() + 0.5)
+                .collect::<Vec<_>>(),
+        ),
         training,
         momentum: 0.1,
         eps: 1e-5,
@@ -50,18 +65,44 @@ fn check_mode(training: bool) {
             batch_norm::batch_norm2d_eval(gpu, &x, &p).unwrap()
         };
         let mode = if training { "train" } else { "eval" };
-        assert_close(&format!("{mode} case {i}: y"), &r.forward(), &download(&out.y), TOL);
+        assert_close(
+            &format!("{mode} case {i}: y"),
+            &r.forward(),
+            &download(&out.y),
+            TOL,
+        );
         let (rm_ref, rv_ref) = r.updated_running();
-        assert_close(&format!("{mode} case {i}: running_mean"), &rm_ref, &download(&rm), TOL);
-        assert_close(&format!("{mode} case {i}: running_var"), &rv_ref, &download(&rv), TOL);
+        assert_close(
+            &format!("{mode} case {i}: running_mean"),
+            &rm_ref,
+            &download(&rm),
+            TOL,
+        );
+        assert_close(
+            &format!("{mode} case {i}: running_var"),
+            &rv_ref,
+            &download(&rv),
+            TOL,
+        );
 
         let dy_host = f32_exact(&random(&mut rng(500 + i as u64), r.x.len()));
         let dy = upload(&dims, &dy_host);
-        let g = batch_norm::batch_norm2d_backward(gpu, &x, &dy, &gamma, &out.stats, training).unwrap();
+        let g =
+            batch_norm::batch_norm2d_backward(gpu, &x, &dy, &gamma, &out.stats, training).unwrap();
         let (dx, dgamma, dbeta) = r.backward(&dy_host);
         assert_close(&format!("{mode} case {i}: dx"), &dx, &download(&g.dx), TOL);
-        assert_close(&format!("{mode} case {i}: dgamma"), &dgamma, &download(&g.dgamma), TOL);
-        assert_close(&format!("{mode} case {i}: dbeta"), &dbeta, &download(&g.dbeta), TOL);
+        assert_close(
+            &format!("{mode} case {i}: dgamma"),
+            &dgamma,
+            &download(&g.dgamma),
+            TOL,
+        );
+        assert_close(
+            &format!("{mode} case {i}: dbeta"),
+            &dbeta,
+            &download(&g.dbeta),
+            TOL,
+        );
     }
 }
 
@@ -89,9 +130,24 @@ fn batch_norm_reference_matches_finite_differences() {
         let lx = |v: &[f64]| with(&|b| b.x = v.to_vec());
         let lg = |v: &[f64]| with(&|b| b.gamma = v.to_vec());
         let lb = |v: &[f64]| with(&|b| b.beta = v.to_vec());
-        assert_close("bn reference dx", &numeric_grad(&lx, &base.x), &dx, REF_FD_TOL);
-        assert_close("bn reference dgamma", &numeric_grad(&lg, &base.gamma), &dgamma, REF_FD_TOL);
-        assert_close("bn reference dbeta", &numeric_grad(&lb, &base.beta), &dbeta, REF_FD_TOL);
+        assert_close(
+            "bn reference dx",
+            &numeric_grad(&lx, &base.x),
+            &dx,
+            REF_FD_TOL,
+        );
+        assert_close(
+            "bn reference dgamma",
+            &numeric_grad(&lg, &base.gamma),
+            &dgamma,
+            REF_FD_TOL,
+        );
+        assert_close(
+            "bn reference dbeta",
+            &numeric_grad(&lb, &base.beta),
+            &dbeta,
+            REF_FD_TOL,
+        );
     }
 }
 
@@ -108,6 +164,9 @@ fn batch_norm_training_needs_two_values_per_channel() {
         momentum: 0.1,
         eps: 1e-5,
     };
-    let err = batch_norm::batch_norm2d_train(gpu, &x, &p).err().unwrap().to_string();
+    let err = batch_norm::batch_norm2d_train(gpu, &x, &p)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("more than one value per channel"), "{err}");
 }

@@ -9,7 +9,11 @@ use crate::common::*;
 /// Reference SGD (torch.optim.SGD, dampening 0): returns the weights and momentum buffer after
 /// the given gradients.
 fn sgd_reference(w: &[f64], grads: &[Vec<f64>], cfg: SgdConfig) -> (Vec<f64>, Vec<f64>) {
-    let (lr, mu, wd) = (f64::from(cfg.lr), f64::from(cfg.momentum), f64::from(cfg.weight_decay));
+    let (lr, mu, wd) = (
+        f64::from(cfg.lr),
+        f64::from(cfg.momentum),
+        f64::from(cfg.weight_decay),
+    );
     let mut w = w.to_vec();
     let mut buf: Option<Vec<f64>> = None;
     for g in grads {
@@ -61,9 +65,21 @@ fn sgd_matches_pytorch_semantics() {
     let gpu = gpu();
     let n = 1037;
     let configs = [
-        SgdConfig { lr: 0.1, momentum: 0.0, weight_decay: 0.0 },
-        SgdConfig { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 },
-        SgdConfig { lr: 0.05, momentum: 0.5, weight_decay: 0.0 },
+        SgdConfig {
+            lr: 0.1,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        },
+        SgdConfig {
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+        },
+        SgdConfig {
+            lr: 0.05,
+            momentum: 0.5,
+            weight_decay: 0.0,
+        },
     ];
     for (i, cfg) in configs.into_iter().enumerate() {
         let mut r = rng(1500 + i as u64);
@@ -78,7 +94,12 @@ fn sgd_matches_pytorch_semantics() {
         let e = change_err(&w0, &w_ref, &download(&w));
         assert!(e <= TOL, "config {i}: weights off by {e:.2e}");
         if cfg.momentum != 0.0 {
-            assert_close(&format!("config {i}: momentum buffer"), &buf_ref, &download(&buf), TOL);
+            assert_close(
+                &format!("config {i}: momentum buffer"),
+                &buf_ref,
+                &download(&buf),
+                TOL,
+            );
         }
     }
 }
@@ -89,7 +110,13 @@ fn adam_matches_pytorch_semantics() {
     let n = 1037;
     let configs = [
         AdamConfig::default(),
-        AdamConfig { lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 1e-2 },
+        AdamConfig {
+            lr: 0.01,
+            beta1: 0.8,
+            beta2: 0.99,
+            eps: 1e-6,
+            weight_decay: 1e-2,
+        },
     ];
     for (i, cfg) in configs.into_iter().enumerate() {
         let mut r = rng(1600 + i as u64);

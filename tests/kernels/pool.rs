@@ -6,9 +6,12 @@ use crate::common::*;
 use crate::reference::{self, Window};
 use crate::{REF_FD_TOL, TOL};
 
-/// (input, kernel, stride, padding): VGG's 2/2, odd sizes (floor), overlapping windows with
+/// VGG's 2/2, odd sizes (floor), overlapping windows with
 /// padding, stride larger than the kernel, non-square windows, C = 1.
-const MAX_CASES: [([usize; 4], [usize; 2], [usize; 2], [usize; 2]); 6] = [
+/// (input, kernel, stride, padding).
+type MaxCase = ([usize; 4], [usize; 2], [usize; 2], [usize; 2]);
+
+const MAX_CASES: [MaxCase; 6] = [
     ([2, 3, 8, 8], [2, 2], [2, 2], [0, 0]),
     ([1, 1, 7, 9], [2, 2], [2, 2], [0, 0]),
     ([2, 3, 9, 7], [3, 3], [2, 2], [1, 1]),
@@ -28,19 +31,33 @@ fn check_max_pool(x_host: &[f64], dims: [usize; 4], args: MaxPoolArgs, label: &s
     let x = upload(&dims, x_host);
     let out = pool::max_pool2d(gpu, &x, args).unwrap();
     assert_eq!(out.y.shape(), y_dims, "{label}: output shape");
-    assert_close(&format!("{label}: max_pool2d y"), &y_ref, &download(&out.y), 0.0);
+    assert_close(
+        &format!("{label}: max_pool2d y"),
+        &y_ref,
+        &download(&out.y),
+        0.0,
+    );
     assert_eq!(out.argmax.to_i32(gpu).unwrap(), arg_ref, "{label}: argmax");
     let dy_host = f32_exact(&random(&mut rng(600), y_ref.len()));
     let dy = upload(&y_dims, &dy_host);
     let dx = pool::max_pool2d_backward(gpu, &dy, &out.argmax, &dims, args).unwrap();
     let dx_ref = reference::max_pool_backward(&dy_host, &arg_ref, dims, y_dims);
-    assert_close(&format!("{label}: max_pool2d dx"), &dx_ref, &download(&dx), TOL);
+    assert_close(
+        &format!("{label}: max_pool2d dx"),
+        &dx_ref,
+        &download(&dx),
+        TOL,
+    );
 }
 
 #[test]
 fn max_pool_matches_reference() {
     for (i, &(dims, kernel, stride, padding)) in MAX_CASES.iter().enumerate() {
-        let args = MaxPoolArgs { kernel, stride, padding };
+        let args = MaxPoolArgs {
+            kernel,
+            stride,
+            padding,
+        };
         let x = f32_exact(&random(&mut rng(700 + i as u64), dims.iter().product()));
         check_max_pool(&x, dims, args, &format!("case {i}"));
     }
@@ -51,11 +68,23 @@ fn max_pool_matches_reference() {
 #[test]
 fn max_pool_ties_resolve_like_pytorch() {
     for (i, &(dims, kernel, stride, padding)) in MAX_CASES.iter().enumerate() {
-        let args = MaxPoolArgs { kernel, stride, padding };
+        let args = MaxPoolArgs {
+            kernel,
+            stride,
+            padding,
+        };
         let mut r = rng(800 + i as u64);
-        let x: Vec<f64> = random(&mut r, dims.iter().product()).iter().map(|v| (v * 1.5).round()).collect();
+        let x: Vec<f64> = random(&mut r, dims.iter().product())
+            .iter()
+            .map(|v| (v * 1.5).round())
+            .collect();
         check_max_pool(&x, dims, args, &format!("ties case {i}"));
-        check_max_pool(&vec![0.0; x.len()], dims, args, &format!("all-equal case {i}"));
+        check_max_pool(
+            &vec![0.0; x.len()],
+            dims,
+            args,
+            &format!("all-equal case {i}"),
+        );
     }
 }
 
@@ -76,7 +105,11 @@ fn adaptive_avg_pool_matches_reference() {
         let x_host = f32_exact(&random(&mut r, dims.iter().product()));
         let x = upload(&dims, &x_host);
         let y = pool::adaptive_avg_pool2d(gpu, &x, out).unwrap();
-        assert_eq!(y.shape(), [dims[0], dims[1], out[0], out[1]], "case {i}: shape");
+        assert_eq!(
+            y.shape(),
+            [dims[0], dims[1], out[0], out[1]],
+            "case {i}: shape"
+        );
         assert_close(
             &format!("case {i}: adaptive forward"),
             &reference::adaptive_avg_pool(&x_host, dims, out),
@@ -84,7 +117,8 @@ fn adaptive_avg_pool_matches_reference() {
             TOL,
         );
         let dy_host = f32_exact(&random(&mut r, y.numel()));
-        let dx = pool::adaptive_avg_pool2d_backward(gpu, &upload(y.shape(), &dy_host), &dims).unwrap();
+        let dx =
+            pool::adaptive_avg_pool2d_backward(gpu, &upload(y.shape(), &dy_host), &dims).unwrap();
         assert_close(
             &format!("case {i}: adaptive backward"),
             &reference::adaptive_avg_pool_backward(&dy_host, dims, out),
@@ -102,14 +136,28 @@ fn pool_references_match_finite_differences() {
     let dy = random(&mut rng(12), 42);
     let loss = |v: &[f64]| dot(&dy, &reference::adaptive_avg_pool(v, dims, out));
     let dx = reference::adaptive_avg_pool_backward(&dy, dims, out);
-    assert_close("adaptive reference dx", &numeric_grad(&loss, &x), &dx, REF_FD_TOL);
+    assert_close(
+        "adaptive reference dx",
+        &numeric_grad(&loss, &x),
+        &dx,
+        REF_FD_TOL,
+    );
 
-    let win = Window { kernel: [3, 2], stride: [2, 1], padding: [1, 1] };
+    let win = Window {
+        kernel: [3, 2],
+        stride: [2, 1],
+        padding: [1, 1],
+    };
     let (y, arg, yd) = reference::max_pool(&x, dims, win);
     let dy = random(&mut rng(13), y.len());
     let loss = |v: &[f64]| dot(&dy, &reference::max_pool(v, dims, win).0);
     let dx = reference::max_pool_backward(&dy, &arg, dims, yd);
-    assert_close("max_pool reference dx", &numeric_grad(&loss, &x), &dx, REF_FD_TOL);
+    assert_close(
+        "max_pool reference dx",
+        &numeric_grad(&loss, &x),
+        &dx,
+        REF_FD_TOL,
+    );
 }
 
 /// PyTorch propagates NaN through max pooling.
@@ -119,6 +167,10 @@ fn max_pool_propagates_nan() {
     let mut x = vec![1.0f32; 16];
     x[5] = f32::NAN;
     let t = wgnn::Tensor::from_f32(gpu, &[1, 1, 4, 4], &x).unwrap();
-    let y = pool::max_pool2d(gpu, &t, MaxPoolArgs::square(2)).unwrap().y.to_f32(gpu).unwrap();
+    let y = pool::max_pool2d(gpu, &t, MaxPoolArgs::square(2))
+        .unwrap()
+        .y
+        .to_f32(gpu)
+        .unwrap();
     assert!(y[0].is_nan() && y[1..].iter().all(|&v| v == 1.0), "{y:?}");
 }

@@ -1,6 +1,7 @@
 //! Plain f64 CPU references for every kernel, written for clarity rather than speed, and
 //! independently of the WGSL: backward passes here scatter (each input adds to the outputs it feeds)
-//! where the kernels gather.
+//! where the kernels gather. Index loops mirror the formulas, so clippy's iterator advice is off.
+#![allow(clippy::needless_range_loop)]
 
 /// Index of (a, b, c, d) in a row-major [_, b_len, c_len, d_len] array.
 pub fn idx4(dims: [usize; 4], a: usize, b: usize, c: usize, d: usize) -> usize {
@@ -40,7 +41,12 @@ pub struct Conv {
 impl Conv {
     pub fn y_dims(&self) -> [usize; 4] {
         let [n, _, h, w] = self.x_dims;
-        [n, self.w_dims[0], self.win.out_len(0, h), self.win.out_len(1, w)]
+        [
+            n,
+            self.w_dims[0],
+            self.win.out_len(0, h),
+            self.win.out_len(1, w),
+        ]
     }
 
     pub fn forward(&self) -> Vec<f64> {
@@ -262,7 +268,8 @@ impl BatchNorm {
                 let (mean, var) = stats[c];
                 for i in 0..h * w {
                     let k = idx4(self.dims, b, c, i / w, i % w);
-                    y[k] = (self.x[k] - mean) / (var + self.eps).sqrt() * self.gamma[c] + self.beta[c];
+                    y[k] =
+                        (self.x[k] - mean) / (var + self.eps).sqrt() * self.gamma[c] + self.beta[c];
                 }
             }
         }
@@ -333,7 +340,9 @@ pub fn max_pool(x: &[f64], dims: [usize; 4], win: Window) -> (Vec<f64>, Vec<i32>
                     let mut best: Option<(f64, usize)> = None;
                     for ky in 0..win.kernel[0] {
                         for kx in 0..win.kernel[1] {
-                            if let (Some(iy), Some(ix)) = (win.tap(0, oy, ky, h), win.tap(1, ox, kx, w)) {
+                            if let (Some(iy), Some(ix)) =
+                                (win.tap(0, oy, ky, h), win.tap(1, ox, kx, w))
+                            {
                                 let v = x[idx4(dims, b, ch, iy, ix)];
                                 if best.is_none_or(|(bv, _)| v > bv) {
                                     best = Some((v, iy * w + ix));
@@ -353,7 +362,12 @@ pub fn max_pool(x: &[f64], dims: [usize; 4], win: Window) -> (Vec<f64>, Vec<i32>
 }
 
 /// dx of max_pool: each output's gradient added to its argmax.
-pub fn max_pool_backward(dy: &[f64], arg: &[i32], dims: [usize; 4], y_dims: [usize; 4]) -> Vec<f64> {
+pub fn max_pool_backward(
+    dy: &[f64],
+    arg: &[i32],
+    dims: [usize; 4],
+    y_dims: [usize; 4],
+) -> Vec<f64> {
     let [_, _, h, w] = dims;
     let plane_out = y_dims[2] * y_dims[3];
     let mut dx = vec![0.0; dims.iter().product()];
@@ -417,14 +431,20 @@ pub fn linear(x: &[f64], w: &[f64], b: Option<&[f64]>, [m, k, n]: [usize; 3]) ->
     let mut y = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
-            y[i * n + j] = b.map_or(0.0, |b| b[j]) + (0..k).map(|t| x[i * k + t] * w[j * k + t]).sum::<f64>();
+            y[i * n + j] =
+                b.map_or(0.0, |b| b[j]) + (0..k).map(|t| x[i * k + t] * w[j * k + t]).sum::<f64>();
         }
     }
     y
 }
 
 /// (dx, dw, db) of linear.
-pub fn linear_backward(x: &[f64], w: &[f64], dy: &[f64], [m, k, n]: [usize; 3]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+pub fn linear_backward(
+    x: &[f64],
+    w: &[f64],
+    dy: &[f64],
+    [m, k, n]: [usize; 3],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let mut dx = vec![0.0; m * k];
     let mut dw = vec![0.0; n * k];
     let mut db = vec![0.0; n];
@@ -443,7 +463,12 @@ pub fn linear_backward(x: &[f64], w: &[f64], dy: &[f64], [m, k, n]: [usize; 3]) 
 
 /// Mean softmax cross-entropy over logits [n, c, s] (s positions per item) and targets [n, s];
 /// targets equal to `ignore` are left out of the sum and the count. Returns (loss, dlogits).
-pub fn cross_entropy(logits: &[f64], targets: &[i32], [n, c, s]: [usize; 3], ignore: Option<i32>) -> (f64, Vec<f64>) {
+pub fn cross_entropy(
+    logits: &[f64],
+    targets: &[i32],
+    [n, c, s]: [usize; 3],
+    ignore: Option<i32>,
+) -> (f64, Vec<f64>) {
     let at = |b: usize, k: usize, p: usize| (b * c + k) * s + p;
     let mut total = 0.0;
     let mut count = 0usize;

@@ -14,11 +14,20 @@ fn tensors_round_trip() {
     let labels: Vec<i32> = (0..37).map(|i| i * 3 - 50).collect();
     let l = Tensor::from_i32(gpu, &[37], &labels).unwrap();
     assert_eq!((l.dtype(), l.to_i32(gpu).unwrap()), (DType::I32, labels));
-    assert!(Tensor::from_f32(gpu, &[2, 2], &[1.0; 3]).is_err(), "wrong element count");
+    assert!(
+        Tensor::from_f32(gpu, &[2, 2], &[1.0; 3]).is_err(),
+        "wrong element count"
+    );
     assert!(t.to_i32(gpu).is_err(), "wrong dtype");
     assert_eq!(t.reshape(&[91, 11]).unwrap().to_f32(gpu).unwrap(), data);
     assert!(t.reshape(&[5, 5]).is_err());
-    assert!(Tensor::zeros(gpu, &[3, 5]).to_f32(gpu).unwrap().iter().all(|&v| v == 0.0));
+    assert!(
+        Tensor::zeros(gpu, &[3, 5])
+            .to_f32(gpu)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.0)
+    );
 }
 
 /// Buffers freed by dropped tensors are reused: the same work twice allocates nothing new.
@@ -43,6 +52,12 @@ fn buffer_pool_reuses_freed_buffers() {
 
 #[test]
 fn unknown_adapter_is_a_clear_error() {
-    let err = gpu::choose_adapter(Some("no-such-gpu-xyz")).err().unwrap().to_string();
-    assert!(err.contains("no adapter name contains \"no-such-gpu-xyz\"") && err.contains("adapters:"), "{err}");
+    let err = gpu::choose_adapter(Some("no-such-gpu-xyz"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("no adapter name contains \"no-such-gpu-xyz\"") && err.contains("adapters:"),
+        "{err}"
+    );
 }
