@@ -15,6 +15,9 @@ pub enum Error {
     /// The device reported a validation error, ran out of memory, or was lost.
     #[error("{0}")]
     Device(String),
+    /// A file could not be read or written, or does not hold what it should (weights, images).
+    #[error("{0}")]
+    File(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

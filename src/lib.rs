@@ -4,9 +4,13 @@
 //! pooled GPU buffer; `ops` has one module per shader file (shape checks, forward and backward
 //! launches); `gradcheck` verifies the backward kernels against finite differences on any device.
 
+pub mod autograd;
+pub mod checkpoint;
 pub mod error;
 pub mod gpu;
 pub mod gradcheck;
+pub mod models;
+pub mod nn;
 pub mod ops;
 pub mod tensor;
 

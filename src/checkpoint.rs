@@ -1,0 +1,224 @@
+//! Weights as safetensors files with PyTorch's state_dict names and layouts: f32 tensors, and
+//! `num_batches_tracked` as an i64 scalar. Files are written to a temporary name and renamed, so a
+//! crash mid-write leaves the previous file intact.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::models::{Architecture, Model};
+use crate::nn::{Entry, Param};
+use crate::tensor::Tensor;
+
+/// Host copy of a state_dict entry.
+enum Value {
+    F32(Vec<usize>, Vec<f32>),
+    I64(i64),
+}
+
+/// Writes the model's state_dict to `path` (atomically: temp file, then rename).
+pub fn save(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
+    let mut values: BTreeMap<String, Value> = BTreeMap::new();
+    let mut failure = None;
+    model.visit(&mut |name, entry| {
+        let tensor = match entry {
+            Entry::Param(p) => &p.value,
+            Entry::Buffer(t) => t,
+            Entry::Count(c) => {
+                values.insert(name.to_owned(), Value::I64(*c));
+                return;
+            }
+        };
+        match tensor.to_f32(gpu) {
+            Ok(data) => {
+                values.insert(name.to_owned(), Value::F32(tensor.shape().to_vec(), data));
+            }
+            Err(e) => failure = Some(e),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let counts: HashMap<&str, [u8; 8]> = values
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Value::I64(c) => Some((k.as_str(), c.to_le_bytes())),
+            Value::F32(..) => None,
+        })
+        .collect();
+    let views = values
+        .iter()
+        .map(|(name, v)| {
+            let view = match v {
+                Value::F32(shape, data) => {
+                    TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data))
+                }
+                Value::I64(_) => TensorView::new(Dtype::I64, vec![], &counts[name.as_str()]),
+            };
+            view.map(|view| (name.as_str(), view))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::File(format!("cannot serialise the weights: {e}")))?;
+    let metadata = HashMap::from([
+        ("wgnn_architecture".to_owned(), model.arch.name().to_owned()),
+        ("wgnn_classes".to_owned(), model.classes.to_string()),
+    ]);
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::File(format!("cannot serialise the weights: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
+    let io = |e: std::io::Error| Error::File(format!("cannot write {}: {e}", path.display()));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// A weights file, read and parsed.
+pub struct Checkpoint {
+    path: String,
+    bytes: Vec<u8>,
+}
+
+impl Checkpoint {
+    pub fn open(path: &Path) -> Result<Checkpoint> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::File(format!("cannot read {}: {e}", path.display())))?;
+        let ck = Checkpoint {
+            path: path.display().to_string(),
+            bytes,
+        };
+        ck.parse()?;
+        Ok(ck)
+    }
+
+    fn parse(&self) -> Result<SafeTensors<'_>> {
+        SafeTensors::deserialize(&self.bytes).map_err(|e| {
+            Error::File(format!("{} is not a readable safetensors file: {e}", self.path))
+        })
+    }
+
+    /// The architecture its tensor names belong to, and its class count.
+    pub fn architecture(&self) -> Result<(Architecture, usize)> {
+        let st = self.parse()?;
+        let names = st.names();
+        let arch = Architecture::from_tensor_names(names.iter().copied()).ok_or_else(|| {
+            Error::File(format!(
+                "{} holds no tensors of vgg16bn, fcn32s or fcn16s (such as classifier.weight or up_sampling.weight)",
+                self.path
+            ))
+        })?;
+        let last = match arch {
+            Architecture::Vgg16bn => "classifier.bias",
+            Architecture::Fcn32s => "down_sampling.6.bias",
+            Architecture::Fcn16s => "up_sampling32.bias",
+        };
+        let classes = st
+            .tensor(last)
+            .map_err(|_| Error::File(format!("{} has no tensor {last}", self.path)))?
+            .shape()
+            .first()
+            .copied()
+            .unwrap_or(0);
+        Ok((arch, classes))
+    }
+
+    /// Loads every state_dict entry of `model` from this file. A missing, extra or mis-shaped tensor
+    /// is an error naming it.
+    pub fn load_into(&self, gpu: &Gpu, model: &mut Model) -> Result<()> {
+        let st = self.parse()?;
+        let mut unused: Vec<&str> = st.names();
+        let mut failure = None;
+        model.visit(&mut |name, entry| {
+            if failure.is_none() {
+                unused.retain(|n| *n != name);
+                failure = self.load_entry(gpu, &st, name, name, entry).err();
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if !unused.is_empty() {
+            unused.sort();
+            return Err(Error::File(format!(
+                "{} has {} tensor(s) the {} model does not: {}",
+                self.path,
+                unused.len(),
+                model.arch.name(),
+                unused.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Loads torchvision `vgg16_bn` keys `features.*` into the model's VGG layers (any other
+    /// tensors in the file, such as torchvision's classifier, are ignored).
+    pub fn load_backbone(&self, gpu: &Gpu, model: &mut Model) -> Result<()> {
+        let st = self.parse()?;
+        let arch = model.arch;
+        let mut failure = None;
+        model.visit(&mut |name, entry| {
+            if failure.is_some() {
+                return;
+            }
+            if let Some(key) = backbone_key(arch, name) {
+                failure = self.load_entry(gpu, &st, &key, name, entry).err();
+            }
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn load_entry(&self, gpu: &Gpu, st: &SafeTensors, key: &str, name: &str, entry: Entry) -> Result<()> {
+        let view = st.tensor(key).map_err(|_| {
+            Error::File(format!("{} has no tensor {key} (needed for {name})", self.path))
+        })?;
+        let (want_shape, want_dtype) = match &entry {
+            Entry::Param(p) => (p.value.shape().to_vec(), Dtype::F32),
+            Entry::Buffer(t) => (t.shape().to_vec(), Dtype::F32),
+            Entry::Count(_) => (vec![], Dtype::I64),
+        };
+        if view.shape() != want_shape.as_slice() || view.dtype() != want_dtype {
+            return Err(Error::File(format!(
+                "tensor {key} in {} is {:?} {:?}, the model needs {want_dtype:?} {want_shape:?}",
+                self.path,
+                view.dtype(),
+                view.shape()
+            )));
+        }
+        match entry {
+            Entry::Param(p) => *p = Param::new(upload(gpu, &view)?),
+            Entry::Buffer(t) => *t = upload(gpu, &view)?,
+            Entry::Count(c) => {
+                *c = i64::from_le_bytes(view.data().try_into().expect("8 bytes for an i64 scalar"))
+            }
+        }
+        Ok(())
+    }
+}
+
+fn upload(gpu: &Gpu, view: &TensorView) -> Result<Tensor> {
+    let data: Vec<f32> = bytemuck::pod_collect_to_vec(view.data());
+    Tensor::from_f32(gpu, view.shape(), &data)
+}
+
+/// The torchvision `vgg16_bn` key for a model's state_dict name, if it is a backbone entry.
+fn backbone_key(arch: Architecture, name: &str) -> Option<String> {
+    let prefix = match arch {
+        Architecture::Vgg16bn => "features.",
+        Architecture::Fcn32s => "vgg_backbone.",
+        Architecture::Fcn16s if name.starts_with("vgg_backbone4.") => "vgg_backbone4.",
+        Architecture::Fcn16s => "vgg_backbone5.",
+    };
+    name.strip_prefix(prefix).map(|rest| format!("features.{rest}"))
+}

@@ -1,0 +1,206 @@
+//! FCN32s and FCN16s on the VGG16-bn backbone, as the homework defines them.
+
+use rand::rngs::StdRng;
+
+use super::vgg16_features;
+use crate::autograd::{Graph, Var};
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::nn::{
+    BatchNorm2d, Context, Conv2d, ConvTranspose2d, Dropout2d, Entry, Module, ReLU, Sequential,
+};
+use crate::ops::conv2d::Conv2dArgs;
+
+/// How the transposed convolutions that upsample the logits start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpsamplingInit {
+    /// PyTorch's default (Kaiming-uniform), what the homework's modules get.
+    #[default]
+    Default,
+    /// Bilinear interpolation and zero bias, as wkentaro/pytorch-fcn.
+    Bilinear,
+}
+
+fn conv1x1(gpu: &Gpu, rng: &mut StdRng, c_in: usize, c_out: usize) -> Result<Conv2d> {
+    Conv2d::new(gpu, rng, [c_in, c_out], 1, Conv2dArgs::default(), true)
+}
+
+fn upsampling(
+    gpu: &Gpu,
+    rng: &mut StdRng,
+    classes: usize,
+    kernel: usize,
+    bias: bool,
+    init: UpsamplingInit,
+) -> Result<ConvTranspose2d> {
+    let mut layer = ConvTranspose2d::new(gpu, rng, [classes, classes], kernel, kernel, bias)?;
+    if init == UpsamplingInit::Bilinear {
+        layer.init_bilinear(gpu)?;
+    }
+    Ok(layer)
+}
+
+/// vgg_backbone (features 0..43, 1/32 resolution), down_sampling (1x1 convs to 4096, 4096 and
+/// the classes, with ReLU and Dropout2d(0.5)), up_sampling (ConvTranspose2d k32 s32, no bias).
+pub struct Fcn32s {
+    pub vgg_backbone: Sequential,
+    pub down_sampling: Sequential,
+    pub up_sampling: ConvTranspose2d,
+}
+
+impl Fcn32s {
+    pub fn new(gpu: &Gpu, rng: &mut StdRng, classes: usize, init: UpsamplingInit) -> Result<Fcn32s> {
+        let vgg_backbone = Sequential::numbered(0, vgg16_features(gpu, rng)?);
+        let down_sampling = Sequential::numbered(
+            0,
+            vec![
+                Box::new(conv1x1(gpu, rng, 512, 4096)?),
+                Box::new(ReLU),
+                Box::new(Dropout2d(0.5)),
+                Box::new(conv1x1(gpu, rng, 4096, 4096)?),
+                Box::new(ReLU),
+                Box::new(Dropout2d(0.5)),
+                Box::new(conv1x1(gpu, rng, 4096, classes)?),
+            ],
+        );
+        Ok(Fcn32s {
+            vgg_backbone,
+            down_sampling,
+            up_sampling: upsampling(gpu, rng, classes, 32, false, init)?,
+        })
+    }
+}
+
+impl Module for Fcn32s {
+    fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+        let h = self.vgg_backbone.forward(g, x, &ctx.child(0))?;
+        let h = self.down_sampling.forward(g, &h, &ctx.child(1))?;
+        self.up_sampling.forward(g, &h, &ctx.child(2))
+    }
+
+    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
+        self.vgg_backbone.visit(&format!("{prefix}vgg_backbone."), f);
+        self.down_sampling.visit(&format!("{prefix}down_sampling."), f);
+        self.up_sampling.visit(&format!("{prefix}up_sampling."), f);
+    }
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let h = self.vgg_backbone.out_shape(input)?;
+        self.up_sampling.out_shape(&self.down_sampling.out_shape(&h)?)
+    }
+
+    fn describe(&self) -> String {
+        "FCN32s".into()
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![
+            ("vgg_backbone".into(), &self.vgg_backbone as &dyn Module),
+            ("down_sampling".into(), &self.down_sampling),
+            ("up_sampling".into(), &self.up_sampling),
+        ]
+    }
+
+    fn num_params(&self) -> usize {
+        self.vgg_backbone.num_params() + self.down_sampling.num_params() + self.up_sampling.num_params()
+    }
+}
+
+/// vgg_backbone4 (features 0..33, pool4 at 1/16), vgg_backbone5 (features 34..43, pool5 at 1/32),
+/// down_sampling (1x1 convs with BN), reduce_channel (pool4 to the classes), up_sampling2 (x2) and
+/// up_sampling32 (x16): out = up_sampling32(up_sampling2(down_sampling(x5)) + reduce_channel(x4)).
+pub struct Fcn16s {
+    pub vgg_backbone4: Sequential,
+    pub vgg_backbone5: Sequential,
+    pub down_sampling: Sequential,
+    pub reduce_channel: Conv2d,
+    pub up_sampling2: ConvTranspose2d,
+    pub up_sampling32: ConvTranspose2d,
+}
+
+impl Fcn16s {
+    pub fn new(gpu: &Gpu, rng: &mut StdRng, classes: usize, init: UpsamplingInit) -> Result<Fcn16s> {
+        let mut features = vgg16_features(gpu, rng)?;
+        let block5 = features.split_off(34);
+        let down_sampling = Sequential::numbered(
+            0,
+            vec![
+                Box::new(conv1x1(gpu, rng, 512, 4096)?),
+                Box::new(BatchNorm2d::new(gpu, 4096)?),
+                Box::new(ReLU),
+                Box::new(conv1x1(gpu, rng, 4096, 4096)?),
+                Box::new(BatchNorm2d::new(gpu, 4096)?),
+                Box::new(ReLU),
+                Box::new(conv1x1(gpu, rng, 4096, classes)?),
+            ],
+        );
+        Ok(Fcn16s {
+            vgg_backbone4: Sequential::numbered(0, features),
+            vgg_backbone5: Sequential::numbered(34, block5),
+            down_sampling,
+            reduce_channel: conv1x1(gpu, rng, 512, classes)?,
+            up_sampling2: upsampling(gpu, rng, classes, 2, true, init)?,
+            up_sampling32: upsampling(gpu, rng, classes, 16, true, init)?,
+        })
+    }
+}
+
+impl Module for Fcn16s {
+    fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+        let x4 = self.vgg_backbone4.forward(g, x, &ctx.child(0))?;
+        let x5 = self.vgg_backbone5.forward(g, &x4, &ctx.child(1))?;
+        let coarse = self.down_sampling.forward(g, &x5, &ctx.child(2))?;
+        let up = self.up_sampling2.forward(g, &coarse, &ctx.child(4))?;
+        let skip = self.reduce_channel.forward(g, &x4, &ctx.child(3))?;
+        let fused = g.add(&up, &skip)?;
+        self.up_sampling32.forward(g, &fused, &ctx.child(5))
+    }
+
+    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
+        self.vgg_backbone4.visit(&format!("{prefix}vgg_backbone4."), f);
+        self.vgg_backbone5.visit(&format!("{prefix}vgg_backbone5."), f);
+        self.down_sampling.visit(&format!("{prefix}down_sampling."), f);
+        self.reduce_channel.visit(&format!("{prefix}reduce_channel."), f);
+        self.up_sampling2.visit(&format!("{prefix}up_sampling2."), f);
+        self.up_sampling32.visit(&format!("{prefix}up_sampling32."), f);
+    }
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let x4 = self.vgg_backbone4.out_shape(input)?;
+        let x5 = self.vgg_backbone5.out_shape(&x4)?;
+        let up = self.up_sampling2.out_shape(&self.down_sampling.out_shape(&x5)?)?;
+        let skip = self.reduce_channel.out_shape(&x4)?;
+        crate::ensure_shape!(
+            up == skip,
+            "FCN16s: the upsampled pool5 scores {up:?} do not match the pool4 scores {skip:?}"
+        );
+        self.up_sampling32.out_shape(&up)
+    }
+
+    fn describe(&self) -> String {
+        "FCN16s".into()
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![
+            ("vgg_backbone4".into(), &self.vgg_backbone4 as &dyn Module),
+            ("vgg_backbone5".into(), &self.vgg_backbone5),
+            ("down_sampling".into(), &self.down_sampling),
+            ("reduce_channel".into(), &self.reduce_channel),
+            ("up_sampling2".into(), &self.up_sampling2),
+            ("up_sampling32".into(), &self.up_sampling32),
+        ]
+    }
+
+    fn num_params(&self) -> usize {
+        self.children().iter().map(|(_, m)| m.num_params()).sum()
+    }
+
+    fn child_inputs(&self, input: &[usize]) -> Result<Vec<Vec<usize>>> {
+        let x4 = self.vgg_backbone4.out_shape(input)?;
+        let x5 = self.vgg_backbone5.out_shape(&x4)?;
+        let coarse = self.down_sampling.out_shape(&x5)?;
+        let up = self.up_sampling2.out_shape(&coarse)?;
+        Ok(vec![input.to_vec(), x4.clone(), x5, x4, coarse, up])
+    }
+}

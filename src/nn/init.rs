@@ -1,0 +1,34 @@
+//! Initialisations, computed on the CPU from a seeded generator and uploaded once.
+
+use rand::Rng;
+use rand::rngs::StdRng;
+
+/// PyTorch's default for conv and linear layers, `kaiming_uniform_(a=sqrt(5))`, which is
+/// U(-1/sqrt(fan_in), 1/sqrt(fan_in)); PyTorch draws biases from the same range.
+pub fn kaiming_uniform(rng: &mut StdRng, len: usize, fan_in: usize) -> Vec<f32> {
+    let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+    (0..len)
+        .map(|_| rng.random_range(-bound..bound) as f32)
+        .collect()
+}
+
+/// Transposed-convolution weights [c, c, k, k] that upsample each channel bilinearly and mix none,
+/// as wkentaro/pytorch-fcn initialises FCN's upsampling layers.
+pub fn bilinear_upsampling(channels: usize, kernel: usize) -> Vec<f32> {
+    let factor = kernel.div_ceil(2) as f64;
+    let center = if kernel % 2 == 1 {
+        factor - 1.0
+    } else {
+        factor - 0.5
+    };
+    let tap = |i: usize| 1.0 - (i as f64 - center).abs() / factor;
+    let mut w = vec![0.0f32; channels * channels * kernel * kernel];
+    for c in 0..channels {
+        for y in 0..kernel {
+            for x in 0..kernel {
+                w[((c * channels + c) * kernel + y) * kernel + x] = (tap(y) * tap(x)) as f32;
+            }
+        }
+    }
+    w
+}

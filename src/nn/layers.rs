@@ -1,0 +1,447 @@
+//! The layers the homework's models use.
+
+use rand::rngs::StdRng;
+
+use super::{Context, Entry, Module, Param, kaiming_uniform};
+use crate::autograd::{Graph, Var};
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::ops::conv2d::{Conv2dArgs, conv_out_len};
+use crate::ops::conv_transpose2d::conv_transpose_out_len;
+use crate::ops::pool::MaxPoolArgs;
+use crate::tensor::Tensor;
+
+fn nchw(layer: &str, input: &[usize], channels: usize) -> Result<[usize; 4]> {
+    match *input {
+        [n, c, h, w] if c == channels => Ok([n, c, h, w]),
+        _ => Err(crate::shape_err!(
+            "{layer} expects input [N, {channels}, H, W], got {input:?}"
+        )),
+    }
+}
+
+fn upload(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Param> {
+    Ok(Param::new(Tensor::from_f32(gpu, shape, data)?))
+}
+
+/// Conv2d(in, out, kernel, stride, padding), bias optional.
+pub struct Conv2d {
+    pub weight: Param,
+    pub bias: Option<Param>,
+    pub args: Conv2dArgs,
+}
+
+impl Conv2d {
+    /// PyTorch's default initialisation.
+    pub fn new(
+        gpu: &Gpu,
+        rng: &mut StdRng,
+        [c_in, c_out]: [usize; 2],
+        kernel: usize,
+        args: Conv2dArgs,
+        bias: bool,
+    ) -> Result<Conv2d> {
+        let fan_in = c_in * kernel * kernel;
+        let w = kaiming_uniform(rng, c_out * fan_in, fan_in);
+        Ok(Conv2d {
+            weight: upload(gpu, &[c_out, c_in, kernel, kernel], &w)?,
+            bias: bias
+                .then(|| upload(gpu, &[c_out], &kaiming_uniform(rng, c_out, fan_in)))
+                .transpose()?,
+            args,
+        })
+    }
+}
+
+fn pair(v: [usize; 2]) -> String {
+    format!("({}, {})", v[0], v[1])
+}
+
+impl Module for Conv2d {
+    fn forward(&mut self, g: &Graph, x: &Var, _: &Context) -> Result<Var> {
+        let w = self.weight.bind(g);
+        let b = self.bias.as_ref().map(|b| b.bind(g));
+        g.conv2d(x, &w, b.as_ref(), self.args)
+    }
+
+    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
+        f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
+        if let Some(b) = &mut self.bias {
+            f(&format!("{prefix}bias"), Entry::Param(b));
+        }
+    }
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let ws = self.weight.value.shape();
+        let [n, _, h, w] = nchw("Conv2d", input, ws[1])?;
+        let a = self.args;
+        match (
+            conv_out_len(h, ws[2], a.stride[0], a.padding[0]),
+            conv_out_len(w, ws[3], a.stride[1], a.padding[1]),
+        ) {
+            (Some(oh), Some(ow)) => Ok(vec![n, ws[0], oh, ow]),
+            _ => Err(crate::shape_err!("Conv2d: input {input:?} is smaller than the kernel")),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let ws = self.weight.value.shape();
+        let mut s = format!(
+            "Conv2d({}, {}, kernel_size={}, stride={}",
+            ws[1],
+            ws[0],
+            pair([ws[2], ws[3]]),
+            pair(self.args.stride)
+        );
+        if self.args.padding != [0, 0] {
+            s += &format!(", padding={}", pair(self.args.padding));
+        }
+        if self.bias.is_none() {
+            s += ", bias=False";
+        }
+        s + ")"
+    }
+
+    fn num_params(&self) -> usize {
+        self.weight.value.numel() + self.bias.as_ref().map_or(0, |b| b.value.numel())
+    }
+}
+
+/// ConvTranspose2d(in, out, kernel, stride), weight [in, out, k, k], bias optional.
+pub struct ConvTranspose2d {
+    pub weight: Param,
+    pub bias: Option<Param>,
+    pub args: Conv2dArgs,
+}
+
+impl ConvTranspose2d {
+    /// PyTorch's default initialisation (fan_in from the weight's second dimension, as PyTorch
+    /// computes it for transposed convolutions).
+    pub fn new(
+        gpu: &Gpu,
+        rng: &mut StdRng,
+        [c_in, c_out]: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        bias: bool,
+    ) -> Result<ConvTranspose2d> {
+        let fan_in = c_out * kernel * kernel;
+        let w = kaiming_uniform(rng, c_in * fan_in, fan_in);
+        Ok(ConvTranspose2d {
+            weight: upload(gpu, &[c_in, c_out, kernel, kernel], &w)?,
+            bias: bias
+                .then(|| upload(gpu, &[c_out], &kaiming_uniform(rng, c_out, fan_in)))
+                .transpose()?,
+            args: Conv2dArgs {
+                stride: [stride, stride],
+                padding: [0, 0],
+            },
+        })
+    }
+
+    /// Bilinear upsampling weights and a zero bias (wkentaro/pytorch-fcn's FCN initialisation).
+    pub fn init_bilinear(&mut self, gpu: &Gpu) -> Result<()> {
+        let ws = self.weight.value.shape().to_vec();
+        crate::ensure_shape!(
+            ws[0] == ws[1] && ws[2] == ws[3],
+            "bilinear initialisation needs a square [C, C, k, k] weight, got {ws:?}"
+        );
+        self.weight = upload(gpu, &ws, &super::bilinear_upsampling(ws[0], ws[2]))?;
+        if let Some(b) = &mut self.bias {
+            *b = upload(gpu, &[ws[1]], &vec![0.0; ws[1]])?;
+        }
+        Ok(())
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&mut self, g: &Graph, x: &Var, _: &Context) -> Result<Var> {
+        let w = self.weight.bind(g);
+        let b = self.bias.as_ref().map(|b| b.bind(g));
+        g.conv_transpose2d(x, &w, b.as_ref(), self.args)
+    }
+
+    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
+        f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
+        if let Some(b) = &mut self.bias {
+            f(&format!("{prefix}bias"), Entry::Param(b));
+        }
+    }
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let ws = self.weight.value.shape();
+        let [n, _, h, w] = nchw("ConvTranspose2d", input, ws[0])?;
+        let a = self.args;
+        match (
+            conv_transpose_out_len(h, ws[2], a.stride[0], a.padding[0]),
+            conv_transpose_out_len(w, ws[3], a.stride[1], a.padding[1]),
+        ) {
+            (Some(oh), Some(ow)) => Ok(vec![n, ws[1], oh, ow]),
+            _ => Err(crate::shape_err!("ConvTranspose2d: empty output for input {input:?}")),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let ws = self.weight.value.shape();
+        let mut s = format!(
+            "ConvTranspose2d({}, {}, kernel_size={}, stride={}",
+            ws[0],
+            ws[1],
+            pair([ws[2], ws[3]]),
+            pair(self.args.stride)
+        );
+        if self.bias.is_none() {
+            s += ", bias=False";
+        }
+        s + ")"
+    }
+
+    fn num_params(&self) -> usize {
+        self.weight.value.numel() + self.bias.as_ref().map_or(0, |b| b.value.numel())
+    }
+}
+
+/// BatchNorm2d(C): affine, tracking running statistics, eps 1e-5, momentum 0.1.
+pub struct BatchNorm2d {
+    pub weight: Param,
+    pub bias: Param,
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+    pub num_batches_tracked: i64,
+    pub momentum: f32,
+    pub eps: f32,
+}
+
+impl BatchNorm2d {
+    /// gamma 1, beta 0, running mean 0, running variance 1, as PyTorch.
+    pub fn new(gpu: &Gpu, c: usize) -> Result<BatchNorm2d> {
+        let (ones, zeros) = (vec![1.0; c], vec![0.0; c]);
+        Ok(BatchNorm2d {
+            weight: upload(gpu, &[c], &ones)?,
+            bias: upload(gpu, &[c], &zeros)?,
+            running_mean: Tensor::from_f32(gpu, &[c], &zeros)?,
+            running_var: Tensor::from_f32(gpu, &[c], &ones)?,
+            num_batches_tracked: 0,
+            momentum: crate::ops::batch_norm::DEFAULT_MOMENTUM,
+            eps: crate::ops::batch_norm::DEFAULT_EPS,
+        })
+    }
+
+    fn channels(&self) -> usize {
+        self.weight.value.numel()
+    }
+}
+
+impl Module for BatchNorm2d {
+    fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+        let (gamma, beta) = (self.weight.bind(g), self.bias.bind(g));
+        if ctx.training {
+            self.num_batches_tracked += 1;
+        }
+        g.batch_norm2d(
+            x,
+            &gamma,
+            &beta,
+            &self.running_mean,
+            &self.running_var,
+            ctx.training,
+            self.momentum,
+            self.eps,
+        )
+    }
+
+    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
+        f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
+        f(&format!("{prefix}bias"), Entry::Param(&mut self.bias));
+        f(&format!("{prefix}running_mean"), Entry::Buffer(&mut self.running_mean));
+        f(&format!("{prefix}running_var"), Entry::Buffer(&mut self.running_var));
+        f(
+            &format!("{prefix}num_batches_tracked"),
+            Entry::Count(&mut self.num_batches_tracked),
+        );
+    }
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        nchw("BatchNorm2d", input, self.channels()).map(|s| s.to_vec())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "BatchNorm2d({}, eps={:e}, momentum={}, affine=True, bias=True, track_running_stats=True)",
+            self.channels(),
+            self.eps,
+            self.momentum
+        )
+        .replace("e-5", "e-05")
+    }
+
+    fn num_params(&self) -> usize {
+        2 * self.channels()
+    }
+}
+
+/// ReLU (PyTorch's models print it in place; wgnn always writes a new tensor).
+pub struct ReLU;
+
+impl Module for ReLU {
+    fn forward(&mut self, g: &Graph, x: &Var, _: &Context) -> Result<Var> {
+        g.relu(x)
+    }
+
+    fn visit(&mut self, _: &str, _: &mut dyn FnMut(&str, Entry<'_>)) {}
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    fn describe(&self) -> String {
+        "ReLU(inplace=True)".into()
+    }
+
+    fn num_params(&self) -> usize {
+        0
+    }
+}
+
+/// MaxPool2d(kernel, stride).
+pub struct MaxPool2d(pub MaxPoolArgs);
+
+impl Module for MaxPool2d {
+    fn forward(&mut self, g: &Graph, x: &Var, _: &Context) -> Result<Var> {
+        g.max_pool2d(x, self.0)
+    }
+
+    fn visit(&mut self, _: &str, _: &mut dyn FnMut(&str, Entry<'_>)) {}
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let a = self.0;
+        match *input {
+            [n, c, h, w] => match (
+                conv_out_len(h, a.kernel[0], a.stride[0], a.padding[0]),
+                conv_out_len(w, a.kernel[1], a.stride[1], a.padding[1]),
+            ) {
+                (Some(oh), Some(ow)) => Ok(vec![n, c, oh, ow]),
+                _ => Err(crate::shape_err!("MaxPool2d: input {input:?} is smaller than the window")),
+            },
+            _ => Err(crate::shape_err!("MaxPool2d expects [N, C, H, W], got {input:?}")),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "MaxPool2d(kernel_size={}, stride={}, padding={}, dilation=1, ceil_mode=False)",
+            self.0.kernel[0], self.0.stride[0], self.0.padding[0]
+        )
+    }
+
+    fn num_params(&self) -> usize {
+        0
+    }
+}
+
+/// AdaptiveAvgPool2d(output_size).
+pub struct AdaptiveAvgPool2d(pub [usize; 2]);
+
+impl Module for AdaptiveAvgPool2d {
+    fn forward(&mut self, g: &Graph, x: &Var, _: &Context) -> Result<Var> {
+        g.adaptive_avg_pool2d(x, self.0)
+    }
+
+    fn visit(&mut self, _: &str, _: &mut dyn FnMut(&str, Entry<'_>)) {}
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match *input {
+            [n, c, _, _] => Ok(vec![n, c, self.0[0], self.0[1]]),
+            _ => Err(crate::shape_err!("AdaptiveAvgPool2d expects [N, C, H, W], got {input:?}")),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("AdaptiveAvgPool2d(output_size={})", pair(self.0))
+    }
+
+    fn num_params(&self) -> usize {
+        0
+    }
+}
+
+/// Dropout2d(p): whole channels, only in training.
+pub struct Dropout2d(pub f32);
+
+impl Module for Dropout2d {
+    fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+        if ctx.training {
+            g.dropout2d(x, self.0, ctx.seed)
+        } else {
+            Ok(x.clone())
+        }
+    }
+
+    fn visit(&mut self, _: &str, _: &mut dyn FnMut(&str, Entry<'_>)) {}
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    fn describe(&self) -> String {
+        format!("Dropout2d(p={}, inplace=False)", self.0)
+    }
+
+    fn num_params(&self) -> usize {
+        0
+    }
+}
+
+/// Linear(in, out) on [N, in]; inputs of more dimensions are flattened after the batch
+/// (VGG's classifier takes the [N, 512, 7, 7] pooled features as [N, 25088]).
+pub struct Linear {
+    pub weight: Param,
+    pub bias: Param,
+}
+
+impl Linear {
+    pub fn new(gpu: &Gpu, rng: &mut StdRng, c_in: usize, c_out: usize) -> Result<Linear> {
+        Ok(Linear {
+            weight: upload(gpu, &[c_out, c_in], &kaiming_uniform(rng, c_out * c_in, c_in))?,
+            bias: upload(gpu, &[c_out], &kaiming_uniform(rng, c_out, c_in))?,
+        })
+    }
+
+    fn features(&self) -> [usize; 2] {
+        let s = self.weight.value.shape();
+        [s[1], s[0]]
+    }
+}
+
+impl Module for Linear {
+    fn forward(&mut self, g: &Graph, x: &Var, _: &Context) -> Result<Var> {
+        let n = x.value.shape().first().copied().unwrap_or(0);
+        let flat = g.reshape(x, &[n, x.value.numel() / n.max(1)])?;
+        let (w, b) = (self.weight.bind(g), self.bias.bind(g));
+        g.linear(&flat, &w, Some(&b))
+    }
+
+    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
+        f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
+        f(&format!("{prefix}bias"), Entry::Param(&mut self.bias));
+    }
+
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let [c_in, c_out] = self.features();
+        let per_item: usize = input.iter().skip(1).product();
+        crate::ensure_shape!(
+            !input.is_empty() && per_item == c_in,
+            "Linear expects {c_in} features per item, got input {input:?}"
+        );
+        Ok(vec![input[0], c_out])
+    }
+
+    fn describe(&self) -> String {
+        let [c_in, c_out] = self.features();
+        format!("Linear(in_features={c_in}, out_features={c_out}, bias=True)")
+    }
+
+    fn num_params(&self) -> usize {
+        self.weight.value.numel() + self.bias.value.numel()
+    }
+}

@@ -1,0 +1,132 @@
+//! The tape: gradients of a composite network (skip connection, BN, dropout, pooling, transposed
+//! convolution, cross-entropy) against finite differences of the same graph's forward.
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use wgnn::autograd::{Graph, Var};
+use wgnn::gpu::Gpu;
+use wgnn::ops::conv2d::Conv2dArgs;
+use wgnn::ops::pool::MaxPoolArgs;
+use wgnn::{Result, Tensor};
+
+use crate::common::gpu;
+
+/// Shapes of the inputs: x, conv1 w/b, bn gamma/beta, conv2 w/b, convT w/b.
+const SHAPES: [&[usize]; 9] = [
+    &[2, 3, 8, 6],
+    &[4, 3, 3, 3],
+    &[4],
+    &[4],
+    &[4],
+    &[4, 4, 1, 1],
+    &[4],
+    &[4, 3, 2, 2],
+    &[3],
+];
+
+/// x -> conv3x3 -> BN (batch statistics) -> relu -> maxpool -> (conv1x1 -> dropout2d) + skip ->
+/// convT k2 s2 -> cross-entropy over pixels with some ignored.
+fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Result<Var> {
+    let same = Conv2dArgs { stride: [1, 1], padding: [1, 1] };
+    let h = g.conv2d(&v[0], &v[1], Some(&v[2]), same)?;
+    let h = g.batch_norm2d(&h, &v[3], &v[4], &stats[0], &stats[1], true, 0.1, 1e-5)?;
+    let h = g.relu(&h)?;
+    let skip = g.max_pool2d(&h, MaxPoolArgs::square(2))?;
+    let branch = g.conv2d(&skip, &v[5], Some(&v[6]), Conv2dArgs::default())?;
+    let branch = g.dropout2d(&branch, 0.25, 11)?;
+    let h = g.add(&branch, &skip)?;
+    let up = Conv2dArgs { stride: [2, 2], padding: [0, 0] };
+    let logits = g.conv_transpose2d(&h, &v[7], Some(&v[8]), up)?;
+    g.cross_entropy(&logits, targets, Some(255))
+}
+
+fn loss(gpu: &Gpu, values: &[Vec<f32>], targets: &Tensor, stats: &[Tensor; 2]) -> Result<(f64, Vec<Vec<f32>>)> {
+    let g = Graph::training(gpu);
+    let vars = values
+        .iter()
+        .zip(SHAPES)
+        .map(|(v, s)| Ok(g.leaf(Tensor::from_f32(gpu, s, v)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let l = network(&g, &vars, targets, stats)?;
+    let value = f64::from(l.value.to_f32(gpu)?[0]);
+    let mut grads = g.backward(&l)?;
+    let grads = vars
+        .iter()
+        .map(|v| grads.take(v.id).expect("every leaf gets a gradient").to_f32(gpu))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((value, grads))
+}
+
+#[test]
+fn composite_graph_gradients_match_finite_differences() {
+    let gpu = gpu();
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut values: Vec<Vec<f32>> = SHAPES
+        .iter()
+        .map(|s| (0..s.iter().product()).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    let targets: Vec<i32> = (0..2 * 8 * 6).map(|i| if i % 9 == 0 { 255 } else { i % 3 }).collect();
+    let targets = Tensor::from_i32(gpu, &[2, 8, 6], &targets).unwrap();
+    let stats = [Tensor::zeros(gpu, &[4]), Tensor::zeros(gpu, &[4])];
+    let (_, grads) = loss(gpu, &values, &targets, &stats).unwrap();
+    // Large enough that f32 rounding in the forward stays far below the differences, small enough
+    // that no ReLU kink or max-pool winner is crossed (BN's beta shifts a whole channel at once):
+    // 1e-2 crosses kinks, 1e-3 drowns the input gradient in rounding.
+    let h = 3e-3f32;
+    let mut worst: f64 = 0.0;
+    for i in 0..values.len() {
+        let mut picks: Vec<usize> = (0..values[i].len()).collect();
+        picks.shuffle(&mut rng);
+        let (mut numeric, mut analytic) = (Vec::new(), Vec::new());
+        for &j in picks.iter().take(12) {
+            let orig = values[i][j];
+            values[i][j] = orig + h;
+            let plus = loss(gpu, &values, &targets, &stats).unwrap().0;
+            values[i][j] = orig - h;
+            let minus = loss(gpu, &values, &targets, &stats).unwrap().0;
+            values[i][j] = orig;
+            numeric.push((plus - minus) / f64::from(2.0 * h));
+            analytic.push(f64::from(grads[i][j]));
+        }
+        let e = wgnn::gradcheck::rel_err(&numeric, &analytic);
+        assert!(e < wgnn::gradcheck::FD_TOLERANCE, "input {i}: relative error {e:.2e}");
+        worst = worst.max(e);
+    }
+    assert!(worst > 0.0, "the check compared something");
+}
+
+/// A tensor used twice gets the sum of both paths' gradients.
+#[test]
+fn gradients_accumulate_over_shared_inputs() {
+    let gpu = gpu();
+    let g = Graph::training(gpu);
+    let x = g.leaf(Tensor::from_f32(gpu, &[1, 3], &[0.5, -1.0, 2.0]).unwrap());
+    let w = g.leaf(Tensor::from_f32(gpu, &[2, 3], &[1.0, 0.0, -1.0, 2.0, 1.0, 0.5]).unwrap());
+    let doubled = g.add(&x, &x).unwrap();
+    let y = g.linear(&doubled, &w, None).unwrap();
+    let targets = Tensor::from_i32(gpu, &[1], &[1]).unwrap();
+    let l = g.cross_entropy(&y, &targets, None).unwrap();
+    let mut grads = g.backward(&l).unwrap();
+    let dx = grads.take(x.id).unwrap().to_f32(gpu).unwrap();
+    // y = 2 x W^T; dL/dy = softmax(y) - onehot(1); dL/dx = 2 (dL/dy) W.
+    let xs = [0.5f64, -1.0, 2.0];
+    let wr = [[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]];
+    let y: Vec<f64> = wr.iter().map(|r| 2.0 * r.iter().zip(&xs).map(|(a, b)| a * b).sum::<f64>()).collect();
+    let z = y.iter().map(|v| v.exp()).sum::<f64>();
+    let dy = [y[0].exp() / z, y[1].exp() / z - 1.0];
+    for k in 0..3 {
+        let want = 2.0 * (dy[0] * wr[0][k] + dy[1] * wr[1][k]);
+        assert!((f64::from(dx[k]) - want).abs() < 1e-5, "dx[{k}] = {} != {want}", dx[k]);
+    }
+}
+
+#[test]
+fn inference_graphs_record_nothing() {
+    let gpu = gpu();
+    let g = Graph::inference(gpu);
+    let w = g.leaf(Tensor::zeros(gpu, &[2, 3]));
+    let x = g.input(Tensor::zeros(gpu, &[4, 3]));
+    let y = g.linear(&x, &w, None).unwrap();
+    assert!(!w.requires_grad && !y.requires_grad);
+}

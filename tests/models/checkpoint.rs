@@ -1,0 +1,159 @@
+//! safetensors checkpoints: round trip, PyTorch names, clear errors, backbone loading.
+
+use std::collections::HashMap;
+
+use safetensors::SafeTensors;
+use safetensors::tensor::Dtype;
+use wgnn::Tensor;
+use wgnn::autograd::Graph;
+use wgnn::checkpoint::{self, Checkpoint};
+use wgnn::models::{Architecture, Model, UpsamplingInit};
+use wgnn::nn::{Context, Entry};
+
+use crate::common::*;
+
+fn vgg(seed: u64) -> Model {
+    Model::new(gpu(), Architecture::Vgg16bn, 5, seed, UpsamplingInit::Default).unwrap()
+}
+
+fn logits(m: &mut Model) -> Vec<f32> {
+    let gpu = gpu();
+    let g = Graph::inference(gpu);
+    let data: Vec<f32> = (0..2 * 3 * 32 * 32).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+    let x = g.input(Tensor::from_f32(gpu, &[2, 3, 32, 32], &data).unwrap());
+    m.forward(&g, &x, &Context { training: false, seed: 0 }).unwrap().value.to_f32(gpu).unwrap()
+}
+
+#[test]
+fn save_then_load_reproduces_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    let mut a = vgg(1);
+    // Non-default running statistics and counters, so buffers are checked too.
+    a.visit(&mut |name, e| match e {
+        Entry::Count(c) => *c = 7,
+        Entry::Buffer(t) if name.ends_with("running_var") => {
+            *t = Tensor::from_f32(gpu(), t.shape(), &vec![2.5; t.numel()]).unwrap()
+        }
+        _ => {}
+    });
+    checkpoint::save(gpu(), &mut a, &path).unwrap();
+    let mut b = vgg(2);
+    assert_ne!(logits(&mut a), logits(&mut b));
+    let ck = Checkpoint::open(&path).unwrap();
+    assert_eq!(ck.architecture().unwrap(), (Architecture::Vgg16bn, 5));
+    ck.load_into(gpu(), &mut b).unwrap();
+    assert_eq!(logits(&mut a), logits(&mut b));
+    let mut counts = Vec::new();
+    b.visit(&mut |_, e| {
+        if let Entry::Count(c) = e {
+            counts.push(*c)
+        }
+    });
+    assert!(counts.len() == 13 && counts.iter().all(|&c| c == 7), "{counts:?}");
+
+    let bytes = std::fs::read(&path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let t = st.tensor("features.1.num_batches_tracked").unwrap();
+    assert_eq!((t.dtype(), t.shape()), (Dtype::I64, &[][..]));
+    assert_eq!(st.tensor("classifier.weight").unwrap().shape(), [5, 25088]);
+    assert!(!dir.path().join(".w.safetensors.tmp").exists(), "the temporary file was renamed");
+}
+
+/// Writes a copy of `src` with tensors changed by `edit` (name -> None drops it).
+fn edited(src: &std::path::Path, dst: &std::path::Path, edit: &dyn Fn(&str, Vec<usize>) -> Option<Vec<usize>>) {
+    let bytes = std::fs::read(src).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: HashMap<String, (Dtype, Vec<usize>, Vec<u8>)> = HashMap::new();
+    for (name, view) in st.tensors() {
+        if let Some(shape) = edit(&name, view.shape().to_vec()) {
+            let len = shape.iter().product::<usize>() * view.dtype().bitsize() / 8;
+            out.insert(name, (view.dtype(), shape, vec![0; len]));
+        }
+    }
+    let views: Vec<_> = out
+        .iter()
+        .map(|(n, (d, s, b))| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    std::fs::write(dst, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+#[test]
+fn bad_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    checkpoint::save(gpu(), &mut vgg(3), &good).unwrap();
+    let bad = dir.path().join("bad.safetensors");
+    let load = |path: &std::path::Path| {
+        Checkpoint::open(path).and_then(|ck| ck.load_into(gpu(), &mut vgg(4))).unwrap_err().to_string()
+    };
+
+    edited(&good, &bad, &|n, s| (n != "features.4.running_mean").then_some(s));
+    let e = load(&bad);
+    assert!(e.contains("has no tensor features.4.running_mean"), "{e}");
+
+    edited(&good, &bad, &|n, s| Some(if n == "features.7.weight" { vec![128, 64, 1, 3] } else { s }));
+    let e = load(&bad);
+    assert!(e.contains("features.7.weight") && e.contains("[128, 64, 1, 3]") && e.contains("[128, 64, 3, 3]"), "{e}");
+
+    edited(&good, &bad, &|n, s| Some(if n == "classifier.bias" { vec![9] } else { s }));
+    let e = load(&bad);
+    assert!(e.contains("classifier.bias") && e.contains("[9]") && e.contains("[5]"), "{e}");
+
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let e = Checkpoint::open(&bad).err().unwrap().to_string();
+    assert!(e.contains("not a readable safetensors file"), "{e}");
+
+    std::fs::write(&bad, b"PK\x03\x04 this is a zip").unwrap();
+    let e = Checkpoint::open(&bad).err().unwrap().to_string();
+    assert!(e.contains("not a readable safetensors file"), "{e}");
+
+    let e = Checkpoint::open(&dir.path().join("missing.safetensors")).err().unwrap().to_string();
+    assert!(e.contains("cannot read") && e.contains("missing.safetensors"), "{e}");
+}
+
+#[test]
+fn extra_tensors_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    checkpoint::save(gpu(), &mut vgg(5), &good).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let extra = [0u8; 4];
+    let mut views: Vec<_> = st.tensors();
+    views.push(("features.99.weight".into(), safetensors::tensor::TensorView::new(Dtype::F32, vec![1], &extra).unwrap()));
+    let bad = dir.path().join("extra.safetensors");
+    std::fs::write(&bad, safetensors::serialize(views, None).unwrap()).unwrap();
+    let e = Checkpoint::open(&bad).unwrap().load_into(gpu(), &mut vgg(6)).unwrap_err().to_string();
+    assert!(e.contains("features.99.weight") && e.contains("does not"), "{e}");
+}
+
+/// torchvision's vgg16_bn keys (`features.*`, plus a classifier wgnn ignores) load into the VGG part
+/// of every model, FCN16s' split backbone included.
+#[test]
+fn backbone_loads_into_every_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vgg16_bn.safetensors");
+    let mut source = vgg(7);
+    checkpoint::save(gpu(), &mut source, &path).unwrap();
+    let mut want = HashMap::new();
+    source.visit(&mut |name, e| {
+        if let Entry::Param(p) = e {
+            want.insert(name.strip_prefix("features.").map(str::to_owned), p.value.to_f32(gpu()).unwrap());
+        }
+    });
+    for arch in [Architecture::Fcn32s, Architecture::Fcn16s] {
+        let mut m = Model::new(gpu(), arch, 7, 8, UpsamplingInit::Bilinear).unwrap();
+        Checkpoint::open(&path).unwrap().load_backbone(gpu(), &mut m).unwrap();
+        let mut checked = 0;
+        m.visit(&mut |name, e| {
+            let key = name.split_once('.').map(|(_, rest)| rest.to_owned());
+            if let (Entry::Param(p), true) = (e, name.starts_with("vgg_backbone")) {
+                assert_eq!(Some(&p.value.to_f32(gpu()).unwrap()), want.get(&key), "{name}");
+                checked += 1;
+            }
+        });
+        assert_eq!(checked, 52, "{arch:?}: 13 convs and 13 BNs, weight and bias each");
+    }
+}

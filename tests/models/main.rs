@@ -1,0 +1,7 @@
+//! Autograd through composite graphs, the three models against PyTorch's printouts and state_dicts,
+//! and checkpoints.
+
+mod autograd;
+mod checkpoint;
+mod common;
+mod models;
