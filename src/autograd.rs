@@ -49,25 +49,28 @@ impl Gradients {
 pub struct Graph<'g> {
     gpu: &'g Gpu,
     recording: bool,
+    /// The loss's own gradient, uploaded when the graph is made so backward needs no upload.
+    one: Option<Tensor>,
     next_id: Cell<VarId>,
     nodes: RefCell<Vec<Node<'g>>>,
 }
 
 impl<'g> Graph<'g> {
     /// A graph that records what backward needs.
-    pub fn training(gpu: &'g Gpu) -> Graph<'g> {
-        Graph::new(gpu, true)
+    pub fn training(gpu: &'g Gpu) -> Result<Graph<'g>> {
+        Ok(Graph::new(gpu, Some(Tensor::from_f32(gpu, &[1], &[1.0])?)))
     }
 
     /// A graph that records nothing: no gradients, activations freed early.
     pub fn inference(gpu: &'g Gpu) -> Graph<'g> {
-        Graph::new(gpu, false)
+        Graph::new(gpu, None)
     }
 
-    fn new(gpu: &'g Gpu, recording: bool) -> Graph<'g> {
+    fn new(gpu: &'g Gpu, one: Option<Tensor>) -> Graph<'g> {
         Graph {
             gpu,
-            recording,
+            recording: one.is_some(),
+            one,
             next_id: Cell::new(0),
             nodes: RefCell::new(Vec::new()),
         }
@@ -133,7 +136,10 @@ impl<'g> Graph<'g> {
             loss.value.shape()
         );
         let mut grads: HashMap<VarId, Tensor> = HashMap::new();
-        grads.insert(loss.id, Tensor::from_f32(self.gpu, &[1], &[1.0])?);
+        let one = self.one.clone().ok_or_else(|| {
+            crate::shape_err!("backward needs a graph made with Graph::training")
+        })?;
+        grads.insert(loss.id, one);
         let nodes = std::mem::take(&mut *self.nodes.borrow_mut());
         for node in nodes.into_iter().rev() {
             let Some(dy) = grads.remove(&node.output) else {

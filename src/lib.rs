@@ -6,13 +6,17 @@
 
 pub mod autograd;
 pub mod checkpoint;
+pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod gpu;
 pub mod gradcheck;
 pub mod models;
 pub mod nn;
 pub mod ops;
+pub mod optimizer;
 pub mod tensor;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};

@@ -1,23 +1,44 @@
-//! The `wgnn` command line: a thin layer over the library.
+//! The `wgnn` command line: argument parsing and output, over the library.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use wgnn::checkpoint::Checkpoint;
+use wgnn::data::{
+    Augment, ClassifyFolder, Dataset, ImageFolder, LAND_COVER, SegmentFolder, SyntheticClassify,
+    SyntheticSegment,
+};
 use wgnn::gpu::{self, Gpu, GpuOptions};
-use wgnn::gradcheck;
+use wgnn::models::{Architecture, Model, UpsamplingInit};
+use wgnn::ops::optim::{AdamConfig, SgdConfig};
+use wgnn::optimizer::OptimizerConfig;
+use wgnn::{Error, Result, evaluate, gradcheck, nn, train};
 
 #[derive(Parser)]
-#[command(
-    name = "wgnn",
-    version,
-    about = "Deep learning on any GPU with hand-written WGSL kernels"
-)]
+#[command(name = "wgnn", version, about = "Deep learning on any GPU with hand-written WGSL kernels")]
 struct Cli {
     /// Use the adapter whose name contains this text (case-insensitive); also WGNN_ADAPTER.
     #[arg(long, global = true, value_name = "SUBSTRING")]
     adapter: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Task {
+    /// Image classification (VGG16-bn).
+    Classify,
+    /// Semantic segmentation of satellite tiles (FCN32s, FCN16s).
+    Segment,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OptimizerKind {
+    Sgd,
+    Adam,
 }
 
 #[derive(Subcommand)]
@@ -30,13 +51,132 @@ enum Command {
         #[arg(long = "only", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(gradcheck::CHECKS))]
         only: Vec<String>,
     },
+    /// Train a model; without --data, on built-in synthetic data.
+    Train(TrainArgs),
+    /// Print the accuracy (classify) or per-class IoU and mIoU (segment) of trained weights.
+    Eval {
+        task: Task,
+        #[arg(long, value_name = "FILE")]
+        weights: PathBuf,
+        /// Labelled data in the homework's layout (default: the built-in validation set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Override the architecture read from the weight file's tensor names.
+        #[arg(long)]
+        model: Option<Architecture>,
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: u32,
+    },
+    /// Predict labels (a CSV) or masks (PNG files) for a folder of images.
+    Predict {
+        task: Task,
+        #[arg(long, value_name = "FILE")]
+        weights: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        images: PathBuf,
+        /// classify: the CSV file to write; segment: the folder for {id}_mask.png.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Also write the raw model outputs as the safetensors tensor `logits`.
+        #[arg(long, value_name = "FILE")]
+        logits: Option<PathBuf>,
+        #[arg(long)]
+        model: Option<Architecture>,
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: u32,
+    },
+    /// Print a model's modules as PyTorch does, with output shapes and parameter counts.
+    Summary {
+        #[arg(long)]
+        model: Architecture,
+        /// Classes (default: 50 for vgg16bn, 7 for the FCNs).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        classes: Option<u32>,
+        /// Input height and width (default: 32 for vgg16bn, 512 for the FCNs).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        size: Option<u32>,
+    },
+    /// Write the built-in synthetic data as folders in the homework's layout.
+    Synth {
+        task: Task,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Number of images (default: as many as the built-in training set).
+        #[arg(long)]
+        count: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    task: Task,
+    /// Architecture (default: vgg16bn to classify, fcn32s to segment).
+    #[arg(long)]
+    model: Option<Architecture>,
+    /// Training data in the homework's layout (default: built-in synthetic data).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Validation data (default: the built-in validation set when training on built-in data).
+    #[arg(long, value_name = "DIR")]
+    val: Option<PathBuf>,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    epochs: u32,
+    /// Images per step (default: 16 to classify, 4 to segment).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: Option<u32>,
+    /// Learning rate (default: 0.01 for SGD, 0.001 for Adam).
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f32,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    optimizer: OptimizerKind,
+    #[arg(long, value_enum, default_value_t = Augment::None)]
+    augment: Augment,
+    /// Start from a full checkpoint.
+    #[arg(long, value_name = "FILE")]
+    init: Option<PathBuf>,
+    /// Load torchvision vgg16_bn `features.*` weights into the model's VGG layers.
+    #[arg(long, value_name = "FILE")]
+    backbone: Option<PathBuf>,
+    /// Classes (default: from --init, else from the labels; 7 to segment).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    classes: Option<u32>,
+    /// How the FCNs' transposed convolutions start.
+    #[arg(long, value_enum, default_value_t = UpsamplingInit::Default)]
+    upsampling_init: UpsamplingInit,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Info => info(cli.adapter.as_deref()),
-        Command::Gradcheck { only } => run_gradcheck(cli.adapter.as_deref(), only),
+    let adapter = cli.adapter.as_deref();
+    let result = match cli.command {
+        Command::Info => info(adapter),
+        Command::Gradcheck { only } => run_gradcheck(adapter, &only),
+        Command::Train(args) => run_train(adapter, args),
+        Command::Eval { task, weights, data, model, batch_size } => {
+            run_eval(adapter, task, &weights, data.as_deref(), model, batch_size as usize)
+        }
+        Command::Predict { task, weights, images, out, logits, model, batch_size } => run_predict(
+            adapter,
+            task,
+            &weights,
+            &images,
+            &out,
+            logits.as_deref(),
+            model,
+            batch_size as usize,
+        ),
+        Command::Summary { model, classes, size } => summary(adapter, model, classes, size),
+        Command::Synth { task, out, count, seed } => synth(task, &out, count, seed),
     };
     match result {
         Ok(code) => code,
@@ -47,7 +187,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn info(wanted: Option<&str>) -> wgnn::Result<ExitCode> {
+fn open_gpu(adapter: Option<&str>) -> Result<Gpu> {
+    Gpu::new(&GpuOptions {
+        adapter: adapter.map(str::to_owned),
+        ..GpuOptions::default()
+    })
+}
+
+fn info(wanted: Option<&str>) -> Result<ExitCode> {
     let adapters = gpu::ranked_adapters(wgpu::Backends::all());
     if adapters.is_empty() {
         println!("no adapters with compute shaders");
@@ -57,57 +204,24 @@ fn info(wanted: Option<&str>) -> wgnn::Result<ExitCode> {
         let l = adapter.limits();
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         println!("[{i}] {}", a.name);
-        println!(
-            "    backend {:?}, type {:?}, driver {} {}",
-            a.backend, a.device_type, a.driver, a.driver_info
-        );
-        println!(
-            "    max buffer size                  {} bytes",
-            l.max_buffer_size
-        );
-        println!(
-            "    max storage binding size         {} bytes",
-            l.max_storage_buffer_binding_size
-        );
-        println!(
-            "    storage binding offset alignment {} bytes",
-            l.min_storage_buffer_offset_alignment
-        );
-        println!(
-            "    max workgroups per dimension     {}",
-            l.max_compute_workgroups_per_dimension
-        );
-        println!(
-            "    max invocations per workgroup    {}",
-            l.max_compute_invocations_per_workgroup
-        );
-        println!(
-            "    workgroup memory                 {} bytes",
-            l.max_compute_workgroup_storage_size
-        );
-        println!(
-            "    storage buffers per stage        {}",
-            l.max_storage_buffers_per_shader_stage
-        );
-        println!(
-            "    subgroup sizes                   {}..{}",
-            a.subgroup_min_size, a.subgroup_max_size
-        );
-        println!(
-            "    timestamp queries                {}",
-            if timestamps { "yes" } else { "no" }
-        );
+        println!("    backend {:?}, type {:?}, driver {} {}", a.backend, a.device_type, a.driver, a.driver_info);
+        println!("    max buffer size                  {} bytes", l.max_buffer_size);
+        println!("    max storage binding size         {} bytes", l.max_storage_buffer_binding_size);
+        println!("    storage binding offset alignment {} bytes", l.min_storage_buffer_offset_alignment);
+        println!("    max workgroups per dimension     {}", l.max_compute_workgroups_per_dimension);
+        println!("    max invocations per workgroup    {}", l.max_compute_invocations_per_workgroup);
+        println!("    workgroup memory                 {} bytes", l.max_compute_workgroup_storage_size);
+        println!("    storage buffers per stage        {}", l.max_storage_buffers_per_shader_stage);
+        println!("    subgroup sizes                   {}..{}", a.subgroup_min_size, a.subgroup_max_size);
+        println!("    timestamp queries                {}", if timestamps { "yes" } else { "no" });
     }
     let chosen = gpu::choose_adapter(wanted)?;
     println!("wgnn uses: {}", gpu::describe(&chosen.get_info()));
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_gradcheck(wanted: Option<&str>, only: &[String]) -> wgnn::Result<ExitCode> {
-    let gpu = Gpu::new(&GpuOptions {
-        adapter: wanted.map(str::to_owned),
-        ..GpuOptions::default()
-    })?;
+fn run_gradcheck(wanted: Option<&str>, only: &[String]) -> Result<ExitCode> {
+    let gpu = open_gpu(wanted)?;
     println!("gradcheck on {}", gpu::describe(gpu.adapter_info()));
     let names: Vec<&str> = if only.is_empty() {
         gradcheck::CHECKS.to_vec()
@@ -129,5 +243,196 @@ fn run_gradcheck(wanted: Option<&str>, only: &[String]) -> wgnn::Result<ExitCode
         return Ok(ExitCode::FAILURE);
     }
     println!("all checks passed");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A labelled dataset: the folder if given, else the built-in set.
+fn labelled(task: Task, dir: Option<&Path>, validation: bool) -> Result<Arc<dyn Dataset>> {
+    Ok(match (task, dir) {
+        (Task::Classify, Some(d)) => Arc::new(ClassifyFolder::open(d)?),
+        (Task::Segment, Some(d)) => Arc::new(SegmentFolder::open(d)?),
+        (Task::Classify, None) => Arc::new(SyntheticClassify::builtin(validation)),
+        (Task::Segment, None) => Arc::new(SyntheticSegment::builtin(validation)),
+    })
+}
+
+fn check_task(task: Task, arch: Architecture) -> Result<()> {
+    if arch.is_segmentation() != (task == Task::Segment) {
+        return Err(Error::Shape(format!(
+            "{} is a {} model; use `{}`",
+            arch.name(),
+            if arch.is_segmentation() { "segmentation" } else { "classification" },
+            if arch.is_segmentation() { "segment" } else { "classify" }
+        )));
+    }
+    Ok(())
+}
+
+fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
+    let gpu = open_gpu(adapter)?;
+    let train_data = labelled(a.task, a.data.as_deref(), false)?;
+    let val = match (&a.val, &a.data) {
+        (Some(v), _) => Some(labelled(a.task, Some(v), true)?),
+        (None, None) => Some(labelled(a.task, None, true)?),
+        (None, Some(_)) => None,
+    };
+    let from_init = a.init.as_deref().map(|p| Checkpoint::open(p)?.architecture()).transpose()?;
+    let arch = a.model.or(from_init.map(|(arch, _)| arch)).unwrap_or(match a.task {
+        Task::Classify => Architecture::Vgg16bn,
+        Task::Segment => Architecture::Fcn32s,
+    });
+    check_task(a.task, arch)?;
+    let classes = a
+        .classes
+        .map(|c| c as usize)
+        .or(from_init.map(|(_, c)| c))
+        .unwrap_or_else(|| train_data.classes());
+    let lr = a.lr.unwrap_or(match a.optimizer {
+        OptimizerKind::Sgd => 0.01,
+        OptimizerKind::Adam => 1e-3,
+    });
+    if !(lr > 0.0 && lr.is_finite()) {
+        return Err(Error::Shape(format!("--lr must be a positive number, got {lr}")));
+    }
+    let optimizer = match a.optimizer {
+        OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig {
+            lr,
+            momentum: a.momentum,
+            weight_decay: a.weight_decay,
+        }),
+        OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
+            lr,
+            weight_decay: a.weight_decay,
+            ..AdamConfig::default()
+        }),
+    };
+    let source = a.data.as_ref().map_or("built-in synthetic data".to_owned(), |d| d.display().to_string());
+    println!(
+        "training {} ({classes} classes) on {source}: {} images, on {}",
+        arch.name(),
+        train_data.len(),
+        gpu::describe(gpu.adapter_info())
+    );
+    let options = train::TrainOptions {
+        arch,
+        train: train_data,
+        val,
+        classes,
+        epochs: a.epochs as usize,
+        batch_size: a.batch_size.map_or(
+            match a.task {
+                Task::Classify => 16,
+                Task::Segment => 4,
+            },
+            |b| b as usize,
+        ),
+        optimizer,
+        augment: a.augment,
+        init: a.init,
+        backbone: a.backbone,
+        upsampling_init: a.upsampling_init,
+        seed: a.seed,
+        out: a.out.clone(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    train::train(&gpu, &options)?;
+    println!(
+        "wrote {}, {} and {}",
+        a.out.join("last.safetensors").display(),
+        a.out.join("best.safetensors").display(),
+        a.out.join("metrics.csv").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The model a weight file holds (architecture from its tensor names unless overridden).
+fn load_model(gpu: &Gpu, task: Task, weights: &Path, model: Option<Architecture>) -> Result<Model> {
+    let ck = Checkpoint::open(weights)?;
+    let (found, classes) = ck.architecture()?;
+    let arch = model.unwrap_or(found);
+    check_task(task, arch)?;
+    let mut m = Model::new(gpu, arch, classes, 0, UpsamplingInit::Default)?;
+    ck.load_into(gpu, &mut m)?;
+    Ok(m)
+}
+
+fn run_eval(
+    adapter: Option<&str>,
+    task: Task,
+    weights: &Path,
+    data: Option<&Path>,
+    model: Option<Architecture>,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let gpu = open_gpu(adapter)?;
+    let mut m = load_model(&gpu, task, weights, model)?;
+    let e = evaluate::evaluate(&gpu, &mut m, labelled(task, data, true)?, batch_size)?;
+    match &e.iou {
+        Some(iou) => {
+            println!("class          IoU");
+            for (i, (name, _)) in LAND_COVER.iter().enumerate().take(6) {
+                println!("{i} {name:<12} {:.4}", iou.iou(i));
+            }
+            println!("mIoU           {:.4}", iou.mean_iou());
+        }
+        None => println!("accuracy {:.4}", e.accuracy.unwrap_or(f64::NAN)),
+    }
+    println!("loss     {:.4}", e.loss);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_predict(
+    adapter: Option<&str>,
+    task: Task,
+    weights: &Path,
+    images: &Path,
+    out: &Path,
+    logits: Option<&Path>,
+    model: Option<Architecture>,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let gpu = open_gpu(adapter)?;
+    let mut m = load_model(&gpu, task, weights, model)?;
+    let data = Arc::new(ImageFolder::open(images)?);
+    let p = evaluate::predict(&gpu, &mut m, data, batch_size, logits.is_some())?;
+    match task {
+        Task::Classify => p.write_csv(out)?,
+        Task::Segment => p.write_masks(out)?,
+    }
+    if let Some(path) = logits {
+        p.write_logits(path)?;
+    }
+    println!("predicted {} images into {}", p.ids.len(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(adapter: Option<&str>, arch: Architecture, classes: Option<u32>, size: Option<u32>) -> Result<ExitCode> {
+    let gpu = open_gpu(adapter)?;
+    let (default_classes, default_size) = if arch.is_segmentation() { (7, 512) } else { (50, 32) };
+    let classes = classes.map_or(default_classes, |c| c as usize);
+    let size = size.map_or(default_size, |s| s as usize);
+    let m = Model::new(&gpu, arch, classes, 0, UpsamplingInit::Default)?;
+    print!("{}", nn::summary(&m.net.describe(), m.net.as_ref(), &[1, 3, size, size])?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn synth(task: Task, out: &Path, count: Option<usize>, seed: u64) -> Result<ExitCode> {
+    std::fs::create_dir_all(out).map_err(|e| Error::File(format!("cannot create {}: {e}", out.display())))?;
+    match task {
+        Task::Classify => {
+            let mut s = SyntheticClassify::builtin(false);
+            s.count = count.unwrap_or(s.count);
+            s.seed = seed;
+            s.write_folder(out)?;
+        }
+        Task::Segment => {
+            let mut s = SyntheticSegment::builtin(false);
+            s.count = count.unwrap_or(s.count);
+            s.seed = seed;
+            s.write_folder(out)?;
+        }
+    }
+    println!("wrote synthetic {} data to {}", if task == Task::Classify { "classification" } else { "segmentation" }, out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -16,13 +16,14 @@ pub enum Shader {
     Loss,
     Optim,
     Reduce,
+    Metrics,
 }
 
 /// Helpers every kernel file uses (the folded-grid index); prepended to each file.
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Conv2d,
         Shader::ConvTranspose2d,
         Shader::BatchNorm,
@@ -32,6 +33,7 @@ impl Shader {
         Shader::Loss,
         Shader::Optim,
         Shader::Reduce,
+        Shader::Metrics,
     ];
 
     pub fn file_name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Shader {
             Shader::Loss => "loss.wgsl",
             Shader::Optim => "optim.wgsl",
             Shader::Reduce => "reduce.wgsl",
+            Shader::Metrics => "metrics.wgsl",
         }
     }
 
@@ -59,6 +62,7 @@ impl Shader {
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod conv_transpose2d;
 pub mod elementwise;
 pub mod loss;
 pub mod matmul;
+pub mod metrics;
 pub mod optim;
 pub mod pool;
 pub mod reduce;

@@ -42,7 +42,7 @@ fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Resul
 }
 
 fn loss(gpu: &Gpu, values: &[Vec<f32>], targets: &Tensor, stats: &[Tensor; 2]) -> Result<(f64, Vec<Vec<f32>>)> {
-    let g = Graph::training(gpu);
+    let g = Graph::training(gpu)?;
     let vars = values
         .iter()
         .zip(SHAPES)
@@ -100,7 +100,7 @@ fn composite_graph_gradients_match_finite_differences() {
 #[test]
 fn gradients_accumulate_over_shared_inputs() {
     let gpu = gpu();
-    let g = Graph::training(gpu);
+    let g = Graph::training(gpu).unwrap();
     let x = g.leaf(Tensor::from_f32(gpu, &[1, 3], &[0.5, -1.0, 2.0]).unwrap());
     let w = g.leaf(Tensor::from_f32(gpu, &[2, 3], &[1.0, 0.0, -1.0, 2.0, 1.0, 0.5]).unwrap());
     let doubled = g.add(&x, &x).unwrap();
