@@ -136,9 +136,10 @@ impl<'g> Graph<'g> {
             loss.value.shape()
         );
         let mut grads: HashMap<VarId, Tensor> = HashMap::new();
-        let one = self.one.clone().ok_or_else(|| {
-            crate::shape_err!("backward needs a graph made with Graph::training")
-        })?;
+        let one = self
+            .one
+            .clone()
+            .ok_or_else(|| crate::shape_err!("backward needs a graph made with Graph::training"))?;
         grads.insert(loss.id, one);
         let nodes = std::mem::take(&mut *self.nodes.borrow_mut());
         for node in nodes.into_iter().rev() {
@@ -168,26 +169,48 @@ impl<'g> Graph<'g> {
         Ok(self.record(y, &inputs, move |gpu, dy, needs| {
             let hw = [xv.shape()[2], xv.shape()[3]];
             Ok(vec![
-                when(needs[0], || conv2d::conv2d_input_grad(gpu, dy, &wv, hw, args))?,
-                when(needs[1], || conv2d::conv2d_weight_grad(gpu, &xv, dy, kernel, args))?,
-                when(needs.get(2) == Some(&true), || reduce::channel_sums(gpu, dy))?,
+                when(needs[0], || {
+                    conv2d::conv2d_input_grad(gpu, dy, &wv, hw, args)
+                })?,
+                when(needs[1], || {
+                    conv2d::conv2d_weight_grad(gpu, &xv, dy, kernel, args)
+                })?,
+                when(needs.get(2) == Some(&true), || {
+                    reduce::channel_sums(gpu, dy)
+                })?,
             ])
         }))
     }
 
-    pub fn conv_transpose2d(&self, x: &Var, w: &Var, b: Option<&Var>, args: Conv2dArgs) -> Result<Var> {
-        let y = conv_transpose2d::conv_transpose2d(self.gpu, &x.value, &w.value, b.map(|b| &b.value), args)?;
+    pub fn conv_transpose2d(
+        &self,
+        x: &Var,
+        w: &Var,
+        b: Option<&Var>,
+        args: Conv2dArgs,
+    ) -> Result<Var> {
+        let y = conv_transpose2d::conv_transpose2d(
+            self.gpu,
+            &x.value,
+            &w.value,
+            b.map(|b| &b.value),
+            args,
+        )?;
         let (xv, wv) = (x.value.clone(), w.value.clone());
         let kernel = [wv.shape()[2], wv.shape()[3]];
         let mut inputs = vec![x, w];
         inputs.extend(b);
         Ok(self.record(y, &inputs, move |gpu, dy, needs| {
             Ok(vec![
-                when(needs[0], || conv_transpose2d::conv_transpose2d_input_grad(gpu, dy, &wv, args))?,
+                when(needs[0], || {
+                    conv_transpose2d::conv_transpose2d_input_grad(gpu, dy, &wv, args)
+                })?,
                 when(needs[1], || {
                     conv_transpose2d::conv_transpose2d_weight_grad(gpu, &xv, dy, kernel, args)
                 })?,
-                when(needs.get(2) == Some(&true), || reduce::channel_sums(gpu, dy))?,
+                when(needs.get(2) == Some(&true), || {
+                    reduce::channel_sums(gpu, dy)
+                })?,
             ])
         }))
     }
@@ -220,14 +243,16 @@ impl<'g> Graph<'g> {
             batch_norm::batch_norm2d_eval(self.gpu, &x.value, &p)?
         };
         let (xv, gv, stats) = (x.value.clone(), gamma.value.clone(), out.stats);
-        Ok(self.record(out.y, &[x, gamma, beta], move |gpu, dy, needs| {
-            let g = batch_norm::batch_norm2d_backward(gpu, &xv, dy, &gv, &stats, training)?;
-            Ok(vec![
-                needs[0].then_some(g.dx),
-                needs[1].then_some(g.dgamma),
-                needs[2].then_some(g.dbeta),
-            ])
-        }))
+        Ok(
+            self.record(out.y, &[x, gamma, beta], move |gpu, dy, needs| {
+                let g = batch_norm::batch_norm2d_backward(gpu, &xv, dy, &gv, &stats, training)?;
+                Ok(vec![
+                    needs[0].then_some(g.dx),
+                    needs[1].then_some(g.dgamma),
+                    needs[2].then_some(g.dbeta),
+                ])
+            }),
+        )
     }
 
     pub fn relu(&self, x: &Var) -> Result<Var> {
@@ -242,7 +267,9 @@ impl<'g> Graph<'g> {
         let out = pool::max_pool2d(self.gpu, &x.value, args)?;
         let (argmax, shape) = (out.argmax, x.value.shape().to_vec());
         Ok(self.record(out.y, &[x], move |gpu, dy, _| {
-            Ok(vec![Some(pool::max_pool2d_backward(gpu, dy, &argmax, &shape, args)?)])
+            Ok(vec![Some(pool::max_pool2d_backward(
+                gpu, dy, &argmax, &shape, args,
+            )?)])
         }))
     }
 
@@ -250,7 +277,9 @@ impl<'g> Graph<'g> {
         let y = pool::adaptive_avg_pool2d(self.gpu, &x.value, out)?;
         let shape = x.value.shape().to_vec();
         Ok(self.record(y, &[x], move |gpu, dy, _| {
-            Ok(vec![Some(pool::adaptive_avg_pool2d_backward(gpu, dy, &shape)?)])
+            Ok(vec![Some(pool::adaptive_avg_pool2d_backward(
+                gpu, dy, &shape,
+            )?)])
         }))
     }
 
@@ -263,7 +292,9 @@ impl<'g> Graph<'g> {
             Ok(vec![
                 when(needs[0], || matmul::linear_input_grad(gpu, dy, &wv))?,
                 when(needs[1], || matmul::linear_weight_grad(gpu, &xv, dy))?,
-                when(needs.get(2) == Some(&true), || matmul::linear_bias_grad(gpu, dy))?,
+                when(needs.get(2) == Some(&true), || {
+                    matmul::linear_bias_grad(gpu, dy)
+                })?,
             ])
         }))
     }
@@ -280,18 +311,28 @@ impl<'g> Graph<'g> {
     pub fn add(&self, a: &Var, b: &Var) -> Result<Var> {
         let y = elementwise::add(self.gpu, &a.value, &b.value)?;
         Ok(self.record(y, &[a, b], |_, dy, needs| {
-            Ok(vec![needs[0].then(|| dy.clone()), needs[1].then(|| dy.clone())])
+            Ok(vec![
+                needs[0].then(|| dy.clone()),
+                needs[1].then(|| dy.clone()),
+            ])
         }))
     }
 
     pub fn reshape(&self, x: &Var, shape: &[usize]) -> Result<Var> {
         let y = x.value.reshape(shape)?;
         let original = x.value.shape().to_vec();
-        Ok(self.record(y, &[x], move |_, dy, _| Ok(vec![Some(dy.reshape(&original)?)])))
+        Ok(self.record(y, &[x], move |_, dy, _| {
+            Ok(vec![Some(dy.reshape(&original)?)])
+        }))
     }
 
     /// Mean softmax cross-entropy of logits [N, C] or [N, C, H, W] against i32 targets; a scalar [1].
-    pub fn cross_entropy(&self, logits: &Var, targets: &Tensor, ignore_index: Option<i32>) -> Result<Var> {
+    pub fn cross_entropy(
+        &self,
+        logits: &Var,
+        targets: &Tensor,
+        ignore_index: Option<i32>,
+    ) -> Result<Var> {
         let out = loss::cross_entropy(self.gpu, &logits.value, targets, ignore_index)?;
         let value = out.loss.clone();
         let (lv, tv) = (logits.value.clone(), targets.clone());

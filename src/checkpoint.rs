@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
+use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -75,7 +75,10 @@ pub fn save(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp"));
     let io = |e: std::io::Error| Error::File(format!("cannot write {}: {e}", path.display()));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
@@ -105,7 +108,10 @@ impl Checkpoint {
 
     fn parse(&self) -> Result<SafeTensors<'_>> {
         SafeTensors::deserialize(&self.bytes).map_err(|e| {
-            Error::File(format!("{} is not a readable safetensors file: {e}", self.path))
+            Error::File(format!(
+                "{} is not a readable safetensors file: {e}",
+                self.path
+            ))
         })
     }
 
@@ -156,7 +162,12 @@ impl Checkpoint {
                 self.path,
                 unused.len(),
                 model.arch.name(),
-                unused.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                unused
+                    .iter()
+                    .take(5)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Ok(())
@@ -179,9 +190,19 @@ impl Checkpoint {
         failure.map_or(Ok(()), Err)
     }
 
-    fn load_entry(&self, gpu: &Gpu, st: &SafeTensors, key: &str, name: &str, entry: Entry) -> Result<()> {
+    fn load_entry(
+        &self,
+        gpu: &Gpu,
+        st: &SafeTensors,
+        key: &str,
+        name: &str,
+        entry: Entry,
+    ) -> Result<()> {
         let view = st.tensor(key).map_err(|_| {
-            Error::File(format!("{} has no tensor {key} (needed for {name})", self.path))
+            Error::File(format!(
+                "{} has no tensor {key} (needed for {name})",
+                self.path
+            ))
         })?;
         let (want_shape, want_dtype) = match &entry {
             Entry::Param(p) => (p.value.shape().to_vec(), Dtype::F32),
@@ -220,5 +241,6 @@ fn backbone_key(arch: Architecture, name: &str) -> Option<String> {
         Architecture::Fcn16s if name.starts_with("vgg_backbone4.") => "vgg_backbone4.",
         Architecture::Fcn16s => "vgg_backbone5.",
     };
-    name.strip_prefix(prefix).map(|rest| format!("features.{rest}"))
+    name.strip_prefix(prefix)
+        .map(|rest| format!("features.{rest}"))
 }

@@ -60,14 +60,22 @@ pub fn check_labels(batch: &Batch, classes: usize) -> Result<()> {
 }
 
 /// Accuracy or IoU counts, and mean loss, of `model` on `data`.
-pub fn evaluate(gpu: &Gpu, model: &mut Model, data: Arc<dyn Dataset>, batch_size: usize) -> Result<Evaluation> {
+pub fn evaluate(
+    gpu: &Gpu,
+    model: &mut Model,
+    data: Arc<dyn Dataset>,
+    batch_size: usize,
+) -> Result<Evaluation> {
     let segmentation = model.arch.is_segmentation();
     let mut iou = IouCounts::new(model.classes);
     let (mut correct, mut seen, mut loss_sum, mut loss_weight) = (0usize, 0usize, 0.0f64, 0.0f64);
     for batch in Batches::new(data, batch_size, None, Default::default()) {
         let batch = batch?;
         check_labels(&batch, model.classes)?;
-        let labels = batch.labels.as_ref().ok_or_else(|| Error::File("evaluation needs labelled data".into()))?;
+        let labels = batch
+            .labels
+            .as_ref()
+            .ok_or_else(|| Error::File("evaluation needs labelled data".into()))?;
         let out = logits(gpu, model, &batch)?;
         let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;
         let loss = crate::ops::loss::cross_entropy(gpu, &out, &targets, None)?;
@@ -100,7 +108,13 @@ pub struct Predictions {
 }
 
 /// Runs `model` over every image of `data` (in id order).
-pub fn predict(gpu: &Gpu, model: &mut Model, data: Arc<dyn Dataset>, batch_size: usize, keep_logits: bool) -> Result<Predictions> {
+pub fn predict(
+    gpu: &Gpu,
+    model: &mut Model,
+    data: Arc<dyn Dataset>,
+    batch_size: usize,
+    keep_logits: bool,
+) -> Result<Predictions> {
     let mut p = Predictions {
         ids: Vec::new(),
         classes: Vec::new(),

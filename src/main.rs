@@ -18,7 +18,11 @@ use wgnn::optimizer::OptimizerConfig;
 use wgnn::{Error, Result, evaluate, gradcheck, nn, train};
 
 #[derive(Parser)]
-#[command(name = "wgnn", version, about = "Deep learning on any GPU with hand-written WGSL kernels")]
+#[command(
+    name = "wgnn",
+    version,
+    about = "Deep learning on any GPU with hand-written WGSL kernels"
+)]
 struct Cli {
     /// Use the adapter whose name contains this text (case-insensitive); also WGNN_ADAPTER.
     #[arg(long, global = true, value_name = "SUBSTRING")]
@@ -162,10 +166,29 @@ fn main() -> ExitCode {
         Command::Info => info(adapter),
         Command::Gradcheck { only } => run_gradcheck(adapter, &only),
         Command::Train(args) => run_train(adapter, args),
-        Command::Eval { task, weights, data, model, batch_size } => {
-            run_eval(adapter, task, &weights, data.as_deref(), model, batch_size as usize)
-        }
-        Command::Predict { task, weights, images, out, logits, model, batch_size } => run_predict(
+        Command::Eval {
+            task,
+            weights,
+            data,
+            model,
+            batch_size,
+        } => run_eval(
+            adapter,
+            task,
+            &weights,
+            data.as_deref(),
+            model,
+            batch_size as usize,
+        ),
+        Command::Predict {
+            task,
+            weights,
+            images,
+            out,
+            logits,
+            model,
+            batch_size,
+        } => run_predict(
             adapter,
             task,
             &weights,
@@ -175,8 +198,17 @@ fn main() -> ExitCode {
             model,
             batch_size as usize,
         ),
-        Command::Summary { model, classes, size } => summary(adapter, model, classes, size),
-        Command::Synth { task, out, count, seed } => synth(task, &out, count, seed),
+        Command::Summary {
+            model,
+            classes,
+            size,
+        } => summary(adapter, model, classes, size),
+        Command::Synth {
+            task,
+            out,
+            count,
+            seed,
+        } => synth(task, &out, count, seed),
     };
     match result {
         Ok(code) => code,
@@ -204,16 +236,46 @@ fn info(wanted: Option<&str>) -> Result<ExitCode> {
         let l = adapter.limits();
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         println!("[{i}] {}", a.name);
-        println!("    backend {:?}, type {:?}, driver {} {}", a.backend, a.device_type, a.driver, a.driver_info);
-        println!("    max buffer size                  {} bytes", l.max_buffer_size);
-        println!("    max storage binding size         {} bytes", l.max_storage_buffer_binding_size);
-        println!("    storage binding offset alignment {} bytes", l.min_storage_buffer_offset_alignment);
-        println!("    max workgroups per dimension     {}", l.max_compute_workgroups_per_dimension);
-        println!("    max invocations per workgroup    {}", l.max_compute_invocations_per_workgroup);
-        println!("    workgroup memory                 {} bytes", l.max_compute_workgroup_storage_size);
-        println!("    storage buffers per stage        {}", l.max_storage_buffers_per_shader_stage);
-        println!("    subgroup sizes                   {}..{}", a.subgroup_min_size, a.subgroup_max_size);
-        println!("    timestamp queries                {}", if timestamps { "yes" } else { "no" });
+        println!(
+            "    backend {:?}, type {:?}, driver {} {}",
+            a.backend, a.device_type, a.driver, a.driver_info
+        );
+        println!(
+            "    max buffer size                  {} bytes",
+            l.max_buffer_size
+        );
+        println!(
+            "    max storage binding size         {} bytes",
+            l.max_storage_buffer_binding_size
+        );
+        println!(
+            "    storage binding offset alignment {} bytes",
+            l.min_storage_buffer_offset_alignment
+        );
+        println!(
+            "    max workgroups per dimension     {}",
+            l.max_compute_workgroups_per_dimension
+        );
+        println!(
+            "    max invocations per workgroup    {}",
+            l.max_compute_invocations_per_workgroup
+        );
+        println!(
+            "    workgroup memory                 {} bytes",
+            l.max_compute_workgroup_storage_size
+        );
+        println!(
+            "    storage buffers per stage        {}",
+            l.max_storage_buffers_per_shader_stage
+        );
+        println!(
+            "    subgroup sizes                   {}..{}",
+            a.subgroup_min_size, a.subgroup_max_size
+        );
+        println!(
+            "    timestamp queries                {}",
+            if timestamps { "yes" } else { "no" }
+        );
     }
     let chosen = gpu::choose_adapter(wanted)?;
     println!("wgnn uses: {}", gpu::describe(&chosen.get_info()));
@@ -261,8 +323,16 @@ fn check_task(task: Task, arch: Architecture) -> Result<()> {
         return Err(Error::Shape(format!(
             "{} is a {} model; use `{}`",
             arch.name(),
-            if arch.is_segmentation() { "segmentation" } else { "classification" },
-            if arch.is_segmentation() { "segment" } else { "classify" }
+            if arch.is_segmentation() {
+                "segmentation"
+            } else {
+                "classification"
+            },
+            if arch.is_segmentation() {
+                "segment"
+            } else {
+                "classify"
+            }
         )));
     }
     Ok(())
@@ -276,11 +346,18 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
         (None, None) => Some(labelled(a.task, None, true)?),
         (None, Some(_)) => None,
     };
-    let from_init = a.init.as_deref().map(|p| Checkpoint::open(p)?.architecture()).transpose()?;
-    let arch = a.model.or(from_init.map(|(arch, _)| arch)).unwrap_or(match a.task {
-        Task::Classify => Architecture::Vgg16bn,
-        Task::Segment => Architecture::Fcn32s,
-    });
+    let from_init = a
+        .init
+        .as_deref()
+        .map(|p| Checkpoint::open(p)?.architecture())
+        .transpose()?;
+    let arch = a
+        .model
+        .or(from_init.map(|(arch, _)| arch))
+        .unwrap_or(match a.task {
+            Task::Classify => Architecture::Vgg16bn,
+            Task::Segment => Architecture::Fcn32s,
+        });
     check_task(a.task, arch)?;
     let classes = a
         .classes
@@ -292,7 +369,9 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
         OptimizerKind::Adam => 1e-3,
     });
     if !(lr > 0.0 && lr.is_finite()) {
-        return Err(Error::Shape(format!("--lr must be a positive number, got {lr}")));
+        return Err(Error::Shape(format!(
+            "--lr must be a positive number, got {lr}"
+        )));
     }
     let optimizer = match a.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig {
@@ -306,7 +385,12 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
             ..AdamConfig::default()
         }),
     };
-    let source = a.data.as_ref().map_or("built-in synthetic data".to_owned(), |d| d.display().to_string());
+    let source = a
+        .data
+        .as_ref()
+        .map_or("built-in synthetic data".to_owned(), |d| {
+            d.display().to_string()
+        });
     println!(
         "training {} ({classes} classes) on {source}: {} images, on {}",
         arch.name(),
@@ -407,18 +491,31 @@ fn run_predict(
     Ok(ExitCode::SUCCESS)
 }
 
-fn summary(adapter: Option<&str>, arch: Architecture, classes: Option<u32>, size: Option<u32>) -> Result<ExitCode> {
+fn summary(
+    adapter: Option<&str>,
+    arch: Architecture,
+    classes: Option<u32>,
+    size: Option<u32>,
+) -> Result<ExitCode> {
     let gpu = open_gpu(adapter)?;
-    let (default_classes, default_size) = if arch.is_segmentation() { (7, 512) } else { (50, 32) };
+    let (default_classes, default_size) = if arch.is_segmentation() {
+        (7, 512)
+    } else {
+        (50, 32)
+    };
     let classes = classes.map_or(default_classes, |c| c as usize);
     let size = size.map_or(default_size, |s| s as usize);
     let m = Model::new(&gpu, arch, classes, 0, UpsamplingInit::Default)?;
-    print!("{}", nn::summary(&m.net.describe(), m.net.as_ref(), &[1, 3, size, size])?);
+    print!(
+        "{}",
+        nn::summary(&m.net.describe(), m.net.as_ref(), &[1, 3, size, size])?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn synth(task: Task, out: &Path, count: Option<usize>, seed: u64) -> Result<ExitCode> {
-    std::fs::create_dir_all(out).map_err(|e| Error::File(format!("cannot create {}: {e}", out.display())))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::File(format!("cannot create {}: {e}", out.display())))?;
     match task {
         Task::Classify => {
             let mut s = SyntheticClassify::builtin(false);
@@ -433,6 +530,14 @@ fn synth(task: Task, out: &Path, count: Option<usize>, seed: u64) -> Result<Exit
             s.write_folder(out)?;
         }
     }
-    println!("wrote synthetic {} data to {}", if task == Task::Classify { "classification" } else { "segmentation" }, out.display());
+    println!(
+        "wrote synthetic {} data to {}",
+        if task == Task::Classify {
+            "classification"
+        } else {
+            "segmentation"
+        },
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

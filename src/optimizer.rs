@@ -50,13 +50,23 @@ impl Optimizer {
                     OptimizerConfig::Sgd(_) => 1,
                     OptimizerConfig::Adam(_) => 2,
                 };
-                (0..n).map(|_| Tensor::zeros(gpu, p.value.shape())).collect()
+                (0..n)
+                    .map(|_| Tensor::zeros(gpu, p.value.shape()))
+                    .collect()
             });
             let result = match self.config {
-                OptimizerConfig::Sgd(c) => optim::sgd_step(gpu, &p.value, &grad, &buffers[0], first, c),
-                OptimizerConfig::Adam(c) => {
-                    optim::adam_step(gpu, &p.value, &grad, &buffers[0], &buffers[1], self.steps, c)
+                OptimizerConfig::Sgd(c) => {
+                    optim::sgd_step(gpu, &p.value, &grad, &buffers[0], first, c)
                 }
+                OptimizerConfig::Adam(c) => optim::adam_step(
+                    gpu,
+                    &p.value,
+                    &grad,
+                    &buffers[0],
+                    &buffers[1],
+                    self.steps,
+                    c,
+                ),
             };
             failure = result.err();
         });

@@ -87,8 +87,16 @@ pub fn train(gpu: &Gpu, o: &TrainOptions) -> Result<Vec<EpochRecord>> {
         println!(
             "epoch {epoch}/{}: train loss {train_loss:.4}, validation {} {}, {:.1} s",
             o.epochs,
-            if o.arch.is_segmentation() { "mIoU" } else { "accuracy" },
-            if val_metric.is_nan() { "n/a".to_owned() } else { format!("{val_metric:.4}") },
+            if o.arch.is_segmentation() {
+                "mIoU"
+            } else {
+                "accuracy"
+            },
+            if val_metric.is_nan() {
+                "n/a".to_owned()
+            } else {
+                format!("{val_metric:.4}")
+            },
             record.seconds
         );
         records.push(record);
@@ -103,7 +111,13 @@ pub fn train(gpu: &Gpu, o: &TrainOptions) -> Result<Vec<EpochRecord>> {
     Ok(records)
 }
 
-fn train_epoch(gpu: &Gpu, o: &TrainOptions, model: &mut Model, optimizer: &mut Optimizer, epoch: usize) -> Result<f64> {
+fn train_epoch(
+    gpu: &Gpu,
+    o: &TrainOptions,
+    model: &mut Model,
+    optimizer: &mut Optimizer,
+    epoch: usize,
+) -> Result<f64> {
     let seed = o.seed.wrapping_add(epoch as u64);
     let batches = Batches::new(Arc::clone(&o.train), o.batch_size, Some(seed), o.augment);
     let bar = if o.progress {
@@ -122,7 +136,10 @@ fn train_epoch(gpu: &Gpu, o: &TrainOptions, model: &mut Model, optimizer: &mut O
     for (step, batch) in batches.enumerate() {
         let batch = batch?;
         check_labels(&batch, model.classes)?;
-        let labels = batch.labels.as_ref().ok_or_else(|| Error::File("training needs labelled data".into()))?;
+        let labels = batch
+            .labels
+            .as_ref()
+            .ok_or_else(|| Error::File("training needs labelled data".into()))?;
         let g = Graph::training(gpu)?;
         let x = g.input(Tensor::from_f32(gpu, &batch.shape, &batch.images)?);
         let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;
@@ -159,7 +176,10 @@ fn train_epoch(gpu: &Gpu, o: &TrainOptions, model: &mut Model, optimizer: &mut O
 fn write_metrics(path: &Path, records: &[EpochRecord]) -> Result<()> {
     let mut csv = String::from("epoch,train_loss,val_metric,seconds\n");
     for r in records {
-        csv += &format!("{},{:.6},{:.6},{:.3}\n", r.epoch, r.train_loss, r.val_metric, r.seconds);
+        csv += &format!(
+            "{},{:.6},{:.6},{:.3}\n",
+            r.epoch, r.train_loss, r.val_metric, r.seconds
+        );
     }
     checkpoint::write_atomically(path, csv.as_bytes())
 }

@@ -88,3 +88,209 @@ fn an_unknown_adapter_is_one_line_and_a_failure() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+fn ok(args: &[&str]) -> String {
+    let out = wgnn(args);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wgnn {args:?} failed:\n{stdout}{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
+/// synth -> train -> eval -> predict in a temporary folder, for classification.
+#[test]
+fn classify_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    ok(&[
+        "synth",
+        "classify",
+        "--out",
+        &p("train"),
+        "--count",
+        "6",
+        "--seed",
+        "1",
+    ]);
+    ok(&[
+        "synth",
+        "classify",
+        "--out",
+        &p("val"),
+        "--count",
+        "4",
+        "--seed",
+        "2",
+    ]);
+    let log = ok(&[
+        "train",
+        "classify",
+        "--data",
+        &p("train"),
+        "--val",
+        &p("val"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "3",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--out",
+        &p("run"),
+    ]);
+    assert!(log.contains("epoch 1/1: train loss"), "{log}");
+    let csv = std::fs::read_to_string(p("run/metrics.csv")).unwrap();
+    assert!(
+        csv.starts_with("epoch,train_loss,val_metric,seconds\n1,"),
+        "{csv}"
+    );
+    let eval = ok(&[
+        "eval",
+        "classify",
+        "--weights",
+        &p("run/best.safetensors"),
+        "--data",
+        &p("val"),
+    ]);
+    assert!(eval.contains("accuracy "), "{eval}");
+    ok(&[
+        "predict",
+        "classify",
+        "--weights",
+        &p("run/last.safetensors"),
+        "--images",
+        &p("val"),
+        "--out",
+        &p("preds.csv"),
+        "--logits",
+        &p("logits.safetensors"),
+    ]);
+    let preds = std::fs::read_to_string(p("preds.csv")).unwrap();
+    let rows: Vec<&str> = preds.lines().collect();
+    assert_eq!(rows[0], "image_id,label");
+    assert_eq!(rows.len(), 5, "{preds}");
+    assert!(rows[1].starts_with("0_0.png,"), "{preds}");
+    let bytes = std::fs::read(p("logits.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("logits").unwrap().shape(), [4, 10]);
+}
+
+/// synth -> train -> eval -> predict for segmentation, with FCN16s.
+#[test]
+fn segment_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    ok(&[
+        "synth",
+        "segment",
+        "--out",
+        &p("train"),
+        "--count",
+        "2",
+        "--seed",
+        "1",
+    ]);
+    ok(&[
+        "synth",
+        "segment",
+        "--out",
+        &p("val"),
+        "--count",
+        "2",
+        "--seed",
+        "2",
+    ]);
+    ok(&[
+        "train",
+        "segment",
+        "--model",
+        "fcn16s",
+        "--data",
+        &p("train"),
+        "--val",
+        &p("val"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--out",
+        &p("run"),
+    ]);
+    let eval = ok(&[
+        "eval",
+        "segment",
+        "--weights",
+        &p("run/last.safetensors"),
+        "--data",
+        &p("val"),
+    ]);
+    for needle in ["0 urban", "5 barren", "mIoU"] {
+        assert!(eval.contains(needle), "{eval}");
+    }
+    ok(&[
+        "predict",
+        "segment",
+        "--weights",
+        &p("run/last.safetensors"),
+        "--images",
+        &p("val"),
+        "--out",
+        &p("masks"),
+        "--logits",
+        &p("logits.safetensors"),
+    ]);
+    for id in ["0000", "0001"] {
+        let mask = image::open(p(&format!("masks/{id}_mask.png")))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(mask.dimensions(), (64, 64));
+        let palette: Vec<[u8; 3]> = wgnn::data::LAND_COVER.iter().map(|c| c.1).collect();
+        assert!(
+            mask.pixels().all(|px| palette.contains(&px.0)),
+            "mask colours are the land-cover code"
+        );
+    }
+    let bytes = std::fs::read(p("logits.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("logits").unwrap().shape(), [2, 7, 64, 64]);
+}
+
+#[test]
+fn summary_prints_the_pytorch_tree() {
+    let out = ok(&["summary", "--model", "vgg16bn", "--classes", "10"]);
+    assert!(
+        out.starts_with(
+            "VGG16bn(\n  (features): Sequential(\n    (0): Conv2d(3, 64, kernel_size=(3, 3)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("(classifier): Linear(in_features=25088, out_features=10, bias=True)"),
+        "{out}"
+    );
+    assert!(out.ends_with("parameters: 14974026\n"), "{out}");
+}
+
+#[test]
+fn task_and_model_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wgnn(&[
+        "train",
+        "classify",
+        "--model",
+        "fcn32s",
+        "--out",
+        &dir.path().to_string_lossy(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("fcn32s is a segmentation model; use `segment`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

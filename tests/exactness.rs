@@ -53,24 +53,34 @@ fn hashed_value(name: &str, shape: &[usize]) -> Vec<f32> {
 }
 
 fn gpu() -> Gpu {
-    Gpu::new(&GpuOptions::default())
-        .expect("GPU tests need an adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
+    Gpu::new(&GpuOptions::default()).expect(
+        "GPU tests need an adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)",
+    )
 }
 
 fn model(gpu: &Gpu, arch: Architecture, classes: usize) -> Model {
     let mut m = Model::new(gpu, arch, classes, 0, UpsamplingInit::Default).unwrap();
     m.visit(&mut |name, e| match e {
         Entry::Param(p) => {
-            *p = Param::new(Tensor::from_f32(gpu, p.value.shape(), &hashed_value(name, p.value.shape())).unwrap())
+            *p = Param::new(
+                Tensor::from_f32(gpu, p.value.shape(), &hashed_value(name, p.value.shape()))
+                    .unwrap(),
+            )
         }
-        Entry::Buffer(t) => *t = Tensor::from_f32(gpu, t.shape(), &hashed_value(name, t.shape())).unwrap(),
+        Entry::Buffer(t) => {
+            *t = Tensor::from_f32(gpu, t.shape(), &hashed_value(name, t.shape())).unwrap()
+        }
         Entry::Count(c) => *c = 3,
     });
     m
 }
 
 fn f32s(st: &SafeTensors, name: &str) -> Vec<f32> {
-    bytemuck::pod_collect_to_vec(st.tensor(name).unwrap_or_else(|_| panic!("fixture has no {name}")).data())
+    bytemuck::pod_collect_to_vec(
+        st.tensor(name)
+            .unwrap_or_else(|_| panic!("fixture has no {name}"))
+            .data(),
+    )
 }
 
 fn f64s(v: &[f32]) -> Vec<f64> {
@@ -78,7 +88,10 @@ fn f64s(v: &[f32]) -> Vec<f64> {
 }
 
 fn check(arch: Architecture, classes: usize, train_step: bool) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/pytorch_exact/{}.safetensors", arch.name()));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "tests/fixtures/pytorch_exact/{}.safetensors",
+        arch.name()
+    ));
     let bytes = std::fs::read(&path).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let gpu = gpu();
@@ -90,9 +103,25 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
     let targets = Tensor::from_i32(&gpu, &t_shape, &targets).unwrap();
 
     let g = Graph::inference(&gpu);
-    let logits = m.forward(&g, &g.input(x.clone()), &Context { training: false, seed: 0 }).unwrap();
-    let e = rel_err(&f64s(&f32s(&st, "eval_logits")), &f64s(&logits.value.to_f32(&gpu).unwrap()));
-    assert!(e < TOL, "{}: eval logits differ from PyTorch by {e:.2e}", arch.name());
+    let logits = m
+        .forward(
+            &g,
+            &g.input(x.clone()),
+            &Context {
+                training: false,
+                seed: 0,
+            },
+        )
+        .unwrap();
+    let e = rel_err(
+        &f64s(&f32s(&st, "eval_logits")),
+        &f64s(&logits.value.to_f32(&gpu).unwrap()),
+    );
+    assert!(
+        e < TOL,
+        "{}: eval logits differ from PyTorch by {e:.2e}",
+        arch.name()
+    );
     if !train_step {
         return;
     }
@@ -104,14 +133,36 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
         }
     });
     let g = Graph::training(&gpu).unwrap();
-    let logits = m.forward(&g, &g.input(x), &Context { training: true, seed: 0 }).unwrap();
+    let logits = m
+        .forward(
+            &g,
+            &g.input(x),
+            &Context {
+                training: true,
+                seed: 0,
+            },
+        )
+        .unwrap();
     let loss = g.cross_entropy(&logits, &targets, None).unwrap();
     let mut grads = g.backward(&loss).unwrap();
     collect_grads(m.net.as_mut(), &mut grads);
-    let sgd = SgdConfig { lr: LR, momentum: 0.0, weight_decay: 0.0 };
-    Optimizer::new(OptimizerConfig::Sgd(sgd)).step(&gpu, &mut m).unwrap();
-    let loss_err = rel_err(&f64s(&f32s(&st, "train_loss")), &f64s(&loss.value.to_f32(&gpu).unwrap()));
-    assert!(loss_err < TOL, "{}: train loss differs by {loss_err:.2e}", arch.name());
+    let sgd = SgdConfig {
+        lr: LR,
+        momentum: 0.0,
+        weight_decay: 0.0,
+    };
+    Optimizer::new(OptimizerConfig::Sgd(sgd))
+        .step(&gpu, &mut m)
+        .unwrap();
+    let loss_err = rel_err(
+        &f64s(&f32s(&st, "train_loss")),
+        &f64s(&loss.value.to_f32(&gpu).unwrap()),
+    );
+    assert!(
+        loss_err < TOL,
+        "{}: train loss differs by {loss_err:.2e}",
+        arch.name()
+    );
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -120,7 +171,9 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
             Entry::Param(p) => (p.value.to_f32(&gpu).unwrap(), p.value.numel()),
             Entry::Buffer(t) => (t.to_f32(&gpu).unwrap(), t.numel()),
             Entry::Count(c) => {
-                let theirs: Vec<i64> = bytemuck::pod_collect_to_vec(st.tensor(&format!("after.{name}")).unwrap().data());
+                let theirs: Vec<i64> = bytemuck::pod_collect_to_vec(
+                    st.tensor(&format!("after.{name}")).unwrap().data(),
+                );
                 if theirs != [*c] {
                     failures.push(format!("{name}: {c} != {theirs:?}"));
                 }
@@ -142,9 +195,15 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
                 .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
                 .sum::<f64>()
                 .sqrt();
-            let theirs: Vec<f64> = bytemuck::pod_collect_to_vec(st.tensor(&format!("delta_norm.{name}")).unwrap().data());
+            let theirs: Vec<f64> = bytemuck::pod_collect_to_vec(
+                st.tensor(&format!("delta_norm.{name}")).unwrap().data(),
+            );
             let delta_err = (delta - theirs[0]).abs() / theirs[0].max(1e-30);
-            rel_err(&f64s(&f32s(&st, &format!("sampled.{name}"))), &f64s(&sampled)).max(
+            rel_err(
+                &f64s(&f32s(&st, &format!("sampled.{name}"))),
+                &f64s(&sampled),
+            )
+            .max(
                 // The change of a large weight is compared through its norm, which is much smaller
                 // than the weight itself and so a sharper test of the gradient.
                 if theirs[0] > 1e-6 { delta_err } else { 0.0 },
@@ -155,7 +214,11 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
         }
     });
     assert!(checked > 0);
-    assert!(failures.is_empty(), "{}: state after one SGD step differs from PyTorch: {failures:?}", arch.name());
+    assert!(
+        failures.is_empty(),
+        "{}: state after one SGD step differs from PyTorch: {failures:?}",
+        arch.name()
+    );
 }
 
 #[test]

@@ -19,13 +19,18 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn is_image(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_lowercase).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_lowercase)
+            .as_deref(),
         Some("png" | "jpg" | "jpeg")
     )
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub(crate) fn read_rgb(path: &Path) -> Result<image::RgbImage> {
@@ -199,7 +204,10 @@ impl ImageFolder {
             .filter(|p| is_image(p) && !file_name(p).ends_with("_mask.png"))
             .collect();
         if files.is_empty() {
-            return Err(Error::File(format!("{} holds no PNG or JPEG images", dir.display())));
+            return Err(Error::File(format!(
+                "{} holds no PNG or JPEG images",
+                dir.display()
+            )));
         }
         Ok(ImageFolder { files })
     }

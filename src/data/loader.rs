@@ -51,7 +51,12 @@ pub struct Batches {
 impl Batches {
     /// Batches of `batch_size` examples: in id order, or shuffled by `shuffle_seed`. `augment` draws
     /// its flips from `shuffle_seed` too (or never flips without one).
-    pub fn new(data: Arc<dyn Dataset>, batch_size: usize, shuffle_seed: Option<u64>, augment: Augment) -> Batches {
+    pub fn new(
+        data: Arc<dyn Dataset>,
+        batch_size: usize,
+        shuffle_seed: Option<u64>,
+        augment: Augment,
+    ) -> Batches {
         let mut order: Vec<usize> = (0..data.len()).collect();
         let mut rng = StdRng::seed_from_u64(shuffle_seed.unwrap_or(0));
         if shuffle_seed.is_some() {

@@ -53,7 +53,10 @@ impl SyntheticClassify {
         let mut rng = StdRng::seed_from_u64(self.seed.wrapping_mul(1_000_003) ^ i as u64);
         let colour = class_colour(class, self.classes);
         let side = rng.random_range(10..20u32);
-        let (x0, y0) = (rng.random_range(0..32 - side), rng.random_range(0..32 - side));
+        let (x0, y0) = (
+            rng.random_range(0..32 - side),
+            rng.random_range(0..32 - side),
+        );
         let grey = rng.random_range(60.0..190.0);
         let img = RgbImage::from_fn(32, 32, |x, y| {
             let inside = (x0..x0 + side).contains(&x) && (y0..y0 + side).contains(&y);
@@ -130,13 +133,24 @@ impl SyntheticSegment {
         let s = self.size;
         let regions: Vec<(f32, f32, usize)> = (0..5)
             .map(|k| {
-                let class = if k == 0 { i % 6 } else { rng.random_range(0..7) };
-                (rng.random_range(0.0..s as f32), rng.random_range(0.0..s as f32), class)
+                let class = if k == 0 {
+                    i % 6
+                } else {
+                    rng.random_range(0..7)
+                };
+                (
+                    rng.random_range(0.0..s as f32),
+                    rng.random_range(0.0..s as f32),
+                    class,
+                )
             })
             .collect();
         let class_at = |x: u32, y: u32| {
             let d = |r: &(f32, f32, usize)| (r.0 - x as f32).powi(2) + (r.1 - y as f32).powi(2);
-            regions.iter().min_by(|a, b| d(a).total_cmp(&d(b))).map_or(6, |r| r.2)
+            regions
+                .iter()
+                .min_by(|a, b| d(a).total_cmp(&d(b)))
+                .map_or(6, |r| r.2)
         };
         let sat = RgbImage::from_fn(s, s, |x, y| pixel(GROUND[class_at(x, y)], &mut rng, 30.0));
         let mask = RgbImage::from_fn(s, s, |x, y| Rgb(LAND_COVER[class_at(x, y)].1));

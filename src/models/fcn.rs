@@ -49,7 +49,12 @@ pub struct Fcn32s {
 }
 
 impl Fcn32s {
-    pub fn new(gpu: &Gpu, rng: &mut StdRng, classes: usize, init: UpsamplingInit) -> Result<Fcn32s> {
+    pub fn new(
+        gpu: &Gpu,
+        rng: &mut StdRng,
+        classes: usize,
+        init: UpsamplingInit,
+    ) -> Result<Fcn32s> {
         let vgg_backbone = Sequential::numbered(0, vgg16_features(gpu, rng)?);
         let down_sampling = Sequential::numbered(
             0,
@@ -79,14 +84,17 @@ impl Module for Fcn32s {
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
-        self.vgg_backbone.visit(&format!("{prefix}vgg_backbone."), f);
-        self.down_sampling.visit(&format!("{prefix}down_sampling."), f);
+        self.vgg_backbone
+            .visit(&format!("{prefix}vgg_backbone."), f);
+        self.down_sampling
+            .visit(&format!("{prefix}down_sampling."), f);
         self.up_sampling.visit(&format!("{prefix}up_sampling."), f);
     }
 
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let h = self.vgg_backbone.out_shape(input)?;
-        self.up_sampling.out_shape(&self.down_sampling.out_shape(&h)?)
+        self.up_sampling
+            .out_shape(&self.down_sampling.out_shape(&h)?)
     }
 
     fn describe(&self) -> String {
@@ -102,7 +110,9 @@ impl Module for Fcn32s {
     }
 
     fn num_params(&self) -> usize {
-        self.vgg_backbone.num_params() + self.down_sampling.num_params() + self.up_sampling.num_params()
+        self.vgg_backbone.num_params()
+            + self.down_sampling.num_params()
+            + self.up_sampling.num_params()
     }
 }
 
@@ -119,7 +129,12 @@ pub struct Fcn16s {
 }
 
 impl Fcn16s {
-    pub fn new(gpu: &Gpu, rng: &mut StdRng, classes: usize, init: UpsamplingInit) -> Result<Fcn16s> {
+    pub fn new(
+        gpu: &Gpu,
+        rng: &mut StdRng,
+        classes: usize,
+        init: UpsamplingInit,
+    ) -> Result<Fcn16s> {
         let mut features = vgg16_features(gpu, rng)?;
         let block5 = features.split_off(34);
         let down_sampling = Sequential::numbered(
@@ -157,18 +172,26 @@ impl Module for Fcn16s {
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
-        self.vgg_backbone4.visit(&format!("{prefix}vgg_backbone4."), f);
-        self.vgg_backbone5.visit(&format!("{prefix}vgg_backbone5."), f);
-        self.down_sampling.visit(&format!("{prefix}down_sampling."), f);
-        self.reduce_channel.visit(&format!("{prefix}reduce_channel."), f);
-        self.up_sampling2.visit(&format!("{prefix}up_sampling2."), f);
-        self.up_sampling32.visit(&format!("{prefix}up_sampling32."), f);
+        self.vgg_backbone4
+            .visit(&format!("{prefix}vgg_backbone4."), f);
+        self.vgg_backbone5
+            .visit(&format!("{prefix}vgg_backbone5."), f);
+        self.down_sampling
+            .visit(&format!("{prefix}down_sampling."), f);
+        self.reduce_channel
+            .visit(&format!("{prefix}reduce_channel."), f);
+        self.up_sampling2
+            .visit(&format!("{prefix}up_sampling2."), f);
+        self.up_sampling32
+            .visit(&format!("{prefix}up_sampling32."), f);
     }
 
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let x4 = self.vgg_backbone4.out_shape(input)?;
         let x5 = self.vgg_backbone5.out_shape(&x4)?;
-        let up = self.up_sampling2.out_shape(&self.down_sampling.out_shape(&x5)?)?;
+        let up = self
+            .up_sampling2
+            .out_shape(&self.down_sampling.out_shape(&x5)?)?;
         let skip = self.reduce_channel.out_shape(&x4)?;
         crate::ensure_shape!(
             up == skip,

@@ -62,7 +62,13 @@ pub struct Model {
 
 impl Model {
     /// A freshly initialised model (PyTorch's default initialisation, seeded).
-    pub fn new(gpu: &Gpu, arch: Architecture, classes: usize, seed: u64, upsampling: UpsamplingInit) -> Result<Model> {
+    pub fn new(
+        gpu: &Gpu,
+        arch: Architecture,
+        classes: usize,
+        seed: u64,
+        upsampling: UpsamplingInit,
+    ) -> Result<Model> {
         crate::ensure_shape!(classes > 0, "a model needs at least one class");
         let mut rng = StdRng::seed_from_u64(seed);
         let net: Box<dyn Module> = match arch {

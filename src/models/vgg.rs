@@ -13,7 +13,9 @@ use crate::ops::conv2d::Conv2dArgs;
 use crate::ops::pool::MaxPoolArgs;
 
 /// torchvision's configuration "D": channels of each 3x3 conv, 0 for a 2x2 max pool.
-const VGG16: [usize; 18] = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
+const VGG16: [usize; 18] = [
+    64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
+];
 
 /// The 44 modules of `features`: (Conv 3x3 pad 1, BN, ReLU) per conv, MaxPool(2, 2) per 0.
 pub fn vgg16_features(gpu: &Gpu, rng: &mut StdRng) -> Result<Vec<Box<dyn Module>>> {

@@ -6,8 +6,8 @@ use super::{Context, Entry, Module, Param, kaiming_uniform};
 use crate::autograd::{Graph, Var};
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::ops::conv2d::{Conv2dArgs, conv_out_len};
 use crate::ops::conv_transpose2d::conv_transpose_out_len;
+use crate::ops::conv2d::{Conv2dArgs, conv_out_len};
 use crate::ops::pool::MaxPoolArgs;
 use crate::tensor::Tensor;
 
@@ -80,7 +80,9 @@ impl Module for Conv2d {
             conv_out_len(w, ws[3], a.stride[1], a.padding[1]),
         ) {
             (Some(oh), Some(ow)) => Ok(vec![n, ws[0], oh, ow]),
-            _ => Err(crate::shape_err!("Conv2d: input {input:?} is smaller than the kernel")),
+            _ => Err(crate::shape_err!(
+                "Conv2d: input {input:?} is smaller than the kernel"
+            )),
         }
     }
 
@@ -177,7 +179,9 @@ impl Module for ConvTranspose2d {
             conv_transpose_out_len(w, ws[3], a.stride[1], a.padding[1]),
         ) {
             (Some(oh), Some(ow)) => Ok(vec![n, ws[1], oh, ow]),
-            _ => Err(crate::shape_err!("ConvTranspose2d: empty output for input {input:?}")),
+            _ => Err(crate::shape_err!(
+                "ConvTranspose2d: empty output for input {input:?}"
+            )),
         }
     }
 
@@ -253,8 +257,14 @@ impl Module for BatchNorm2d {
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
         f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
         f(&format!("{prefix}bias"), Entry::Param(&mut self.bias));
-        f(&format!("{prefix}running_mean"), Entry::Buffer(&mut self.running_mean));
-        f(&format!("{prefix}running_var"), Entry::Buffer(&mut self.running_var));
+        f(
+            &format!("{prefix}running_mean"),
+            Entry::Buffer(&mut self.running_mean),
+        );
+        f(
+            &format!("{prefix}running_var"),
+            Entry::Buffer(&mut self.running_var),
+        );
         f(
             &format!("{prefix}num_batches_tracked"),
             Entry::Count(&mut self.num_batches_tracked),
@@ -321,9 +331,13 @@ impl Module for MaxPool2d {
                 conv_out_len(w, a.kernel[1], a.stride[1], a.padding[1]),
             ) {
                 (Some(oh), Some(ow)) => Ok(vec![n, c, oh, ow]),
-                _ => Err(crate::shape_err!("MaxPool2d: input {input:?} is smaller than the window")),
+                _ => Err(crate::shape_err!(
+                    "MaxPool2d: input {input:?} is smaller than the window"
+                )),
             },
-            _ => Err(crate::shape_err!("MaxPool2d expects [N, C, H, W], got {input:?}")),
+            _ => Err(crate::shape_err!(
+                "MaxPool2d expects [N, C, H, W], got {input:?}"
+            )),
         }
     }
 
@@ -352,7 +366,9 @@ impl Module for AdaptiveAvgPool2d {
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         match *input {
             [n, c, _, _] => Ok(vec![n, c, self.0[0], self.0[1]]),
-            _ => Err(crate::shape_err!("AdaptiveAvgPool2d expects [N, C, H, W], got {input:?}")),
+            _ => Err(crate::shape_err!(
+                "AdaptiveAvgPool2d expects [N, C, H, W], got {input:?}"
+            )),
         }
     }
 
@@ -402,7 +418,11 @@ pub struct Linear {
 impl Linear {
     pub fn new(gpu: &Gpu, rng: &mut StdRng, c_in: usize, c_out: usize) -> Result<Linear> {
         Ok(Linear {
-            weight: upload(gpu, &[c_out, c_in], &kaiming_uniform(rng, c_out * c_in, c_in))?,
+            weight: upload(
+                gpu,
+                &[c_out, c_in],
+                &kaiming_uniform(rng, c_out * c_in, c_in),
+            )?,
             bias: upload(gpu, &[c_out], &kaiming_uniform(rng, c_out, c_in))?,
         })
     }

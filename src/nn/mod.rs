@@ -119,9 +119,19 @@ pub fn summary(name: &str, module: &dyn Module, input: &[usize]) -> Result<Strin
     Ok(out)
 }
 
-fn print_tree(out: &mut String, name: &str, m: &dyn Module, input: &[usize], depth: usize) -> Result<()> {
+fn print_tree(
+    out: &mut String,
+    name: &str,
+    m: &dyn Module,
+    input: &[usize],
+    depth: usize,
+) -> Result<()> {
     let indent = "  ".repeat(depth);
-    let label = if depth == 0 { String::new() } else { format!("({name}): ") };
+    let label = if depth == 0 {
+        String::new()
+    } else {
+        format!("({name}): ")
+    };
     let children = m.children();
     if children.is_empty() {
         let line = format!("{indent}{label}{}", m.describe());

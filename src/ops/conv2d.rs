@@ -57,7 +57,11 @@ struct Params {
 }
 
 /// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
-const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 16;
+const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
+/// Register blocks of conv2d.wgsl (BC output channels, BX output columns, BI input channels).
+const BC: usize = 4;
+const BX: usize = 4;
+const BI: usize = 4;
 
 pub(crate) fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
     crate::ensure_shape!(
@@ -142,13 +146,15 @@ pub fn conv2d(
             "forward",
             &params,
             &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
-            groups(chunk.len() * per_y, WG),
+            groups(chunk.len() * c_out.div_ceil(BC) * oh * ow.div_ceil(BX), WG),
         )?;
     }
     Ok(y)
 }
 
-/// dx for y = conv2d(x, weight): the transposed convolution of dy, sized like the input [H, W].
+/// dx for y = conv2d(x, weight), sized like the input [H, W]. With stride 1 and padding below the
+/// kernel it is the convolution of dy with the flipped, transposed weight (the fast forward kernel);
+/// otherwise the transposed-convolution gather.
 pub fn conv2d_input_grad(
     gpu: &Gpu,
     dy: &Tensor,
@@ -156,7 +162,48 @@ pub fn conv2d_input_grad(
     input_hw: [usize; 2],
     args: Conv2dArgs,
 ) -> Result<Tensor> {
-    conv_transpose2d::transposed_gather(gpu, dy, weight, None, input_hw, args)
+    let [c_out, c_in, kh, kw] = nchw("conv2d backward", "weight", weight.shape())?;
+    let as_forward = args.stride == [1, 1] && args.padding[0] < kh && args.padding[1] < kw;
+    if !as_forward {
+        return conv_transpose2d::transposed_gather(gpu, dy, weight, None, input_hw, args);
+    }
+    let flipped = Tensor::uninit(gpu, &[c_in, c_out, kh, kw], DType::F32);
+    let params = Params {
+        c_in: u32_of(c_in),
+        c_out: u32_of(c_out),
+        kh: u32_of(kh),
+        kw: u32_of(kw),
+        ..Params::default()
+    };
+    let (wv, fv) = (
+        gpu.whole(weight, "conv2d weight")?,
+        gpu.whole(&flipped, "conv2d weight")?,
+    );
+    launch(
+        gpu,
+        Shader::Conv2d,
+        "flip_transpose",
+        &params,
+        &[(2, &wv), (6, &fv)],
+        groups(weight.numel(), WG),
+    )?;
+    let padding = [kh - 1 - args.padding[0], kw - 1 - args.padding[1]];
+    let dx = conv2d(
+        gpu,
+        dy,
+        &flipped,
+        None,
+        Conv2dArgs {
+            stride: [1, 1],
+            padding,
+        },
+    )?;
+    crate::ensure_shape!(
+        dx.shape()[2..] == input_hw,
+        "conv2d backward: dy {:?} does not come from an input of {input_hw:?}",
+        dy.shape()
+    );
+    Ok(dx)
 }
 
 /// dweight for y = conv2d(x, weight): [Cout, Cin, kh, kw].
@@ -206,7 +253,8 @@ pub(crate) fn weight_grad(
     for (k, chunk) in chunks.into_iter().enumerate() {
         let rows = chunk.len() * oh;
         let max_segments = (gpu.max_view_elems() / weights).max(1);
-        let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(weights);
+        let blocks = c_out.div_ceil(BC) * c_in.div_ceil(BI) * kh * kw;
+        let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(blocks);
         let rows_per_segment = rows.div_ceil(wanted.min(max_segments).clamp(1, rows));
         let segments = rows.div_ceil(rows_per_segment);
         let partial = Tensor::uninit(gpu, &[segments, weights], DType::F32);
@@ -239,7 +287,7 @@ pub(crate) fn weight_grad(
             "weight_grad_partial",
             &params,
             &[(1, &xv), (5, &gv), (6, &pv)],
-            groups(segments * weights, WG),
+            groups(segments * blocks, WG),
         )?;
         sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
     }

@@ -29,7 +29,11 @@ pub fn argmax_channels(gpu: &Gpu, logits: &Tensor) -> Result<Tensor> {
     let out_shape: Vec<usize> = [n].into_iter().chain(s[2..].iter().copied()).collect();
     let pred = Tensor::uninit(gpu, &out_shape, DType::I32);
     for chunk in gpu.batch_chunks(n, &[("logits", c * positions)])? {
-        let lv = gpu.view(logits, chunk.start * c * positions, chunk.len() * c * positions);
+        let lv = gpu.view(
+            logits,
+            chunk.start * c * positions,
+            chunk.len() * c * positions,
+        );
         let pv = gpu.view(&pred, chunk.start * positions, chunk.len() * positions);
         let params = Params {
             n: u32_of(chunk.len()),

@@ -28,7 +28,10 @@ const SHAPES: [&[usize]; 9] = [
 /// x -> conv3x3 -> BN (batch statistics) -> relu -> maxpool -> (conv1x1 -> dropout2d) + skip ->
 /// convT k2 s2 -> cross-entropy over pixels with some ignored.
 fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Result<Var> {
-    let same = Conv2dArgs { stride: [1, 1], padding: [1, 1] };
+    let same = Conv2dArgs {
+        stride: [1, 1],
+        padding: [1, 1],
+    };
     let h = g.conv2d(&v[0], &v[1], Some(&v[2]), same)?;
     let h = g.batch_norm2d(&h, &v[3], &v[4], &stats[0], &stats[1], true, 0.1, 1e-5)?;
     let h = g.relu(&h)?;
@@ -36,12 +39,20 @@ fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Resul
     let branch = g.conv2d(&skip, &v[5], Some(&v[6]), Conv2dArgs::default())?;
     let branch = g.dropout2d(&branch, 0.25, 11)?;
     let h = g.add(&branch, &skip)?;
-    let up = Conv2dArgs { stride: [2, 2], padding: [0, 0] };
+    let up = Conv2dArgs {
+        stride: [2, 2],
+        padding: [0, 0],
+    };
     let logits = g.conv_transpose2d(&h, &v[7], Some(&v[8]), up)?;
     g.cross_entropy(&logits, targets, Some(255))
 }
 
-fn loss(gpu: &Gpu, values: &[Vec<f32>], targets: &Tensor, stats: &[Tensor; 2]) -> Result<(f64, Vec<Vec<f32>>)> {
+fn loss(
+    gpu: &Gpu,
+    values: &[Vec<f32>],
+    targets: &Tensor,
+    stats: &[Tensor; 2],
+) -> Result<(f64, Vec<Vec<f32>>)> {
     let g = Graph::training(gpu)?;
     let vars = values
         .iter()
@@ -53,7 +64,12 @@ fn loss(gpu: &Gpu, values: &[Vec<f32>], targets: &Tensor, stats: &[Tensor; 2]) -
     let mut grads = g.backward(&l)?;
     let grads = vars
         .iter()
-        .map(|v| grads.take(v.id).expect("every leaf gets a gradient").to_f32(gpu))
+        .map(|v| {
+            grads
+                .take(v.id)
+                .expect("every leaf gets a gradient")
+                .to_f32(gpu)
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok((value, grads))
 }
@@ -64,9 +80,15 @@ fn composite_graph_gradients_match_finite_differences() {
     let mut rng = StdRng::seed_from_u64(21);
     let mut values: Vec<Vec<f32>> = SHAPES
         .iter()
-        .map(|s| (0..s.iter().product()).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .map(|s| {
+            (0..s.iter().product())
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect()
+        })
         .collect();
-    let targets: Vec<i32> = (0..2 * 8 * 6).map(|i| if i % 9 == 0 { 255 } else { i % 3 }).collect();
+    let targets: Vec<i32> = (0..2 * 8 * 6)
+        .map(|i| if i % 9 == 0 { 255 } else { i % 3 })
+        .collect();
     let targets = Tensor::from_i32(gpu, &[2, 8, 6], &targets).unwrap();
     let stats = [Tensor::zeros(gpu, &[4]), Tensor::zeros(gpu, &[4])];
     let (_, grads) = loss(gpu, &values, &targets, &stats).unwrap();
@@ -90,7 +112,10 @@ fn composite_graph_gradients_match_finite_differences() {
             analytic.push(f64::from(grads[i][j]));
         }
         let e = wgnn::gradcheck::rel_err(&numeric, &analytic);
-        assert!(e < wgnn::gradcheck::FD_TOLERANCE, "input {i}: relative error {e:.2e}");
+        assert!(
+            e < wgnn::gradcheck::FD_TOLERANCE,
+            "input {i}: relative error {e:.2e}"
+        );
         worst = worst.max(e);
     }
     assert!(worst > 0.0, "the check compared something");
@@ -112,12 +137,19 @@ fn gradients_accumulate_over_shared_inputs() {
     // y = 2 x W^T; dL/dy = softmax(y) - onehot(1); dL/dx = 2 (dL/dy) W.
     let xs = [0.5f64, -1.0, 2.0];
     let wr = [[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]];
-    let y: Vec<f64> = wr.iter().map(|r| 2.0 * r.iter().zip(&xs).map(|(a, b)| a * b).sum::<f64>()).collect();
+    let y: Vec<f64> = wr
+        .iter()
+        .map(|r| 2.0 * r.iter().zip(&xs).map(|(a, b)| a * b).sum::<f64>())
+        .collect();
     let z = y.iter().map(|v| v.exp()).sum::<f64>();
     let dy = [y[0].exp() / z, y[1].exp() / z - 1.0];
     for k in 0..3 {
         let want = 2.0 * (dy[0] * wr[0][k] + dy[1] * wr[1][k]);
-        assert!((f64::from(dx[k]) - want).abs() < 1e-5, "dx[{k}] = {} != {want}", dx[k]);
+        assert!(
+            (f64::from(dx[k]) - want).abs() < 1e-5,
+            "dx[{k}] = {} != {want}",
+            dx[k]
+        );
     }
 }
 

@@ -13,15 +13,35 @@ use wgnn::nn::{Context, Entry};
 use crate::common::*;
 
 fn vgg(seed: u64) -> Model {
-    Model::new(gpu(), Architecture::Vgg16bn, 5, seed, UpsamplingInit::Default).unwrap()
+    Model::new(
+        gpu(),
+        Architecture::Vgg16bn,
+        5,
+        seed,
+        UpsamplingInit::Default,
+    )
+    .unwrap()
 }
 
 fn logits(m: &mut Model) -> Vec<f32> {
     let gpu = gpu();
     let g = Graph::inference(gpu);
-    let data: Vec<f32> = (0..2 * 3 * 32 * 32).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+    let data: Vec<f32> = (0..2 * 3 * 32 * 32)
+        .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+        .collect();
     let x = g.input(Tensor::from_f32(gpu, &[2, 3, 32, 32], &data).unwrap());
-    m.forward(&g, &x, &Context { training: false, seed: 0 }).unwrap().value.to_f32(gpu).unwrap()
+    m.forward(
+        &g,
+        &x,
+        &Context {
+            training: false,
+            seed: 0,
+        },
+    )
+    .unwrap()
+    .value
+    .to_f32(gpu)
+    .unwrap()
 }
 
 #[test]
@@ -50,18 +70,28 @@ fn save_then_load_reproduces_the_model() {
             counts.push(*c)
         }
     });
-    assert!(counts.len() == 13 && counts.iter().all(|&c| c == 7), "{counts:?}");
+    assert!(
+        counts.len() == 13 && counts.iter().all(|&c| c == 7),
+        "{counts:?}"
+    );
 
     let bytes = std::fs::read(&path).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let t = st.tensor("features.1.num_batches_tracked").unwrap();
     assert_eq!((t.dtype(), t.shape()), (Dtype::I64, &[][..]));
     assert_eq!(st.tensor("classifier.weight").unwrap().shape(), [5, 25088]);
-    assert!(!dir.path().join(".w.safetensors.tmp").exists(), "the temporary file was renamed");
+    assert!(
+        !dir.path().join(".w.safetensors.tmp").exists(),
+        "the temporary file was renamed"
+    );
 }
 
 /// Writes a copy of `src` with tensors changed by `edit` (name -> None drops it).
-fn edited(src: &std::path::Path, dst: &std::path::Path, edit: &dyn Fn(&str, Vec<usize>) -> Option<Vec<usize>>) {
+fn edited(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    edit: &dyn Fn(&str, Vec<usize>) -> Option<Vec<usize>>,
+) {
     let bytes = std::fs::read(src).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let mut out: HashMap<String, (Dtype, Vec<usize>, Vec<u8>)> = HashMap::new();
@@ -73,7 +103,12 @@ fn edited(src: &std::path::Path, dst: &std::path::Path, edit: &dyn Fn(&str, Vec<
     }
     let views: Vec<_> = out
         .iter()
-        .map(|(n, (d, s, b))| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .map(|(n, (d, s, b))| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+            )
+        })
         .collect();
     std::fs::write(dst, safetensors::serialize(views, None).unwrap()).unwrap();
 }
@@ -85,20 +120,41 @@ fn bad_checkpoints_are_clear_errors() {
     checkpoint::save(gpu(), &mut vgg(3), &good).unwrap();
     let bad = dir.path().join("bad.safetensors");
     let load = |path: &std::path::Path| {
-        Checkpoint::open(path).and_then(|ck| ck.load_into(gpu(), &mut vgg(4))).unwrap_err().to_string()
+        Checkpoint::open(path)
+            .and_then(|ck| ck.load_into(gpu(), &mut vgg(4)))
+            .unwrap_err()
+            .to_string()
     };
 
-    edited(&good, &bad, &|n, s| (n != "features.4.running_mean").then_some(s));
+    edited(&good, &bad, &|n, s| {
+        (n != "features.4.running_mean").then_some(s)
+    });
     let e = load(&bad);
     assert!(e.contains("has no tensor features.4.running_mean"), "{e}");
 
-    edited(&good, &bad, &|n, s| Some(if n == "features.7.weight" { vec![128, 64, 1, 3] } else { s }));
+    edited(&good, &bad, &|n, s| {
+        Some(if n == "features.7.weight" {
+            vec![128, 64, 1, 3]
+        } else {
+            s
+        })
+    });
     let e = load(&bad);
-    assert!(e.contains("features.7.weight") && e.contains("[128, 64, 1, 3]") && e.contains("[128, 64, 3, 3]"), "{e}");
+    assert!(
+        e.contains("features.7.weight")
+            && e.contains("[128, 64, 1, 3]")
+            && e.contains("[128, 64, 3, 3]"),
+        "{e}"
+    );
 
-    edited(&good, &bad, &|n, s| Some(if n == "classifier.bias" { vec![9] } else { s }));
+    edited(&good, &bad, &|n, s| {
+        Some(if n == "classifier.bias" { vec![9] } else { s })
+    });
     let e = load(&bad);
-    assert!(e.contains("classifier.bias") && e.contains("[9]") && e.contains("[5]"), "{e}");
+    assert!(
+        e.contains("classifier.bias") && e.contains("[9]") && e.contains("[5]"),
+        "{e}"
+    );
 
     let bytes = std::fs::read(&good).unwrap();
     std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
@@ -109,8 +165,14 @@ fn bad_checkpoints_are_clear_errors() {
     let e = Checkpoint::open(&bad).err().unwrap().to_string();
     assert!(e.contains("not a readable safetensors file"), "{e}");
 
-    let e = Checkpoint::open(&dir.path().join("missing.safetensors")).err().unwrap().to_string();
-    assert!(e.contains("cannot read") && e.contains("missing.safetensors"), "{e}");
+    let e = Checkpoint::open(&dir.path().join("missing.safetensors"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("cannot read") && e.contains("missing.safetensors"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -122,11 +184,21 @@ fn extra_tensors_are_an_error() {
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let extra = [0u8; 4];
     let mut views: Vec<_> = st.tensors();
-    views.push(("features.99.weight".into(), safetensors::tensor::TensorView::new(Dtype::F32, vec![1], &extra).unwrap()));
+    views.push((
+        "features.99.weight".into(),
+        safetensors::tensor::TensorView::new(Dtype::F32, vec![1], &extra).unwrap(),
+    ));
     let bad = dir.path().join("extra.safetensors");
     std::fs::write(&bad, safetensors::serialize(views, None).unwrap()).unwrap();
-    let e = Checkpoint::open(&bad).unwrap().load_into(gpu(), &mut vgg(6)).unwrap_err().to_string();
-    assert!(e.contains("features.99.weight") && e.contains("does not"), "{e}");
+    let e = Checkpoint::open(&bad)
+        .unwrap()
+        .load_into(gpu(), &mut vgg(6))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("features.99.weight") && e.contains("does not"),
+        "{e}"
+    );
 }
 
 /// torchvision's vgg16_bn keys (`features.*`, plus a classifier wgnn ignores) load into the VGG part
@@ -140,20 +212,33 @@ fn backbone_loads_into_every_model() {
     let mut want = HashMap::new();
     source.visit(&mut |name, e| {
         if let Entry::Param(p) = e {
-            want.insert(name.strip_prefix("features.").map(str::to_owned), p.value.to_f32(gpu()).unwrap());
+            want.insert(
+                name.strip_prefix("features.").map(str::to_owned),
+                p.value.to_f32(gpu()).unwrap(),
+            );
         }
     });
     for arch in [Architecture::Fcn32s, Architecture::Fcn16s] {
         let mut m = Model::new(gpu(), arch, 7, 8, UpsamplingInit::Bilinear).unwrap();
-        Checkpoint::open(&path).unwrap().load_backbone(gpu(), &mut m).unwrap();
+        Checkpoint::open(&path)
+            .unwrap()
+            .load_backbone(gpu(), &mut m)
+            .unwrap();
         let mut checked = 0;
         m.visit(&mut |name, e| {
             let key = name.split_once('.').map(|(_, rest)| rest.to_owned());
             if let (Entry::Param(p), true) = (e, name.starts_with("vgg_backbone")) {
-                assert_eq!(Some(&p.value.to_f32(gpu()).unwrap()), want.get(&key), "{name}");
+                assert_eq!(
+                    Some(&p.value.to_f32(gpu()).unwrap()),
+                    want.get(&key),
+                    "{name}"
+                );
                 checked += 1;
             }
         });
-        assert_eq!(checked, 52, "{arch:?}: 13 convs and 13 BNs, weight and bias each");
+        assert_eq!(
+            checked, 52,
+            "{arch:?}: 13 convs and 13 BNs, weight and bias each"
+        );
     }
 }

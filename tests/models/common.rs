@@ -22,7 +22,9 @@ pub struct Printout {
 }
 
 pub fn printout(file: &str) -> Printout {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch").join(file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pytorch")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     let (tree, rest) = text.split_once("\n\n").unwrap();
     let mut parameters = 0;
@@ -33,10 +35,18 @@ pub fn printout(file: &str) -> Printout {
         } else if let Some((name, rest)) = line.split_once(' ') {
             if let Some((shape, dtype)) = rest.rsplit_once("] ") {
                 let dims = shape.trim_start_matches('[');
-                let dims = dims.split(", ").filter(|d| !d.is_empty()).map(|d| d.parse().unwrap()).collect();
+                let dims = dims
+                    .split(", ")
+                    .filter(|d| !d.is_empty())
+                    .map(|d| d.parse().unwrap())
+                    .collect();
                 state.push((name.to_owned(), dims, dtype.to_owned()));
             }
         }
     }
-    Printout { tree: tree.lines().map(str::to_owned).collect(), parameters, state }
+    Printout {
+        tree: tree.lines().map(str::to_owned).collect(),
+        parameters,
+        state,
+    }
 }

@@ -35,7 +35,11 @@ fn check_against_pytorch(arch: Architecture, classes: usize, file: &str, input: 
         .map(|l| l.split(" # ").next().unwrap().trim_end().to_owned())
         .collect();
     assert_eq!(tree, torch.tree, "{file}: module tree");
-    assert_eq!(m.net.num_params(), torch.parameters, "{file}: parameter count");
+    assert_eq!(
+        m.net.num_params(),
+        torch.parameters,
+        "{file}: parameter count"
+    );
     let mut ours = state(&mut m);
     let mut theirs = torch.state;
     ours.sort();
@@ -45,7 +49,12 @@ fn check_against_pytorch(arch: Architecture, classes: usize, file: &str, input: 
 
 #[test]
 fn vgg16bn_matches_pytorch() {
-    check_against_pytorch(Architecture::Vgg16bn, 10, "vgg16bn_c10.txt", &[2, 3, 32, 32]);
+    check_against_pytorch(
+        Architecture::Vgg16bn,
+        10,
+        "vgg16bn_c10.txt",
+        &[2, 3, 32, 32],
+    );
 }
 
 #[test]
@@ -62,7 +71,12 @@ fn fcn16s_matches_pytorch() {
 fn summary_annotates_shapes_and_parameters() {
     let m = model(Architecture::Fcn16s, 7);
     let text = summary("FCN16s", m.net.as_ref(), &[2, 3, 64, 64]).unwrap();
-    let line = |needle: &str| text.lines().find(|l| l.contains(needle)).unwrap().to_owned();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_owned()
+    };
     assert!(line("(reduce_channel)").contains("[2, 7, 4, 4]"), "{text}");
     assert!(line("(up_sampling2)").contains("[2, 7, 4, 4]"), "{text}");
     assert!(line("(up_sampling32)").contains("[2, 7, 64, 64]"), "{text}");
@@ -75,7 +89,10 @@ fn logits_shape(arch: Architecture, classes: usize, input: &[usize]) -> Vec<usiz
     let mut m = model(arch, classes);
     let g = Graph::inference(gpu);
     let x = g.input(Tensor::zeros(gpu, input));
-    let ctx = Context { training: false, seed: 0 };
+    let ctx = Context {
+        training: false,
+        seed: 0,
+    };
     let y = m.forward(&g, &x, &ctx).unwrap();
     y.value.to_f32(gpu).unwrap();
     y.value.shape().to_vec()
@@ -83,9 +100,18 @@ fn logits_shape(arch: Architecture, classes: usize, input: &[usize]) -> Vec<usiz
 
 #[test]
 fn models_produce_logits_of_the_right_shape() {
-    assert_eq!(logits_shape(Architecture::Vgg16bn, 50, &[2, 3, 32, 32]), [2, 50]);
-    assert_eq!(logits_shape(Architecture::Fcn32s, 7, &[1, 3, 64, 96]), [1, 7, 64, 96]);
-    assert_eq!(logits_shape(Architecture::Fcn16s, 7, &[1, 3, 64, 64]), [1, 7, 64, 64]);
+    assert_eq!(
+        logits_shape(Architecture::Vgg16bn, 50, &[2, 3, 32, 32]),
+        [2, 50]
+    );
+    assert_eq!(
+        logits_shape(Architecture::Fcn32s, 7, &[1, 3, 64, 96]),
+        [1, 7, 64, 96]
+    );
+    assert_eq!(
+        logits_shape(Architecture::Fcn16s, 7, &[1, 3, 64, 64]),
+        [1, 7, 64, 64]
+    );
 }
 
 #[test]
@@ -94,7 +120,17 @@ fn fcn_rejects_sizes_that_are_not_multiples_of_32() {
     let mut m = model(Architecture::Fcn32s, 7);
     let g = Graph::inference(gpu);
     let x = g.input(Tensor::zeros(gpu, &[1, 3, 64, 80]));
-    let err = m.forward(&g, &x, &Context { training: false, seed: 0 }).unwrap_err().to_string();
+    let err = m
+        .forward(
+            &g,
+            &x,
+            &Context {
+                training: false,
+                seed: 0,
+            },
+        )
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("multiples of 32, got 64x80"), "{err}");
 }
 
@@ -105,7 +141,14 @@ fn architecture_is_read_from_tensor_names() {
         (Architecture::Fcn32s, "fcn32s.txt"),
         (Architecture::Fcn16s, "fcn16s.txt"),
     ] {
-        let names = printout(file).state.into_iter().map(|s| s.0).collect::<Vec<_>>();
-        assert_eq!(Architecture::from_tensor_names(names.iter().map(String::as_str)), Some(arch));
+        let names = printout(file)
+            .state
+            .into_iter()
+            .map(|s| s.0)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            Architecture::from_tensor_names(names.iter().map(String::as_str)),
+            Some(arch)
+        );
     }
 }
