@@ -36,10 +36,7 @@ impl Evaluation {
 pub fn logits(gpu: &Gpu, model: &mut Model, batch: &Batch) -> Result<Tensor> {
     let g = Graph::inference(gpu);
     let x = g.input(Tensor::from_f32(gpu, &batch.shape, &batch.images)?);
-    let ctx = Context {
-        training: false,
-        seed: 0,
-    };
+    let ctx = Context::eval();
     Ok(model.forward(&g, &x, &ctx)?.value)
 }
 

@@ -108,6 +108,9 @@ enum Command {
         /// Number of images (default: as many as the built-in training set).
         #[arg(long)]
         count: Option<usize>,
+        /// Classes of the classification set (default: 10).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        classes: Option<u32>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -130,14 +133,14 @@ struct TrainArgs {
     /// Images per step (default: 16 to classify, 4 to segment).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: Option<u32>,
-    /// Learning rate (default: 0.01 for SGD, 0.001 for Adam).
+    /// Learning rate (default: 1e-4 for both; VGG's classifier takes a large step per unit of it).
     #[arg(long)]
     lr: Option<f32>,
     #[arg(long, default_value_t = 0.9)]
     momentum: f32,
     #[arg(long, default_value_t = 5e-4)]
     weight_decay: f32,
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     optimizer: OptimizerKind,
     #[arg(long, value_enum, default_value_t = Augment::None)]
     augment: Augment,
@@ -155,6 +158,10 @@ struct TrainArgs {
     upsampling_init: UpsamplingInit,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// After each epoch, recompute BN running statistics over this many training images (Precise
+    /// BN); 0 keeps PyTorch's momentum averages.
+    #[arg(long, default_value_t = 500, value_name = "IMAGES")]
+    precise_bn: usize,
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -207,8 +214,9 @@ fn main() -> ExitCode {
             task,
             out,
             count,
+            classes,
             seed,
-        } => synth(task, &out, count, seed),
+        } => synth(task, &out, count, classes, seed),
     };
     match result {
         Ok(code) => code,
@@ -364,10 +372,7 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
         .map(|c| c as usize)
         .or(from_init.map(|(_, c)| c))
         .unwrap_or_else(|| train_data.classes());
-    let lr = a.lr.unwrap_or(match a.optimizer {
-        OptimizerKind::Sgd => 0.01,
-        OptimizerKind::Adam => 1e-3,
-    });
+    let lr = a.lr.unwrap_or(1e-4);
     if !(lr > 0.0 && lr.is_finite()) {
         return Err(Error::Shape(format!(
             "--lr must be a positive number, got {lr}"
@@ -416,6 +421,7 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
         backbone: a.backbone,
         upsampling_init: a.upsampling_init,
         seed: a.seed,
+        precise_bn: a.precise_bn,
         out: a.out.clone(),
         progress: std::io::stderr().is_terminal(),
     };
@@ -513,13 +519,20 @@ fn summary(
     Ok(ExitCode::SUCCESS)
 }
 
-fn synth(task: Task, out: &Path, count: Option<usize>, seed: u64) -> Result<ExitCode> {
+fn synth(
+    task: Task,
+    out: &Path,
+    count: Option<usize>,
+    classes: Option<u32>,
+    seed: u64,
+) -> Result<ExitCode> {
     std::fs::create_dir_all(out)
         .map_err(|e| Error::File(format!("cannot create {}: {e}", out.display())))?;
     match task {
         Task::Classify => {
             let mut s = SyntheticClassify::builtin(false);
             s.count = count.unwrap_or(s.count);
+            s.classes = classes.map_or(s.classes, |c| c as usize);
             s.seed = seed;
             s.write_folder(out)?;
         }

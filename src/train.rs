@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::evaluate::{check_labels, evaluate};
 use crate::gpu::Gpu;
 use crate::models::{Architecture, Model, UpsamplingInit};
-use crate::nn::{Context, collect_grads};
+use crate::nn::{Context, Entry, collect_grads};
 use crate::optimizer::{Optimizer, OptimizerConfig};
 use crate::tensor::Tensor;
 
@@ -32,6 +32,9 @@ pub struct TrainOptions {
     pub backbone: Option<PathBuf>,
     pub upsampling_init: UpsamplingInit,
     pub seed: u64,
+    /// Training images over which BN statistics are recomputed after each epoch (0: keep PyTorch's
+    /// momentum averages).
+    pub precise_bn: usize,
     pub out: PathBuf,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
@@ -70,6 +73,7 @@ pub fn train(gpu: &Gpu, o: &TrainOptions) -> Result<Vec<EpochRecord>> {
     for epoch in 1..=o.epochs {
         let start = Instant::now();
         let train_loss = train_epoch(gpu, o, &mut model, &mut optimizer, epoch)?;
+        recalibrate_batch_norm(gpu, o, &mut model, epoch)?;
         let (val_metric, score) = match &o.val {
             Some(val) => {
                 let m = evaluate(gpu, &mut model, Arc::clone(val), o.batch_size)?.metric();
@@ -143,10 +147,7 @@ fn train_epoch(
         let g = Graph::training(gpu)?;
         let x = g.input(Tensor::from_f32(gpu, &batch.shape, &batch.images)?);
         let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;
-        let ctx = Context {
-            training: true,
-            seed: seed.wrapping_mul(0x1000_0000_01b3) ^ step as u64,
-        };
+        let ctx = Context::train(seed.wrapping_mul(0x1000_0000_01b3) ^ step as u64);
         let logits = model.forward(&g, &x, &ctx)?;
         let loss = g.cross_entropy(&logits, &targets, None)?;
         let mut grads = g.backward(&loss)?;
@@ -171,6 +172,81 @@ fn train_epoch(
     }
     bar.finish_and_clear();
     Ok(loss_sum / images.max(1) as f64)
+}
+
+/// Precise BN: replaces the running statistics, which average the last few batches of weights that
+/// kept changing, by the exact mean over up to `precise_bn` training images of the final weights
+/// (momentum 1/k for the k-th batch). Short runs from scratch need it: their momentum averages lag
+/// so far behind that evaluation-mode outputs collapse (PyTorch's too). The counters are kept.
+fn recalibrate_batch_norm(
+    gpu: &Gpu,
+    o: &TrainOptions,
+    model: &mut Model,
+    epoch: usize,
+) -> Result<()> {
+    if o.precise_bn == 0 || !has_batch_norm(model) {
+        return Ok(());
+    }
+    let mut reset = Ok(());
+    model.visit(&mut |name, entry| {
+        if let Entry::Buffer(t) = entry {
+            let value = if name.ends_with("running_var") {
+                1.0
+            } else {
+                0.0
+            };
+            match Tensor::from_f32(gpu, t.shape(), &vec![value; t.numel()]) {
+                Ok(fresh) => *t = fresh,
+                Err(e) => reset = Err(e),
+            }
+        }
+    });
+    reset?;
+    let counts = counters(model);
+    let seed = o.seed.wrapping_add(epoch as u64).rotate_left(17);
+    let mut seen = 0;
+    for (k, batch) in Batches::new(
+        Arc::clone(&o.train),
+        o.batch_size,
+        Some(seed),
+        Augment::None,
+    )
+    .enumerate()
+    {
+        if seen >= o.precise_bn {
+            break;
+        }
+        let batch = batch?;
+        let g = Graph::inference(gpu);
+        let x = g.input(Tensor::from_f32(gpu, &batch.shape, &batch.images)?);
+        let ctx = Context {
+            bn_momentum: Some(1.0 / (k + 1) as f32),
+            ..Context::train(seed ^ k as u64)
+        };
+        model.forward(&g, &x, &ctx)?;
+        seen += batch.shape[0];
+    }
+    let mut restored = counts.into_iter();
+    model.visit(&mut |_, entry| {
+        if let (Entry::Count(c), Some(v)) = (entry, restored.next()) {
+            *c = v;
+        }
+    });
+    Ok(())
+}
+
+fn counters(model: &mut Model) -> Vec<i64> {
+    let mut counts = Vec::new();
+    model.visit(&mut |_, entry| {
+        if let Entry::Count(c) = entry {
+            counts.push(*c);
+        }
+    });
+    counts
+}
+
+fn has_batch_norm(model: &mut Model) -> bool {
+    !counters(model).is_empty()
 }
 
 fn write_metrics(path: &Path, records: &[EpochRecord]) -> Result<()> {

@@ -52,7 +52,7 @@ impl SyntheticClassify {
         let class = i % self.classes;
         let mut rng = StdRng::seed_from_u64(self.seed.wrapping_mul(1_000_003) ^ i as u64);
         let colour = class_colour(class, self.classes);
-        let side = rng.random_range(10..20u32);
+        let side = rng.random_range(14..26u32);
         let (x0, y0) = (
             rng.random_range(0..32 - side),
             rng.random_range(0..32 - side),
@@ -60,7 +60,7 @@ impl SyntheticClassify {
         let grey = rng.random_range(60.0..190.0);
         let img = RgbImage::from_fn(32, 32, |x, y| {
             let inside = (x0..x0 + side).contains(&x) && (y0..y0 + side).contains(&y);
-            pixel(if inside { colour } else { [grey; 3] }, &mut rng, 40.0)
+            pixel(if inside { colour } else { [grey; 3] }, &mut rng, 25.0)
         });
         (img, class as i32)
     }

@@ -84,7 +84,11 @@ impl Model {
         if self.arch.is_segmentation() {
             let s = x.value.shape();
             crate::ensure_shape!(
-                s.len() == 4 && s[2] % 32 == 0 && s[3] % 32 == 0 && s[2] > 0 && s[3] > 0,
+                s.len() == 4
+                    && s[2].is_multiple_of(32)
+                    && s[3].is_multiple_of(32)
+                    && s[2] > 0
+                    && s[3] > 0,
                 "{} needs input height and width that are multiples of 32, got {}x{}",
                 self.arch.name(),
                 s.get(2).copied().unwrap_or(0),

@@ -16,7 +16,7 @@ pub fn kaiming_uniform(rng: &mut StdRng, len: usize, fan_in: usize) -> Vec<f32> 
 /// as wkentaro/pytorch-fcn initialises FCN's upsampling layers.
 pub fn bilinear_upsampling(channels: usize, kernel: usize) -> Vec<f32> {
     let factor = kernel.div_ceil(2) as f64;
-    let center = if kernel % 2 == 1 {
+    let center = if !kernel.is_multiple_of(2) {
         factor - 1.0
     } else {
         factor - 0.5

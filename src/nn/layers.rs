@@ -249,7 +249,7 @@ impl Module for BatchNorm2d {
             &self.running_mean,
             &self.running_var,
             ctx.training,
-            self.momentum,
+            ctx.bn_momentum.unwrap_or(self.momentum),
             self.eps,
         )
     }

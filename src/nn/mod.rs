@@ -63,14 +63,34 @@ pub struct Context {
     pub training: bool,
     /// Seeds dropout; each layer derives its own from it.
     pub seed: u64,
+    /// Replaces every BN layer's momentum (Precise BN averages batches with momentum 1/k).
+    pub bn_momentum: Option<f32>,
 }
 
 impl Context {
+    /// Evaluation mode: BN on running statistics, no dropout.
+    pub fn eval() -> Context {
+        Context {
+            training: false,
+            seed: 0,
+            bn_momentum: None,
+        }
+    }
+
+    /// Training mode with a dropout seed.
+    pub fn train(seed: u64) -> Context {
+        Context {
+            training: true,
+            seed,
+            bn_momentum: None,
+        }
+    }
+
     /// The context for the `index`-th child: the same mode, a seed of its own.
     pub fn child(&self, index: usize) -> Context {
         Context {
-            training: self.training,
             seed: splitmix64(self.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            ..*self
         }
     }
 }

@@ -30,18 +30,11 @@ fn logits(m: &mut Model) -> Vec<f32> {
         .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
         .collect();
     let x = g.input(Tensor::from_f32(gpu, &[2, 3, 32, 32], &data).unwrap());
-    m.forward(
-        &g,
-        &x,
-        &Context {
-            training: false,
-            seed: 0,
-        },
-    )
-    .unwrap()
-    .value
-    .to_f32(gpu)
-    .unwrap()
+    m.forward(&g, &x, &Context::eval())
+        .unwrap()
+        .value
+        .to_f32(gpu)
+        .unwrap()
 }
 
 #[test]
@@ -86,12 +79,11 @@ fn save_then_load_reproduces_the_model() {
     );
 }
 
-/// Writes a copy of `src` with tensors changed by `edit` (name -> None drops it).
-fn edited(
-    src: &std::path::Path,
-    dst: &std::path::Path,
-    edit: &dyn Fn(&str, Vec<usize>) -> Option<Vec<usize>>,
-) {
+/// Given a tensor's name and shape, the shape to write instead (None drops the tensor).
+type Edit = dyn Fn(&str, Vec<usize>) -> Option<Vec<usize>>;
+
+/// Writes a copy of `src` with tensors changed by `edit` (zero-filled).
+fn edited(src: &std::path::Path, dst: &std::path::Path, edit: &Edit) {
     let bytes = std::fs::read(src).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let mut out: HashMap<String, (Dtype, Vec<usize>, Vec<u8>)> = HashMap::new();

@@ -32,16 +32,16 @@ pub fn printout(file: &str) -> Printout {
     for line in rest.lines() {
         if let Some(n) = line.strip_prefix("parameters: ") {
             parameters = n.parse().unwrap();
-        } else if let Some((name, rest)) = line.split_once(' ') {
-            if let Some((shape, dtype)) = rest.rsplit_once("] ") {
-                let dims = shape.trim_start_matches('[');
-                let dims = dims
-                    .split(", ")
-                    .filter(|d| !d.is_empty())
-                    .map(|d| d.parse().unwrap())
-                    .collect();
-                state.push((name.to_owned(), dims, dtype.to_owned()));
-            }
+        } else if let Some((name, rest)) = line.split_once(' ')
+            && let Some((shape, dtype)) = rest.rsplit_once("] ")
+        {
+            let dims = shape.trim_start_matches('[');
+            let dims = dims
+                .split(", ")
+                .filter(|d| !d.is_empty())
+                .map(|d| d.parse().unwrap())
+                .collect();
+            state.push((name.to_owned(), dims, dtype.to_owned()));
         }
     }
     Printout {

@@ -89,10 +89,7 @@ fn logits_shape(arch: Architecture, classes: usize, input: &[usize]) -> Vec<usiz
     let mut m = model(arch, classes);
     let g = Graph::inference(gpu);
     let x = g.input(Tensor::zeros(gpu, input));
-    let ctx = Context {
-        training: false,
-        seed: 0,
-    };
+    let ctx = Context::eval();
     let y = m.forward(&g, &x, &ctx).unwrap();
     y.value.to_f32(gpu).unwrap();
     y.value.shape().to_vec()
@@ -120,17 +117,7 @@ fn fcn_rejects_sizes_that_are_not_multiples_of_32() {
     let mut m = model(Architecture::Fcn32s, 7);
     let g = Graph::inference(gpu);
     let x = g.input(Tensor::zeros(gpu, &[1, 3, 64, 80]));
-    let err = m
-        .forward(
-            &g,
-            &x,
-            &Context {
-                training: false,
-                seed: 0,
-            },
-        )
-        .unwrap_err()
-        .to_string();
+    let err = m.forward(&g, &x, &Context::eval()).unwrap_err().to_string();
     assert!(err.contains("multiples of 32, got 64x80"), "{err}");
 }
 
