@@ -53,6 +53,19 @@ impl Conv2d {
     }
 }
 
+/// State of a layer with a weight and an optional bias, in PyTorch's order.
+fn visit_weight_and_bias(
+    prefix: &str,
+    weight: &mut Param,
+    bias: &mut Option<Param>,
+    f: &mut dyn FnMut(&str, Entry<'_>),
+) {
+    f(&format!("{prefix}weight"), Entry::Param(weight));
+    if let Some(b) = bias {
+        f(&format!("{prefix}bias"), Entry::Param(b));
+    }
+}
+
 fn pair(v: [usize; 2]) -> String {
     format!("({}, {})", v[0], v[1])
 }
@@ -65,10 +78,7 @@ impl Module for Conv2d {
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
-        f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
-        if let Some(b) = &mut self.bias {
-            f(&format!("{prefix}bias"), Entry::Param(b));
-        }
+        visit_weight_and_bias(prefix, &mut self.weight, &mut self.bias, f);
     }
 
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -164,10 +174,7 @@ impl Module for ConvTranspose2d {
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
-        f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
-        if let Some(b) = &mut self.bias {
-            f(&format!("{prefix}bias"), Entry::Param(b));
-        }
+        visit_weight_and_bias(prefix, &mut self.weight, &mut self.bias, f);
     }
 
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
