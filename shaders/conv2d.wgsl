@@ -1,26 +1,30 @@
 // 2-D convolution, NCHW, f32, PyTorch semantics (cross-correlation, zero padding, no dilation).
+//   pack_weight:         packed[ci, ky, kx, co] = weight[co, ci, ky, kx], co padded with zeros to a
+//                        multiple of FC, so `forward` loads FC channels' weights as two vec4s. With
+//                        `flip`, weight is [c_in, c_out, kh, kw] read flipped: packed[ci, ky, kx, co]
+//                        = weight[ci, co, kh-1-ky, kw-1-kx], which makes `forward` compute the input
+//                        gradient of a stride-1 convolution (padding k - 1 - p). One invocation per
+//                        packed element.
 //   forward:             y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of
 //                        x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx] * weight[co, ci, ky, kx]
-//                        x [n, c_in, h, w], weight [c_out, c_in, kh, kw], y [n, c_out, oh, ow].
-//                        Each invocation computes BC output channels x BX output columns of one row
-//                        (each loaded input serves BC outputs, each weight BX outputs);
-//                        grid = ceil(n * ceil(c_out/BC) * oh * ceil(ow/BX) / WG), folded.
+//                        x [n, c_in, h, w], packed weight, y [n, c_out, oh, ow]. Each invocation
+//                        computes FC output channels x FX output columns of one row (each loaded
+//                        input serves FC outputs, each vec4 of weights FX columns);
+//                        grid = ceil(n * ceil(c_out/FC) * oh * ceil(ow/FX) / WG), folded.
 //   weight_grad_partial: partial[s, co, ci, ky, kx] = sum over the output rows (n, oy) of segment s
 //                        and all ox of dy[n, co, oy, ox] * x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx].
 //                        Segments split the reduction so enough invocations run; reduce.wgsl's
 //                        sum_columns adds them up in a fixed order. Each invocation computes BC x BI
 //                        channel pairs of one tap (ky, kx) for one segment.
-//   flip_transpose:      partial[ci, co, ky, kx] = weight[co, ci, kh-1-ky, kw-1-kx]: with it, the input
-//                        gradient of a stride-1 convolution is this file's forward (padding
-//                        k - 1 - p). One invocation per weight.
 // Other input gradients are conv_transpose2d.wgsl's forward with this weight; the bias gradient is
 // a per-channel sum (reduce.wgsl).
 
 override WG: u32 = 64;
-// Register block of `forward`: output channels and output columns per invocation.
+// Register block of `forward`: output channels (two vec4s) and output columns per invocation.
+const FC: u32 = 8u;
+const FX: u32 = 4u;
+// Register block of `weight_grad_partial`: output channels x input channels per invocation.
 const BC: u32 = 4u;
-const BX: u32 = 4u;
-// Register block of `weight_grad_partial`: BC output channels x BI input channels per invocation.
 const BI: u32 = 4u;
 
 struct Params {
@@ -42,8 +46,8 @@ struct Params {
     y_off: u32,
     segments: u32,
     rows_per_segment: u32,
-    _pad0: u32,
-    _pad1: u32,
+    flip: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -53,21 +57,29 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(7) var<storage, read> packed: array<vec4<f32>>;
+
+// Output channels of the packed weight, padded to whole register blocks.
+fn padded_out() -> u32 {
+    return (params.c_out + FC - 1u) / FC * FC;
+}
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_id) lid: vec3<u32>) {
-    let blocks_x = (params.ow + BX - 1u) / BX;
-    let blocks_c = (params.c_out + BC - 1u) / BC;
+    let blocks_x = (params.ow + FX - 1u) / FX;
+    let blocks_c = (params.c_out + FC - 1u) / FC;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= params.n * blocks_c * params.oh * blocks_x) { return; }
-    let ox0 = (i % blocks_x) * BX;
+    let ox0 = (i % blocks_x) * FX;
     let oy = (i / blocks_x) % params.oh;
-    let co0 = ((i / (blocks_x * params.oh)) % blocks_c) * BC;
+    let co0 = ((i / (blocks_x * params.oh)) % blocks_c) * FC;
     let nn = i / (blocks_x * params.oh * blocks_c);
-    var acc: array<array<f32, BX>, BC>;
+    // acc_lo[j] holds channels co0..co0+3 of column ox0 + j, acc_hi[j] the next four.
+    var acc_lo: array<vec4<f32>, FX>;
+    var acc_hi: array<vec4<f32>, FX>;
     let iy0 = i32(oy * params.sh) - i32(params.ph);
-    let taps = params.kh * params.kw;
+    let row_vec4s = padded_out() / 4u;
     for (var ci = 0u; ci < params.c_in; ci++) {
         let x_plane = params.x_off + (nn * params.c_in + ci) * params.h * params.w;
         for (var ky = 0u; ky < params.kh; ky++) {
@@ -75,25 +87,21 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             if (iy < 0 || iy >= i32(params.h)) { continue; }
             let x_row = x_plane + u32(iy) * params.w;
             for (var kx = 0u; kx < params.kw; kx++) {
-                // BX input values, each reused for BC channels; out-of-range taps read a valid
-                // element and count as zero.
-                var xv: array<f32, BX>;
-                for (var j = 0u; j < BX; j++) {
+                let tap = ((ci * params.kh + ky) * params.kw + kx) * row_vec4s + co0 / 4u;
+                let w_lo = packed[tap];
+                let w_hi = packed[tap + 1u];
+                for (var j = 0u; j < FX; j++) {
+                    // Out-of-range taps read a valid element and count as zero.
                     let ix = i32((ox0 + j) * params.sw + kx) - i32(params.pw);
                     let inside = ix >= 0 && ix < i32(params.w);
-                    xv[j] = select(0.0, x[x_row + u32(clamp(ix, 0, i32(params.w) - 1))], inside);
-                }
-                for (var c = 0u; c < BC; c++) {
-                    let co = min(co0 + c, params.c_out - 1u);
-                    let wv = weight[(co * params.c_in + ci) * taps + ky * params.kw + kx];
-                    for (var j = 0u; j < BX; j++) {
-                        acc[c][j] += wv * xv[j];
-                    }
+                    let xv = select(0.0, x[x_row + u32(clamp(ix, 0, i32(params.w) - 1))], inside);
+                    acc_lo[j] += w_lo * xv;
+                    acc_hi[j] += w_hi * xv;
                 }
             }
         }
     }
-    for (var c = 0u; c < BC; c++) {
+    for (var c = 0u; c < FC; c++) {
         let co = co0 + c;
         if (co >= params.c_out) { break; }
         var b = 0.0;
@@ -101,9 +109,13 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             b = bias[co];
         }
         let row = params.y_off + ((nn * params.c_out + co) * params.oh + oy) * params.ow;
-        for (var j = 0u; j < BX; j++) {
+        for (var j = 0u; j < FX; j++) {
             if (ox0 + j >= params.ow) { break; }
-            y[row + ox0 + j] = acc[c][j] + b;
+            var v = acc_hi[j][c % 4u];
+            if (c < 4u) {
+                v = acc_lo[j][c];
+            }
+            y[row + ox0 + j] = v + b;
         }
     }
 }
@@ -161,14 +173,22 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
 }
 
 @compute @workgroup_size(WG)
-fn flip_transpose(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let taps = params.kh * params.kw;
+fn pack_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>) {
+    let out_pad = padded_out();
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_out * params.c_in * taps) { return; }
-    let kx = i % params.kw;
-    let ky = (i / params.kw) % params.kh;
-    let co = (i / taps) % params.c_out;
-    let ci = i / (taps * params.c_out);
-    partial[i] = weight[(co * params.c_in + ci) * taps + (params.kh - 1u - ky) * params.kw + params.kw - 1u - kx];
+    if (i >= params.c_in * params.kh * params.kw * out_pad) { return; }
+    let co = i % out_pad;
+    let kx = (i / out_pad) % params.kw;
+    let ky = (i / (out_pad * params.kw)) % params.kh;
+    let ci = i / (out_pad * params.kw * params.kh);
+    var v = 0.0;
+    if (co < params.c_out) {
+        if (params.flip == 1u) {
+            v = weight[((ci * params.c_out + co) * params.kh + params.kh - 1u - ky) * params.kw + params.kw - 1u - kx];
+        } else {
+            v = weight[((co * params.c_in + ci) * params.kh + ky) * params.kw + kx];
+        }
+    }
+    partial[i] = v;
 }

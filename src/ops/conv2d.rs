@@ -53,14 +53,17 @@ struct Params {
     y_off: u32,
     segments: u32,
     rows_per_segment: u32,
-    _pad: [u32; 2],
+    flip: u32,
+    _pad: u32,
 }
 
 /// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
 const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
-/// Register blocks of conv2d.wgsl (BC output channels, BX output columns, BI input channels).
+/// Register blocks of conv2d.wgsl: `forward` computes FC output channels x FX output columns,
+/// `weight_grad_partial` BC output x BI input channels.
+const FC: usize = 8;
+const FX: usize = 4;
 const BC: usize = 4;
-const BX: usize = 4;
 const BI: usize = 4;
 
 pub(crate) fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
@@ -84,7 +87,7 @@ pub fn conv2d(
     bias: Option<&Tensor>,
     args: Conv2dArgs,
 ) -> Result<Tensor> {
-    let [n, c_in, h, w] = nchw("conv2d", "input", x.shape())?;
+    let [_, c_in, h, w] = nchw("conv2d", "input", x.shape())?;
     let [c_out, wc_in, kh, kw] = nchw("conv2d", "weight", weight.shape())?;
     check_args("conv2d", &args, [kh, kw])?;
     crate::ensure_shape!(
@@ -110,11 +113,55 @@ pub fn conv2d(
             args.padding
         ));
     };
-    let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
+    let packed = pack_weight(gpu, weight, false)?;
+    forward_packed(gpu, x, &packed, [c_out, kh, kw], bias, [oh, ow], args)
+}
+
+/// The weight as `forward` reads it: [c_in, kh, kw, c_out padded to FC] (see pack_weight in
+/// conv2d.wgsl); `flip` packs a [c_in', c_out', kh, kw] weight flipped, for input gradients.
+fn pack_weight(gpu: &Gpu, weight: &Tensor, flip: bool) -> Result<Tensor> {
+    let [a, b, kh, kw] = nchw("conv2d", "weight", weight.shape())?;
+    let (c_out, c_in) = if flip { (b, a) } else { (a, b) };
+    let padded = c_out.div_ceil(FC) * FC;
+    let packed = Tensor::uninit(gpu, &[c_in, kh, kw, padded], DType::F32);
+    let params = Params {
+        c_in: u32_of(c_in),
+        c_out: u32_of(c_out),
+        kh: u32_of(kh),
+        kw: u32_of(kw),
+        flip: u32::from(flip),
+        ..Params::default()
+    };
     let wv = gpu.whole(weight, "conv2d weight")?;
+    let pv = gpu.whole(&packed, "packed conv2d weight")?;
+    launch(
+        gpu,
+        Shader::Conv2d,
+        "pack_weight",
+        &params,
+        &[(2, &wv), (6, &pv)],
+        groups(packed.numel(), WG),
+    )?;
+    Ok(packed)
+}
+
+/// The convolution of x with a packed weight of `c_out` output channels and a `kh` x `kw` kernel,
+/// into an output of `out_hw`, chunked over the batch.
+fn forward_packed(
+    gpu: &Gpu,
+    x: &Tensor,
+    packed: &Tensor,
+    [c_out, kh, kw]: [usize; 3],
+    bias: Option<&Tensor>,
+    [oh, ow]: [usize; 2],
+    args: Conv2dArgs,
+) -> Result<Tensor> {
+    let [n, c_in, h, w] = nchw("conv2d", "input", x.shape())?;
+    let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
+    let wv = gpu.whole(packed, "packed conv2d weight")?;
     let bv = match bias {
         Some(b) => gpu.whole(b, "conv2d bias")?,
-        None => gpu.whole(weight, "conv2d weight")?,
+        None => gpu.whole(packed, "packed conv2d weight")?,
     };
     let per_x = c_in * h * w;
     let per_y = c_out * oh * ow;
@@ -145,8 +192,8 @@ pub fn conv2d(
             Shader::Conv2d,
             "forward",
             &params,
-            &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
-            groups(chunk.len() * c_out.div_ceil(BC) * oh * ow.div_ceil(BX), WG),
+            &[(1, &xv), (3, &bv), (4, &yv), (7, &wv)],
+            groups(chunk.len() * c_out.div_ceil(FC) * oh * ow.div_ceil(FX), WG),
         )?;
     }
     Ok(y)
@@ -167,32 +214,23 @@ pub fn conv2d_input_grad(
     if !as_forward {
         return conv_transpose2d::transposed_gather(gpu, dy, weight, None, input_hw, args);
     }
-    let flipped = Tensor::uninit(gpu, &[c_in, c_out, kh, kw], DType::F32);
-    let params = Params {
-        c_in: u32_of(c_in),
-        c_out: u32_of(c_out),
-        kh: u32_of(kh),
-        kw: u32_of(kw),
-        ..Params::default()
-    };
-    let (wv, fv) = (
-        gpu.whole(weight, "conv2d weight")?,
-        gpu.whole(&flipped, "conv2d weight")?,
-    );
-    launch(
-        gpu,
-        Shader::Conv2d,
-        "flip_transpose",
-        &params,
-        &[(2, &wv), (6, &fv)],
-        groups(weight.numel(), WG),
-    )?;
+    let packed = pack_weight(gpu, weight, true)?;
     let padding = [kh - 1 - args.padding[0], kw - 1 - args.padding[1]];
-    let dx = conv2d(
+    let [_, _, oh, ow] = nchw("conv2d backward", "dy", dy.shape())?;
+    let out_hw = [oh + 2 * padding[0] + 1 - kh, ow + 2 * padding[1] + 1 - kw];
+    crate::ensure_shape!(
+        dy.shape()[1] == c_out,
+        "conv2d backward: dy {:?} does not match weight {:?}",
+        dy.shape(),
+        weight.shape()
+    );
+    let dx = forward_packed(
         gpu,
         dy,
-        &flipped,
+        &packed,
+        [c_in, kh, kw],
         None,
+        out_hw,
         Conv2dArgs {
             stride: [1, 1],
             padding,
