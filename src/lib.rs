@@ -5,6 +5,7 @@
 //! launches); `gradcheck` verifies the backward kernels against finite differences on any device.
 
 pub mod autograd;
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod error;

@@ -100,6 +100,24 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         size: Option<u32>,
     },
+    /// Time the kernels and whole training and inference steps on the chosen adapter.
+    Bench {
+        /// Models to measure (repeatable; default: all three).
+        #[arg(long)]
+        model: Vec<Architecture>,
+        /// Images per step (default: 32 for vgg16bn, 2 for the FCNs).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        batch: Option<u32>,
+        /// Image height and width (default: 32 for vgg16bn, 128 for the FCNs).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(32..))]
+        size: Option<u32>,
+        /// Steady steps timed (the median is reported).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        steps: u32,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the built-in synthetic data as folders in the homework's layout.
     Synth {
         task: Task,
@@ -210,6 +228,13 @@ fn main() -> ExitCode {
             classes,
             size,
         } => summary(adapter, model, classes, size),
+        Command::Bench {
+            model,
+            batch,
+            size,
+            steps,
+            json,
+        } => run_bench(adapter, &model, batch, size, steps as usize, json),
         Command::Synth {
             task,
             out,
@@ -517,6 +542,99 @@ fn summary(
         nn::summary(&m.net.describe(), m.net.as_ref(), &[1, 3, size, size])?
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_bench(
+    adapter: Option<&str>,
+    models: &[Architecture],
+    batch: Option<u32>,
+    size: Option<u32>,
+    steps: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let gpu = open_gpu(adapter)?;
+    let models = if models.is_empty() {
+        vec![
+            Architecture::Vgg16bn,
+            Architecture::Fcn32s,
+            Architecture::Fcn16s,
+        ]
+    } else {
+        models.to_vec()
+    };
+    let ceilings = wgnn::bench::ceilings(&gpu)?;
+    if !json {
+        println!("wgnn bench on {}", gpu::describe(gpu.adapter_info()));
+        println!(
+            "device ceilings: compute {:.2} GFLOP/s (matmul 1024^3 {:.2}), buffer copy {:.2} GB/s",
+            ceilings.compute_gflops, ceilings.matmul_gflops, ceilings.copy_gbps
+        );
+    }
+    let mut reports = Vec::new();
+    for arch in models {
+        let (default_batch, default_size) = if arch.is_segmentation() {
+            (2, 128)
+        } else {
+            (32, 32)
+        };
+        let batch = batch.map_or(default_batch, |b| b as usize);
+        let size = size.map_or(default_size, |s| s as usize);
+        let r = wgnn::bench::model_report(&gpu, arch, batch, size, steps)?;
+        if !json {
+            print_report(&r, &ceilings);
+        }
+        reports.push(r);
+    }
+    if json {
+        let out = serde_json::json!({
+            "adapter": gpu::describe(gpu.adapter_info()),
+            "ceilings": ceilings,
+            "models": reports,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("bench results serialise")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &wgnn::bench::ModelReport, ceilings: &wgnn::bench::Ceilings) {
+    println!(
+        "\n{} batch {} at {}x{}: train {:.2} images/s (step {:.2} s, first step {:.2} s), inference {:.2} images/s, peak GPU memory {:.0} MiB",
+        r.model,
+        r.batch,
+        r.size,
+        r.size,
+        r.train_images_per_second,
+        r.step_seconds,
+        r.first_step_seconds,
+        r.inference_images_per_second,
+        r.peak_pool_bytes as f64 / 1048576.0
+    );
+    println!(
+        "  {:<40} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
+        "kernel (one training step)", "calls", "total ms", "GFLOP/s", "of max", "GB/s", "share"
+    );
+    for k in &r.kernels {
+        let (gflops, of_max) = match k.gflops {
+            Some(g) => (
+                format!("{g:.2}"),
+                format!("{:.0}%", 100.0 * g / ceilings.compute_gflops),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "  {:<40} {:>6} {:>10.1} {:>9} {:>7} {:>8.2} {:>5.1}%",
+            k.kernel,
+            k.calls,
+            k.milliseconds,
+            gflops,
+            of_max,
+            k.gbps,
+            100.0 * k.share
+        );
+    }
 }
 
 fn synth(

@@ -295,3 +295,38 @@ fn task_and_model_must_agree() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn bench_reports_steps_and_kernels_as_json() {
+    let out = ok(&[
+        "bench", "--model", "vgg16bn", "--batch", "2", "--steps", "1", "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(
+        v["ceilings"]["compute_gflops"].as_f64().unwrap() > 0.0,
+        "{out}"
+    );
+    assert!(v["ceilings"]["copy_gbps"].as_f64().unwrap() > 0.0, "{out}");
+    let m = &v["models"][0];
+    assert_eq!(
+        (m["model"].as_str(), m["batch"].as_u64(), m["size"].as_u64()),
+        (Some("vgg16bn"), Some(2), Some(32))
+    );
+    for key in [
+        "train_images_per_second",
+        "inference_images_per_second",
+        "first_step_seconds",
+    ] {
+        assert!(m[key].as_f64().unwrap() > 0.0, "{key}: {out}");
+    }
+    assert!(m["peak_pool_bytes"].as_u64().unwrap() > 0);
+    let kernels = m["kernels"].as_array().unwrap();
+    let forward = kernels
+        .iter()
+        .find(|k| k["kernel"] == "conv2d.wgsl::forward")
+        .expect("conv forward timed");
+    // 13 convolutions forward, and 12 input gradients (not the image's) run as forward convolutions.
+    assert_eq!(forward["calls"].as_u64(), Some(25), "{out}");
+    let share: f64 = kernels.iter().map(|k| k["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 1e-6, "shares add up to 1: {share}");
+}

@@ -26,6 +26,8 @@ pub(crate) struct Launch<'a> {
     pub buffers: &'a [(u32, &'a View<'a>)],
     /// Workgroups to run, before folding into the grid.
     pub workgroups: u64,
+    /// Floating-point operations, for the profiler's GFLOP/s (0 where not counted).
+    pub flops: f64,
 }
 
 impl Gpu {
@@ -140,10 +142,36 @@ impl Gpu {
                 l.entry
             )));
         }
+        let kernel = || format!("{}::{}", l.shader.file_name(), l.entry);
+        let bytes: u64 = l
+            .buffers
+            .iter()
+            .map(|(_, v)| v.binding.size.map_or(0, |s| s.get()))
+            .sum();
+        let mut profiler = self.profiler.lock().expect("profiler lock");
+        let mut slot = profiler
+            .as_mut()
+            .map(|p| p.reserve(kernel(), l.flops, bytes as f64));
+        if slot == Some(None) {
+            drop(profiler);
+            self.harvest_timestamps()?;
+            profiler = self.profiler.lock().expect("profiler lock");
+            slot = profiler
+                .as_mut()
+                .map(|p| p.reserve(kernel(), l.flops, bytes as f64));
+        }
+        let timestamp_writes = match (profiler.as_ref(), slot.flatten()) {
+            (Some(p), Some(index)) => Some(wgpu::ComputePassTimestampWrites {
+                query_set: &p.query_set,
+                beginning_of_pass_write_index: Some(index),
+                end_of_pass_write_index: Some(index + 1),
+            }),
+            _ => None,
+        };
         self.with_encoder(|encoder| {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(l.entry),
-                timestamp_writes: None,
+                timestamp_writes,
             });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);

@@ -5,11 +5,13 @@ mod adapter;
 mod dispatch;
 mod pipeline;
 pub(crate) mod pool;
+mod profile;
 
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
 pub(crate) use dispatch::{Launch, View, groups};
 pub use pipeline::{Shader, shader_source};
 pub use pool::PoolStats;
+pub use profile::KernelTiming;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,6 +57,8 @@ pub struct Gpu {
     /// Errors the device raised outside an error scope, oldest first; reported at the next sync.
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
+    /// Set while kernels are being timed.
+    profiler: Mutex<Option<profile::Profiler>>,
 }
 
 impl Gpu {
@@ -108,6 +112,7 @@ impl Gpu {
             encoder: Mutex::new(None),
             uncaptured,
             lost,
+            profiler: Mutex::new(None),
         })
     }
 
@@ -121,6 +126,11 @@ impl Gpu {
 
     pub fn pool_stats(&self) -> PoolStats {
         self.pool.stats()
+    }
+
+    /// Restarts the pool's high-water mark (peak bytes in use) from the bytes in use now.
+    pub fn reset_pool_high_water(&self) {
+        self.pool.reset_high_water();
     }
 
     /// Destroys the pool's free buffers.

@@ -79,6 +79,12 @@ impl BufferPool {
         s.allocated -= freed;
     }
 
+    /// Restarts the high-water mark from the bytes in use now.
+    pub(crate) fn reset_high_water(&self) {
+        let mut s = self.state.lock().expect("buffer pool lock");
+        s.high_water = s.in_use;
+    }
+
     pub(crate) fn stats(&self) -> PoolStats {
         let s = self.state.lock().expect("buffer pool lock");
         PoolStats {

@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_columns_into;
-use super::{WG, conv_transpose2d, launch, nchw, u32_of};
+use super::{WG, conv_transpose2d, launch, launch_counted, nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader, groups};
 use crate::tensor::{DType, Tensor};
@@ -187,13 +187,14 @@ fn forward_packed(
             y_off: yv.shift,
             ..Params::default()
         };
-        launch(
+        launch_counted(
             gpu,
             Shader::Conv2d,
             "forward",
             &params,
             &[(1, &xv), (3, &bv), (4, &yv), (7, &wv)],
             groups(chunk.len() * c_out.div_ceil(FC) * oh * ow.div_ceil(FX), WG),
+            2.0 * (chunk.len() * per_y * c_in * kh * kw) as f64,
         )?;
     }
     Ok(y)
@@ -319,13 +320,14 @@ pub(crate) fn weight_grad(
             rows_per_segment: u32_of(rows_per_segment),
             ..Params::default()
         };
-        launch(
+        launch_counted(
             gpu,
             Shader::Conv2d,
             "weight_grad_partial",
             &params,
             &[(1, &xv), (5, &gv), (6, &pv)],
             groups(segments * blocks, WG),
+            2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64,
         )?;
         sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
     }

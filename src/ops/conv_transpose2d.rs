@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::conv2d::{self, Conv2dArgs, check_args};
-use super::{WG, launch, nchw, u32_of};
+use super::{WG, launch_counted, nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader, groups};
 use crate::tensor::{DType, Tensor};
@@ -132,13 +132,14 @@ pub(crate) fn transposed_gather(
             x_off: xv.shift,
             y_off: yv.shift,
         };
-        launch(
+        launch_counted(
             gpu,
             Shader::ConvTranspose2d,
             "forward",
             &params,
             &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
             groups(chunk.len() * per_y, WG),
+            2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64,
         )?;
     }
     Ok(y)

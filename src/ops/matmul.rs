@@ -3,7 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_columns_into;
-use super::{WG, launch, u32_of};
+use super::{WG, launch_counted, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader, View, groups};
 use crate::tensor::{DType, Tensor};
@@ -63,13 +63,14 @@ fn matmul(
         c_off: c.shift,
     };
     let blocks = m.div_ceil(TM) * n.div_ceil(TN);
-    launch(
+    launch_counted(
         gpu,
         Shader::Matmul,
         "matmul",
         &params,
         &[(1, a.0), (2, b.0), (3, bias), (4, c)],
         groups(blocks, WG),
+        2.0 * (m * n * k) as f64,
     )
 }
 

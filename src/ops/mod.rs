@@ -27,6 +27,19 @@ pub(crate) fn launch<P: bytemuck::Pod>(
     buffers: &[(u32, &View)],
     workgroups: u64,
 ) -> Result<()> {
+    launch_counted(gpu, shader, entry, params, buffers, workgroups, 0.0)
+}
+
+/// `launch`, telling the profiler how many floating-point operations the kernel performs.
+pub(crate) fn launch_counted<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    shader: Shader,
+    entry: &'static str,
+    params: &P,
+    buffers: &[(u32, &View)],
+    workgroups: u64,
+    flops: f64,
+) -> Result<()> {
     gpu.launch(&Launch {
         shader,
         entry,
@@ -34,6 +47,7 @@ pub(crate) fn launch<P: bytemuck::Pod>(
         params: bytemuck::bytes_of(params),
         buffers,
         workgroups,
+        flops,
     })
 }
 

@@ -1,0 +1,228 @@
+//! What `wgnn bench` measures: the device's own ceilings, and for a model, the first and steady
+//! training steps, inference, peak GPU memory, and a per-kernel table from GPU timestamps.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::autograd::Graph;
+use crate::error::Result;
+use crate::gpu::{Gpu, KernelTiming};
+use crate::models::{Architecture, Model, UpsamplingInit};
+use crate::nn::{Context, collect_grads};
+use crate::ops::conv2d::{self, Conv2dArgs};
+use crate::ops::matmul;
+use crate::ops::optim::SgdConfig;
+use crate::optimizer::{Optimizer, OptimizerConfig};
+use crate::tensor::Tensor;
+
+/// The device's measured ceilings, so every other figure can be read as a fraction of them.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ceilings {
+    /// GFLOP/s of a 1024^3 matrix product with wgnn's matmul kernel.
+    pub matmul_gflops: f64,
+    /// GFLOP/s of wgnn's fastest dense kernel: the better of that matmul and a 3x3 convolution
+    /// 64 -> 64 channels at 32x32, batch 8.
+    pub compute_gflops: f64,
+    /// GB/s of a 256 MiB buffer-to-buffer copy (bytes read plus bytes written).
+    pub copy_gbps: f64,
+}
+
+/// One kernel's share of a profiled step.
+#[derive(Clone, Debug, Serialize)]
+pub struct KernelRow {
+    pub kernel: String,
+    pub calls: usize,
+    pub milliseconds: f64,
+    /// None where the kernel's operations are not counted (memory-bound kernels).
+    pub gflops: Option<f64>,
+    /// Bytes of the bound buffers per second: an upper bound on traffic touched once.
+    pub gbps: f64,
+    /// Fraction of the step's kernel time.
+    pub share: f64,
+}
+
+/// A model's training and inference speed.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelReport {
+    pub model: String,
+    pub batch: usize,
+    pub size: usize,
+    /// The first training step: pipelines built, buffers allocated.
+    pub first_step_seconds: f64,
+    /// Median of the steady training steps.
+    pub step_seconds: f64,
+    pub train_images_per_second: f64,
+    pub inference_images_per_second: f64,
+    /// Buffer-pool high-water mark over the steps.
+    pub peak_pool_bytes: u64,
+    /// Kernels of one training step, slowest first.
+    pub kernels: Vec<KernelRow>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Seconds of `f` followed by a full sync.
+fn timed(gpu: &Gpu, f: impl FnOnce() -> Result<()>) -> Result<f64> {
+    gpu.sync()?;
+    let start = Instant::now();
+    f()?;
+    gpu.sync()?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+pub fn ceilings(gpu: &Gpu) -> Result<Ceilings> {
+    let n = 1024;
+    let a = Tensor::zeros(gpu, &[n, n]);
+    let matmul_secs = median(
+        (0..3)
+            .map(|_| timed(gpu, || matmul::linear(gpu, &a, &a, None).map(drop)))
+            .collect::<Result<_>>()?,
+    );
+    let bytes = 256u64 << 20;
+    let src = Tensor::zeros(gpu, &[(bytes / 4) as usize]);
+    let dst = Tensor::zeros(gpu, &[(bytes / 4) as usize]);
+    let copy_secs = median(
+        (0..3)
+            .map(|_| {
+                timed(gpu, || {
+                    gpu.with_encoder(|e| {
+                        e.copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, bytes)
+                    });
+                    Ok(())
+                })
+            })
+            .collect::<Result<_>>()?,
+    );
+    let x = Tensor::zeros(gpu, &[8, 64, 32, 32]);
+    let w = Tensor::zeros(gpu, &[64, 64, 3, 3]);
+    let same = Conv2dArgs {
+        stride: [1, 1],
+        padding: [1, 1],
+    };
+    let conv_secs = median(
+        (0..3)
+            .map(|_| timed(gpu, || conv2d::conv2d(gpu, &x, &w, None, same).map(drop)))
+            .collect::<Result<_>>()?,
+    );
+    let matmul_gflops = 2.0 * (n * n * n) as f64 / matmul_secs / 1e9;
+    let conv_gflops = 2.0 * (8 * 64 * 1024 * 64 * 9) as f64 / conv_secs / 1e9;
+    Ok(Ceilings {
+        matmul_gflops,
+        compute_gflops: matmul_gflops.max(conv_gflops),
+        copy_gbps: 2.0 * bytes as f64 / copy_secs / 1e9,
+    })
+}
+
+/// Adds up timings by kernel, slowest first.
+pub fn kernel_table(timings: &[KernelTiming]) -> Vec<KernelRow> {
+    let total: f64 = timings.iter().map(|t| t.seconds).sum();
+    let mut by_kernel: HashMap<&str, (usize, f64, f64, f64)> = HashMap::new();
+    for t in timings {
+        let e = by_kernel.entry(&t.kernel).or_default();
+        *e = (e.0 + 1, e.1 + t.seconds, e.2 + t.flops, e.3 + t.bytes);
+    }
+    let mut rows: Vec<KernelRow> = by_kernel
+        .into_iter()
+        .map(|(kernel, (calls, secs, flops, bytes))| KernelRow {
+            kernel: kernel.to_owned(),
+            calls,
+            milliseconds: secs * 1e3,
+            gflops: (flops > 0.0).then(|| flops / secs.max(1e-12) / 1e9),
+            gbps: bytes / secs.max(1e-12) / 1e9,
+            share: secs / total.max(1e-12),
+        })
+        .collect();
+    rows.sort_by(|a, b| b.milliseconds.total_cmp(&a.milliseconds));
+    rows
+}
+
+/// One SGD training step on random data (the homework's setting: momentum 0.9, mean cross-entropy).
+fn train_step(
+    gpu: &Gpu,
+    model: &mut Model,
+    optimizer: &mut Optimizer,
+    x: &Tensor,
+    targets: &Tensor,
+    step: u64,
+) -> Result<()> {
+    let g = Graph::training(gpu)?;
+    let logits = model.forward(&g, &g.input(x.clone()), &Context::train(step))?;
+    let loss = g.cross_entropy(&logits, targets, None)?;
+    let mut grads = g.backward(&loss)?;
+    collect_grads(model.net.as_mut(), &mut grads);
+    optimizer.step(gpu, model)?;
+    loss.value.to_f32(gpu).map(drop)
+}
+
+/// Training and inference speed of `arch` at `batch` images of `size` x `size`.
+pub fn model_report(
+    gpu: &Gpu,
+    arch: Architecture,
+    batch: usize,
+    size: usize,
+    steps: usize,
+) -> Result<ModelReport> {
+    let classes = if arch.is_segmentation() { 7 } else { 50 };
+    let mut model = Model::new(gpu, arch, classes, 0, UpsamplingInit::Bilinear)?;
+    let pixels = batch * 3 * size * size;
+    let x = Tensor::from_f32(
+        gpu,
+        &[batch, 3, size, size],
+        &(0..pixels)
+            .map(|i| ((i % 255) as f32 / 127.0) - 1.0)
+            .collect::<Vec<_>>(),
+    )?;
+    let (target_shape, count) = if arch.is_segmentation() {
+        (vec![batch, size, size], batch * size * size)
+    } else {
+        (vec![batch], batch)
+    };
+    let labels: Vec<i32> = (0..count).map(|i| (i % classes) as i32).collect();
+    let targets = Tensor::from_i32(gpu, &target_shape, &labels)?;
+    let mut optimizer = Optimizer::new(OptimizerConfig::Sgd(SgdConfig {
+        lr: 1e-4,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+    }));
+    gpu.reset_pool_high_water();
+    let first = timed(gpu, || {
+        train_step(gpu, &mut model, &mut optimizer, &x, &targets, 0)
+    })?;
+    let mut step_times = Vec::new();
+    for step in 1..=steps.max(1) as u64 {
+        step_times.push(timed(gpu, || {
+            train_step(gpu, &mut model, &mut optimizer, &x, &targets, step)
+        })?);
+    }
+    gpu.start_profiling()?;
+    train_step(gpu, &mut model, &mut optimizer, &x, &targets, 99)?;
+    let kernels = kernel_table(&gpu.stop_profiling()?);
+    let mut infer_times = Vec::new();
+    for _ in 0..steps.max(1) {
+        infer_times.push(timed(gpu, || {
+            let g = Graph::inference(gpu);
+            model
+                .forward(&g, &g.input(x.clone()), &Context::eval())?
+                .value
+                .to_f32(gpu)
+                .map(drop)
+        })?);
+    }
+    let step_seconds = median(step_times);
+    Ok(ModelReport {
+        model: arch.name().to_owned(),
+        batch,
+        size,
+        first_step_seconds: first,
+        step_seconds,
+        train_images_per_second: batch as f64 / step_seconds,
+        inference_images_per_second: batch as f64 / median(infer_times),
+        peak_pool_bytes: gpu.pool_stats().high_water_bytes,
+        kernels,
+    })
+}
