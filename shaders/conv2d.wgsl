@@ -11,11 +11,15 @@
 //                        computes FC output channels x FX output columns of one row (each loaded
 //                        input serves FC outputs, each vec4 of weights FX columns);
 //                        grid = ceil(n * ceil(c_out/FC) * oh * ceil(ow/FX) / WG), folded.
+//   channels_last:       partial[n, y, x, c] = x[n, c, y, x], channels padded with zeros to a multiple
+//                        of 4 (so `weight_grad_partial` loads four channels as one vec4). One
+//                        invocation per element.
 //   weight_grad_partial: partial[s, co, ci, ky, kx] = sum over the output rows (n, oy) of segment s
-//                        and all ox of dy[n, co, oy, ox] * x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx].
-//                        Segments split the reduction so enough invocations run; reduce.wgsl's
-//                        sum_columns adds them up in a fixed order. Each invocation computes BC x BI
-//                        channel pairs of one tap (ky, kx) for one segment.
+//                        and all ox of dy[n, co, oy, ox] * x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx],
+//                        reading channels-last copies of dy and x. Segments split the reduction so
+//                        enough invocations run; reduce.wgsl's sum_columns adds them up in a fixed
+//                        order. Each invocation computes 4 x 4 channel pairs of one tap (ky, kx)
+//                        for one segment.
 // Other input gradients are conv_transpose2d.wgsl's forward with this weight; the bias gradient is
 // a per-channel sum (reduce.wgsl).
 
@@ -23,9 +27,6 @@ override WG: u32 = 64;
 // Register block of `forward`: output channels (two vec4s) and output columns per invocation.
 const FC: u32 = 8u;
 const FX: u32 = 4u;
-// Register block of `weight_grad_partial`: output channels x input channels per invocation.
-const BC: u32 = 4u;
-const BI: u32 = 4u;
 
 struct Params {
     n: u32,
@@ -58,6 +59,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(7) var<storage, read> packed: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> x_last: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read> dy_last: array<vec4<f32>>;
 
 // Output channels of the packed weight, padded to whole register blocks.
 fn padded_out() -> u32 {
@@ -124,52 +127,65 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                        @builtin(local_invocation_id) lid: vec3<u32>) {
     let taps = params.kh * params.kw;
-    let blocks_i = (params.c_in + BI - 1u) / BI;
-    let blocks_o = (params.c_out + BC - 1u) / BC;
+    let blocks_i = (params.c_in + 3u) / 4u;
+    let blocks_o = (params.c_out + 3u) / 4u;
     let per_segment = blocks_o * blocks_i * taps;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= params.segments * per_segment) { return; }
     let kx = i % params.kw;
     let ky = (i / params.kw) % params.kh;
-    let ci0 = ((i / taps) % blocks_i) * BI;
-    let co0 = ((i / (taps * blocks_i)) % blocks_o) * BC;
+    let bi = (i / taps) % blocks_i;
+    let bo = (i / (taps * blocks_i)) % blocks_o;
     let s = i / per_segment;
     let row_begin = s * params.rows_per_segment;
     let row_end = min(row_begin + params.rows_per_segment, params.n * params.oh);
-    var acc: array<array<f32, BI>, BC>;
+    // acc[c] holds input channels 4bi..4bi+3 of output channel 4bo + c.
+    var acc: array<vec4<f32>, 4>;
     for (var r = row_begin; r < row_end; r++) {
         let nn = r / params.oh;
         let oy = r % params.oh;
         let iy = i32(oy * params.sh + ky) - i32(params.ph);
         if (iy < 0 || iy >= i32(params.h)) { continue; }
+        let g_row = (nn * params.oh + oy) * params.ow;
+        let x_row = (nn * params.h + u32(iy)) * params.w;
         for (var ox = 0u; ox < params.ow; ox++) {
             let ix = i32(ox * params.sw + kx) - i32(params.pw);
             if (ix < 0 || ix >= i32(params.w)) { continue; }
-            // BC output gradients and BI inputs, each reused for the other side's channels.
-            var g: array<f32, BC>;
-            for (var c = 0u; c < BC; c++) {
-                let co = min(co0 + c, params.c_out - 1u);
-                g[c] = dy[params.y_off + ((nn * params.c_out + co) * params.oh + oy) * params.ow + ox];
-            }
-            for (var k = 0u; k < BI; k++) {
-                let ci = min(ci0 + k, params.c_in - 1u);
-                let xv = x[params.x_off + ((nn * params.c_in + ci) * params.h + u32(iy)) * params.w + u32(ix)];
-                for (var c = 0u; c < BC; c++) {
-                    acc[c][k] += g[c] * xv;
-                }
-            }
+            // Channels-last copies: four output gradients and four inputs in one load each.
+            let g = dy_last[(g_row + ox) * blocks_o + bo];
+            let xv = x_last[(x_row + u32(ix)) * blocks_i + bi];
+            acc[0] += g.x * xv;
+            acc[1] += g.y * xv;
+            acc[2] += g.z * xv;
+            acc[3] += g.w * xv;
         }
     }
     let weights = params.c_out * params.c_in * taps;
-    for (var c = 0u; c < BC; c++) {
-        let co = co0 + c;
+    for (var c = 0u; c < 4u; c++) {
+        let co = bo * 4u + c;
         if (co >= params.c_out) { break; }
-        for (var k = 0u; k < BI; k++) {
-            let ci = ci0 + k;
+        for (var k = 0u; k < 4u; k++) {
+            let ci = bi * 4u + k;
             if (ci >= params.c_in) { break; }
             partial[s * weights + (co * params.c_in + ci) * taps + ky * params.kw + kx] = acc[c][k];
         }
     }
+}
+
+@compute @workgroup_size(WG)
+fn channels_last(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_id) lid: vec3<u32>) {
+    let c_pad = (params.c_in + 3u) / 4u * 4u;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.n * params.h * params.w * c_pad) { return; }
+    let c = i % c_pad;
+    let px = (i / c_pad) % (params.h * params.w);
+    let nn = i / (c_pad * params.h * params.w);
+    var v = 0.0;
+    if (c < params.c_in) {
+        v = x[params.x_off + (nn * params.c_in + c) * params.h * params.w + px];
+    }
+    partial[i] = v;
 }
 
 @compute @workgroup_size(WG)

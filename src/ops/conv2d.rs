@@ -60,11 +60,10 @@ struct Params {
 /// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
 const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
 /// Register blocks of conv2d.wgsl: `forward` computes FC output channels x FX output columns,
-/// `weight_grad_partial` BC output x BI input channels.
+/// `weight_grad_partial` 4 output x 4 input channels (one vec4 of each).
 const FC: usize = 8;
 const FX: usize = 4;
-const BC: usize = 4;
-const BI: usize = 4;
+const VEC: usize = 4;
 
 pub(crate) fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
     crate::ensure_shape!(
@@ -256,6 +255,36 @@ pub fn conv2d_weight_grad(
     weight_grad(gpu, dy, x, kernel, args)
 }
 
+/// Items `items` of an NCHW tensor with [c, h, w] per item, as [items, h, w, c padded to 4].
+fn channels_last(
+    gpu: &Gpu,
+    t: &Tensor,
+    items: std::ops::Range<usize>,
+    [c, h, w]: [usize; 3],
+) -> Result<Tensor> {
+    let per = c * h * w;
+    let out = Tensor::uninit(gpu, &[items.len(), h, w, c.div_ceil(VEC) * VEC], DType::F32);
+    let src = gpu.view(t, items.start * per, items.len() * per);
+    let dst = gpu.whole(&out, "channels-last copy")?;
+    let params = Params {
+        n: u32_of(items.len()),
+        c_in: u32_of(c),
+        h: u32_of(h),
+        w: u32_of(w),
+        x_off: src.shift,
+        ..Params::default()
+    };
+    launch(
+        gpu,
+        Shader::Conv2d,
+        "channels_last",
+        &params,
+        &[(1, &src), (6, &dst)],
+        groups(out.numel(), WG),
+    )?;
+    Ok(out)
+}
+
 /// grad[a, b, ky, kx] = sum over n, oy, ox of g[n, a, oy, ox] * x[n, b, oy*s - p + ky, ox*s - p + kx],
 /// the weight gradient of a convolution of x giving g (conv2d: g = dy; conv_transpose2d: g = its
 /// input and x = its dy). Cut into segments of output rows, summed in a fixed order.
@@ -287,19 +316,27 @@ pub(crate) fn weight_grad(
         return Ok(dw);
     }
     let per_g = c_out * oh * ow;
-    let per_x = c_in * h * w;
-    let chunks = gpu.batch_chunks(n, &[("conv output gradient", per_g), ("conv input", per_x)])?;
+    let (pad_out, pad_in) = (c_out.div_ceil(VEC) * VEC, c_in.div_ceil(VEC) * VEC);
+    let chunks = gpu.batch_chunks(
+        n,
+        &[
+            ("conv output gradient", pad_out * oh * ow),
+            ("conv input", pad_in * h * w),
+        ],
+    )?;
     for (k, chunk) in chunks.into_iter().enumerate() {
         let rows = chunk.len() * oh;
         let max_segments = (gpu.max_view_elems() / weights).max(1);
-        let blocks = c_out.div_ceil(BC) * c_in.div_ceil(BI) * kh * kw;
+        let blocks = c_out.div_ceil(VEC) * c_in.div_ceil(VEC) * kh * kw;
         let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(blocks);
         let rows_per_segment = rows.div_ceil(wanted.min(max_segments).clamp(1, rows));
         let segments = rows.div_ceil(rows_per_segment);
         let partial = Tensor::uninit(gpu, &[segments, weights], DType::F32);
         let pv = gpu.whole(&partial, "conv weight-gradient partial sums")?;
-        let gv = gpu.view(g, chunk.start * per_g, chunk.len() * per_g);
-        let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
+        let g_last = channels_last(gpu, g, chunk.clone(), [c_out, oh, ow])?;
+        let x_last = channels_last(gpu, x, chunk.clone(), [c_in, h, w])?;
+        let gv = gpu.whole(&g_last, "channels-last conv output gradient")?;
+        let xv = gpu.whole(&x_last, "channels-last conv input")?;
         let params = Params {
             n: u32_of(chunk.len()),
             c_in: u32_of(c_in),
@@ -314,8 +351,6 @@ pub(crate) fn weight_grad(
             sw: u32_of(args.stride[1]),
             ph: u32_of(args.padding[0]),
             pw: u32_of(args.padding[1]),
-            x_off: xv.shift,
-            y_off: gv.shift,
             segments: u32_of(segments),
             rows_per_segment: u32_of(rows_per_segment),
             ..Params::default()
@@ -325,7 +360,7 @@ pub(crate) fn weight_grad(
             Shader::Conv2d,
             "weight_grad_partial",
             &params,
-            &[(1, &xv), (5, &gv), (6, &pv)],
+            &[(6, &pv), (8, &xv), (9, &gv)],
             groups(segments * blocks, WG),
             2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64,
         )?;
