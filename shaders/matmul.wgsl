@@ -2,8 +2,15 @@
 //   c[m, n] = sum over k of A(m, k) * B(k, n)  (+ bias[n] if has_bias)  (+ c[m, n] if accumulate)
 // A(m, k) = a[a_off + m * a_row + k * a_col] and B(k, n) = b[b_off + k * b_row + n * b_col], so a
 // transposed operand is just other strides; c is row-major [m, n] at c_off.
-// Each invocation computes a TM x TN block of c (register blocking: the A and B values loaded for
-// one k are reused TN and TM times). Grid = ceil(m / TM) * ceil(n / TN) / WG workgroups, folded.
+//   matmul:       any strides. Each invocation computes a TM x TN block of c (the A and B values
+//                 loaded for one k are reused TN and TM times). Grid = ceil(m/TM) * ceil(n/TN)
+//                 invocations, folded.
+//   matmul_vec4:  B row-major with rows a multiple of 4 floats long (b_col = 1, b_row % 4 = 0,
+//                 b_off % 4 = 0), read as vec4s (b4). Each invocation computes 4 rows x 8 columns,
+//                 two vec4 accumulators per row. Grid = ceil(m/4) * ceil(n/8) invocations, folded.
+//   transpose:    c[j, i] = a[i, j] for a [m, n] (c's rows padded to b_row floats, the padding
+//                 zeroed), so linear's weight [out, in] becomes a row-major B. One invocation per
+//                 element of c.
 
 override WG: u32 = 64;
 const TM: u32 = 4u;
@@ -29,6 +36,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -71,4 +79,72 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             c[o] = v;
         }
     }
+}
+
+// c[row, col] with bias and accumulation, for the blocked kernels' stores.
+fn store(row: u32, col: u32, value: f32) {
+    var v = value;
+    if (params.has_bias == 1u) {
+        v += bias[col];
+    }
+    let o = params.c_off + row * params.n + col;
+    if (params.accumulate == 1u) {
+        v += c[o];
+    }
+    c[o] = v;
+}
+
+@compute @workgroup_size(WG)
+fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>) {
+    let blocks_n = (params.n + 7u) / 8u;
+    let block = workgroup_index(wid, nwg) * WG + lid.x;
+    if (block >= blocks_n * ((params.m + 3u) / 4u)) { return; }
+    let m0 = (block / blocks_n) * 4u;
+    let n0 = (block % blocks_n) * 8u;
+    let has_hi = n0 + 4u < params.n;
+    let row4 = params.b_row / 4u;
+    let base = params.b_off / 4u + n0 / 4u;
+    var lo: array<vec4<f32>, 4>;
+    var hi: array<vec4<f32>, 4>;
+    for (var k = 0u; k < params.k; k++) {
+        let b_lo = b4[base + k * row4];
+        var b_hi = vec4<f32>(0.0);
+        if (has_hi) {
+            b_hi = b4[base + k * row4 + 1u];
+        }
+        for (var i = 0u; i < 4u; i++) {
+            // Clamped so edge blocks read valid memory; their extra rows are never stored.
+            let row = min(m0 + i, params.m - 1u);
+            let a_ik = a[params.a_off + row * params.a_row + k * params.a_col];
+            lo[i] += a_ik * b_lo;
+            hi[i] += a_ik * b_hi;
+        }
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let row = m0 + i;
+        if (row >= params.m) { break; }
+        for (var j = 0u; j < 4u; j++) {
+            if (n0 + j < params.n) {
+                store(row, n0 + j, lo[i][j]);
+            }
+            if (n0 + 4u + j < params.n) {
+                store(row, n0 + 4u + j, hi[i][j]);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn transpose(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.n * params.b_row) { return; }
+    let col = i % params.b_row;
+    let row = i / params.b_row;
+    var v = 0.0;
+    if (col < params.m) {
+        v = a[params.a_off + col * params.n + row];
+    }
+    c[i] = v;
 }

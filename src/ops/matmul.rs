@@ -3,7 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_columns_into;
-use super::{WG, launch_counted, u32_of};
+use super::{WG, launch, launch_counted, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader, View, groups};
 use crate::tensor::{DType, Tensor};
@@ -62,16 +62,47 @@ fn matmul(
         b_off: b.0.shift,
         c_off: c.shift,
     };
-    let blocks = m.div_ceil(TM) * n.div_ceil(TN);
+    let vec4_rows = b.1.col == 1 && b.1.row % 4 == 0 && b.0.shift % 4 == 0;
+    let (entry, blocks, b_binding) = if vec4_rows {
+        ("matmul_vec4", m.div_ceil(4) * n.div_ceil(8), 5)
+    } else {
+        ("matmul", m.div_ceil(TM) * n.div_ceil(TN), 2)
+    };
     launch_counted(
         gpu,
         Shader::Matmul,
-        "matmul",
+        entry,
         &params,
-        &[(1, a.0), (2, b.0), (3, bias), (4, c)],
+        &[(1, a.0), (b_binding, b.0), (3, bias), (4, c)],
         groups(blocks, WG),
         2.0 * (m * n * k) as f64,
     )
+}
+
+/// weight [n, k] as a row-major [k, n padded to 4] matrix, for `matmul_vec4`.
+fn transposed(gpu: &Gpu, weight: &Tensor) -> Result<(Tensor, usize)> {
+    let [n, k] = matrix("linear", "weight", weight)?;
+    let row = n.div_ceil(4) * 4;
+    let out = Tensor::uninit(gpu, &[k, row], DType::F32);
+    let params = Params {
+        m: u32_of(n),
+        n: u32_of(k),
+        b_row: u32_of(row),
+        ..Params::default()
+    };
+    let (wv, ov) = (
+        gpu.whole(weight, "linear weight")?,
+        gpu.whole(&out, "transposed linear weight")?,
+    );
+    launch(
+        gpu,
+        Shader::Matmul,
+        "transpose",
+        &params,
+        &[(1, &wv), (4, &ov)],
+        groups(out.numel(), WG),
+    )?;
+    Ok((out, row))
 }
 
 fn matrix(op: &str, what: &str, t: &Tensor) -> Result<[usize; 2]> {
@@ -99,7 +130,8 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
         );
     }
     let y = Tensor::uninit(gpu, &[m, n], DType::F32);
-    let wv = gpu.whole(weight, "linear weight")?;
+    let (w_t, row) = transposed(gpu, weight)?;
+    let wv = gpu.whole(&w_t, "transposed linear weight")?;
     let bv = gpu.whole(bias.unwrap_or(weight), "linear bias")?;
     for rows in gpu.batch_chunks(m, &[("linear input", k), ("linear output", n)])? {
         let xv = gpu.view(x, rows.start * k, rows.len() * k);
@@ -108,7 +140,7 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
             gpu,
             [rows.len(), n, k],
             (&xv, Strides { row: k, col: 1 }),
-            (&wv, Strides { row: 1, col: k }),
+            (&wv, Strides { row, col: 1 }),
             &bv,
             bias.is_some(),
             &yv,
