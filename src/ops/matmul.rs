@@ -62,7 +62,7 @@ fn matmul(
         b_off: b.0.shift,
         c_off: c.shift,
     };
-    let vec4_rows = b.1.col == 1 && b.1.row % 4 == 0 && b.0.shift % 4 == 0;
+    let vec4_rows = b.1.col == 1 && b.1.row.is_multiple_of(4) && b.0.shift.is_multiple_of(4);
     let (entry, blocks, b_binding) = if vec4_rows {
         ("matmul_vec4", m.div_ceil(4) * n.div_ceil(8), 5)
     } else {
