@@ -8,9 +8,9 @@
 //   forward:             y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of
 //                        x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx] * weight[co, ci, ky, kx]
 //                        x [n, c_in, h, w], packed weight, y [n, c_out, oh, ow]. Each invocation
-//                        computes FC output channels x FX output columns of one row (each loaded
-//                        input serves FC outputs, each vec4 of weights FX columns);
-//                        grid = ceil(n * ceil(c_out/FC) * oh * ceil(ow/FX) / WG), folded.
+//                        computes FC output channels x FX consecutive output pixels of a plane (each
+//                        loaded input serves FC outputs, each vec4 of weights FX pixels);
+//                        grid = ceil(n * ceil(c_out/FC) * ceil(oh*ow/FX) / WG), folded.
 //   channels_last:       partial[n, y, x, c] = x[n, c, y, x], channels padded with zeros to a multiple
 //                        of 4 (so `weight_grad_partial` loads four channels as one vec4). One
 //                        invocation per element.
@@ -70,34 +70,41 @@ fn padded_out() -> u32 {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_id) lid: vec3<u32>) {
-    let blocks_x = (params.ow + FX - 1u) / FX;
+    let plane = params.oh * params.ow;
+    let blocks_p = (plane + FX - 1u) / FX;
     let blocks_c = (params.c_out + FC - 1u) / FC;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * blocks_c * params.oh * blocks_x) { return; }
-    let ox0 = (i % blocks_x) * FX;
-    let oy = (i / blocks_x) % params.oh;
-    let co0 = ((i / (blocks_x * params.oh)) % blocks_c) * FC;
-    let nn = i / (blocks_x * params.oh * blocks_c);
-    // acc_lo[j] holds channels co0..co0+3 of column ox0 + j, acc_hi[j] the next four.
+    if (i >= params.n * blocks_c * blocks_p) { return; }
+    let p0 = (i % blocks_p) * FX;
+    let co0 = ((i / blocks_p) % blocks_c) * FC;
+    let nn = i / (blocks_p * blocks_c);
+    // The block is FX consecutive output pixels of the plane, so it may span rows (small planes
+    // such as VGG's 2x2 fill it). Pixels past the plane repeat the last one and are not stored.
+    var iy0: array<i32, FX>;
+    var ix0: array<i32, FX>;
+    for (var j = 0u; j < FX; j++) {
+        let p = min(p0 + j, plane - 1u);
+        iy0[j] = i32((p / params.ow) * params.sh) - i32(params.ph);
+        ix0[j] = i32((p % params.ow) * params.sw) - i32(params.pw);
+    }
+    // acc_lo[j] holds channels co0..co0+3 of pixel p0 + j, acc_hi[j] the next four.
     var acc_lo: array<vec4<f32>, FX>;
     var acc_hi: array<vec4<f32>, FX>;
-    let iy0 = i32(oy * params.sh) - i32(params.ph);
     let row_vec4s = padded_out() / 4u;
     for (var ci = 0u; ci < params.c_in; ci++) {
         let x_plane = params.x_off + (nn * params.c_in + ci) * params.h * params.w;
         for (var ky = 0u; ky < params.kh; ky++) {
-            let iy = iy0 + i32(ky);
-            if (iy < 0 || iy >= i32(params.h)) { continue; }
-            let x_row = x_plane + u32(iy) * params.w;
             for (var kx = 0u; kx < params.kw; kx++) {
                 let tap = ((ci * params.kh + ky) * params.kw + kx) * row_vec4s + co0 / 4u;
                 let w_lo = packed[tap];
                 let w_hi = packed[tap + 1u];
                 for (var j = 0u; j < FX; j++) {
                     // Out-of-range taps read a valid element and count as zero.
-                    let ix = i32((ox0 + j) * params.sw + kx) - i32(params.pw);
-                    let inside = ix >= 0 && ix < i32(params.w);
-                    let xv = select(0.0, x[x_row + u32(clamp(ix, 0, i32(params.w) - 1))], inside);
+                    let iy = iy0[j] + i32(ky);
+                    let ix = ix0[j] + i32(kx);
+                    let inside = iy >= 0 && iy < i32(params.h) && ix >= 0 && ix < i32(params.w);
+                    let at = u32(clamp(iy, 0, i32(params.h) - 1)) * params.w + u32(clamp(ix, 0, i32(params.w) - 1));
+                    let xv = select(0.0, x[x_plane + at], inside);
                     acc_lo[j] += w_lo * xv;
                     acc_hi[j] += w_hi * xv;
                 }
@@ -111,14 +118,14 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         if (params.has_bias == 1u) {
             b = bias[co];
         }
-        let row = params.y_off + ((nn * params.c_out + co) * params.oh + oy) * params.ow;
+        let out_plane = params.y_off + (nn * params.c_out + co) * plane;
         for (var j = 0u; j < FX; j++) {
-            if (ox0 + j >= params.ow) { break; }
+            if (p0 + j >= plane) { break; }
             var v = acc_hi[j][c % 4u];
             if (c < 4u) {
                 v = acc_lo[j][c];
             }
-            y[row + ox0 + j] = v + b;
+            y[out_plane + p0 + j] = v + b;
         }
     }
 }

@@ -59,7 +59,7 @@ struct Params {
 
 /// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
 const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
-/// Register blocks of conv2d.wgsl: `forward` computes FC output channels x FX output columns,
+/// Register blocks of conv2d.wgsl: `forward` computes FC output channels x FX output pixels,
 /// `weight_grad_partial` 4 output x 4 input channels (one vec4 of each).
 const FC: usize = 8;
 const FX: usize = 4;
@@ -192,7 +192,10 @@ fn forward_packed(
             "forward",
             &params,
             &[(1, &xv), (3, &bv), (4, &yv), (7, &wv)],
-            groups(chunk.len() * c_out.div_ceil(FC) * oh * ow.div_ceil(FX), WG),
+            groups(
+                chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
+                WG,
+            ),
             2.0 * (chunk.len() * per_y * c_in * kh * kw) as f64,
         )?;
     }
