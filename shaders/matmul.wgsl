@@ -68,20 +68,12 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         for (var j = 0u; j < TN; j++) {
             let col = n0 + j;
             if (col >= params.n) { break; }
-            var v = acc[i][j];
-            if (params.has_bias == 1u) {
-                v += bias[col];
-            }
-            let o = params.c_off + row * params.n + col;
-            if (params.accumulate == 1u) {
-                v += c[o];
-            }
-            c[o] = v;
+            store(row, col, acc[i][j]);
         }
     }
 }
 
-// c[row, col] with bias and accumulation, for the blocked kernels' stores.
+// c[row, col] = value, plus bias[col] and the old c[row, col] when asked.
 fn store(row: u32, col: u32, value: f32) {
     var v = value;
     if (params.has_bias == 1u) {

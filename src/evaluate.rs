@@ -73,8 +73,9 @@ pub fn evaluate(
             .labels
             .as_ref()
             .ok_or_else(|| Error::File("evaluation needs labelled data".into()))?;
-        let out = logits(gpu, model, &batch)?;
+        // Uploaded before the forward is recorded: an upload submits the work recorded so far.
         let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;
+        let out = logits(gpu, model, &batch)?;
         let loss = crate::ops::loss::cross_entropy(gpu, &out, &targets, None)?;
         let pred = argmax_channels(gpu, &out)?.to_i32(gpu)?;
         loss_sum += f64::from(loss.loss.to_f32(gpu)?[0]) * labels.len() as f64;

@@ -184,7 +184,8 @@ fn recalibrate_batch_norm(
     model: &mut Model,
     epoch: usize,
 ) -> Result<()> {
-    if o.precise_bn == 0 || !has_batch_norm(model) {
+    let counts = counters(model);
+    if o.precise_bn == 0 || counts.is_empty() {
         return Ok(());
     }
     let mut reset = Ok(());
@@ -202,7 +203,6 @@ fn recalibrate_batch_norm(
         }
     });
     reset?;
-    let counts = counters(model);
     let seed = o.seed.wrapping_add(epoch as u64).rotate_left(17);
     let mut seen = 0;
     for (k, batch) in Batches::new(
@@ -243,10 +243,6 @@ fn counters(model: &mut Model) -> Vec<i64> {
         }
     });
     counts
-}
-
-fn has_batch_norm(model: &mut Model) -> bool {
-    !counters(model).is_empty()
 }
 
 fn write_metrics(path: &Path, records: &[EpochRecord]) -> Result<()> {
