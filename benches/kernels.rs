@@ -1,5 +1,6 @@
 //! `cargo bench`: throughput of the kernels at the homework's shapes, wall-clock per call around a
-//! full GPU sync (median of RUNS after one warm-up call). Set WGNN_BENCH_BATCH to change the batch.
+//! full GPU sync (median of RUNS after one warm-up call). Set WGNN_BENCH_BATCH to change the batch
+//! and WGNN_BENCH_FILTER to run only the kernels whose name contains it.
 
 use std::time::Instant;
 
@@ -25,7 +26,12 @@ fn time(gpu: &Gpu, mut f: impl FnMut() -> wgnn::Result<Tensor>) -> f64 {
     secs[RUNS / 2]
 }
 
-fn report(name: &str, flops: f64, secs: f64) {
+/// Times `f` and prints its line, unless WGNN_BENCH_FILTER excludes `name`.
+fn report(gpu: &Gpu, name: &str, flops: f64, f: impl FnMut() -> wgnn::Result<Tensor>) {
+    if std::env::var("WGNN_BENCH_FILTER").is_ok_and(|filter| !name.contains(&filter)) {
+        return;
+    }
+    let secs = time(gpu, f);
     println!(
         "{name:<44} {:>9.2} ms {:>8.2} GFLOP/s",
         secs * 1e3,
@@ -48,11 +54,9 @@ fn main() {
     let n = 1024;
     let a = Tensor::zeros(&gpu, &[n, n]);
     let b = Tensor::zeros(&gpu, &[n, n]);
-    report(
-        "matmul 1024^3",
-        2.0 * (n * n * n) as f64,
-        time(&gpu, || matmul::linear(&gpu, &a, &b, None)),
-    );
+    report(&gpu, "matmul 1024^3", 2.0 * (n * n * n) as f64, || {
+        matmul::linear(&gpu, &a, &b, None)
+    });
 
     let args = Conv2dArgs {
         stride: [1, 1],
@@ -71,24 +75,20 @@ fn main() {
         let dy = Tensor::zeros(&gpu, &[batch, c_out, hw, hw]);
         let flops = 2.0 * (batch * c_out * hw * hw * c_in * 9) as f64;
         let shape = format!("{c_in}->{c_out} @{hw}x{hw}");
+        report(&gpu, &format!("conv2d 3x3 forward {shape}"), flops, || {
+            conv2d::conv2d(&gpu, &x, &w, Some(&bias), args)
+        });
         report(
-            &format!("conv2d 3x3 forward {shape}"),
-            flops,
-            time(&gpu, || conv2d::conv2d(&gpu, &x, &w, Some(&bias), args)),
-        );
-        report(
+            &gpu,
             &format!("conv2d 3x3 input grad {shape}"),
             flops,
-            time(&gpu, || {
-                conv2d::conv2d_input_grad(&gpu, &dy, &w, [hw, hw], args)
-            }),
+            || conv2d::conv2d_input_grad(&gpu, &dy, &w, [hw, hw], args),
         );
         report(
+            &gpu,
             &format!("conv2d 3x3 weight grad {shape}"),
             flops,
-            time(&gpu, || {
-                conv2d::conv2d_weight_grad(&gpu, &x, &dy, [3, 3], args)
-            }),
+            || conv2d::conv2d_weight_grad(&gpu, &x, &dy, [3, 3], args),
         );
     }
 }

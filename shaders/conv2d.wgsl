@@ -1,16 +1,27 @@
 // 2-D convolution, NCHW, f32, PyTorch semantics (cross-correlation, zero padding, no dilation).
+// On lavapipe every storage load costs a per-lane loop, so each kernel loads vec4s and reuses each
+// loaded value many times from registers. Register arrays are indexed only by loop counters of
+// short loops without breaks: if a loop does not unroll, the array moves to memory and the kernel
+// runs at half speed (measured; see PERFORMANCE.md).
 //   pack_weight:         packed[ci, ky, kx, co] = weight[co, ci, ky, kx], co padded with zeros to a
-//                        multiple of FC, so `forward` loads FC channels' weights as two vec4s. With
-//                        `flip`, weight is [c_in, c_out, kh, kw] read flipped: packed[ci, ky, kx, co]
-//                        = weight[ci, co, kh-1-ky, kw-1-kx], which makes `forward` compute the input
-//                        gradient of a stride-1 convolution (padding k - 1 - p). One invocation per
-//                        packed element.
-//   forward:             y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of
-//                        x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx] * weight[co, ci, ky, kx]
-//                        x [n, c_in, h, w], packed weight, y [n, c_out, oh, ow]. Each invocation
-//                        computes FC output channels x FX consecutive output pixels of a plane (each
-//                        loaded input serves FC outputs, each vec4 of weights FX pixels);
-//                        grid = ceil(n * ceil(c_out/FC) * ceil(oh*ow/FX) / WG), folded.
+//                        multiple of FC, so the forward kernels load FC channels' weights as two
+//                        vec4s. With `flip`, weight is [c_in, c_out, kh, kw] read flipped:
+//                        packed[ci, ky, kx, co] = weight[ci, co, kh-1-ky, kw-1-kx], which makes the
+//                        forward kernels compute the input gradient of a stride-1 convolution
+//                        (padding k - 1 - p). One invocation per packed element.
+//   pad_rows:            rows_out[n, ci, yy, xx] = x[n, ci, yy - ph, xx - pw], zero outside x, for
+//                        yy < oh + kh - 1 and xx < 4 * row_vec4s (whole vec4s). One invocation
+//                        per vec4.
+//   forward_rows:        stride 1, kw <= 5: y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of
+//                        x[n, ci, oy - ph + ky, ox - pw + kx] * weight[co, ci, ky, kx], reading the
+//                        padded rows of pad_rows. Each invocation computes FC output channels x
+//                        QUADS quads (4 consecutive output pixels of a row): per (ci, ky) it loads
+//                        two vec4s of a padded row per quad and serves all kw taps from them by
+//                        shifting. Grid = ceil(n * ceil(c_out/FC) * ceil(oh * ceil(ow/4) / QUADS)
+//                        / WG), folded.
+//   forward:             any stride and kernel, same sum on the unpadded input. Each invocation
+//                        computes FC output channels x FX consecutive pixels of the flattened
+//                        output plane; grid = ceil(n * ceil(c_out/FC) * ceil(oh*ow/FX) / WG).
 //   channels_last:       partial[n, y, x, c] = x[n, c, y, x], channels padded with zeros to a multiple
 //                        of 4 (so `weight_grad_partial` loads four channels as one vec4). One
 //                        invocation per element.
@@ -18,7 +29,7 @@
 //                        and all ox of dy[n, co, oy, ox] * x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx],
 //                        reading channels-last copies of dy and x. Segments split the reduction so
 //                        enough invocations run; reduce.wgsl's sum_columns adds them up in a fixed
-//                        order. Each invocation computes 4 x 4 channel pairs of one tap (ky, kx)
+//                        order. Each invocation computes 8 x 8 channel pairs of one tap (ky, kx)
 //                        for one segment.
 // Other input gradients are conv_transpose2d.wgsl's forward with this weight; the bias gradient is
 // a per-channel sum (reduce.wgsl).
@@ -27,6 +38,11 @@ override WG: u32 = 64;
 // Register block of `forward`: output channels (two vec4s) and output columns per invocation.
 const FC: u32 = 8u;
 const FX: u32 = 4u;
+// `forward_rows`: kernel width (at most 5, so two vec4s of a padded row hold the 4 + KW - 1 inputs
+// of a quad), fixed per pipeline so the 3-wide case compiles to its own straight-line code.
+override KW: u32 = 3u;
+// Quads (4 consecutive output pixels of a row) per invocation.
+const QUADS: u32 = 2u;
 
 struct Params {
     n: u32,
@@ -48,6 +64,9 @@ struct Params {
     segments: u32,
     rows_per_segment: u32,
     flip: u32,
+    rows: u32,
+    row_vec4s: u32,
+    image_major: u32,
     _pad: u32,
 }
 
@@ -61,6 +80,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read> packed: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read> x_last: array<vec4<f32>>;
 @group(0) @binding(9) var<storage, read> dy_last: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read> x_rows: array<vec4<f32>>;
+@group(0) @binding(11) var<storage, read_write> rows_out: array<vec4<f32>>;
 
 // Output channels of the packed weight, padded to whole register blocks.
 fn padded_out() -> u32 {
@@ -111,31 +132,39 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             }
         }
     }
-    for (var c = 0u; c < FC; c++) {
-        let co = co0 + c;
-        if (co >= params.c_out) { break; }
-        var b = 0.0;
-        if (params.has_bias == 1u) {
-            b = bias[co];
-        }
-        let out_plane = params.y_off + (nn * params.c_out + co) * plane;
-        for (var j = 0u; j < FX; j++) {
-            if (p0 + j >= plane) { break; }
-            var v = acc_hi[j][c % 4u];
-            if (c < 4u) {
-                v = acc_lo[j][c];
-            }
-            y[out_plane + p0 + j] = v + b;
+    // Flat loops without breaks, so they unroll and acc_lo / acc_hi stay in registers.
+    for (var j = 0u; j < FX; j++) {
+        if (p0 + j < plane) {
+            let out_pixel = params.y_off + nn * params.c_out * plane + p0 + j;
+            store_channels(out_pixel, plane, co0, acc_lo[j]);
+            store_channels(out_pixel, plane, co0 + 4u, acc_hi[j]);
         }
     }
+}
+
+// y[pixel + (co0 + c) * plane] = v[c] + bias[co0 + c] for the channels c < 4 below c_out.
+fn store_channels(pixel: u32, plane: u32, co0: u32, v: vec4<f32>) {
+    var b = vec4<f32>(0.0);
+    if (params.has_bias == 1u) {
+        b = vec4<f32>(bias[min(co0, params.c_out - 1u)], bias[min(co0 + 1u, params.c_out - 1u)],
+                      bias[min(co0 + 2u, params.c_out - 1u)], bias[min(co0 + 3u, params.c_out - 1u)]);
+    }
+    let o = v + b;
+    if (co0 < params.c_out) { y[pixel + co0 * plane] = o.x; }
+    if (co0 + 1u < params.c_out) { y[pixel + (co0 + 1u) * plane] = o.y; }
+    if (co0 + 2u < params.c_out) { y[pixel + (co0 + 2u) * plane] = o.z; }
+    if (co0 + 3u < params.c_out) { y[pixel + (co0 + 3u) * plane] = o.w; }
 }
 
 @compute @workgroup_size(WG)
 fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                        @builtin(local_invocation_id) lid: vec3<u32>) {
     let taps = params.kh * params.kw;
-    let blocks_i = (params.c_in + 3u) / 4u;
-    let blocks_o = (params.c_out + 3u) / 4u;
+    // Blocks of 8 channels; channels-last rows hold vec4s of 4 (vecs_i, vecs_o per pixel).
+    let blocks_i = (params.c_in + 7u) / 8u;
+    let blocks_o = (params.c_out + 7u) / 8u;
+    let vecs_i = (params.c_in + 3u) / 4u;
+    let vecs_o = (params.c_out + 3u) / 4u;
     let per_segment = blocks_o * blocks_i * taps;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= params.segments * per_segment) { return; }
@@ -146,8 +175,11 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
     let s = i / per_segment;
     let row_begin = s * params.rows_per_segment;
     let row_end = min(row_begin + params.rows_per_segment, params.n * params.oh);
-    // acc[c] holds input channels 4bi..4bi+3 of output channel 4bo + c.
-    var acc: array<vec4<f32>, 4>;
+    // A last block of only 4 channels reads its first vec4 twice; those results are not stored.
+    let hi_o = select(0u, 1u, 2u * bo + 1u < vecs_o);
+    let hi_i = select(0u, 1u, 2u * bi + 1u < vecs_i);
+    // acc[2c + h]: output channel 8bo + c (c < 8) with input channels 8bi + 4h .. 8bi + 4h + 3.
+    var acc: array<vec4<f32>, 16>;
     for (var r = row_begin; r < row_end; r++) {
         let nn = r / params.oh;
         let oy = r % params.oh;
@@ -158,23 +190,32 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         for (var ox = 0u; ox < params.ow; ox++) {
             let ix = i32(ox * params.sw + kx) - i32(params.pw);
             if (ix < 0 || ix >= i32(params.w)) { continue; }
-            // Channels-last copies: four output gradients and four inputs in one load each.
-            let g = dy_last[(g_row + ox) * blocks_o + bo];
-            let xv = x_last[(x_row + u32(ix)) * blocks_i + bi];
-            acc[0] += g.x * xv;
-            acc[1] += g.y * xv;
-            acc[2] += g.z * xv;
-            acc[3] += g.w * xv;
+            let g_at = (g_row + ox) * vecs_o + 2u * bo;
+            let x_at = (x_row + u32(ix)) * vecs_i + 2u * bi;
+            let g_lo = dy_last[g_at];
+            let g_hi = dy_last[g_at + hi_o];
+            let x_lo = x_last[x_at];
+            let x_hi = x_last[x_at + hi_i];
+            for (var c = 0u; c < 4u; c++) {
+                acc[2u * c] += g_lo[c] * x_lo;
+                acc[2u * c + 1u] += g_lo[c] * x_hi;
+                acc[8u + 2u * c] += g_hi[c] * x_lo;
+                acc[8u + 2u * c + 1u] += g_hi[c] * x_hi;
+            }
         }
     }
+    // A flat loop without breaks, so it unrolls and acc stays in registers.
     let weights = params.c_out * params.c_in * taps;
-    for (var c = 0u; c < 4u; c++) {
-        let co = bo * 4u + c;
-        if (co >= params.c_out) { break; }
-        for (var k = 0u; k < 4u; k++) {
-            let ci = bi * 4u + k;
-            if (ci >= params.c_in) { break; }
-            partial[s * weights + (co * params.c_in + ci) * taps + ky * params.kw + kx] = acc[c][k];
+    for (var r = 0u; r < 16u; r++) {
+        let co = bo * 8u + r / 2u;
+        let ci0 = bi * 8u + (r % 2u) * 4u;
+        let v = acc[r];
+        let at = s * weights + (co * params.c_in + ci0) * taps + ky * params.kw + kx;
+        if (co < params.c_out) {
+            if (ci0 < params.c_in) { partial[at] = v.x; }
+            if (ci0 + 1u < params.c_in) { partial[at + taps] = v.y; }
+            if (ci0 + 2u < params.c_in) { partial[at + 2u * taps] = v.z; }
+            if (ci0 + 3u < params.c_in) { partial[at + 3u * taps] = v.w; }
         }
     }
 }
@@ -214,4 +255,136 @@ fn pack_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         }
     }
     partial[i] = v;
+}
+
+@compute @workgroup_size(WG)
+fn pad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.n * params.c_in * params.rows * params.row_vec4s) { return; }
+    let xx0 = (i % params.row_vec4s) * 4u;
+    let yy = (i / params.row_vec4s) % params.rows;
+    let plane = i / (params.row_vec4s * params.rows);
+    let iy = i32(yy) - i32(params.ph);
+    var v = vec4<f32>(0.0);
+    if (iy >= 0 && iy < i32(params.h)) {
+        let row = params.x_off + (plane * params.h + u32(iy)) * params.w;
+        for (var j = 0u; j < 4u; j++) {
+            let ix = i32(xx0 + j) - i32(params.pw);
+            if (ix >= 0 && ix < i32(params.w)) {
+                v[j] = x[row + u32(ix)];
+            }
+        }
+    }
+    rows_out[i] = v;
+}
+
+// Elements s .. s + 3 of the eight values (a, b), s <= 4.
+fn shifted(a: vec4<f32>, b: vec4<f32>, s: u32) -> vec4<f32> {
+    switch s {
+        case 0u: { return a; }
+        case 1u: { return vec4<f32>(a.yzw, b.x); }
+        case 2u: { return vec4<f32>(a.zw, b.xy); }
+        case 3u: { return vec4<f32>(a.w, b.xyz); }
+        default: { return b; }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_id) lid: vec3<u32>) {
+    let quads_per_row = (params.ow + 3u) / 4u;
+    let quads = params.oh * quads_per_row;
+    let blocks_q = (quads + QUADS - 1u) / QUADS;
+    let blocks_c = (params.c_out + FC - 1u) / FC;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.n * blocks_c * blocks_q) { return; }
+    // Quads vary fastest. On small planes output channels vary slowest, so that a workgroup's
+    // invocations (other images) share weights; on large ones images do, so that an image's input
+    // stays in cache across channel blocks.
+    let q0 = (i % blocks_q) * QUADS;
+    var nn = (i / blocks_q) % params.n;
+    var co0 = (i / (blocks_q * params.n)) * FC;
+    if (params.image_major == 1u) {
+        co0 = ((i / blocks_q) % blocks_c) * FC;
+        nn = i / (blocks_q * blocks_c);
+    }
+    // First vec4 of each quad's window in its padded plane; quads past the plane repeat the last
+    // one and are not stored.
+    var start: array<u32, QUADS>;
+    for (var t = 0u; t < QUADS; t++) {
+        let q = min(q0 + t, quads - 1u);
+        start[t] = (q / quads_per_row) * params.row_vec4s + q % quads_per_row;
+    }
+    // acc[c * QUADS + t]: output channel co0 + c at the four pixels of quad t. Every index into acc
+    // must be a constant once loops unroll, or the whole block leaves registers (2x slower here).
+    var acc: array<vec4<f32>, FC * QUADS>;
+    let packed_row = padded_out() / 4u;
+    let plane_vec4s = params.rows * params.row_vec4s;
+    for (var ci = 0u; ci < params.c_in; ci++) {
+        let plane = (nn * params.c_in + ci) * plane_vec4s;
+        for (var ky = 0u; ky < params.kh; ky++) {
+            let tap0 = (ci * params.kh + ky) * KW * packed_row + co0 / 4u;
+            var lo: array<vec4<f32>, QUADS>;
+            var hi: array<vec4<f32>, QUADS>;
+            for (var t = 0u; t < QUADS; t++) {
+                let at = plane + start[t] + ky * params.row_vec4s;
+                lo[t] = x_rows[at];
+                hi[t] = x_rows[at + 1u];
+            }
+            if (KW == 3u) {
+                // The common 3-wide kernel, written out: its three shifted windows are registers.
+                var w: array<vec4<f32>, 6>;
+                for (var kx = 0u; kx < 3u; kx++) {
+                    w[2u * kx] = packed[tap0 + kx * packed_row];
+                    w[2u * kx + 1u] = packed[tap0 + kx * packed_row + 1u];
+                }
+                for (var t = 0u; t < QUADS; t++) {
+                    let x0 = lo[t];
+                    let x1 = vec4<f32>(lo[t].yzw, hi[t].x);
+                    let x2 = vec4<f32>(lo[t].zw, hi[t].xy);
+                    for (var c = 0u; c < 4u; c++) {
+                        acc[c * QUADS + t] += w[0][c] * x0 + w[2][c] * x1 + w[4][c] * x2;
+                        acc[(c + 4u) * QUADS + t] += w[1][c] * x0 + w[3][c] * x1 + w[5][c] * x2;
+                    }
+                }
+            } else {
+                for (var kx = 0u; kx < KW; kx++) {
+                    let w_lo = packed[tap0 + kx * packed_row];
+                    let w_hi = packed[tap0 + kx * packed_row + 1u];
+                    for (var t = 0u; t < QUADS; t++) {
+                        let xs = shifted(lo[t], hi[t], kx);
+                        for (var c = 0u; c < 4u; c++) {
+                            acc[c * QUADS + t] += w_lo[c] * xs;
+                            acc[(c + 4u) * QUADS + t] += w_hi[c] * xs;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // One flat loop over the block, so it unrolls (see acc). Quads past the plane repeat the last
+    // one; channels past c_out are not stored.
+    for (var r = 0u; r < FC * QUADS; r++) {
+        let v = acc[r];
+        let co = co0 + r / QUADS;
+        let q = min(q0 + r % QUADS, quads - 1u);
+        let out_row = params.y_off + ((nn * params.c_out + co) * params.oh + q / quads_per_row) * params.ow;
+        if (co < params.c_out) {
+            var b = 0.0;
+            if (params.has_bias == 1u) {
+                b = bias[co];
+            }
+            store_quad(out_row, (q % quads_per_row) * 4u, v + b);
+        }
+    }
+}
+
+// y[row + ox0 + j] = v[j] for the columns j of the quad inside the output row (ox0 is). No loop,
+// so the caller's loop still unrolls.
+fn store_quad(row: u32, ox0: u32, v: vec4<f32>) {
+    y[row + ox0] = v.x;
+    if (ox0 + 1u < params.ow) { y[row + ox0 + 1u] = v.y; }
+    if (ox0 + 2u < params.ow) { y[row + ox0 + 2u] = v.z; }
+    if (ox0 + 3u < params.ow) { y[row + ox0 + 3u] = v.w; }
 }

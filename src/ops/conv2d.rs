@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_columns_into;
-use super::{WG, conv_transpose2d, launch, launch_counted, nchw, u32_of};
+use super::{WG, conv_transpose2d, launch, launch_counted, launch_specialised, nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader, groups};
 use crate::tensor::{DType, Tensor};
@@ -54,16 +54,27 @@ struct Params {
     segments: u32,
     rows_per_segment: u32,
     flip: u32,
+    rows: u32,
+    row_vec4s: u32,
+    image_major: u32,
     _pad: u32,
 }
 
 /// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
 const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
 /// Register blocks of conv2d.wgsl: `forward` computes FC output channels x FX output pixels,
-/// `weight_grad_partial` 4 output x 4 input channels (one vec4 of each).
+/// `weight_grad_partial` GRAD_BLOCK output x GRAD_BLOCK input channels (two vec4s of each, read
+/// from channels-last copies padded to VEC channels).
 const FC: usize = 8;
 const FX: usize = 4;
 const VEC: usize = 4;
+const GRAD_BLOCK: usize = 8;
+/// `forward_rows` computes FC output channels x QUADS quads of 4 pixels of a row per invocation,
+/// for kernels up to MAX_KW wide (two vec4s of a padded row hold a quad's inputs).
+const QUADS: usize = 2;
+const MAX_KW: usize = 5;
+/// Planes of at least this many blocks run image by image in `forward_rows` (see its grid order).
+const IMAGE_MAJOR_BLOCKS: usize = 8;
 
 pub(crate) fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
     crate::ensure_shape!(
@@ -162,12 +173,26 @@ fn forward_packed(
         Some(b) => gpu.whole(b, "conv2d bias")?,
         None => gpu.whole(packed, "packed conv2d weight")?,
     };
+    // forward_rows reads a zero-padded copy of the input; other strides, wide kernels, and items
+    // whose copy would not fit one binding take the general kernel.
+    let rows_layout = Some((oh + kh - 1, ow.div_ceil(VEC) + 1)).filter(|&(rows, vec4s)| {
+        args.stride == [1, 1] && kw <= MAX_KW && c_in * rows * vec4s * VEC <= gpu.max_view_elems()
+    });
     let per_x = c_in * h * w;
     let per_y = c_out * oh * ow;
-    for chunk in gpu.batch_chunks(n, &[("conv2d input", per_x), ("conv2d output", per_y)])? {
+    let per_rows = rows_layout.map_or(0, |(rows, row_vec4s)| c_in * rows * row_vec4s * VEC);
+    let chunks = gpu.batch_chunks(
+        n,
+        &[
+            ("conv2d input", per_x),
+            ("conv2d output", per_y),
+            ("conv2d padded input", per_rows),
+        ],
+    )?;
+    for chunk in chunks {
         let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
         let yv = gpu.view(&y, chunk.start * per_y, chunk.len() * per_y);
-        let params = Params {
+        let mut params = Params {
             n: u32_of(chunk.len()),
             c_in: u32_of(c_in),
             h: u32_of(h),
@@ -186,17 +211,48 @@ fn forward_packed(
             y_off: yv.shift,
             ..Params::default()
         };
-        launch_counted(
+        let flops = 2.0 * (chunk.len() * per_y * c_in * kh * kw) as f64;
+        let Some((rows, row_vec4s)) = rows_layout else {
+            launch_counted(
+                gpu,
+                Shader::Conv2d,
+                "forward",
+                &params,
+                &[(1, &xv), (3, &bv), (4, &yv), (7, &wv)],
+                groups(
+                    chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
+                    WG,
+                ),
+                flops,
+            )?;
+            continue;
+        };
+        params.rows = u32_of(rows);
+        params.row_vec4s = u32_of(row_vec4s);
+        let blocks_q = (oh * ow.div_ceil(VEC)).div_ceil(QUADS);
+        params.image_major = u32::from(blocks_q >= IMAGE_MAJOR_BLOCKS);
+        let padded = Tensor::uninit(gpu, &[chunk.len() * per_rows], DType::F32);
+        let pv = gpu.whole(&padded, "conv2d padded input")?;
+        launch(
             gpu,
             Shader::Conv2d,
-            "forward",
+            "pad_rows",
             &params,
-            &[(1, &xv), (3, &bv), (4, &yv), (7, &wv)],
+            &[(1, &xv), (11, &pv)],
+            groups(padded.numel() / VEC, WG),
+        )?;
+        launch_specialised(
+            gpu,
+            Shader::Conv2d,
+            "forward_rows",
+            &[("KW", kw as f64)],
+            &params,
+            &[(3, &bv), (4, &yv), (7, &wv), (10, &pv)],
             groups(
-                chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
+                chunk.len() * c_out.div_ceil(FC) * (oh * ow.div_ceil(VEC)).div_ceil(QUADS),
                 WG,
             ),
-            2.0 * (chunk.len() * per_y * c_in * kh * kw) as f64,
+            flops,
         )?;
     }
     Ok(y)
@@ -330,7 +386,7 @@ pub(crate) fn weight_grad(
     for (k, chunk) in chunks.into_iter().enumerate() {
         let rows = chunk.len() * oh;
         let max_segments = (gpu.max_view_elems() / weights).max(1);
-        let blocks = c_out.div_ceil(VEC) * c_in.div_ceil(VEC) * kh * kw;
+        let blocks = c_out.div_ceil(GRAD_BLOCK) * c_in.div_ceil(GRAD_BLOCK) * kh * kw;
         let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(blocks);
         let rows_per_segment = rows.div_ceil(wanted.min(max_segments).clamp(1, rows));
         let segments = rows.div_ceil(rows_per_segment);

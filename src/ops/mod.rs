@@ -40,10 +40,27 @@ pub(crate) fn launch_counted<P: bytemuck::Pod>(
     workgroups: u64,
     flops: f64,
 ) -> Result<()> {
+    launch_specialised(gpu, shader, entry, &[], params, buffers, workgroups, flops)
+}
+
+/// `launch_counted` with override constants besides `WG` (each value compiles its own pipeline).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn launch_specialised<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    shader: Shader,
+    entry: &'static str,
+    constants: &[(&'static str, f64)],
+    params: &P,
+    buffers: &[(u32, &View)],
+    workgroups: u64,
+    flops: f64,
+) -> Result<()> {
+    let mut all = vec![("WG", f64::from(WG))];
+    all.extend_from_slice(constants);
     gpu.launch(&Launch {
         shader,
         entry,
-        constants: &[("WG", f64::from(WG))],
+        constants: &all,
         params: bytemuck::bytes_of(params),
         buffers,
         workgroups,
