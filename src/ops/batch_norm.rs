@@ -25,7 +25,26 @@ struct Params {
     momentum: f32,
     eps: f32,
     count: u32,
+    segments: u32,
+    seg_len: u32,
+    vec4_ok: u32,
     _pad: u32,
+}
+
+/// Values per partial sum (batch_norm.wgsl's segments); a multiple of 4 for the vec4 loads.
+const SEGMENT: usize = 1024;
+
+/// Whether planes and the views' element shifts are multiples of 4, so kernels may read vec4s.
+fn vec4_ok(p: &Params) -> bool {
+    [p.hw, p.x_off, p.dy_off, p.out_off]
+        .iter()
+        .all(|v| v.is_multiple_of(4))
+}
+
+/// (segments per plane, segment length) for planes of `hw` values.
+fn segments(hw: usize) -> (usize, usize) {
+    let seg_len = hw.clamp(1, SEGMENT);
+    (hw.div_ceil(seg_len), seg_len)
 }
 
 /// The affine parameters and running statistics of one BatchNorm2d, each [C].
@@ -70,7 +89,8 @@ fn check(x: &Tensor, p: &BatchNormParams) -> Result<[usize; 4]> {
     Ok(shape)
 }
 
-/// Per-plane partial sums (`entry` = stats_partials or backward_partials) into a [N, C, 2] tensor.
+/// Per-segment partial sums (`entry` = stats_partials or backward_partials) into a
+/// [N, segments, C, 2] tensor.
 fn plane_partials(
     gpu: &Gpu,
     entry: &'static str,
@@ -80,7 +100,8 @@ fn plane_partials(
 ) -> Result<Tensor> {
     let [n, c, h, w] = nchw("batch_norm2d", "input", x.shape())?;
     let hw = h * w;
-    let partials = Tensor::uninit(gpu, &[n, c, 2], DType::F32);
+    let (segs, seg_len) = segments(hw);
+    let partials = Tensor::uninit(gpu, &[n, segs, c, 2], DType::F32);
     let pv = gpu.whole(&partials, "batch_norm2d partial sums")?;
     let sv = stats
         .map(|s| gpu.whole(s, "batch_norm2d statistics"))
@@ -88,21 +109,25 @@ fn plane_partials(
     for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", c * hw)])? {
         let xv = gpu.view(x, chunk.start * c * hw, chunk.len() * c * hw);
         let dv = dy.map(|d| gpu.view(d, chunk.start * c * hw, chunk.len() * c * hw));
-        let params = Params {
+        let mut params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),
             hw: u32_of(hw),
             n_base: u32_of(chunk.start),
             x_off: xv.shift,
             dy_off: dv.as_ref().map_or(0, |v| v.shift),
+            segments: u32_of(segs),
+            seg_len: u32_of(seg_len),
             ..Params::default()
         };
-        let mut buffers = vec![(1, &xv), (2, &pv)];
+        params.vec4_ok = u32::from(vec4_ok(&params));
+        let mut buffers = vec![(1, &xv), (2, &pv), (16, &xv)];
         if let Some(sv) = &sv {
             buffers.push((7, sv));
         }
         if let Some(dv) = &dv {
             buffers.push((11, dv));
+            buffers.push((17, dv));
         }
         launch(
             gpu,
@@ -110,7 +135,7 @@ fn plane_partials(
             entry,
             &params,
             &buffers,
-            groups(chunk.len() * c, 1),
+            groups(chunk.len() * c * segs, WG),
         )?;
     }
     Ok(partials)
@@ -126,6 +151,7 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
         x.shape()
     );
     let partials = plane_partials(gpu, "stats_partials", x, None, None)?;
+    let (segs, seg_len) = segments(h * w);
     let stats = Tensor::uninit(gpu, &[2, c], DType::F32);
     let params = Params {
         n: u32_of(n),
@@ -134,6 +160,8 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
         momentum: p.momentum,
         eps: p.eps,
         count: u32_of(n * h * w),
+        segments: u32_of(segs),
+        seg_len: u32_of(seg_len),
         ..Params::default()
     };
     let partials_v = gpu.whole(&partials, "batch_norm2d partial sums")?;
@@ -187,7 +215,7 @@ fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<T
     for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", per)])? {
         let xv = gpu.view(x, chunk.start * per, chunk.len() * per);
         let yv = gpu.view(&y, chunk.start * per, chunk.len() * per);
-        let params = Params {
+        let mut params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),
             hw: u32_of(h * w),
@@ -195,13 +223,24 @@ fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<T
             out_off: yv.shift,
             ..Params::default()
         };
+        let vec4 = vec4_ok(&params);
+        params.vec4_ok = u32::from(vec4);
+        let per_invocation = if vec4 { 4 } else { 1 };
         launch(
             gpu,
             Shader::BatchNorm,
             "apply",
             &params,
-            &[(1, &xv), (7, &sv), (8, &gv), (9, &bv), (10, &yv)],
-            groups(chunk.len() * per, WG),
+            &[
+                (1, &xv),
+                (16, &xv),
+                (7, &sv),
+                (8, &gv),
+                (9, &bv),
+                (10, &yv),
+                (18, &yv),
+            ],
+            groups(chunk.len() * per / per_invocation, WG),
         )?;
     }
     Ok(y)
@@ -227,6 +266,7 @@ pub fn batch_norm2d_backward(
         x.shape()
     );
     let partials = plane_partials(gpu, "backward_partials", x, Some(dy), Some(stats))?;
+    let (segs, _) = segments(h * w);
     let dgamma = Tensor::uninit(gpu, &[c], DType::F32);
     let dbeta = Tensor::uninit(gpu, &[c], DType::F32);
     let partials_v = gpu.whole(&partials, "batch_norm2d partial sums")?;
@@ -235,6 +275,7 @@ pub fn batch_norm2d_backward(
     let params = Params {
         n: u32_of(n),
         c: u32_of(c),
+        segments: u32_of(segs),
         ..Params::default()
     };
     launch(
@@ -253,7 +294,7 @@ pub fn batch_norm2d_backward(
         let xv = gpu.view(x, chunk.start * per, chunk.len() * per);
         let dv = gpu.view(dy, chunk.start * per, chunk.len() * per);
         let ov = gpu.view(&dx, chunk.start * per, chunk.len() * per);
-        let params = Params {
+        let mut params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),
             hw: u32_of(h * w),
@@ -264,6 +305,9 @@ pub fn batch_norm2d_backward(
             count: u32_of(n * h * w),
             ..Params::default()
         };
+        let vec4 = vec4_ok(&params);
+        params.vec4_ok = u32::from(vec4);
+        let per_invocation = if vec4 { 4 } else { 1 };
         launch(
             gpu,
             Shader::BatchNorm,
@@ -271,14 +315,17 @@ pub fn batch_norm2d_backward(
             &params,
             &[
                 (1, &xv),
+                (16, &xv),
                 (7, &sv),
                 (8, &gv),
                 (10, &ov),
+                (18, &ov),
                 (11, &dv),
+                (17, &dv),
                 (14, &dgv),
                 (15, &dbv),
             ],
-            groups(chunk.len() * per, WG),
+            groups(chunk.len() * per / per_invocation, WG),
         )?;
     }
     Ok(BatchNormGrads { dx, dgamma, dbeta })

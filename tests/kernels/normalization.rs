@@ -7,14 +7,16 @@ use crate::reference::BatchNorm;
 use crate::{REF_FD_TOL, TOL};
 
 /// C = 1 and 3, 1x1 planes (VGG's last block on 32x32 inputs), batch 1, planes larger than a
-/// workgroup, non-square planes.
-const SHAPES: [[usize; 4]; 6] = [
+/// workgroup, non-square planes, planes of several partial-sum segments (1024 values each) read
+/// as scalars (33x35) and as vec4s (40x30).
+const SHAPES: [[usize; 4]; 7] = [
     [3, 4, 5, 3],
     [1, 3, 7, 1],
     [2, 1, 4, 4],
     [8, 5, 1, 1],
     [4, 6, 2, 2],
     [2, 3, 33, 35],
+    [2, 2, 40, 30],
 ];
 
 fn random_bn(dims: [usize; 4], training: bool, seed: u64) -> BatchNorm {
