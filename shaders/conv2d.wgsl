@@ -15,10 +15,10 @@
 //   forward_rows:        stride 1, kw <= 5: y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of
 //                        x[n, ci, oy - ph + ky, ox - pw + kx] * weight[co, ci, ky, kx], reading the
 //                        padded rows of pad_rows. Each invocation computes FC output channels x
-//                        QUADS quads (4 consecutive output pixels of a row): per (ci, ky) it loads
-//                        two vec4s of a padded row per quad and serves all kw taps from them by
-//                        shifting. Grid = ceil(n * ceil(c_out/FC) * ceil(oh * ceil(ow/4) / QUADS)
-//                        / WG), folded.
+//                        QUADS quads (4 consecutive output pixels of a row, or with ROW_PAIRS 2
+//                        columns of 2 rows) of the batch: per (ci, ky) it loads two vec4s of
+//                        padded rows per quad and serves all kw taps from them by shifting.
+//                        Grid = ceil(ceil(c_out/FC) * blocks of quads / WG), folded.
 //   forward:             any stride and kernel, same sum on the unpadded input. Each invocation
 //                        computes FC output channels x FX consecutive pixels of the flattened
 //                        output plane; grid = ceil(n * ceil(c_out/FC) * ceil(oh*ow/FX) / WG).
@@ -41,6 +41,9 @@ const FX: u32 = 4u;
 // `forward_rows`: kernel width (at most 5, so two vec4s of a padded row hold the 4 + KW - 1 inputs
 // of a quad), fixed per pipeline so the 3-wide case compiles to its own straight-line code.
 override KW: u32 = 3u;
+// `forward_rows` on planes at most 2 wide (VGG's 2x2 layers): a quad is 2 columns x 2 rows, so
+// it is full; padded rows are one vec4 (ow + kw - 1 <= 4).
+override ROW_PAIRS: bool = false;
 // Quads (4 consecutive output pixels of a row) per invocation.
 const QUADS: u32 = 2u;
 
@@ -279,8 +282,18 @@ fn pad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     rows_out[i] = v;
 }
 
-// Elements s .. s + 3 of the eight values (a, b), s <= 4.
+// A quad's inputs for tap column s of its window (a, b): elements s .. s + 3 of the eight values
+// (s <= 4); with ROW_PAIRS, elements s, s + 1 of row a then of row b (s <= 3; the second column
+// of a 1-wide plane is never stored).
 fn shifted(a: vec4<f32>, b: vec4<f32>, s: u32) -> vec4<f32> {
+    if (ROW_PAIRS) {
+        switch s {
+            case 0u: { return vec4<f32>(a.xy, b.xy); }
+            case 1u: { return vec4<f32>(a.yz, b.yz); }
+            case 2u: { return vec4<f32>(a.zw, b.zw); }
+            default: { return vec4<f32>(a.ww, b.ww); }
+        }
+    }
     switch s {
         case 0u: { return a; }
         case 1u: { return vec4<f32>(a.yzw, b.x); }
@@ -293,44 +306,73 @@ fn shifted(a: vec4<f32>, b: vec4<f32>, s: u32) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_id) lid: vec3<u32>) {
-    let quads_per_row = (params.ow + 3u) / 4u;
-    let quads = params.oh * quads_per_row;
-    let blocks_q = (quads + QUADS - 1u) / QUADS;
+    var quads_per_row = (params.ow + 3u) / 4u;
+    var quads = params.oh * quads_per_row;
+    if (ROW_PAIRS) {
+        quads_per_row = 1u;
+        quads = (params.oh + 1u) / 2u;
+    }
     let blocks_c = (params.c_out + FC - 1u) / FC;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * blocks_c * blocks_q) { return; }
-    // Quads vary fastest. On small planes output channels vary slowest, so that a workgroup's
-    // invocations (other images) share weights; on large ones images do, so that an image's input
-    // stays in cache across channel blocks.
-    let q0 = (i % blocks_q) * QUADS;
-    var nn = (i / blocks_q) % params.n;
-    var co0 = (i / (blocks_q * params.n)) * FC;
+    // Quads are numbered across the batch (image nn's quad q is nn * quads + q). On large planes
+    // a block's quads lie in one image and images vary slowest, so an image's input stays in
+    // cache across channel blocks; on small planes a block may span images and output channels
+    // vary slowest, so a workgroup's invocations share weights.
+    var first: u32;
+    var last: u32;
+    var co0: u32;
     if (params.image_major == 1u) {
+        let blocks_q = (quads + QUADS - 1u) / QUADS;
+        if (i >= params.n * blocks_c * blocks_q) { return; }
+        let nn = i / (blocks_q * blocks_c);
         co0 = ((i / blocks_q) % blocks_c) * FC;
-        nn = i / (blocks_q * blocks_c);
+        first = nn * quads + (i % blocks_q) * QUADS;
+        last = nn * quads + quads - 1u;
+    } else {
+        let blocks_q = (params.n * quads + QUADS - 1u) / QUADS;
+        if (i >= blocks_c * blocks_q) { return; }
+        co0 = (i / blocks_q) * FC;
+        first = (i % blocks_q) * QUADS;
+        last = params.n * quads - 1u;
     }
-    // First vec4 of each quad's window in its padded plane; quads past the plane repeat the last
-    // one and are not stored.
+    // Per quad: the first vec4 of its window in its image's padded input (channel 0), and where
+    // its output goes: the row and column of its first pixel and that pixel's index in channel 0
+    // of its image. Quads past `last` repeat it and are not stored.
     var start: array<u32, QUADS>;
+    var out_row: array<u32, QUADS>;
+    var out_col: array<u32, QUADS>;
+    var out_at: array<u32, QUADS>;
+    let plane_vec4s = params.rows * params.row_vec4s;
     for (var t = 0u; t < QUADS; t++) {
-        let q = min(q0 + t, quads - 1u);
-        start[t] = (q / quads_per_row) * params.row_vec4s + q % quads_per_row;
+        let fq = min(first + t, last);
+        let nn = fq / quads;
+        let q = fq % quads;
+        out_row[t] = q / quads_per_row;
+        out_col[t] = (q % quads_per_row) * 4u;
+        if (ROW_PAIRS) {
+            out_row[t] = 2u * q;
+        }
+        start[t] = nn * params.c_in * plane_vec4s + out_row[t] * params.row_vec4s + out_col[t] / 4u;
+        out_at[t] = nn * params.c_out * params.oh * params.ow + out_row[t] * params.ow + out_col[t];
+    }
+    // A quad's window: two vec4s along its padded row, or its two padded rows.
+    var second = 1u;
+    if (ROW_PAIRS) {
+        second = params.row_vec4s;
     }
     // acc[c * QUADS + t]: output channel co0 + c at the four pixels of quad t. Every index into acc
     // must be a constant once loops unroll, or the whole block leaves registers (2x slower here).
     var acc: array<vec4<f32>, FC * QUADS>;
     let packed_row = padded_out() / 4u;
-    let plane_vec4s = params.rows * params.row_vec4s;
     for (var ci = 0u; ci < params.c_in; ci++) {
-        let plane = (nn * params.c_in + ci) * plane_vec4s;
         for (var ky = 0u; ky < params.kh; ky++) {
             let tap0 = (ci * params.kh + ky) * KW * packed_row + co0 / 4u;
             var lo: array<vec4<f32>, QUADS>;
             var hi: array<vec4<f32>, QUADS>;
             for (var t = 0u; t < QUADS; t++) {
-                let at = plane + start[t] + ky * params.row_vec4s;
+                let at = start[t] + ci * plane_vec4s + ky * params.row_vec4s;
                 lo[t] = x_rows[at];
-                hi[t] = x_rows[at + 1u];
+                hi[t] = x_rows[at + second];
             }
             if (KW == 3u) {
                 // The common 3-wide kernel, written out: its three shifted windows are registers.
@@ -340,9 +382,9 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
                     w[2u * kx + 1u] = packed[tap0 + kx * packed_row + 1u];
                 }
                 for (var t = 0u; t < QUADS; t++) {
-                    let x0 = lo[t];
-                    let x1 = vec4<f32>(lo[t].yzw, hi[t].x);
-                    let x2 = vec4<f32>(lo[t].zw, hi[t].xy);
+                    let x0 = shifted(lo[t], hi[t], 0u);
+                    let x1 = shifted(lo[t], hi[t], 1u);
+                    let x2 = shifted(lo[t], hi[t], 2u);
                     for (var c = 0u; c < 4u; c++) {
                         acc[c * QUADS + t] += w[0][c] * x0 + w[2][c] * x1 + w[4][c] * x2;
                         acc[(c + 4u) * QUADS + t] += w[1][c] * x0 + w[3][c] * x1 + w[5][c] * x2;
@@ -363,28 +405,41 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
     }
-    // One flat loop over the block, so it unrolls (see acc). Quads past the plane repeat the last
-    // one; channels past c_out are not stored.
+    // One flat loop over the block, so it unrolls (see acc). Channels past c_out and repeated
+    // quads are not stored.
     for (var r = 0u; r < FC * QUADS; r++) {
-        let v = acc[r];
         let co = co0 + r / QUADS;
-        let q = min(q0 + r % QUADS, quads - 1u);
-        let out_row = params.y_off + ((nn * params.c_out + co) * params.oh + q / quads_per_row) * params.ow;
-        if (co < params.c_out) {
+        let t = r % QUADS;
+        if (co < params.c_out && first + t <= last) {
             var b = 0.0;
             if (params.has_bias == 1u) {
                 b = bias[co];
             }
-            store_quad(out_row, (q % quads_per_row) * 4u, v + b);
+            let at = params.y_off + out_at[t] + co * params.oh * params.ow;
+            if (ROW_PAIRS) {
+                store_row_pair(at, out_row[t], acc[r] + b);
+            } else {
+                store_quad(at, out_col[t], acc[r] + b);
+            }
         }
     }
 }
 
-// y[row + ox0 + j] = v[j] for the columns j of the quad inside the output row (ox0 is). No loop,
+// y[at + j] = v[j] for the pixels j of a quad whose first pixel, at column ox0, is y[at]. No loop,
 // so the caller's loop still unrolls.
-fn store_quad(row: u32, ox0: u32, v: vec4<f32>) {
-    y[row + ox0] = v.x;
-    if (ox0 + 1u < params.ow) { y[row + ox0 + 1u] = v.y; }
-    if (ox0 + 2u < params.ow) { y[row + ox0 + 2u] = v.z; }
-    if (ox0 + 3u < params.ow) { y[row + ox0 + 3u] = v.w; }
+fn store_quad(at: u32, ox0: u32, v: vec4<f32>) {
+    y[at] = v.x;
+    if (ox0 + 1u < params.ow) { y[at + 1u] = v.y; }
+    if (ox0 + 2u < params.ow) { y[at + 2u] = v.z; }
+    if (ox0 + 3u < params.ow) { y[at + 3u] = v.w; }
+}
+
+// With ROW_PAIRS: columns 0 and 1 of rows oy0 and oy0 + 1 are v.xy and v.zw; y[at] is (oy0, 0).
+fn store_row_pair(at: u32, oy0: u32, v: vec4<f32>) {
+    y[at] = v.x;
+    if (params.ow > 1u) { y[at + 1u] = v.y; }
+    if (oy0 + 1u < params.oh) {
+        y[at + params.ow] = v.z;
+        if (params.ow > 1u) { y[at + params.ow + 1u] = v.w; }
+    }
 }

@@ -174,8 +174,14 @@ fn forward_packed(
         None => gpu.whole(packed, "packed conv2d weight")?,
     };
     // forward_rows reads a zero-padded copy of the input; other strides, wide kernels, and items
-    // whose copy would not fit one binding take the general kernel.
-    let rows_layout = Some((oh + kh - 1, ow.div_ceil(VEC) + 1)).filter(|&(rows, vec4s)| {
+    // whose copy would not fit one binding take the general kernel. Planes at most 2 wide pair rows.
+    let row_pairs = ow <= 2 && ow + kw <= VEC + 1;
+    let rows_layout = Some(if row_pairs {
+        (oh.div_ceil(2) * 2 + kh - 1, 1)
+    } else {
+        (oh + kh - 1, ow.div_ceil(VEC) + 1)
+    })
+    .filter(|&(rows, vec4s)| {
         args.stride == [1, 1] && kw <= MAX_KW && c_in * rows * vec4s * VEC <= gpu.max_view_elems()
     });
     let per_x = c_in * h * w;
@@ -229,8 +235,18 @@ fn forward_packed(
         };
         params.rows = u32_of(rows);
         params.row_vec4s = u32_of(row_vec4s);
-        let blocks_q = (oh * ow.div_ceil(VEC)).div_ceil(QUADS);
-        params.image_major = u32::from(blocks_q >= IMAGE_MAJOR_BLOCKS);
+        let quads = if row_pairs {
+            oh.div_ceil(2)
+        } else {
+            oh * ow.div_ceil(VEC)
+        };
+        let image_major = quads.div_ceil(QUADS) >= IMAGE_MAJOR_BLOCKS;
+        params.image_major = u32::from(image_major);
+        let blocks = if image_major {
+            chunk.len() * quads.div_ceil(QUADS)
+        } else {
+            (chunk.len() * quads).div_ceil(QUADS)
+        };
         let padded = Tensor::uninit(gpu, &[chunk.len() * per_rows], DType::F32);
         let pv = gpu.whole(&padded, "conv2d padded input")?;
         launch(
@@ -245,13 +261,10 @@ fn forward_packed(
             gpu,
             Shader::Conv2d,
             "forward_rows",
-            &[("KW", kw as f64)],
+            &[("KW", kw as f64), ("ROW_PAIRS", f64::from(u8::from(row_pairs)))],
             &params,
             &[(3, &bv), (4, &yv), (7, &wv), (10, &pv)],
-            groups(
-                chunk.len() * c_out.div_ceil(FC) * (oh * ow.div_ceil(VEC)).div_ceil(QUADS),
-                WG,
-            ),
+            groups(c_out.div_ceil(FC) * blocks, WG),
             flops,
         )?;
     }
