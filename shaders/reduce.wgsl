@@ -1,8 +1,9 @@
 // Deterministic sums (fixed order, no atomics), used by gradients that reduce over a batch.
 //   sum_blocks:  input viewed as [groups, len], each row cut into `parts` blocks of `block`
-//                elements; out[g * parts + j] = sum of block j of row g. One workgroup of WG
-//                invocations per output (strided loads, then a tree in workgroup memory);
-//                grid = groups * parts workgroups, folded.
+//                elements; out[g * parts + j] = sum of block j of row g. One invocation per
+//                output, summing in order (four running sums of a vec4 when vec4_ok: len, block
+//                and in_off multiples of 4); no workgroup barriers, which cost more than the sums
+//                on lavapipe. Grid = ceil(groups * parts / WG), folded.
 //   sum_columns: input viewed as [rows, cols]; out[c] = sum over rows of in[r, c], plus out[c]
 //                itself when `accumulate` is 1 (to add up chunks). One invocation per column.
 
@@ -17,39 +18,33 @@ struct Params {
     cols: u32,
     accumulate: u32,
     in_off: u32,
+    vec4_ok: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
-var<workgroup> partial: array<f32, WG>;
+@group(0) @binding(3) var<storage, read> src4: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn sum_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_id) lid: vec3<u32>) {
-    let o = workgroup_index(wid, nwg);
-    // The whole workgroup leaves together, so the barriers below stay uniform.
+    let o = workgroup_index(wid, nwg) * WG + lid.x;
     if (o >= params.groups * params.parts) { return; }
-    let g = o / params.parts;
-    let j = o % params.parts;
-    let begin = j * params.block;
-    let end = min(begin + params.block, params.len);
-    var acc = 0.0;
-    for (var t = begin + lid.x; t < end; t += WG) {
-        acc += src[params.in_off + g * params.len + t];
-    }
-    partial[lid.x] = acc;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid.x < stride) {
-            partial[lid.x] += partial[lid.x + stride];
+    let begin = (o / params.parts) * params.len + (o % params.parts) * params.block;
+    let count = min(params.block, params.len - (o % params.parts) * params.block);
+    var acc = vec4<f32>(0.0);
+    if (params.vec4_ok == 1u) {
+        let first = (params.in_off + begin) / 4u;
+        for (var v = 0u; v < count / 4u; v++) {
+            acc += src4[first + v];
         }
-        workgroupBarrier();
+    } else {
+        for (var t = 0u; t < count; t++) {
+            acc.x += src[params.in_off + begin + t];
+        }
     }
-    if (lid.x == 0u) {
-        dst[o] = partial[0];
-    }
+    dst[o] = (acc.x + acc.y) + (acc.z + acc.w);
 }
 
 @compute @workgroup_size(WG)

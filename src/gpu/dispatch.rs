@@ -38,7 +38,11 @@ impl Gpu {
         let align = self.plan.binding_offset_alignment;
         let first = (start * 4) as u64;
         let offset = first / align * align;
-        let end = ((start + len.max(1)) * 4) as u64;
+        // Whole vec4s (and at least one), so kernels may also read the view as array<vec4<f32>>;
+        // pool buffers are at least 256 bytes and multiples of 32, so this stays inside.
+        let end = (((start + len.max(1)) * 4) as u64)
+            .next_multiple_of(16)
+            .min(t.buffer().size());
         View {
             binding: wgpu::BufferBinding {
                 buffer: t.buffer(),

@@ -7,8 +7,8 @@ use crate::error::Result;
 use crate::gpu::{Gpu, Shader, groups};
 use crate::tensor::{DType, Tensor};
 
-/// Elements each workgroup of `sum_blocks` adds up in one pass.
-const BLOCK: usize = 4096;
+/// Elements each invocation of `sum_blocks` adds up (a multiple of 4, for its vec4 loads).
+const BLOCK: usize = 1024;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, Pod, Zeroable)]
@@ -21,6 +21,7 @@ struct Params {
     cols: u32,
     accumulate: u32,
     in_off: u32,
+    vec4_ok: u32,
 }
 
 /// Sums each row of `x` viewed as [rows, len] into a tensor [rows].
@@ -38,19 +39,20 @@ pub(crate) fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, len: usize) -> Result
             groups: u32_of(chunk.len()),
             len: u32_of(len),
             parts: u32_of(parts),
-            block: u32_of(len.div_ceil(parts)),
+            block: u32_of(len.min(BLOCK)),
             in_off: src.shift,
+            vec4_ok: u32::from(len.is_multiple_of(4) && src.shift.is_multiple_of(4)),
             ..Params::default()
         };
         let partial = Tensor::uninit(gpu, &[chunk.len() * parts], DType::F32);
         let dst = gpu.whole(&partial, "row partial sums")?;
-        let total = groups(chunk.len() * parts, 1);
+        let total = groups(chunk.len() * parts, WG);
         launch(
             gpu,
             Shader::Reduce,
             "sum_blocks",
             &params,
-            &[(1, &src), (2, &dst)],
+            &[(1, &src), (2, &dst), (3, &src)],
             total,
         )?;
         let summed = if parts > 1 {
