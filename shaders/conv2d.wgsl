@@ -8,7 +8,7 @@
 //                        vec4s. With `flip`, weight is [c_in, c_out, kh, kw] read flipped:
 //                        packed[ci, ky, kx, co] = weight[ci, co, kh-1-ky, kw-1-kx], which makes the
 //                        forward kernels compute the input gradient of a stride-1 convolution
-//                        (padding k - 1 - p). One invocation per packed element.
+//                        (padding k - 1 - p). One invocation per vec4 of packed channels.
 //   pad_rows:            rows_out[n, ci, yy, xx] = x[n, ci, yy - ph, xx - pw], zero outside x, for
 //                        yy < oh + kh - 1 and xx < 4 * row_vec4s (whole vec4s). One invocation
 //                        per vec4.
@@ -85,6 +85,7 @@ struct Params {
 @group(0) @binding(9) var<storage, read> dy_last: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read> x_rows: array<vec4<f32>>;
 @group(0) @binding(11) var<storage, read_write> rows_out: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read_write> packed_out: array<vec4<f32>>;
 
 // Output channels of the packed weight, padded to whole register blocks.
 fn padded_out() -> u32 {
@@ -242,22 +243,25 @@ fn channels_last(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 @compute @workgroup_size(WG)
 fn pack_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>) {
-    let out_pad = padded_out();
+    let out_vec4s = padded_out() / 4u;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_in * params.kh * params.kw * out_pad) { return; }
-    let co = i % out_pad;
-    let kx = (i / out_pad) % params.kw;
-    let ky = (i / (out_pad * params.kw)) % params.kh;
-    let ci = i / (out_pad * params.kw * params.kh);
-    var v = 0.0;
-    if (co < params.c_out) {
-        if (params.flip == 1u) {
-            v = weight[((ci * params.c_out + co) * params.kh + params.kh - 1u - ky) * params.kw + params.kw - 1u - kx];
-        } else {
-            v = weight[((co * params.c_in + ci) * params.kh + ky) * params.kw + kx];
+    if (i >= params.c_in * params.kh * params.kw * out_vec4s) { return; }
+    let co0 = (i % out_vec4s) * 4u;
+    let kx = (i / out_vec4s) % params.kw;
+    let ky = (i / (out_vec4s * params.kw)) % params.kh;
+    let ci = i / (out_vec4s * params.kw * params.kh);
+    var v = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        let co = co0 + j;
+        if (co < params.c_out) {
+            if (params.flip == 1u) {
+                v[j] = weight[((ci * params.c_out + co) * params.kh + params.kh - 1u - ky) * params.kw + params.kw - 1u - kx];
+            } else {
+                v[j] = weight[((co * params.c_in + ci) * params.kh + ky) * params.kw + kx];
+            }
         }
     }
-    partial[i] = v;
+    packed_out[i] = v;
 }
 
 @compute @workgroup_size(WG)

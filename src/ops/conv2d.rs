@@ -149,8 +149,8 @@ fn pack_weight(gpu: &Gpu, weight: &Tensor, flip: bool) -> Result<Tensor> {
         Shader::Conv2d,
         "pack_weight",
         &params,
-        &[(2, &wv), (6, &pv)],
-        groups(packed.numel(), WG),
+        &[(2, &wv), (12, &pv)],
+        groups(packed.numel() / VEC, WG),
     )?;
     Ok(packed)
 }
