@@ -1,6 +1,8 @@
 // Elementwise kernels on flat f32 arrays. One invocation per element; grid = ceil(len / WG)
 // workgroups, folded. Every binding carries an element shift (`*_off`) because a chunk of a large
-// tensor is bound from an aligned offset.
+// tensor is bound from an aligned offset. relu_forward, relu_backward and add read and write vec4s
+// when `vec4_ok` (all shifts multiples of 4): invocation i < len / 4 handles elements 4i .. 4i + 3,
+// the next len % 4 invocations one element each; grid = ceil((len / 4 + len % 4) / WG).
 //   relu_forward:      y = max(x, 0)                      (a = x, out = y)
 //   relu_backward:     dx = dy if y > 0 else 0            (a = dy, b = y, out = dx)
 //   add:               out = a + b
@@ -19,39 +21,69 @@ struct Params {
     seed: u32,
     p: f32,
     scale: f32,
+    vec4_ok: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> out4: array<vec4<f32>>;
 
 fn element(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return workgroup_index(wid, nwg) * WG + lid.x;
+}
+
+// Vec4s the vectorised kernels handle as such.
+fn vec4s() -> u32 {
+    return select(0u, params.len / 4u, params.vec4_ok == 1u);
+}
+
+// The element a scalar invocation i >= vec4s() handles.
+fn tail_element(i: u32) -> u32 {
+    return 3u * vec4s() + i;
 }
 
 @compute @workgroup_size(WG)
 fn relu_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = element(wid, nwg, lid);
-    if (i >= params.len) { return; }
-    out[params.out_off + i] = max(a[params.a_off + i], 0.0);
+    if (i < vec4s()) {
+        out4[params.out_off / 4u + i] = max(a4[params.a_off / 4u + i], vec4<f32>(0.0));
+        return;
+    }
+    let e = tail_element(i);
+    if (e >= params.len) { return; }
+    out[params.out_off + e] = max(a[params.a_off + e], 0.0);
 }
 
 @compute @workgroup_size(WG)
 fn relu_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = element(wid, nwg, lid);
-    if (i >= params.len) { return; }
-    out[params.out_off + i] = select(0.0, a[params.a_off + i], b[params.b_off + i] > 0.0);
+    if (i < vec4s()) {
+        let y = b4[params.b_off / 4u + i];
+        out4[params.out_off / 4u + i] = select(vec4<f32>(0.0), a4[params.a_off / 4u + i], y > vec4<f32>(0.0));
+        return;
+    }
+    let e = tail_element(i);
+    if (e >= params.len) { return; }
+    out[params.out_off + e] = select(0.0, a[params.a_off + e], b[params.b_off + e] > 0.0);
 }
 
 @compute @workgroup_size(WG)
 fn add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = element(wid, nwg, lid);
-    if (i >= params.len) { return; }
-    out[params.out_off + i] = a[params.a_off + i] + b[params.b_off + i];
+    if (i < vec4s()) {
+        out4[params.out_off / 4u + i] = a4[params.a_off / 4u + i] + b4[params.b_off / 4u + i];
+        return;
+    }
+    let e = tail_element(i);
+    if (e >= params.len) { return; }
+    out[params.out_off + e] = a[params.a_off + e] + b[params.b_off + e];
 }
 
 @compute @workgroup_size(WG)

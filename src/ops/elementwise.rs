@@ -18,7 +18,11 @@ struct Params {
     seed: u32,
     p: f32,
     scale: f32,
+    vec4_ok: u32,
 }
+
+/// Entries that also read and write vec4s (see elementwise.wgsl).
+const VECTORISED: [&str; 3] = ["relu_forward", "relu_backward", "add"];
 
 /// Runs an elementwise entry over `a` (and `b`, indexed per `plane` elements of `a`) into a new
 /// tensor shaped like `a`, in range chunks that fit the binding limit. Chunks hold whole planes.
@@ -42,7 +46,7 @@ fn map(
                 gpu.view(b, chunk.start, chunk.len())
             }
         });
-        let params = Params {
+        let mut params = Params {
             len: u32_of(len),
             a_off: av.shift,
             b_off: bv.as_ref().map_or(0, |v| v.shift),
@@ -50,18 +54,33 @@ fn map(
             plane: u32_of(plane),
             ..Params::default()
         };
-        let mut buffers = vec![(1, &av)];
+        let vectorised = VECTORISED.contains(&entry);
+        let aligned = [params.a_off, params.b_off, params.out_off]
+            .iter()
+            .all(|o| o.is_multiple_of(4));
+        params.vec4_ok = u32::from(vectorised && aligned);
+        let mut buffers = vec![(1, &av), (3, &ov)];
         if let Some(bv) = &bv {
             buffers.push((2, bv));
         }
-        buffers.push((3, &ov));
+        if vectorised {
+            buffers.extend([(4, &av), (6, &ov)]);
+            if let Some(bv) = &bv {
+                buffers.push((5, bv));
+            }
+        }
+        let invocations = if params.vec4_ok == 1 {
+            len / 4 + len % 4
+        } else {
+            len
+        };
         launch(
             gpu,
             Shader::Elementwise,
             entry,
             &params,
             &buffers,
-            groups(len, WG),
+            groups(invocations, WG),
         )?;
     }
     Ok(out)
