@@ -1,5 +1,8 @@
-// Optimiser updates, in place, one invocation per parameter element; grid = ceil(len / WG), folded.
-// All four tensors of a chunk start at the same element, so they share one shift `off`.
+// Optimiser updates, in place. All four tensors of a chunk start at the same element, so they
+// share one shift `off`; when it is a multiple of 4 (vec4_ok), invocation i < len / 4 updates
+// elements 4i .. 4i + 3 as vec4s and the next len % 4 invocations one element each, else one
+// invocation per element; grid = ceil(invocations / WG), folded. The same per-lane arithmetic
+// serves both, so results do not depend on the path.
 //   sgd:  PyTorch's SGD (dampening 0, no Nesterov): d = g + weight_decay * w; with momentum,
 //         v = d on the first step and v = momentum * v + d after, and d = v; then w -= lr * d.
 //   adam: PyTorch's Adam (L2 weight decay added to the gradient, not AdamW):
@@ -12,7 +15,7 @@ struct SgdParams {
     len: u32,
     off: u32,
     first_step: u32,
-    _pad: u32,
+    vec4_ok: u32,
     lr: f32,
     momentum: f32,
     weight_decay: f32,
@@ -29,7 +32,7 @@ struct AdamParams {
     weight_decay: f32,
     bias1: f32,
     sqrt_bias2: f32,
-    _pad0: f32,
+    vec4_ok: u32,
     _pad1: f32,
     _pad2: f32,
 }
@@ -40,36 +43,93 @@ struct AdamParams {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> moment1: array<f32>;
 @group(0) @binding(4) var<storage, read_write> moment2: array<f32>;
+@group(0) @binding(5) var<storage, read_write> weight4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> grad4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> moment1_4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> moment2_4: array<vec4<f32>>;
+
+// Invocation i's work: a vec4 index (is_vec4) or an element index.
+struct Slot {
+    index: u32,
+    is_vec4: bool,
+}
+
+fn slot(i: u32, len: u32, vec4_ok: u32) -> Slot {
+    let vec4s = select(0u, len / 4u, vec4_ok == 1u);
+    if (i < vec4s) {
+        return Slot(i, true);
+    }
+    return Slot(3u * vec4s + i, false);
+}
+
+struct Moments {
+    weight: vec4<f32>,
+    m: vec4<f32>,
+    v: vec4<f32>,
+}
+
+// SGD on four lanes; returns the new weight and velocity (in m).
+fn sgd_update(w: vec4<f32>, g: vec4<f32>, velocity: vec4<f32>) -> Moments {
+    var d = g + sgd_params.weight_decay * w;
+    var m = velocity;
+    if (sgd_params.momentum != 0.0) {
+        if (sgd_params.first_step == 1u) {
+            m = d;
+        } else {
+            m = sgd_params.momentum * velocity + d;
+        }
+        d = m;
+    }
+    return Moments(w - sgd_params.lr * d, m, vec4<f32>(0.0));
+}
 
 @compute @workgroup_size(WG)
 fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= sgd_params.len) { return; }
-    let j = sgd_params.off + i;
-    var d = grad[j] + sgd_params.weight_decay * weight[j];
-    if (sgd_params.momentum != 0.0) {
-        if (sgd_params.first_step == 1u) {
-            moment1[j] = d;
-        } else {
-            moment1[j] = sgd_params.momentum * moment1[j] + d;
+    let at = slot(workgroup_index(wid, nwg) * WG + lid.x, sgd_params.len, sgd_params.vec4_ok);
+    if (at.is_vec4) {
+        let j = sgd_params.off / 4u + at.index;
+        let r = sgd_update(weight4[j], grad4[j], moment1_4[j]);
+        if (sgd_params.momentum != 0.0) {
+            moment1_4[j] = r.m;
         }
-        d = moment1[j];
+        weight4[j] = r.weight;
+        return;
     }
-    weight[j] -= sgd_params.lr * d;
+    if (at.index >= sgd_params.len) { return; }
+    let j = sgd_params.off + at.index;
+    let r = sgd_update(vec4<f32>(weight[j]), vec4<f32>(grad[j]), vec4<f32>(moment1[j]));
+    if (sgd_params.momentum != 0.0) {
+        moment1[j] = r.m.x;
+    }
+    weight[j] = r.weight.x;
+}
+
+// Adam on four lanes.
+fn adam_update(w: vec4<f32>, grad_: vec4<f32>, m_old: vec4<f32>, v_old: vec4<f32>) -> Moments {
+    let g = grad_ + adam_params.weight_decay * w;
+    let m = adam_params.beta1 * m_old + (1.0 - adam_params.beta1) * g;
+    let v = adam_params.beta2 * v_old + (1.0 - adam_params.beta2) * g * g;
+    let denom = sqrt(v) / adam_params.sqrt_bias2 + adam_params.eps;
+    return Moments(w - (adam_params.lr / adam_params.bias1) * m / denom, m, v);
 }
 
 @compute @workgroup_size(WG)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= adam_params.len) { return; }
-    let j = adam_params.off + i;
-    let g = grad[j] + adam_params.weight_decay * weight[j];
-    let m = adam_params.beta1 * moment1[j] + (1.0 - adam_params.beta1) * g;
-    let v = adam_params.beta2 * moment2[j] + (1.0 - adam_params.beta2) * g * g;
-    moment1[j] = m;
-    moment2[j] = v;
-    let denom = sqrt(v) / adam_params.sqrt_bias2 + adam_params.eps;
-    weight[j] -= (adam_params.lr / adam_params.bias1) * m / denom;
+    let at = slot(workgroup_index(wid, nwg) * WG + lid.x, adam_params.len, adam_params.vec4_ok);
+    if (at.is_vec4) {
+        let j = adam_params.off / 4u + at.index;
+        let r = adam_update(weight4[j], grad4[j], moment1_4[j], moment2_4[j]);
+        moment1_4[j] = r.m;
+        moment2_4[j] = r.v;
+        weight4[j] = r.weight;
+        return;
+    }
+    if (at.index >= adam_params.len) { return; }
+    let j = adam_params.off + at.index;
+    let r = adam_update(vec4<f32>(weight[j]), vec4<f32>(grad[j]), vec4<f32>(moment1[j]), vec4<f32>(moment2[j]));
+    moment1[j] = r.m.x;
+    moment2[j] = r.v.x;
+    weight[j] = r.weight.x;
 }

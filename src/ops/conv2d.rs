@@ -261,7 +261,10 @@ fn forward_packed(
             gpu,
             Shader::Conv2d,
             "forward_rows",
-            &[("KW", kw as f64), ("ROW_PAIRS", f64::from(u8::from(row_pairs)))],
+            &[
+                ("KW", kw as f64),
+                ("ROW_PAIRS", f64::from(u8::from(row_pairs))),
+            ],
             &params,
             &[(3, &bv), (4, &yv), (7, &wv), (10, &pv)],
             groups(c_out.div_ceil(FC) * blocks, WG),

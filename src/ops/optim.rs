@@ -44,7 +44,7 @@ struct SgdParams {
     len: u32,
     off: u32,
     first_step: u32,
-    _pad: u32,
+    vec4_ok: u32,
     lr: f32,
     momentum: f32,
     weight_decay: f32,
@@ -63,7 +63,8 @@ struct AdamParams {
     weight_decay: f32,
     bias1: f32,
     sqrt_bias2: f32,
-    _pad: [f32; 3],
+    vec4_ok: u32,
+    _pad: [f32; 2],
 }
 
 fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
@@ -76,6 +77,11 @@ fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Invocations of an update over `len` elements (see optim.wgsl).
+fn invocations(len: usize, vec4_ok: u32) -> usize {
+    if vec4_ok == 1 { len / 4 + len % 4 } else { len }
 }
 
 /// One SGD step on `weight` with gradient `grad`; `velocity` is the momentum buffer (unused when
@@ -98,6 +104,7 @@ pub fn sgd_step(
         let params = SgdParams {
             len: u32_of(r.len()),
             off: wv.shift,
+            vec4_ok: u32::from(wv.shift.is_multiple_of(4)),
             first_step: u32::from(first_step),
             lr: cfg.lr,
             momentum: cfg.momentum,
@@ -109,8 +116,8 @@ pub fn sgd_step(
             Shader::Optim,
             "sgd",
             &params,
-            &[(1, &wv), (2, &gv), (3, &vv)],
-            groups(r.len(), WG),
+            &[(1, &wv), (2, &gv), (3, &vv), (5, &wv), (6, &gv), (7, &vv)],
+            groups(invocations(r.len(), params.vec4_ok), WG),
         )?;
     }
     Ok(())
@@ -143,6 +150,7 @@ pub fn adam_step(
         let params = AdamParams {
             len: u32_of(r.len()),
             off: views[0].shift,
+            vec4_ok: u32::from(views[0].shift.is_multiple_of(4)),
             lr: cfg.lr,
             beta1: cfg.beta1,
             beta2: cfg.beta2,
@@ -162,8 +170,12 @@ pub fn adam_step(
                 (2, &views[1]),
                 (3, &views[2]),
                 (4, &views[3]),
+                (5, &views[0]),
+                (6, &views[1]),
+                (7, &views[2]),
+                (8, &views[3]),
             ],
-            groups(r.len(), WG),
+            groups(invocations(r.len(), params.vec4_ok), WG),
         )?;
     }
     Ok(())
