@@ -9,7 +9,7 @@
 //                        packed[ci, ky, kx, co] = weight[ci, co, kh-1-ky, kw-1-kx], which makes the
 //                        forward kernels compute the input gradient of a stride-1 convolution
 //                        (padding k - 1 - p). One invocation per vec4 of packed channels.
-//   pad_rows:            rows_out[n, ci, yy, xx] = x[n, ci, yy - ph, xx - pw], zero outside x, for
+//   pad_rows:            out4 as [n, ci, yy, xx] = x[n, ci, yy - ph, xx - pw], zero outside x, for
 //                        yy < oh + kh - 1 and xx < 4 * row_vec4s (whole vec4s). One invocation
 //                        per vec4.
 //   forward_rows:        stride 1, kw <= 5: y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of
@@ -22,9 +22,9 @@
 //   forward:             any stride and kernel, same sum on the unpadded input. Each invocation
 //                        computes FC output channels x FX consecutive pixels of the flattened
 //                        output plane; grid = ceil(n * ceil(c_out/FC) * ceil(oh*ow/FX) / WG).
-//   channels_last:       partial[n, y, x, c] = x[n, c, y, x], channels padded with zeros to a multiple
+//   channels_last:       out4 as [n, y, x, c] = x[n, c, y, x], channels padded with zeros to a multiple
 //                        of 4 (so `weight_grad_partial` loads four channels as one vec4). One
-//                        invocation per element.
+//                        invocation per vec4.
 //   weight_grad_partial: partial[s, co, ci, ky, kx] = sum over the output rows (n, oy) of segment s
 //                        and all ox of dy[n, co, oy, ox] * x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx],
 //                        reading channels-last copies of dy and x. Segments split the reduction so
@@ -84,8 +84,8 @@ struct Params {
 @group(0) @binding(8) var<storage, read> x_last: array<vec4<f32>>;
 @group(0) @binding(9) var<storage, read> dy_last: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read> x_rows: array<vec4<f32>>;
-@group(0) @binding(11) var<storage, read_write> rows_out: array<vec4<f32>>;
-@group(0) @binding(12) var<storage, read_write> packed_out: array<vec4<f32>>;
+// The vec4 output of pad_rows, channels_last and pack_weight.
+@group(0) @binding(11) var<storage, read_write> out4: array<vec4<f32>>;
 
 // Output channels of the packed weight, padded to whole register blocks.
 fn padded_out() -> u32 {
@@ -227,17 +227,20 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
 @compute @workgroup_size(WG)
 fn channels_last(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let c_pad = (params.c_in + 3u) / 4u * 4u;
+    let c_vec4s = (params.c_in + 3u) / 4u;
+    let plane = params.h * params.w;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * params.h * params.w * c_pad) { return; }
-    let c = i % c_pad;
-    let px = (i / c_pad) % (params.h * params.w);
-    let nn = i / (c_pad * params.h * params.w);
-    var v = 0.0;
-    if (c < params.c_in) {
-        v = x[params.x_off + (nn * params.c_in + c) * params.h * params.w + px];
+    if (i >= params.n * plane * c_vec4s) { return; }
+    let c0 = (i % c_vec4s) * 4u;
+    let px = (i / c_vec4s) % plane;
+    let nn = i / (c_vec4s * plane);
+    var v = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        if (c0 + j < params.c_in) {
+            v[j] = x[params.x_off + (nn * params.c_in + c0 + j) * plane + px];
+        }
     }
-    partial[i] = v;
+    out4[i] = v;
 }
 
 @compute @workgroup_size(WG)
@@ -261,7 +264,7 @@ fn pack_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
             }
         }
     }
-    packed_out[i] = v;
+    out4[i] = v;
 }
 
 @compute @workgroup_size(WG)
@@ -283,7 +286,7 @@ fn pad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             }
         }
     }
-    rows_out[i] = v;
+    out4[i] = v;
 }
 
 // A quad's inputs for tap column s of its window (a, b): elements s .. s + 3 of the eight values

@@ -149,7 +149,7 @@ fn pack_weight(gpu: &Gpu, weight: &Tensor, flip: bool) -> Result<Tensor> {
         Shader::Conv2d,
         "pack_weight",
         &params,
-        &[(2, &wv), (12, &pv)],
+        &[(2, &wv), (11, &pv)],
         groups(packed.numel() / VEC, WG),
     )?;
     Ok(packed)
@@ -354,8 +354,8 @@ fn channels_last(
         Shader::Conv2d,
         "channels_last",
         &params,
-        &[(1, &src), (6, &dst)],
-        groups(out.numel(), WG),
+        &[(1, &src), (11, &dst)],
+        groups(out.numel() / VEC, WG),
     )?;
     Ok(out)
 }
