@@ -62,13 +62,12 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             }
         }
     }
+    // Flat loops without breaks, so they unroll and acc stays in registers.
     for (var i = 0u; i < TM; i++) {
-        let row = m0 + i;
-        if (row >= params.m) { break; }
         for (var j = 0u; j < TN; j++) {
-            let col = n0 + j;
-            if (col >= params.n) { break; }
-            store(row, col, acc[i][j]);
+            if (m0 + i < params.m && n0 + j < params.n) {
+                store(m0 + i, n0 + j, acc[i][j]);
+            }
         }
     }
 }
@@ -113,18 +112,21 @@ fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
             hi[i] += a_ik * b_hi;
         }
     }
+    // Flat loops without breaks, so they unroll and lo / hi stay in registers.
     for (var i = 0u; i < 4u; i++) {
-        let row = m0 + i;
-        if (row >= params.m) { break; }
-        for (var j = 0u; j < 4u; j++) {
-            if (n0 + j < params.n) {
-                store(row, n0 + j, lo[i][j]);
-            }
-            if (n0 + 4u + j < params.n) {
-                store(row, n0 + 4u + j, hi[i][j]);
-            }
+        if (m0 + i < params.m) {
+            store4(m0 + i, n0, lo[i]);
+            store4(m0 + i, n0 + 4u, hi[i]);
         }
     }
+}
+
+// store(row, col0 + j, v[j]) for the columns j < 4 below n.
+fn store4(row: u32, col0: u32, v: vec4<f32>) {
+    if (col0 < params.n) { store(row, col0, v.x); }
+    if (col0 + 1u < params.n) { store(row, col0 + 1u, v.y); }
+    if (col0 + 2u < params.n) { store(row, col0 + 2u, v.z); }
+    if (col0 + 3u < params.n) { store(row, col0 + 3u, v.w); }
 }
 
 @compute @workgroup_size(WG)
