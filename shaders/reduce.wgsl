@@ -5,7 +5,8 @@
 //                and in_off multiples of 4); no workgroup barriers, which cost more than the sums
 //                on lavapipe. Grid = ceil(groups * parts / WG), folded.
 //   sum_columns: input viewed as [rows, cols]; out[c] = sum over rows of in[r, c], plus out[c]
-//                itself when `accumulate` is 1 (to add up chunks). One invocation per column.
+//                itself when `accumulate` is 1 (to add up chunks). One invocation per column, or
+//                per four columns read as vec4s when vec4_ok (cols and in_off multiples of 4).
 
 override WG: u32 = 64;
 
@@ -25,6 +26,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read> src4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dst4: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn sum_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -50,14 +52,28 @@ fn sum_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 @compute @workgroup_size(WG)
 fn sum_columns(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>) {
-    let c = workgroup_index(wid, nwg) * WG + lid.x;
-    if (c >= params.cols) { return; }
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (params.vec4_ok == 1u) {
+        // Four columns per invocation.
+        if (4u * i >= params.cols) { return; }
+        let row4 = params.cols / 4u;
+        var acc = vec4<f32>(0.0);
+        for (var r = 0u; r < params.rows; r++) {
+            acc += src4[params.in_off / 4u + r * row4 + i];
+        }
+        if (params.accumulate == 1u) {
+            acc += dst4[i];
+        }
+        dst4[i] = acc;
+        return;
+    }
+    if (i >= params.cols) { return; }
     var acc = 0.0;
     for (var r = 0u; r < params.rows; r++) {
-        acc += src[params.in_off + r * params.cols + c];
+        acc += src[params.in_off + r * params.cols + i];
     }
     if (params.accumulate == 1u) {
-        acc += dst[c];
+        acc += dst[i];
     }
-    dst[c] = acc;
+    dst[i] = acc;
 }

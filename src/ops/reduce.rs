@@ -102,15 +102,17 @@ pub(crate) fn sum_columns_into(
             cols: u32_of(cols),
             accumulate: u32::from(accumulate || k > 0),
             in_off: src.shift,
+            vec4_ok: u32::from(cols.is_multiple_of(4) && src.shift.is_multiple_of(4)),
             ..Params::default()
         };
+        let invocations = if params.vec4_ok == 1 { cols / 4 } else { cols };
         launch(
             gpu,
             Shader::Reduce,
             "sum_columns",
             &params,
-            &[(1, &src), (2, &out)],
-            groups(cols, WG),
+            &[(1, &src), (2, &out), (3, &src), (4, &out)],
+            groups(invocations, WG),
         )?;
     }
     Ok(())
