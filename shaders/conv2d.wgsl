@@ -184,18 +184,25 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
     let hi_i = select(0u, 1u, 2u * bi + 1u < vecs_i);
     // acc[2c + h]: output channel 8bo + c (c < 8) with input channels 8bi + 4h .. 8bi + 4h + 3.
     var acc: array<vec4<f32>, 16>;
+    var ox_begin = 0u;
+    if (params.pw > kx) {
+        ox_begin = (params.pw - kx + params.sw - 1u) / params.sw;
+    }
+    var ox_end = 0u;
+    if (params.w + params.pw > kx) {
+        ox_end = min(params.ow, (params.w + params.pw - kx - 1u) / params.sw + 1u);
+    }
     for (var r = row_begin; r < row_end; r++) {
         let nn = r / params.oh;
         let oy = r % params.oh;
         let iy = i32(oy * params.sh + ky) - i32(params.ph);
         if (iy < 0 || iy >= i32(params.h)) { continue; }
+        // Output columns ox in [ox_begin, ox_end) read inside the row: ix = ox * sw + kx - pw.
         let g_row = (nn * params.oh + oy) * params.ow;
         let x_row = (nn * params.h + u32(iy)) * params.w;
-        for (var ox = 0u; ox < params.ow; ox++) {
-            let ix = i32(ox * params.sw + kx) - i32(params.pw);
-            if (ix < 0 || ix >= i32(params.w)) { continue; }
+        for (var ox = ox_begin; ox < ox_end; ox++) {
             let g_at = (g_row + ox) * vecs_o + 2u * bo;
-            let x_at = (x_row + u32(ix)) * vecs_i + 2u * bi;
+            let x_at = (x_row + ox * params.sw + kx - params.pw) * vecs_i + 2u * bi;
             let g_lo = dy_last[g_at];
             let g_hi = dy_last[g_at + hi_o];
             let x_lo = x_last[x_at];
