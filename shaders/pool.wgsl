@@ -4,7 +4,9 @@
 //                      Ties keep the first maximum in row-major window order and a NaN wins (the
 //                      last NaN), exactly PyTorch's comparison `v > best || isnan(v)`. One invocation per output; grid = ceil(planes*oh*ow / WG), folded.
 //   max_backward:      dx[iy, ix] = sum of dy over the outputs whose argmax is (iy, ix); a gather
-//                      over the windows that contain (iy, ix). One invocation per input element.
+//                      over the windows that contain (iy, ix). One invocation per input element;
+//                      with `halves4` (2x2 windows, stride 2, no padding, rows and x_off multiples
+//                      of 4) one per vec4 of a row, whose inputs belong to two known outputs.
 //   adaptive_forward:  adaptive average pooling: output (oy, ox) averages rows
 //                      [floor(oy*h/oh), ceil((oy+1)*h/oh)) and the same for columns, so an output
 //                      larger than its input repeats input values. One invocation per output.
@@ -27,7 +29,7 @@ struct Params {
     pw: u32,
     x_off: u32,
     y_off: u32,
-    _pad0: u32,
+    halves4: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -39,6 +41,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read> argmax_in: array<i32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx4: array<vec4<f32>>;
 
 fn invocation(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return workgroup_index(wid, nwg) * WG + lid.x;
@@ -82,6 +85,10 @@ fn max_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 fn max_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = invocation(wid, nwg, lid);
+    if (params.halves4 == 1u) {
+        max_backward_halves(i);
+        return;
+    }
     if (i >= params.planes * params.h * params.w) { return; }
     let ix = i % params.w;
     let iy = (i / params.w) % params.h;
@@ -104,6 +111,33 @@ fn max_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
     dx[params.x_off + i] = acc;
+}
+
+// max_backward for 2x2 windows of stride 2: inputs 4i .. 4i + 3 (one row, columns ix0 .. ix0 + 3)
+// can only be the argmax of outputs (iy / 2, ix0 / 2) and (iy / 2, ix0 / 2 + 1).
+fn max_backward_halves(i: u32) {
+    if (4u * i >= params.planes * params.h * params.w) { return; }
+    let ix0 = (4u * i) % params.w;
+    let iy = (4u * i / params.w) % params.h;
+    let plane = 4u * i / (params.w * params.h);
+    let oy = iy / 2u;
+    let ox = ix0 / 2u;
+    var v = vec4<f32>(0.0);
+    let here = i32(iy * params.w + ix0);
+    let o = params.y_off + (plane * params.oh + oy) * params.ow + ox;
+    if (oy < params.oh && ox < params.ow) {
+        let a = argmax_in[o];
+        let g = dy[o];
+        v.x = select(0.0, g, a == here);
+        v.y = select(0.0, g, a == here + 1);
+    }
+    if (oy < params.oh && ox + 1u < params.ow) {
+        let a = argmax_in[o + 1u];
+        let g = dy[o + 1u];
+        v.z = select(0.0, g, a == here + 2);
+        v.w = select(0.0, g, a == here + 3);
+    }
+    dx4[params.x_off / 4u + i] = v;
 }
 
 fn bin_begin(o: u32, input: u32, output: u32) -> u32 {

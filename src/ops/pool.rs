@@ -43,7 +43,8 @@ struct Params {
     pw: u32,
     x_off: u32,
     y_off: u32,
-    _pad: [u32; 3],
+    halves4: u32,
+    _pad: [u32; 2],
 }
 
 /// Max pooling's result: y and, per output, the index iy * W + ix of its maximum in the input plane.
@@ -80,7 +81,7 @@ fn launch_planes(
         } else {
             (dv.shift, sv.shift)
         };
-        let params = Params {
+        let mut params = Params {
             planes: u32_of(chunk.len()),
             h: u32_of(input_hw[0]),
             w: u32_of(input_hw[1]),
@@ -96,6 +97,13 @@ fn launch_planes(
             y_off,
             ..Params::default()
         };
+        let halves4 = entry == "max_backward"
+            && w.kernel == [2, 2]
+            && w.stride == [2, 2]
+            && w.padding == [0, 0]
+            && input_hw[1].is_multiple_of(4)
+            && x_off.is_multiple_of(4);
+        params.halves4 = u32::from(halves4);
         let mut buffers = if per_output {
             vec![(1, &sv), (2, &dv)]
         } else {
@@ -104,7 +112,13 @@ fn launch_planes(
         if let Some(av) = &av {
             buffers.push((if per_output { 3 } else { 5 }, av));
         }
-        let work = chunk.len() * if per_output { outs } else { ins };
+        if entry == "max_backward" {
+            buffers.push((7, &dv));
+        }
+        let mut work = chunk.len() * if per_output { outs } else { ins };
+        if halves4 {
+            work /= 4;
+        }
         launch(
             gpu,
             Shader::Pool,
