@@ -323,7 +323,7 @@ fn bench_reports_steps_and_kernels_as_json() {
     let kernels = m["kernels"].as_array().unwrap();
     let forward = kernels
         .iter()
-        .find(|k| k["kernel"] == "conv2d.wgsl::forward")
+        .find(|k| k["kernel"] == "conv2d.wgsl::forward_rows")
         .expect("conv forward timed");
     // 13 convolutions forward, and 12 input gradients (not the image's) run as forward convolutions.
     assert_eq!(forward["calls"].as_u64(), Some(25), "{out}");
