@@ -46,6 +46,7 @@ override KW: u32 = 3u;
 override ROW_PAIRS: bool = false;
 // Quads (4 consecutive output pixels of a row) per invocation.
 const QUADS: u32 = 2u;
+const_assert FC * QUADS == 16u;
 
 struct Params {
     n: u32,
@@ -215,19 +216,37 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             }
         }
     }
-    // A flat loop without breaks, so it unrolls and acc stays in registers.
-    let weights = params.c_out * params.c_in * taps;
-    for (var r = 0u; r < 16u; r++) {
-        let co = bo * 8u + r / 2u;
-        let ci0 = bi * 8u + (r % 2u) * 4u;
-        let v = acc[r];
-        let at = s * weights + (co * params.c_in + ci0) * taps + ky * params.kw + kx;
-        if (co < params.c_out) {
-            if (ci0 < params.c_in) { partial[at] = v.x; }
-            if (ci0 + 1u < params.c_in) { partial[at + taps] = v.y; }
-            if (ci0 + 2u < params.c_in) { partial[at + 2u * taps] = v.z; }
-            if (ci0 + 3u < params.c_in) { partial[at + 3u * taps] = v.w; }
-        }
+    // Written out (16 entries), so acc is only indexed by constants.
+    store_weight_grad(0u, s, bo, bi, ky * params.kw + kx, acc[0]);
+    store_weight_grad(1u, s, bo, bi, ky * params.kw + kx, acc[1]);
+    store_weight_grad(2u, s, bo, bi, ky * params.kw + kx, acc[2]);
+    store_weight_grad(3u, s, bo, bi, ky * params.kw + kx, acc[3]);
+    store_weight_grad(4u, s, bo, bi, ky * params.kw + kx, acc[4]);
+    store_weight_grad(5u, s, bo, bi, ky * params.kw + kx, acc[5]);
+    store_weight_grad(6u, s, bo, bi, ky * params.kw + kx, acc[6]);
+    store_weight_grad(7u, s, bo, bi, ky * params.kw + kx, acc[7]);
+    store_weight_grad(8u, s, bo, bi, ky * params.kw + kx, acc[8]);
+    store_weight_grad(9u, s, bo, bi, ky * params.kw + kx, acc[9]);
+    store_weight_grad(10u, s, bo, bi, ky * params.kw + kx, acc[10]);
+    store_weight_grad(11u, s, bo, bi, ky * params.kw + kx, acc[11]);
+    store_weight_grad(12u, s, bo, bi, ky * params.kw + kx, acc[12]);
+    store_weight_grad(13u, s, bo, bi, ky * params.kw + kx, acc[13]);
+    store_weight_grad(14u, s, bo, bi, ky * params.kw + kx, acc[14]);
+    store_weight_grad(15u, s, bo, bi, ky * params.kw + kx, acc[15]);
+}
+
+// Stores entry r of weight_grad_partial's block: output channel 8bo + r / 2 with input channels
+// 8bi + 4 (r % 2) .. + 3 at tap `tap` of segment s, those below c_out and c_in.
+fn store_weight_grad(r: u32, s: u32, bo: u32, bi: u32, tap: u32, v: vec4<f32>) {
+    let taps = params.kh * params.kw;
+    let co = bo * 8u + r / 2u;
+    let ci0 = bi * 8u + (r % 2u) * 4u;
+    let at = s * params.c_out * params.c_in * taps + (co * params.c_in + ci0) * taps + tap;
+    if (co < params.c_out) {
+        if (ci0 < params.c_in) { partial[at] = v.x; }
+        if (ci0 + 1u < params.c_in) { partial[at + taps] = v.y; }
+        if (ci0 + 2u < params.c_in) { partial[at + 2u * taps] = v.z; }
+        if (ci0 + 3u < params.c_in) { partial[at + 3u * taps] = v.w; }
     }
 }
 
@@ -419,22 +438,41 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
     }
-    // One flat loop over the block, so it unrolls (see acc). Channels past c_out and repeated
-    // quads are not stored.
-    for (var r = 0u; r < FC * QUADS; r++) {
-        let co = co0 + r / QUADS;
-        let t = r % QUADS;
-        if (co < params.c_out && first + t <= last) {
-            var b = 0.0;
-            if (params.has_bias == 1u) {
-                b = bias[co];
-            }
-            let at = params.y_off + out_at[t] + co * params.oh * params.ow;
-            if (ROW_PAIRS) {
-                store_row_pair(at, out_row[t], acc[r] + b);
-            } else {
-                store_quad(at, out_col[t], acc[r] + b);
-            }
+    // Written out (FC * QUADS = 16 entries), so acc is only indexed by constants (see acc).
+    store_block(0u, co0, first, last, out_at, out_row, out_col, acc[0]);
+    store_block(1u, co0, first, last, out_at, out_row, out_col, acc[1]);
+    store_block(2u, co0, first, last, out_at, out_row, out_col, acc[2]);
+    store_block(3u, co0, first, last, out_at, out_row, out_col, acc[3]);
+    store_block(4u, co0, first, last, out_at, out_row, out_col, acc[4]);
+    store_block(5u, co0, first, last, out_at, out_row, out_col, acc[5]);
+    store_block(6u, co0, first, last, out_at, out_row, out_col, acc[6]);
+    store_block(7u, co0, first, last, out_at, out_row, out_col, acc[7]);
+    store_block(8u, co0, first, last, out_at, out_row, out_col, acc[8]);
+    store_block(9u, co0, first, last, out_at, out_row, out_col, acc[9]);
+    store_block(10u, co0, first, last, out_at, out_row, out_col, acc[10]);
+    store_block(11u, co0, first, last, out_at, out_row, out_col, acc[11]);
+    store_block(12u, co0, first, last, out_at, out_row, out_col, acc[12]);
+    store_block(13u, co0, first, last, out_at, out_row, out_col, acc[13]);
+    store_block(14u, co0, first, last, out_at, out_row, out_col, acc[14]);
+    store_block(15u, co0, first, last, out_at, out_row, out_col, acc[15]);
+}
+
+// Stores entry r of forward_rows' block (output channel co0 + r / QUADS, quad t = r % QUADS) plus
+// the bias; channels past c_out and repeated quads (first + t > last) are not stored.
+fn store_block(r: u32, co0: u32, first: u32, last: u32, out_at: array<u32, QUADS>,
+               out_row: array<u32, QUADS>, out_col: array<u32, QUADS>, v: vec4<f32>) {
+    let co = co0 + r / QUADS;
+    let t = r % QUADS;
+    if (co < params.c_out && first + t <= last) {
+        var b = 0.0;
+        if (params.has_bias == 1u) {
+            b = bias[co];
+        }
+        let at = params.y_off + out_at[t] + co * params.oh * params.ow;
+        if (ROW_PAIRS) {
+            store_row_pair(at, out_row[t], v + b);
+        } else {
+            store_quad(at, out_col[t], v + b);
         }
     }
 }

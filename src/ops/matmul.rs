@@ -62,24 +62,36 @@ fn matmul(
         b_off: b.0.shift,
         c_off: c.shift,
     };
-    let vec4_rows = b.1.col == 1 && b.1.row.is_multiple_of(4) && b.0.shift.is_multiple_of(4);
-    let (entry, blocks, b_binding) = if vec4_rows {
-        ("matmul_vec4", m.div_ceil(4) * n.div_ceil(8), 5)
-    } else {
-        ("matmul", m.div_ceil(TM) * n.div_ceil(TN), 2)
+    let b_vec4 = b.1.col == 1 && b.1.row.is_multiple_of(4) && b.0.shift.is_multiple_of(4);
+    let a_vec4 = a.1.row == 1 && a.1.col.is_multiple_of(4) && a.0.shift.is_multiple_of(4);
+    let (entry, blocks, a_binding, b_binding) = match (a_vec4, b_vec4) {
+        (true, true) => ("matmul_vec4x2", m.div_ceil(8) * n.div_ceil(8), 6, 5),
+        (false, true) => ("matmul_vec4", m.div_ceil(4) * n.div_ceil(8), 1, 5),
+        _ => ("matmul", m.div_ceil(TM) * n.div_ceil(TN), 1, 2),
     };
     launch_counted(
         gpu,
         Shader::Matmul,
         entry,
         &params,
-        &[(1, a.0), (b_binding, b.0), (3, bias), (4, c)],
+        &[(a_binding, a.0), (b_binding, b.0), (3, bias), (4, c)],
         groups(blocks, WG),
         2.0 * (m * n * k) as f64,
     )
 }
 
-/// weight [n, k] as a row-major [k, n padded to 4] matrix, for `matmul_vec4`.
+/// t [r, c] transposed as [c, r padded to 4], when both fit one binding (small operands such as a
+/// batch of activations); None sends the caller to its chunked path.
+fn transposed_if_bindable(gpu: &Gpu, t: &Tensor) -> Result<Option<(Tensor, usize)>> {
+    let [r, c] = matrix("linear", "operand", t)?;
+    let fits = |elems: usize| elems <= gpu.max_view_elems();
+    if !fits(r * c) || !fits(c * r.div_ceil(4) * 4) {
+        return Ok(None);
+    }
+    transposed(gpu, t).map(Some)
+}
+
+/// weight [n, k] as a row-major [k, n padded to 4] matrix, for the vec4 kernels.
 fn transposed(gpu: &Gpu, weight: &Tensor) -> Result<(Tensor, usize)> {
     let [n, k] = matrix("linear", "weight", weight)?;
     let row = n.div_ceil(4) * 4;
@@ -133,6 +145,22 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
     let (w_t, row) = transposed(gpu, weight)?;
     let wv = gpu.whole(&w_t, "transposed linear weight")?;
     let bv = gpu.whole(bias.unwrap_or(weight), "linear bias")?;
+    if let Some((x_t, x_row)) = transposed_if_bindable(gpu, x)? {
+        // Both operands k-major: the 8 x 8 vec4 kernel.
+        let xv = gpu.whole(&x_t, "transposed linear input")?;
+        let yv = gpu.whole(&y, "linear output")?;
+        matmul(
+            gpu,
+            [m, n, k],
+            (&xv, Strides { row: 1, col: x_row }),
+            (&wv, Strides { row, col: 1 }),
+            &bv,
+            bias.is_some(),
+            &yv,
+            false,
+        )?;
+        return Ok(y);
+    }
     for rows in gpu.batch_chunks(m, &[("linear input", k), ("linear output", n)])? {
         let xv = gpu.view(x, rows.start * k, rows.len() * k);
         let yv = gpu.view(&y, rows.start * n, rows.len() * n);
@@ -162,6 +190,27 @@ pub fn linear_input_grad(gpu: &Gpu, dy: &Tensor, weight: &Tensor) -> Result<Tens
     );
     let dx = Tensor::uninit(gpu, &[m, k], DType::F32);
     let wv = gpu.whole(weight, "linear weight")?;
+    if let Some((dy_t, dy_row)) = transposed_if_bindable(gpu, dy)? {
+        let dv = gpu.whole(&dy_t, "transposed linear dy")?;
+        let xv = gpu.whole(&dx, "linear dx")?;
+        matmul(
+            gpu,
+            [m, k, n],
+            (
+                &dv,
+                Strides {
+                    row: 1,
+                    col: dy_row,
+                },
+            ),
+            (&wv, Strides { row: k, col: 1 }),
+            &wv,
+            false,
+            &xv,
+            false,
+        )?;
+        return Ok(dx);
+    }
     for rows in gpu.batch_chunks(m, &[("linear dy", n), ("linear dx", k)])? {
         let dv = gpu.view(dy, rows.start * n, rows.len() * n);
         let xv = gpu.view(&dx, rows.start * k, rows.len() * k);

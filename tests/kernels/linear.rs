@@ -9,13 +9,15 @@ use crate::{REF_FD_TOL, TOL};
 #[test]
 fn linear_matches_reference() {
     let gpu = gpu();
-    // [m, k, n]: sizes off every 4-wide block, a single row, VGG's classifier shape on a small batch.
+    // [m, k, n]: sizes off every 4-wide block, a single row, VGG's classifier shape on a small batch,
+    // and multiples of 4 and 8 (every product on the 8 x 8 vec4 kernel, with a partial block).
     for (i, &[m, k, n]) in [
         [5, 7, 3],
         [1, 25, 10],
         [33, 129, 17],
         [4, 25088, 10],
         [2, 3, 1],
+        [6, 12, 20],
     ]
     .iter()
     .enumerate()
