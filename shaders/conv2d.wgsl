@@ -87,6 +87,7 @@ struct Params {
 @group(0) @binding(10) var<storage, read> x_rows: array<vec4<f32>>;
 // The vec4 output of pad_rows, channels_last and pack_weight.
 @group(0) @binding(11) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read> weight4: array<vec4<f32>>;
 
 // Output channels of the packed weight, padded to whole register blocks.
 fn padded_out() -> u32 {
@@ -291,6 +292,29 @@ fn pack_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         }
     }
     out4[i] = v;
+}
+
+// pack_weight without flip when c_in * kh * kw is a multiple of 4: a 4 x 4 block per invocation,
+// four vec4 loads along the weight's rows transposed into four vec4 stores along packed rows.
+@compute @workgroup_size(WG)
+fn pack_weight_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let out_vec4s = padded_out() / 4u;
+    let k_vec4s = params.c_in * params.kh * params.kw / 4u;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= k_vec4s * out_vec4s) { return; }
+    let co0 = (i % out_vec4s) * 4u;
+    let k4 = i / out_vec4s;
+    // rows[j]: weight[co0 + j, 4 k4 .. 4 k4 + 3], zero past c_out.
+    var rows: array<vec4<f32>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        if (co0 + j < params.c_out) {
+            rows[j] = weight4[(co0 + j) * k_vec4s + k4];
+        }
+    }
+    for (var t = 0u; t < 4u; t++) {
+        out4[(4u * k4 + t) * out_vec4s + co0 / 4u] = vec4<f32>(rows[0][t], rows[1][t], rows[2][t], rows[3][t]);
+    }
 }
 
 @compute @workgroup_size(WG)

@@ -144,6 +144,17 @@ fn pack_weight(gpu: &Gpu, weight: &Tensor, flip: bool) -> Result<Tensor> {
     };
     let wv = gpu.whole(weight, "conv2d weight")?;
     let pv = gpu.whole(&packed, "packed conv2d weight")?;
+    if !flip && (c_in * kh * kw).is_multiple_of(VEC) {
+        launch(
+            gpu,
+            Shader::Conv2d,
+            "pack_weight_blocks",
+            &params,
+            &[(12, &wv), (11, &pv)],
+            groups(packed.numel() / (VEC * VEC), WG),
+        )?;
+        return Ok(packed);
+    }
     launch(
         gpu,
         Shader::Conv2d,
@@ -406,7 +417,13 @@ pub(crate) fn weight_grad(
         let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(blocks);
         let rows_per_segment = rows.div_ceil(wanted.min(max_segments).clamp(1, rows));
         let segments = rows.div_ceil(rows_per_segment);
-        let partial = Tensor::uninit(gpu, &[segments, weights], DType::F32);
+        // One segment of the only chunk is the gradient itself: no partial sums to add up.
+        let direct = segments == 1 && k == 0 && chunk.len() == n;
+        let partial = if direct {
+            dw.clone()
+        } else {
+            Tensor::uninit(gpu, &[segments, weights], DType::F32)
+        };
         let pv = gpu.whole(&partial, "conv weight-gradient partial sums")?;
         let g_last = channels_last(gpu, g, chunk.clone(), [c_out, oh, ow])?;
         let x_last = channels_last(gpu, x, chunk.clone(), [c_in, h, w])?;
@@ -439,7 +456,9 @@ pub(crate) fn weight_grad(
             groups(segments * blocks, WG),
             2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64,
         )?;
-        sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
+        if !direct {
+            sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
+        }
     }
     Ok(dw)
 }
