@@ -59,6 +59,12 @@ pub struct ModelReport {
     pub inference_images_per_second: f64,
     /// Buffer-pool high-water mark over the steps.
     pub peak_pool_bytes: u64,
+    /// Bytes of the tensors a training step's forward leaves alive for backward (activations
+    /// saved by the tape and the loss), at their exact sizes: what any implementation of this
+    /// graph must hold at once, beside the weights below.
+    pub saved_activation_bytes: u64,
+    /// Bytes of the weights, running statistics and optimiser state.
+    pub model_state_bytes: u64,
     /// Kernels of one training step, slowest first.
     pub kernels: Vec<KernelRow>,
 }
@@ -163,13 +169,28 @@ fn train_step(
     targets: &Tensor,
     step: u64,
 ) -> Result<()> {
+    train_step_measured(gpu, model, optimizer, x, targets, step).map(drop)
+}
+
+/// `train_step`, returning the live tensor bytes before the forward and after it (before backward).
+fn train_step_measured(
+    gpu: &Gpu,
+    model: &mut Model,
+    optimizer: &mut Optimizer,
+    x: &Tensor,
+    targets: &Tensor,
+    step: u64,
+) -> Result<(u64, u64)> {
+    let before = gpu.pool_stats().live_tensor_bytes;
     let g = Graph::training(gpu)?;
     let logits = model.forward(&g, &g.input(x.clone()), &Context::train(step))?;
     let loss = g.cross_entropy(&logits, targets, None)?;
+    let after_forward = gpu.pool_stats().live_tensor_bytes;
     let mut grads = g.backward(&loss)?;
     collect_grads(model.net.as_mut(), &mut grads);
     optimizer.step(gpu, model)?;
-    loss.value.to_f32(gpu).map(drop)
+    loss.value.to_f32(gpu)?;
+    Ok((before, after_forward))
 }
 
 /// Training and inference speed of `arch` at `batch` images of `size` x `size`.
@@ -213,8 +234,11 @@ pub fn model_report(
         })?);
     }
     gpu.start_profiling()?;
-    train_step(gpu, &mut model, &mut optimizer, &x, &targets, 99)?;
+    let (before, after_forward) =
+        train_step_measured(gpu, &mut model, &mut optimizer, &x, &targets, 99)?;
     let kernels = kernel_table(&gpu.stop_profiling()?);
+    // Before the forward only the model, its optimiser state and the step's input are alive.
+    let input_bytes = (x.numel() + targets.numel()) as u64 * 4;
     let mut infer_times = Vec::new();
     for _ in 0..steps.max(1) {
         infer_times.push(timed(gpu, || {
@@ -236,6 +260,8 @@ pub fn model_report(
         train_images_per_second: batch as f64 / step_seconds,
         inference_images_per_second: batch as f64 / median(infer_times),
         peak_pool_bytes: gpu.pool_stats().high_water_bytes,
+        saved_activation_bytes: after_forward - before,
+        model_state_bytes: before - input_bytes,
         kernels,
     })
 }

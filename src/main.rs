@@ -601,7 +601,7 @@ fn run_bench(
 
 fn print_report(r: &wgnn::bench::ModelReport, ceilings: &wgnn::bench::Ceilings) {
     println!(
-        "\n{} batch {} at {}x{}: train {:.2} images/s (step {:.2} s, first step {:.2} s), inference {:.2} images/s, peak GPU memory {:.0} MiB",
+        "\n{} batch {} at {}x{}: train {:.2} images/s (step {:.2} s, first step {:.2} s), inference {:.2} images/s",
         r.model,
         r.batch,
         r.size,
@@ -610,7 +610,13 @@ fn print_report(r: &wgnn::bench::ModelReport, ceilings: &wgnn::bench::Ceilings) 
         r.step_seconds,
         r.first_step_seconds,
         r.inference_images_per_second,
-        r.peak_pool_bytes as f64 / 1048576.0
+    );
+    let mib = |b: u64| b as f64 / 1048576.0;
+    println!(
+        "  peak GPU memory {:.0} MiB; strictly needed: {:.0} MiB of activations saved for backward + {:.0} MiB of weights and optimiser state",
+        mib(r.peak_pool_bytes),
+        mib(r.saved_activation_bytes),
+        mib(r.model_state_bytes)
     );
     println!(
         "  {:<40} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",

@@ -15,13 +15,15 @@ pub enum DType {
 
 struct Storage {
     buffer: Option<wgpu::Buffer>,
+    /// Bytes asked of the pool (the buffer may be larger).
+    bytes: u64,
     pool: Arc<crate::gpu::pool::BufferPool>,
 }
 
 impl Drop for Storage {
     fn drop(&mut self) {
         if let Some(buffer) = self.buffer.take() {
-            self.pool.give_back(buffer);
+            self.pool.give_back(buffer, self.bytes);
         }
     }
 }
@@ -44,10 +46,12 @@ impl Tensor {
     /// A tensor whose contents are undefined until a kernel writes them.
     pub fn uninit(gpu: &Gpu, shape: &[usize], dtype: DType) -> Tensor {
         let numel: usize = shape.iter().product();
-        let buffer = gpu.pool.take(&gpu.device, (numel.max(1) * 4) as u64);
+        let bytes = (numel.max(1) * 4) as u64;
+        let buffer = gpu.pool.take(&gpu.device, bytes);
         Tensor {
             storage: Arc::new(Storage {
                 buffer: Some(buffer),
+                bytes,
                 pool: Arc::clone(&gpu.pool),
             }),
             shape: shape.to_vec(),

@@ -319,7 +319,14 @@ fn bench_reports_steps_and_kernels_as_json() {
     ] {
         assert!(m[key].as_f64().unwrap() > 0.0, "{key}: {out}");
     }
-    assert!(m["peak_pool_bytes"].as_u64().unwrap() > 0);
+    let bytes = |key: &str| m[key].as_u64().unwrap();
+    // VGG16-bn's weights, running statistics and momentum: 2 x 14.7 M floats at least.
+    assert!(bytes("model_state_bytes") > 2 * 14_700_000 * 4, "{out}");
+    assert!(bytes("saved_activation_bytes") > 0, "{out}");
+    assert!(
+        bytes("peak_pool_bytes") >= bytes("model_state_bytes") + bytes("saved_activation_bytes"),
+        "{out}"
+    );
     let kernels = m["kernels"].as_array().unwrap();
     let forward = kernels
         .iter()

@@ -18,6 +18,8 @@ struct PoolState {
     in_use: u64,
     /// Largest `in_use` seen.
     high_water: u64,
+    /// Bytes the live tensors asked for (before rounding to size classes).
+    live_tensors: u64,
 }
 
 /// Snapshot of the pool's byte counters.
@@ -26,6 +28,8 @@ pub struct PoolStats {
     pub allocated_bytes: u64,
     pub in_use_bytes: u64,
     pub high_water_bytes: u64,
+    /// Bytes of the tensors alive now, exactly as large as their elements.
+    pub live_tensor_bytes: u64,
 }
 
 #[derive(Default)]
@@ -48,6 +52,7 @@ impl BufferPool {
         let class = size_class(bytes);
         let mut s = self.state.lock().expect("buffer pool lock");
         s.in_use += class;
+        s.live_tensors += bytes;
         s.high_water = s.high_water.max(s.in_use);
         if let Some(buffer) = s.free.get_mut(&class).and_then(Vec::pop) {
             return buffer;
@@ -62,10 +67,11 @@ impl BufferPool {
         })
     }
 
-    /// Returns a buffer taken from this pool.
-    pub(crate) fn give_back(&self, buffer: wgpu::Buffer) {
+    /// Returns a buffer taken from this pool for `bytes`.
+    pub(crate) fn give_back(&self, buffer: wgpu::Buffer, bytes: u64) {
         let mut s = self.state.lock().expect("buffer pool lock");
         s.in_use -= buffer.size();
+        s.live_tensors -= bytes;
         s.free.entry(buffer.size()).or_default().push(buffer);
     }
 
@@ -91,6 +97,7 @@ impl BufferPool {
             allocated_bytes: s.allocated,
             in_use_bytes: s.in_use,
             high_water_bytes: s.high_water,
+            live_tensor_bytes: s.live_tensors,
         }
     }
 }
