@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shader {
     Conv2d,
+    Winograd,
     ConvTranspose2d,
     BatchNorm,
     Pool,
@@ -23,8 +24,9 @@ pub enum Shader {
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 10] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Conv2d,
+        Shader::Winograd,
         Shader::ConvTranspose2d,
         Shader::BatchNorm,
         Shader::Pool,
@@ -39,6 +41,7 @@ impl Shader {
     pub fn file_name(self) -> &'static str {
         match self {
             Shader::Conv2d => "conv2d.wgsl",
+            Shader::Winograd => "winograd.wgsl",
             Shader::ConvTranspose2d => "conv_transpose2d.wgsl",
             Shader::BatchNorm => "batch_norm.wgsl",
             Shader::Pool => "pool.wgsl",
@@ -54,6 +57,7 @@ impl Shader {
     fn body(self) -> &'static str {
         match self {
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
             Shader::ConvTranspose2d => include_str!("../../shaders/conv_transpose2d.wgsl"),
             Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),

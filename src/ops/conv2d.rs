@@ -4,7 +4,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_columns_into;
-use super::{WG, conv_transpose2d, launch, launch_counted, launch_specialised, nchw, u32_of};
+use super::{
+    WG, conv_transpose2d, launch, launch_counted, launch_specialised, nchw, u32_of, winograd,
+};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader, groups};
 use crate::tensor::{DType, Tensor};
@@ -123,6 +125,11 @@ pub fn conv2d(
             args.padding
         ));
     };
+    if [kh, kw] == [3, 3] && args.stride == [1, 1] {
+        if let Some(y) = winograd::conv3x3(gpu, x, weight, false, bias, [oh, ow], args.padding)? {
+            return Ok(y);
+        }
+    }
     let packed = pack_weight(gpu, weight, false)?;
     forward_packed(gpu, x, &packed, [c_out, kh, kw], bias, [oh, ow], args)
 }
@@ -300,17 +307,22 @@ pub fn conv2d_input_grad(
     if !as_forward {
         return conv_transpose2d::transposed_gather(gpu, dy, weight, None, input_hw, args);
     }
-    let packed = pack_weight(gpu, weight, true)?;
     let padding = [kh - 1 - args.padding[0], kw - 1 - args.padding[1]];
     let [_, _, oh, ow] = nchw("conv2d backward", "dy", dy.shape())?;
     let out_hw = [oh + 2 * padding[0] + 1 - kh, ow + 2 * padding[1] + 1 - kw];
     crate::ensure_shape!(
-        dy.shape()[1] == c_out,
-        "conv2d backward: dy {:?} does not match weight {:?}",
+        dy.shape()[1] == c_out && out_hw == input_hw,
+        "conv2d backward: dy {:?} does not come from an input of {input_hw:?} with weight {:?}",
         dy.shape(),
         weight.shape()
     );
-    let dx = forward_packed(
+    if [kh, kw] == [3, 3] {
+        if let Some(dx) = winograd::conv3x3(gpu, dy, weight, true, None, out_hw, padding)? {
+            return Ok(dx);
+        }
+    }
+    let packed = pack_weight(gpu, weight, true)?;
+    forward_packed(
         gpu,
         dy,
         &packed,
@@ -321,13 +333,7 @@ pub fn conv2d_input_grad(
             stride: [1, 1],
             padding,
         },
-    )?;
-    crate::ensure_shape!(
-        dx.shape()[2..] == input_hw,
-        "conv2d backward: dy {:?} does not come from an input of {input_hw:?}",
-        dy.shape()
-    );
-    Ok(dx)
+    )
 }
 
 /// dweight for y = conv2d(x, weight): [Cout, Cin, kh, kw].

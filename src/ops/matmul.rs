@@ -31,14 +31,14 @@ struct Params {
 
 /// Strides of an operand: element (i, j) is at i * row + j * col.
 #[derive(Clone, Copy)]
-struct Strides {
-    row: usize,
-    col: usize,
+pub(crate) struct Strides {
+    pub(crate) row: usize,
+    pub(crate) col: usize,
 }
 
 /// c[m, n] (+)= A(m, k) B(k, n) (+ bias) for views already cut to fit a binding.
 #[allow(clippy::too_many_arguments)]
-fn matmul(
+pub(crate) fn matmul(
     gpu: &Gpu,
     [m, n, k]: [usize; 3],
     a: (&View, Strides),

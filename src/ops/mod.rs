@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
+pub mod winograd;
 
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader, View};

@@ -1,0 +1,199 @@
+// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016): each
+// 2x2 output tile costs 16 multiplies per (input, output) channel pair instead of 36, so the same
+// product kernel finishes the convolution 2.25x sooner. With T tiles (n * ceil(oh/2) * ceil(ow/2)),
+// the transformed weight U [16, c_in, co_pad] and input V [16, c_in, t_pad] are k-major operands of
+// matmul.wgsl's matmul_vec4x2, run once per xi < 16: M[xi] [c_out, T] = U[xi]^T V[xi].
+//   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g = weight[co, ci] (3x3), or with
+//                      `flip` the flipped transposed kernel weight[ci, co, 2 - ky, 2 - kx] (input
+//                      gradients); zero for co >= c_out. One invocation per (ci, vec4 of co);
+//                      grid = ceil(c_in * co_pad/4 / WG), folded.
+//   input_transform:   V[xi, ci, t] = (B^T d B)[xi] with d the 4x4 input patch of tile t (rows
+//                      2ty - ph .., columns 2tx - pw .., zero outside x); zero for t >= T. One
+//                      invocation per (ci, four tiles), storing vec4s; grid = ceil(c_in * t_pad/4
+//                      / WG), folded.
+//   output_transform:  y[n, co, 2ty + i, 2tx + j] = (A^T m A)[i, j] + bias[co], m[xi] = M[xi, co, t],
+//                      for the pixels inside the output. One invocation per (co, tile); grid =
+//                      ceil(c_out * T / WG), folded.
+// G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+// A^T = [1 1 1 0; 0 1 -1 -1].
+
+override WG: u32 = 64;
+
+struct Params {
+    n: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    oh: u32,
+    ow: u32,
+    ph: u32,
+    pw: u32,
+    tiles_h: u32,
+    tiles_w: u32,
+    t_pad: u32,
+    co_pad: u32,
+    flip: u32,
+    has_bias: u32,
+    x_off: u32,
+    y_off: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> m: array<f32>;
+
+fn tiles() -> u32 {
+    return params.n * params.tiles_h * params.tiles_w;
+}
+
+// Weight tap (ky, kx) of output channel co and input channel ci (flipped and transposed with
+// `flip`), zero past c_out.
+fn tap(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
+    if (co >= params.c_out) {
+        return 0.0;
+    }
+    if (params.flip == 1u) {
+        return weight[((ci * params.c_out + co) * 3u + 2u - ky) * 3u + 2u - kx];
+    }
+    return weight[((co * params.c_in + ci) * 3u + ky) * 3u + kx];
+}
+
+// G g G^T of one 3x3 kernel g (rows g0, g1, g2), as 4 rows.
+fn transform_kernel(g0: vec3<f32>, g1: vec3<f32>, g2: vec3<f32>) -> array<vec4<f32>, 4> {
+    // Rows of G g (4 x 3), then each times G^T.
+    let r0 = g0;
+    let r1 = 0.5 * (g0 + g1 + g2);
+    let r2 = 0.5 * (g0 - g1 + g2);
+    let r3 = g2;
+    return array<vec4<f32>, 4>(kernel_row(r0), kernel_row(r1), kernel_row(r2), kernel_row(r3));
+}
+
+// (r G^T) for one row r of G g.
+fn kernel_row(r: vec3<f32>) -> vec4<f32> {
+    return vec4<f32>(r.x, 0.5 * (r.x + r.y + r.z), 0.5 * (r.x - r.y + r.z), r.z);
+}
+
+@compute @workgroup_size(WG)
+fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_id) lid: vec3<u32>) {
+    let co_vec4s = params.co_pad / 4u;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.c_in * co_vec4s) { return; }
+    let co0 = (i % co_vec4s) * 4u;
+    let ci = i / co_vec4s;
+    // u[j][xi] for output channel co0 + j.
+    var u: array<array<vec4<f32>, 4>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        let co = co0 + j;
+        u[j] = transform_kernel(
+            vec3<f32>(tap(co, ci, 0u, 0u), tap(co, ci, 0u, 1u), tap(co, ci, 0u, 2u)),
+            vec3<f32>(tap(co, ci, 1u, 0u), tap(co, ci, 1u, 1u), tap(co, ci, 1u, 2u)),
+            vec3<f32>(tap(co, ci, 2u, 0u), tap(co, ci, 2u, 1u), tap(co, ci, 2u, 2u)));
+    }
+    let slice = params.c_in * co_vec4s;
+    for (var xi = 0u; xi < 16u; xi++) {
+        let r = xi / 4u;
+        let c = xi % 4u;
+        out4[xi * slice + ci * co_vec4s + co0 / 4u] = vec4<f32>(u[0][r][c], u[1][r][c], u[2][r][c], u[3][r][c]);
+    }
+}
+
+// Input value at row iy, column ix of plane `plane` (an (n, ci) pair), zero outside.
+fn input_at(plane: u32, iy: i32, ix: i32) -> f32 {
+    if (iy < 0 || iy >= i32(params.h) || ix < 0 || ix >= i32(params.w)) {
+        return 0.0;
+    }
+    return x[params.x_off + plane * params.h * params.w + u32(iy) * params.w + u32(ix)];
+}
+
+// B^T d B of tile t of input channel ci, as 4 rows; zero past the last tile.
+fn transform_tile(ci: u32, t: u32) -> array<vec4<f32>, 4> {
+    if (t >= tiles()) {
+        return array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    }
+    let tx = t % params.tiles_w;
+    let ty = (t / params.tiles_w) % params.tiles_h;
+    let nn = t / (params.tiles_w * params.tiles_h);
+    let plane = nn * params.c_in + ci;
+    let iy = i32(2u * ty) - i32(params.ph);
+    let ix = i32(2u * tx) - i32(params.pw);
+    var d: array<vec4<f32>, 4>;
+    for (var r = 0; r < 4; r++) {
+        d[r] = vec4<f32>(input_at(plane, iy + r, ix), input_at(plane, iy + r, ix + 1),
+                         input_at(plane, iy + r, ix + 2), input_at(plane, iy + r, ix + 3));
+    }
+    // Rows of B^T d, then each times B.
+    let e0 = d[0] - d[2];
+    let e1 = d[1] + d[2];
+    let e2 = d[2] - d[1];
+    let e3 = d[1] - d[3];
+    return array<vec4<f32>, 4>(tile_row(e0), tile_row(e1), tile_row(e2), tile_row(e3));
+}
+
+// (e B) for one row e of B^T d.
+fn tile_row(e: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(e.x - e.z, e.y + e.z, e.z - e.y, e.y - e.w);
+}
+
+@compute @workgroup_size(WG)
+fn input_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t_vec4s = params.t_pad / 4u;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.c_in * t_vec4s) { return; }
+    let t0 = (i % t_vec4s) * 4u;
+    let ci = i / t_vec4s;
+    let v0 = transform_tile(ci, t0);
+    let v1 = transform_tile(ci, t0 + 1u);
+    let v2 = transform_tile(ci, t0 + 2u);
+    let v3 = transform_tile(ci, t0 + 3u);
+    let slice = params.c_in * t_vec4s;
+    for (var xi = 0u; xi < 16u; xi++) {
+        let r = xi / 4u;
+        let c = xi % 4u;
+        out4[xi * slice + ci * t_vec4s + t0 / 4u] = vec4<f32>(v0[r][c], v1[r][c], v2[r][c], v3[r][c]);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_id) lid: vec3<u32>) {
+    let count = tiles();
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.c_out * count) { return; }
+    let t = i % count;
+    let co = i / count;
+    // M is [16, c_out, T].
+    let slice = params.c_out * count;
+    var q: array<vec4<f32>, 4>;
+    for (var r = 0u; r < 4u; r++) {
+        let at = (4u * r) * slice + co * count + t;
+        q[r] = vec4<f32>(m[at], m[at + slice], m[at + 2u * slice], m[at + 3u * slice]);
+    }
+    // Rows of A^T q (2 x 4), then each times A.
+    let a0 = q[0] + q[1] + q[2];
+    let a1 = q[1] - q[2] - q[3];
+    var b = 0.0;
+    if (params.has_bias == 1u) {
+        b = bias[co];
+    }
+    let out0 = vec2<f32>(a0.x + a0.y + a0.z, a0.y - a0.z - a0.w) + b;
+    let out1 = vec2<f32>(a1.x + a1.y + a1.z, a1.y - a1.z - a1.w) + b;
+    let tx = t % params.tiles_w;
+    let ty = (t / params.tiles_w) % params.tiles_h;
+    let nn = t / (params.tiles_w * params.tiles_h);
+    let oy = 2u * ty;
+    let ox = 2u * tx;
+    let at = params.y_off + ((nn * params.c_out + co) * params.oh + oy) * params.ow + ox;
+    y[at] = out0.x;
+    if (ox + 1u < params.ow) { y[at + 1u] = out0.y; }
+    if (oy + 1u < params.oh) {
+        y[at + params.ow] = out1.x;
+        if (ox + 1u < params.ow) { y[at + params.ow + 1u] = out1.y; }
+    }
+}

@@ -1,0 +1,162 @@
+//! 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) (winograd.wgsl): transforms around sixteen
+//! matrix products. conv2d uses it for forward passes and input gradients when its operands fit.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::matmul::{Strides, matmul};
+use super::{WG, launch, nchw, u32_of};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader, groups};
+use crate::tensor::{DType, Tensor};
+
+/// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
+const XI: usize = 16;
+const VEC: usize = 4;
+/// Input channels (the products' k) below which the direct kernel wins on lavapipe: measured per
+/// 3x3 convolution at batch 32, Winograd against direct: 64@32 143 against 100 ms, 128@16 91
+/// against 100, 256@8 68 against 105, 512@4 64 against 110, 512@2 19 against 31.
+const MIN_CHANNELS: usize = 128;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    oh: u32,
+    ow: u32,
+    ph: u32,
+    pw: u32,
+    tiles_h: u32,
+    tiles_w: u32,
+    t_pad: u32,
+    co_pad: u32,
+    flip: u32,
+    has_bias: u32,
+    x_off: u32,
+    y_off: u32,
+}
+
+/// The convolution of x [N, Cin, H, W] with a 3x3 `weight` (stride 1, `padding`) into [N, Cout,
+/// out_hw], as conv2d's forward (`flip` false: weight [Cout, Cin, 3, 3]) or as the input gradient
+/// (`flip`: weight [Cin', Cout', 3, 3] = the forward's, flipped and transposed). None when a
+/// transformed operand would not fit one binding, or with fewer than MIN_CHANNELS input channels;
+/// the caller then takes the direct kernels.
+pub(crate) fn conv3x3(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    flip: bool,
+    bias: Option<&Tensor>,
+    out_hw: [usize; 2],
+    padding: [usize; 2],
+) -> Result<Option<Tensor>> {
+    let [n, c_in, h, w] = nchw("conv2d", "input", x.shape())?;
+    let [a, b, _, _] = nchw("conv2d", "weight", weight.shape())?;
+    let c_out = if flip { b } else { a };
+    let [oh, ow] = out_hw;
+    let (tiles_h, tiles_w) = (oh.div_ceil(2), ow.div_ceil(2));
+    let tiles = n * tiles_h * tiles_w;
+    let t_pad = tiles.div_ceil(VEC) * VEC;
+    let co_pad = c_out.div_ceil(VEC) * VEC;
+    let cap = gpu.max_view_elems();
+    let sizes = [
+        x.numel(),
+        n * c_out * oh * ow,
+        XI * c_in * co_pad,
+        XI * c_in * t_pad,
+        XI * c_out * tiles,
+    ];
+    if c_in < MIN_CHANNELS || tiles == 0 || sizes.iter().any(|&s| s > cap) {
+        return Ok(None);
+    }
+    let params = Params {
+        n: u32_of(n),
+        c_in: u32_of(c_in),
+        h: u32_of(h),
+        w: u32_of(w),
+        c_out: u32_of(c_out),
+        oh: u32_of(oh),
+        ow: u32_of(ow),
+        ph: u32_of(padding[0]),
+        pw: u32_of(padding[1]),
+        tiles_h: u32_of(tiles_h),
+        tiles_w: u32_of(tiles_w),
+        t_pad: u32_of(t_pad),
+        co_pad: u32_of(co_pad),
+        flip: u32::from(flip),
+        has_bias: u32::from(bias.is_some()),
+        ..Params::default()
+    };
+    let u = Tensor::uninit(gpu, &[XI, c_in, co_pad], DType::F32);
+    let v = Tensor::uninit(gpu, &[XI, c_in, t_pad], DType::F32);
+    let m = Tensor::uninit(gpu, &[XI, c_out, tiles], DType::F32);
+    let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
+    let (wv, uv) = (
+        gpu.whole(weight, "conv2d weight")?,
+        gpu.whole(&u, "Winograd-transformed weight")?,
+    );
+    launch(
+        gpu,
+        Shader::Winograd,
+        "weights_transform",
+        &params,
+        &[(2, &wv), (5, &uv)],
+        groups(c_in * co_pad / VEC, WG),
+    )?;
+    let (xv, vv) = (
+        gpu.whole(x, "conv2d input")?,
+        gpu.whole(&v, "Winograd-transformed input")?,
+    );
+    launch(
+        gpu,
+        Shader::Winograd,
+        "input_transform",
+        &Params {
+            x_off: xv.shift,
+            ..params
+        },
+        &[(1, &xv), (5, &vv)],
+        groups(c_in * t_pad / VEC, WG),
+    )?;
+    for xi in 0..XI {
+        let us = gpu.view(&u, xi * c_in * co_pad, c_in * co_pad);
+        let vs = gpu.view(&v, xi * c_in * t_pad, c_in * t_pad);
+        let ms = gpu.view(&m, xi * c_out * tiles, c_out * tiles);
+        matmul(
+            gpu,
+            [c_out, tiles, c_in],
+            (
+                &us,
+                Strides {
+                    row: 1,
+                    col: co_pad,
+                },
+            ),
+            (&vs, Strides { row: t_pad, col: 1 }),
+            &us,
+            false,
+            &ms,
+            false,
+        )?;
+    }
+    let (mv, yv) = (
+        gpu.whole(&m, "Winograd products")?,
+        gpu.whole(&y, "conv2d output")?,
+    );
+    let bv = match bias {
+        Some(b) => gpu.whole(b, "conv2d bias")?,
+        None => gpu.whole(&m, "Winograd products")?,
+    };
+    launch(
+        gpu,
+        Shader::Winograd,
+        "output_transform",
+        &params,
+        &[(6, &mv), (3, &bv), (4, &yv)],
+        groups(c_out * tiles, WG),
+    )?;
+    Ok(Some(y))
+}
