@@ -125,10 +125,11 @@ pub fn conv2d(
             args.padding
         ));
     };
-    if [kh, kw] == [3, 3] && args.stride == [1, 1] {
-        if let Some(y) = winograd::conv3x3(gpu, x, weight, false, bias, [oh, ow], args.padding)? {
-            return Ok(y);
-        }
+    if [kh, kw] == [3, 3]
+        && args.stride == [1, 1]
+        && let Some(y) = winograd::conv3x3(gpu, x, weight, false, bias, [oh, ow], args.padding)?
+    {
+        return Ok(y);
     }
     let packed = pack_weight(gpu, weight, false)?;
     forward_packed(gpu, x, &packed, [c_out, kh, kw], bias, [oh, ow], args)
@@ -316,10 +317,10 @@ pub fn conv2d_input_grad(
         dy.shape(),
         weight.shape()
     );
-    if [kh, kw] == [3, 3] {
-        if let Some(dx) = winograd::conv3x3(gpu, dy, weight, true, None, out_hw, padding)? {
-            return Ok(dx);
-        }
+    if [kh, kw] == [3, 3]
+        && let Some(dx) = winograd::conv3x3(gpu, dy, weight, true, None, out_hw, padding)?
+    {
+        return Ok(dx);
     }
     let packed = pack_weight(gpu, weight, true)?;
     forward_packed(
