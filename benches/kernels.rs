@@ -90,5 +90,16 @@ fn main() {
             flops,
             || conv2d::conv2d_weight_grad(&gpu, &x, &dy, [3, 3], args),
         );
+        // A layer's share of a training step: forward, input gradient and weight gradient.
+        report(
+            &gpu,
+            &format!("conv2d 3x3 fwd+bwd {shape}"),
+            3.0 * flops,
+            || {
+                conv2d::conv2d(&gpu, &x, &w, Some(&bias), args)?;
+                conv2d::conv2d_input_grad(&gpu, &dy, &w, [hw, hw], args)?;
+                conv2d::conv2d_weight_grad(&gpu, &x, &dy, [3, 3], args)
+            },
+        );
     }
 }
