@@ -309,6 +309,11 @@ fn info(wanted: Option<&str>) -> Result<ExitCode> {
             "    timestamp queries                {}",
             if timestamps { "yes" } else { "no" }
         );
+        println!(
+            "    wgnn workgroup size              {} (override: {})",
+            gpu::Tuning::for_device(&a, &l).workgroup_size,
+            gpu::WORKGROUP_SIZE_ENV
+        );
     }
     let chosen = gpu::choose_adapter(wanted)?;
     println!("wgnn uses: {}", gpu::describe(&chosen.get_info()));

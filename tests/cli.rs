@@ -26,6 +26,7 @@ fn info_lists_adapters_limits_and_the_choice() {
         "workgroup memory",
         "subgroup sizes",
         "timestamp queries",
+        "wgnn workgroup size",
         "wgnn uses:",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
@@ -86,6 +87,39 @@ fn an_unknown_adapter_is_one_line_and_a_failure() {
             "{stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// The workgroup size can be chosen (the kernels still pass their checks) and a bad one is a
+/// one-line error.
+#[test]
+fn workgroup_size_is_overridable_and_checked() {
+    let run = |size: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wgnn"))
+            .args([
+                "gradcheck",
+                "--only",
+                "conv2d",
+                "--only",
+                "batch_norm2d_train",
+            ])
+            .env("WGNN_WORKGROUP_SIZE", size)
+            .output()
+            .unwrap()
+    };
+    let out = run("128");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("all checks passed"));
+    for bad in ["0", "lots", "100000"] {
+        let out = run(bad);
+        let stderr = text(&out.stderr);
+        assert!(
+            !out.status.success() && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(ours.len(), 1, "{stderr}");
+        assert!(ours[0].contains("workgroup size") || ours[0].contains("WGNN_WORKGROUP_SIZE"));
     }
 }
 

@@ -24,8 +24,8 @@ pub(crate) struct Launch<'a> {
     pub constants: &'a [(&'static str, f64)],
     pub params: &'a [u8],
     pub buffers: &'a [(u32, &'a View<'a>)],
-    /// Workgroups to run, before folding into the grid.
-    pub workgroups: u64,
+    /// Invocations to run (one-dimensional kernels); the device's workgroup size makes the grid.
+    pub invocations: u64,
     /// Floating-point operations, for the profiler's GFLOP/s (0 where not counted).
     pub flops: f64,
 }
@@ -109,11 +109,18 @@ impl Gpu {
 
     /// Records one kernel launch into the open encoder.
     pub(crate) fn launch(&self, l: &Launch) -> Result<()> {
-        if l.workgroups == 0 {
+        if l.invocations == 0 {
             return Ok(());
         }
-        let grid = self.fold(l.workgroups, l.shader, l.entry)?;
-        let pipeline = self.pipeline(l.shader, l.entry, l.constants)?;
+        let workgroup = self.tuning.workgroup_size;
+        let grid = self.fold(
+            l.invocations.div_ceil(u64::from(workgroup)),
+            l.shader,
+            l.entry,
+        )?;
+        let mut constants = vec![("WG", f64::from(workgroup))];
+        constants.extend_from_slice(l.constants);
+        let pipeline = self.pipeline(l.shader, l.entry, &constants)?;
         let params = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -201,9 +208,4 @@ impl Gpu {
         }
         Ok([x as u32, y as u32, z as u32])
     }
-}
-
-/// Workgroups needed to give one invocation to each of `items` with `per_workgroup` per group.
-pub(crate) fn groups(items: usize, per_workgroup: u32) -> u64 {
-    (items as u64).div_ceil(u64::from(per_workgroup))
 }

@@ -8,7 +8,7 @@ pub(crate) mod pool;
 mod profile;
 
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
-pub(crate) use dispatch::{Launch, View, groups};
+pub(crate) use dispatch::{Launch, View};
 pub use pipeline::{Shader, shader_source};
 pub use pool::PoolStats;
 pub use profile::KernelTiming;
@@ -29,6 +29,37 @@ pub struct GpuOptions {
     pub max_binding_bytes: Option<u64>,
     /// Largest workgroup count per dispatch dimension wgnn will use.
     pub max_workgroups_per_dim: Option<u32>,
+    /// Invocations per workgroup instead of the device's default (see `Tuning`); also
+    /// `WGNN_WORKGROUP_SIZE`.
+    pub workgroup_size: Option<u32>,
+}
+
+/// Environment variable that overrides the workgroup size.
+pub const WORKGROUP_SIZE_ENV: &str = "WGNN_WORKGROUP_SIZE";
+
+/// Launch shapes chosen per device. The kernels' per-invocation register blocks are fixed in WGSL
+/// (function-scope arrays cannot be sized by `override` constants); the workgroup size is the WGSL
+/// `override WG` of every kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    pub workgroup_size: u32,
+}
+
+impl Tuning {
+    /// Defaults: 64 invocations on CPU devices (lavapipe: 32, 64 and 128 measured the same, see
+    /// PERFORMANCE.md 8), 256 on GPUs (a multiple of every vendor's SIMD width, four to eight
+    /// waves to hide latency), never above the device's limits.
+    pub fn for_device(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Tuning {
+        let preferred = match info.device_type {
+            wgpu::DeviceType::Cpu | wgpu::DeviceType::Other => 64,
+            _ => 256,
+        };
+        Tuning {
+            workgroup_size: preferred
+                .min(limits.max_compute_invocations_per_workgroup)
+                .min(limits.max_compute_workgroup_size_x),
+        }
+    }
 }
 
 /// The limits work is planned against: the device's own, or lower ones from `GpuOptions`.
@@ -50,6 +81,7 @@ pub struct Gpu {
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     plan: PlanLimits,
+    tuning: Tuning,
     modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<pipeline::PipelineKey, wgpu::ComputePipeline>>,
     pub(crate) pool: Arc<BufferPool>,
@@ -101,11 +133,34 @@ impl Gpu {
                 }),
             binding_offset_alignment: u64::from(limits.min_storage_buffer_offset_alignment),
         };
+        let mut tuning = Tuning::for_device(&info, &limits);
+        let wanted = match options.workgroup_size {
+            Some(size) => Some(size),
+            None => match std::env::var(WORKGROUP_SIZE_ENV) {
+                Ok(v) => Some(v.trim().parse().map_err(|_| {
+                    Error::Device(format!("{WORKGROUP_SIZE_ENV}={v} is not a whole number"))
+                })?),
+                Err(_) => None,
+            },
+        };
+        if let Some(size) = wanted {
+            let max = limits
+                .max_compute_invocations_per_workgroup
+                .min(limits.max_compute_workgroup_size_x);
+            if size == 0 || size > max {
+                return Err(Error::Device(format!(
+                    "workgroup size {size} is outside 1..={max} on {}",
+                    describe(&info)
+                )));
+            }
+            tuning.workgroup_size = size;
+        }
         Ok(Gpu {
             device,
             queue,
             info,
             plan,
+            tuning,
             modules: Mutex::default(),
             pipelines: Mutex::default(),
             pool: Arc::default(),
@@ -118,6 +173,10 @@ impl Gpu {
 
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.info
+    }
+
+    pub fn tuning(&self) -> Tuning {
+        self.tuning
     }
 
     pub fn plan_limits(&self) -> PlanLimits {

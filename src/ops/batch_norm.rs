@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{WG, launch, nchw, u32_of};
+use super::{launch, nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 /// PyTorch's defaults for BatchNorm2d.
@@ -135,7 +135,7 @@ fn plane_partials(
             entry,
             &params,
             &buffers,
-            groups(chunk.len() * c * segs, WG),
+            chunk.len() * c * segs,
         )?;
     }
     Ok(partials)
@@ -174,7 +174,7 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
         "stats_finalize",
         &params,
         &[(3, &partials_v), (4, &rm), (5, &rv), (6, &sv)],
-        groups(c, WG),
+        c,
     )?;
     let y = apply(gpu, x, &stats, p)?;
     Ok(BatchNormOutput { y, stats })
@@ -198,7 +198,7 @@ pub fn batch_norm2d_eval(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<B
         "stats_eval",
         &params,
         &[(4, &rm), (5, &rv), (6, &sv)],
-        groups(c, WG),
+        c,
     )?;
     let y = apply(gpu, x, &stats, p)?;
     Ok(BatchNormOutput { y, stats })
@@ -240,7 +240,7 @@ fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<T
                 (10, &yv),
                 (18, &yv),
             ],
-            groups(chunk.len() * per / per_invocation, WG),
+            chunk.len() * per / per_invocation,
         )?;
     }
     Ok(y)
@@ -284,7 +284,7 @@ pub fn batch_norm2d_backward(
         "backward_finalize",
         &params,
         &[(3, &partials_v), (12, &dgv), (13, &dbv)],
-        groups(c, WG),
+        c,
     )?;
     let sv = gpu.whole(stats, "batch_norm2d statistics")?;
     let gv = gpu.whole(gamma, "batch_norm2d weight")?;
@@ -325,7 +325,7 @@ pub fn batch_norm2d_backward(
                 (14, &dgv),
                 (15, &dbv),
             ],
-            groups(chunk.len() * per / per_invocation, WG),
+            chunk.len() * per / per_invocation,
         )?;
     }
     Ok(BatchNormGrads { dx, dgamma, dbeta })

@@ -4,11 +4,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_columns_into;
-use super::{
-    WG, conv_transpose2d, launch, launch_counted, launch_specialised, nchw, u32_of, winograd,
-};
+use super::{conv_transpose2d, launch, launch_counted, launch_specialised, nchw, u32_of, winograd};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 /// Stride and zero padding, [height, width]. Dilation 1, groups 1.
@@ -159,7 +157,7 @@ fn pack_weight(gpu: &Gpu, weight: &Tensor, flip: bool) -> Result<Tensor> {
             "pack_weight_blocks",
             &params,
             &[(12, &wv), (11, &pv)],
-            groups(packed.numel() / (VEC * VEC), WG),
+            packed.numel() / (VEC * VEC),
         )?;
         return Ok(packed);
     }
@@ -169,7 +167,7 @@ fn pack_weight(gpu: &Gpu, weight: &Tensor, flip: bool) -> Result<Tensor> {
         "pack_weight",
         &params,
         &[(2, &wv), (11, &pv)],
-        groups(packed.numel() / VEC, WG),
+        packed.numel() / VEC,
     )?;
     Ok(packed)
 }
@@ -244,10 +242,7 @@ fn forward_packed(
                 "forward",
                 &params,
                 &[(1, &xv), (3, &bv), (4, &yv), (7, &wv)],
-                groups(
-                    chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
-                    WG,
-                ),
+                chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
                 flops,
             )?;
             continue;
@@ -274,7 +269,7 @@ fn forward_packed(
             "pad_rows",
             &params,
             &[(1, &xv), (11, &pv)],
-            groups(padded.numel() / VEC, WG),
+            padded.numel() / VEC,
         )?;
         launch_specialised(
             gpu,
@@ -286,7 +281,7 @@ fn forward_packed(
             ],
             &params,
             &[(3, &bv), (4, &yv), (7, &wv), (10, &pv)],
-            groups(c_out.div_ceil(FC) * blocks, WG),
+            c_out.div_ceil(FC) * blocks,
             flops,
         )?;
     }
@@ -373,7 +368,7 @@ fn channels_last(
         "channels_last",
         &params,
         &[(1, &src), (11, &dst)],
-        groups(out.numel() / VEC, WG),
+        out.numel() / VEC,
     )?;
     Ok(out)
 }
@@ -460,7 +455,7 @@ pub(crate) fn weight_grad(
             "weight_grad_partial",
             &params,
             &[(6, &pv), (8, &xv), (9, &gv)],
-            groups(segments * blocks, WG),
+            segments * blocks,
             2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64,
         )?;
         if !direct {

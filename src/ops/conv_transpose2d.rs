@@ -4,9 +4,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::conv2d::{self, Conv2dArgs, check_args};
-use super::{WG, launch_counted, nchw, u32_of};
+use super::{launch_counted, nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
@@ -138,7 +138,7 @@ pub(crate) fn transposed_gather(
             "forward",
             &params,
             &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
-            groups(chunk.len() * per_y, WG),
+            chunk.len() * per_y,
             2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64,
         )?;
     }

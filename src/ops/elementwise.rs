@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{WG, launch, u32_of};
+use super::{launch, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
@@ -80,7 +80,7 @@ fn map(
             entry,
             &params,
             &buffers,
-            groups(invocations, WG),
+            invocations,
         )?;
     }
     Ok(out)
@@ -147,7 +147,7 @@ pub fn dropout2d(gpu: &Gpu, x: &Tensor, p: f32, seed: u64) -> Result<Dropout2d> 
         "dropout2d_mask",
         &params,
         &[(3, &out)],
-        groups(n * c, WG),
+        n * c,
     )?;
     let y = dropout2d_apply(gpu, x, &mask)?;
     Ok(Dropout2d { y, mask })

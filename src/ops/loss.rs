@@ -3,9 +3,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_rows;
-use super::{WG, launch, u32_of};
+use super::{launch, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
@@ -89,14 +89,7 @@ fn launch_positions(
         let mut buffers = vec![(1, &lv), (2, &tv)];
         buffers.extend(ev.iter().map(|(b, v)| (*b, v)));
         buffers.extend(whole_views.iter().map(|(b, v)| (*b, v)));
-        launch(
-            gpu,
-            Shader::Loss,
-            entry,
-            &params,
-            &buffers,
-            groups(chunk.len() * s, WG),
-        )?;
+        launch(gpu, Shader::Loss, entry, &params, &buffers, chunk.len() * s)?;
     }
     Ok(())
 }

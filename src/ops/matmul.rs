@@ -3,9 +3,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::reduce::sum_columns_into;
-use super::{WG, launch, launch_counted, u32_of};
+use super::{launch, launch_counted, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, View, groups};
+use crate::gpu::{Gpu, Shader, View};
 use crate::tensor::{DType, Tensor};
 
 /// Rows and columns of the block each invocation computes (the WGSL constants TM, TN).
@@ -75,7 +75,7 @@ pub(crate) fn matmul(
         entry,
         &params,
         &[(a_binding, a.0), (b_binding, b.0), (3, bias), (4, c)],
-        groups(blocks, WG),
+        blocks,
         2.0 * (m * n * k) as f64,
     )
 }
@@ -112,7 +112,7 @@ fn transposed(gpu: &Gpu, weight: &Tensor) -> Result<(Tensor, usize)> {
         "transpose",
         &params,
         &[(1, &wv), (4, &ov)],
-        groups(out.numel(), WG),
+        out.numel(),
     )?;
     Ok((out, row))
 }

@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{WG, launch, u32_of};
+use super::{launch, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
@@ -49,7 +49,7 @@ pub fn argmax_channels(gpu: &Gpu, logits: &Tensor) -> Result<Tensor> {
             "argmax_channels",
             &params,
             &[(1, &lv), (2, &pv)],
-            groups(chunk.len() * positions, WG),
+            chunk.len() * positions,
         )?;
     }
     Ok(pred)

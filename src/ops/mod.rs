@@ -16,9 +16,6 @@ pub mod winograd;
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader, View};
 
-/// Invocations per workgroup of the one-dimensional kernels (the WGSL `override WG`).
-pub(crate) const WG: u32 = 64;
-
 /// Launches `entry` of `shader` with a Pod params struct at binding 0 and `buffers` after it.
 pub(crate) fn launch<P: bytemuck::Pod>(
     gpu: &Gpu,
@@ -26,9 +23,9 @@ pub(crate) fn launch<P: bytemuck::Pod>(
     entry: &'static str,
     params: &P,
     buffers: &[(u32, &View)],
-    workgroups: u64,
+    invocations: usize,
 ) -> Result<()> {
-    launch_counted(gpu, shader, entry, params, buffers, workgroups, 0.0)
+    launch_counted(gpu, shader, entry, params, buffers, invocations, 0.0)
 }
 
 /// `launch`, telling the profiler how many floating-point operations the kernel performs.
@@ -38,13 +35,14 @@ pub(crate) fn launch_counted<P: bytemuck::Pod>(
     entry: &'static str,
     params: &P,
     buffers: &[(u32, &View)],
-    workgroups: u64,
+    invocations: usize,
     flops: f64,
 ) -> Result<()> {
-    launch_specialised(gpu, shader, entry, &[], params, buffers, workgroups, flops)
+    launch_specialised(gpu, shader, entry, &[], params, buffers, invocations, flops)
 }
 
-/// `launch_counted` with override constants besides `WG` (each value compiles its own pipeline).
+/// `launch_counted` with override constants besides the workgroup size `WG`, which the device's
+/// tuning sets (each value compiles its own pipeline).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn launch_specialised<P: bytemuck::Pod>(
     gpu: &Gpu,
@@ -53,18 +51,16 @@ pub(crate) fn launch_specialised<P: bytemuck::Pod>(
     constants: &[(&'static str, f64)],
     params: &P,
     buffers: &[(u32, &View)],
-    workgroups: u64,
+    invocations: usize,
     flops: f64,
 ) -> Result<()> {
-    let mut all = vec![("WG", f64::from(WG))];
-    all.extend_from_slice(constants);
     gpu.launch(&Launch {
         shader,
         entry,
-        constants: &all,
+        constants,
         params: bytemuck::bytes_of(params),
         buffers,
-        workgroups,
+        invocations: invocations as u64,
         flops,
     })
 }

@@ -3,9 +3,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{WG, launch, u32_of};
+use super::{launch, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::Tensor;
 
 /// torch.optim.SGD hyper-parameters (dampening 0, no Nesterov).
@@ -117,7 +117,7 @@ pub fn sgd_step(
             "sgd",
             &params,
             &[(1, &wv), (2, &gv), (3, &vv), (5, &wv), (6, &gv), (7, &vv)],
-            groups(invocations(r.len(), params.vec4_ok), WG),
+            invocations(r.len(), params.vec4_ok),
         )?;
     }
     Ok(())
@@ -175,7 +175,7 @@ pub fn adam_step(
                 (7, &views[2]),
                 (8, &views[3]),
             ],
-            groups(invocations(r.len(), params.vec4_ok), WG),
+            invocations(r.len(), params.vec4_ok),
         )?;
     }
     Ok(())

@@ -3,9 +3,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::conv2d::conv_out_len;
-use super::{WG, launch, nchw, u32_of};
+use super::{launch, nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 /// Window, stride and padding of max_pool2d, [height, width]. Dilation 1, floor mode.
@@ -119,14 +119,7 @@ fn launch_planes(
         if halves4 {
             work /= 4;
         }
-        launch(
-            gpu,
-            Shader::Pool,
-            entry,
-            &params,
-            &buffers,
-            groups(work, WG),
-        )?;
+        launch(gpu, Shader::Pool, entry, &params, &buffers, work)?;
     }
     Ok(())
 }

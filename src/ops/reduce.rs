@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{WG, launch, nchw, u32_of};
+use super::{launch, nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 /// Elements each invocation of `sum_blocks` adds up (a multiple of 4, for its vec4 loads).
@@ -46,7 +46,7 @@ pub(crate) fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, len: usize) -> Result
         };
         let partial = Tensor::uninit(gpu, &[chunk.len() * parts], DType::F32);
         let dst = gpu.whole(&partial, "row partial sums")?;
-        let total = groups(chunk.len() * parts, WG);
+        let total = chunk.len() * parts;
         launch(
             gpu,
             Shader::Reduce,
@@ -112,7 +112,7 @@ pub(crate) fn sum_columns_into(
             "sum_columns",
             &params,
             &[(1, &src), (2, &out), (3, &src), (4, &out)],
-            groups(invocations, WG),
+            invocations,
         )?;
     }
     Ok(())

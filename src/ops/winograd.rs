@@ -4,9 +4,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::{Strides, matmul};
-use super::{WG, launch, nchw, u32_of};
+use super::{launch, nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, groups};
+use crate::gpu::{Gpu, Shader};
 use crate::tensor::{DType, Tensor};
 
 /// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
@@ -104,7 +104,7 @@ pub(crate) fn conv3x3(
         "weights_transform",
         &params,
         &[(2, &wv), (5, &uv)],
-        groups(c_in * co_pad / VEC, WG),
+        c_in * co_pad / VEC,
     )?;
     let (xv, vv) = (
         gpu.whole(x, "conv2d input")?,
@@ -119,7 +119,7 @@ pub(crate) fn conv3x3(
             ..params
         },
         &[(1, &xv), (5, &vv)],
-        groups(c_in * t_pad / VEC, WG),
+        c_in * t_pad / VEC,
     )?;
     for xi in 0..XI {
         let us = gpu.view(&u, xi * c_in * co_pad, c_in * co_pad);
@@ -156,7 +156,7 @@ pub(crate) fn conv3x3(
         "output_transform",
         &params,
         &[(6, &mv), (3, &bv), (4, &yv)],
-        groups(c_out * tiles, WG),
+        c_out * tiles,
     )?;
     Ok(Some(y))
 }

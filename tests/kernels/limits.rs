@@ -1,5 +1,6 @@
 //! Device limits forced small: tensors larger than one storage binding are split into chunks, and
-//! workgroup grids are folded into three dimensions, without changing any result.
+//! workgroup grids are folded into three dimensions, without changing any result. The workgroup
+//! size is also forced off its default, so no kernel may depend on it.
 
 use std::sync::OnceLock;
 
@@ -13,9 +14,11 @@ use crate::TOL;
 use crate::common::*;
 use crate::reference::{self, BatchNorm, Conv, ConvTranspose, Window};
 
-/// 1 KiB bindings (249 floats after alignment slack) and 3 workgroups per dimension.
+/// 1 KiB bindings (249 floats after alignment slack), 3 workgroups per dimension, 32 invocations
+/// per workgroup.
 const BINDING: u64 = 1024;
 const WORKGROUPS: u32 = 3;
+const WORKGROUP_SIZE: u32 = 32;
 
 fn small() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
@@ -23,6 +26,7 @@ fn small() -> &'static Gpu {
         Gpu::new(&GpuOptions {
             max_binding_bytes: Some(BINDING),
             max_workgroups_per_dim: Some(WORKGROUPS),
+            workgroup_size: Some(WORKGROUP_SIZE),
             ..GpuOptions::default()
         })
         .expect("GPU tests need an adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
@@ -48,6 +52,7 @@ fn limits_are_forced() {
         (l.max_binding_bytes, l.max_workgroups_per_dim),
         (BINDING, WORKGROUPS)
     );
+    assert_eq!(small().tuning().workgroup_size, WORKGROUP_SIZE);
 }
 
 #[test]
