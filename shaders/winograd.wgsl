@@ -16,6 +16,18 @@
 //                      ceil(c_out * T / WG), folded.
 // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
 // A^T = [1 1 1 0; 0 1 -1 -1].
+// The weight gradient is F(3x3, 2x2): per tile, the 3x3 correlation of the 4x4 input patch d with
+// the 2x2 output gradient g. Its B^T differs from the one above only by the sign of its last row,
+// so it is folded into the gradient's transform: G' = [1 0; 1/2 1/2; 1/2 -1/2; 0 -1],
+// A'^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1]. With V and DY laid out tile-major, a matrix product per xi
+// sums over the tiles: M[xi] [c_out, c_in] = DY[xi]^T V[xi].
+//   input_by_tile:     V[xi, t, ci] = (B^T d B)[xi], channels padded to ci_pad. One
+//                      invocation per (tile, vec4 of ci); grid = ceil(t_count * ci_pad/4 / WG).
+//   grad_transform:    DY[xi, t, co] = (G' g G'^T)[xi] with g the 2x2 output gradient of tile t (zero
+//                      outside the output), channels padded to co_pad. One invocation per (tile, vec4 of
+//                      co); grid = ceil(t_count * co_pad/4 / WG).
+//   weight_grad_output: dweight[co, ci, ky, kx] = (A'^T m A')[ky, kx], m[xi] = M[xi, co, ci]. One
+//                      invocation per (co, ci); grid = ceil(c_out * c_in / WG).
 
 override WG: u32 = 64;
 
@@ -37,6 +49,7 @@ struct Params {
     has_bias: u32,
     x_off: u32,
     y_off: u32,
+    ci_pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -46,6 +59,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> m: array<f32>;
+@group(0) @binding(7) var<storage, read> dy: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dweight: array<f32>;
 
 fn tiles() -> u32 {
     return params.n * params.tiles_h * params.tiles_w;
@@ -196,4 +211,102 @@ fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
         y[at + params.ow] = out1.x;
         if (ox + 1u < params.ow) { y[at + params.ow + 1u] = out1.y; }
     }
+}
+
+@compute @workgroup_size(WG)
+fn input_by_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_id) lid: vec3<u32>) {
+    let ci_vec4s = params.ci_pad / 4u;
+    let count = tiles();
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= count * ci_vec4s) { return; }
+    let ci0 = (i % ci_vec4s) * 4u;
+    let t = i / ci_vec4s;
+    // Channels past c_in repeat the last one: the products' columns for them are never stored.
+    var v: array<array<vec4<f32>, 4>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        v[j] = transform_tile(min(ci0 + j, params.c_in - 1u), t);
+    }
+    let slice = count * ci_vec4s;
+    for (var xi = 0u; xi < 16u; xi++) {
+        let r = xi / 4u;
+        let c = xi % 4u;
+        out4[xi * slice + t * ci_vec4s + ci0 / 4u] = vec4<f32>(v[0][r][c], v[1][r][c], v[2][r][c], v[3][r][c]);
+    }
+}
+
+// Output gradient at row oy, column ox of plane `plane` (an (n, co) pair), zero outside.
+fn grad_at(plane: u32, oy: u32, ox: u32) -> f32 {
+    if (oy >= params.oh || ox >= params.ow) {
+        return 0.0;
+    }
+    return dy[params.y_off + (plane * params.oh + oy) * params.ow + ox];
+}
+
+// G' g G'^T for the 2x2 output gradient of tile t, output channel co, as 4 rows.
+fn transform_grad(co: u32, t: u32) -> array<vec4<f32>, 4> {
+    let tx = t % params.tiles_w;
+    let ty = (t / params.tiles_w) % params.tiles_h;
+    let nn = t / (params.tiles_w * params.tiles_h);
+    let plane = nn * params.c_out + co;
+    let g0 = vec2<f32>(grad_at(plane, 2u * ty, 2u * tx), grad_at(plane, 2u * ty, 2u * tx + 1u));
+    let g1 = vec2<f32>(grad_at(plane, 2u * ty + 1u, 2u * tx), grad_at(plane, 2u * ty + 1u, 2u * tx + 1u));
+    // Rows of G' g (4 x 2), then each times G'^T.
+    return array<vec4<f32>, 4>(grad_row(g0), grad_row(0.5 * (g0 + g1)), grad_row(0.5 * (g0 - g1)), grad_row(-g1));
+}
+
+// (r G'^T) for one row r of G' g.
+fn grad_row(r: vec2<f32>) -> vec4<f32> {
+    return vec4<f32>(r.x, 0.5 * (r.x + r.y), 0.5 * (r.x - r.y), -r.y);
+}
+
+@compute @workgroup_size(WG)
+fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_id) lid: vec3<u32>) {
+    let co_vec4s = params.co_pad / 4u;
+    let count = tiles();
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= count * co_vec4s) { return; }
+    let co0 = (i % co_vec4s) * 4u;
+    let t = i / co_vec4s;
+    // Channels past c_out repeat the last one: the products' rows for them are never stored.
+    var g: array<array<vec4<f32>, 4>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        g[j] = transform_grad(min(co0 + j, params.c_out - 1u), t);
+    }
+    let slice = count * co_vec4s;
+    for (var xi = 0u; xi < 16u; xi++) {
+        let r = xi / 4u;
+        let c = xi % 4u;
+        out4[xi * slice + t * co_vec4s + co0 / 4u] = vec4<f32>(g[0][r][c], g[1][r][c], g[2][r][c], g[3][r][c]);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.c_out * params.c_in) { return; }
+    // M is [16, c_out, c_in]; entry i is (co, ci) = (i / c_in, i % c_in).
+    let slice = params.c_out * params.c_in;
+    var q: array<vec4<f32>, 4>;
+    for (var r = 0u; r < 4u; r++) {
+        let at = (4u * r) * slice + i;
+        q[r] = vec4<f32>(m[at], m[at + slice], m[at + 2u * slice], m[at + 3u * slice]);
+    }
+    // Rows of A'^T q (3 x 4), then each times A'.
+    let a0 = q[0] + q[1] + q[2];
+    let a1 = q[1] - q[2];
+    let a2 = q[1] + q[2] + q[3];
+    let out = 9u * i;
+    store_grad_row(out, a0);
+    store_grad_row(out + 3u, a1);
+    store_grad_row(out + 6u, a2);
+}
+
+// dweight[at .. at + 3] = (row A').
+fn store_grad_row(at: u32, row: vec4<f32>) {
+    dweight[at] = row.x + row.y + row.z;
+    dweight[at + 1u] = row.y - row.z;
+    dweight[at + 2u] = row.y + row.z + row.w;
 }

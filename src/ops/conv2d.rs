@@ -340,6 +340,12 @@ pub fn conv2d_weight_grad(
     kernel: [usize; 2],
     args: Conv2dArgs,
 ) -> Result<Tensor> {
+    if kernel == [3, 3]
+        && args.stride == [1, 1]
+        && let Some(dw) = winograd::weight_grad3x3(gpu, x, dy, args.padding)?
+    {
+        return Ok(dw);
+    }
     weight_grad(gpu, dy, x, kernel, args)
 }
 

@@ -1,5 +1,6 @@
-//! 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) (winograd.wgsl): transforms around sixteen
-//! matrix products. conv2d uses it for forward passes and input gradients when its operands fit.
+//! 3x3 stride-1 convolutions by Winograd's minimal filtering (winograd.wgsl): F(2x2, 3x3) for forward
+//! passes and input gradients, F(3x3, 2x2) for weight gradients, each as transforms around sixteen
+//! matrix products. conv2d uses them when the transformed operands fit one binding.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -12,9 +13,10 @@ use crate::tensor::{DType, Tensor};
 /// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
 const XI: usize = 16;
 const VEC: usize = 4;
-/// Input channels (the products' k) below which the direct kernel wins on lavapipe: measured per
-/// 3x3 convolution at batch 32, Winograd against direct: 64@32 143 against 100 ms, 128@16 91
-/// against 100, 256@8 68 against 105, 512@4 64 against 110, 512@2 19 against 31.
+/// Input channels below which the direct kernels win on lavapipe. Measured per 3x3 convolution at
+/// batch 32, Winograd against direct (ms): forward 64@32 143 / 100 (the products' k is 64), 128@16
+/// 91 / 100, 256@8 68 / 105, 512@4 64 / 110, 512@2 19 / 31; weight gradient 64@32 175 / 122 (only
+/// 64 blocks of 8 x 8 in each product), 128@16 84 / 114, 512@4 62 / 111.
 const MIN_CHANNELS: usize = 128;
 
 #[repr(C)]
@@ -37,6 +39,7 @@ struct Params {
     has_bias: u32,
     x_off: u32,
     y_off: u32,
+    ci_pad: u32,
 }
 
 /// The convolution of x [N, Cin, H, W] with a 3x3 `weight` (stride 1, `padding`) into [N, Cout,
@@ -159,4 +162,120 @@ pub(crate) fn conv3x3(
         c_out * tiles,
     )?;
     Ok(Some(y))
+}
+
+/// dweight [Cout, Cin, 3, 3] of y = conv2d(x, weight) with stride 1 and `padding`, from x [N, Cin,
+/// H, W] and dy [N, Cout, OH, OW]. None when a transformed operand would not fit one binding, or
+/// with fewer than MIN_CHANNELS input channels.
+pub(crate) fn weight_grad3x3(
+    gpu: &Gpu,
+    x: &Tensor,
+    dy: &Tensor,
+    padding: [usize; 2],
+) -> Result<Option<Tensor>> {
+    let [n, c_in, h, w] = nchw("conv2d backward", "input", x.shape())?;
+    let [dn, c_out, oh, ow] = nchw("conv2d backward", "dy", dy.shape())?;
+    if dn != n || oh + 2 != h + 2 * padding[0] || ow + 2 != w + 2 * padding[1] {
+        // Mismatched shapes: the direct kernel's checks name them.
+        return Ok(None);
+    }
+    let (tiles_h, tiles_w) = (oh.div_ceil(2), ow.div_ceil(2));
+    let tiles = n * tiles_h * tiles_w;
+    let ci_pad = c_in.div_ceil(VEC) * VEC;
+    let co_pad = c_out.div_ceil(VEC) * VEC;
+    let cap = gpu.max_view_elems();
+    let sizes = [
+        x.numel(),
+        dy.numel(),
+        XI * tiles * ci_pad,
+        XI * tiles * co_pad,
+        XI * c_out * c_in,
+    ];
+    if c_in < MIN_CHANNELS || tiles == 0 || sizes.iter().any(|&s| s > cap) {
+        return Ok(None);
+    }
+    let v = Tensor::uninit(gpu, &[XI, tiles, ci_pad], DType::F32);
+    let g = Tensor::uninit(gpu, &[XI, tiles, co_pad], DType::F32);
+    let m = Tensor::uninit(gpu, &[XI, c_out, c_in], DType::F32);
+    let dw = Tensor::uninit(gpu, &[c_out, c_in, 3, 3], DType::F32);
+    let (xv, dv) = (
+        gpu.whole(x, "conv2d input")?,
+        gpu.whole(dy, "conv2d output gradient")?,
+    );
+    let params = Params {
+        n: u32_of(n),
+        c_in: u32_of(c_in),
+        h: u32_of(h),
+        w: u32_of(w),
+        c_out: u32_of(c_out),
+        oh: u32_of(oh),
+        ow: u32_of(ow),
+        ph: u32_of(padding[0]),
+        pw: u32_of(padding[1]),
+        tiles_h: u32_of(tiles_h),
+        tiles_w: u32_of(tiles_w),
+        co_pad: u32_of(co_pad),
+        ci_pad: u32_of(ci_pad),
+        x_off: xv.shift,
+        y_off: dv.shift,
+        ..Params::default()
+    };
+    let vv = gpu.whole(&v, "Winograd-transformed input")?;
+    launch(
+        gpu,
+        Shader::Winograd,
+        "input_by_tile",
+        &params,
+        &[(1, &xv), (5, &vv)],
+        tiles * ci_pad / VEC,
+    )?;
+    let gv = gpu.whole(&g, "Winograd-transformed output gradient")?;
+    launch(
+        gpu,
+        Shader::Winograd,
+        "grad_transform",
+        &params,
+        &[(7, &dv), (5, &gv)],
+        tiles * co_pad / VEC,
+    )?;
+    for xi in 0..XI {
+        let gs = gpu.view(&g, xi * tiles * co_pad, tiles * co_pad);
+        let vs = gpu.view(&v, xi * tiles * ci_pad, tiles * ci_pad);
+        let ms = gpu.view(&m, xi * c_out * c_in, c_out * c_in);
+        matmul(
+            gpu,
+            [c_out, c_in, tiles],
+            (
+                &gs,
+                Strides {
+                    row: 1,
+                    col: co_pad,
+                },
+            ),
+            (
+                &vs,
+                Strides {
+                    row: ci_pad,
+                    col: 1,
+                },
+            ),
+            &gs,
+            false,
+            &ms,
+            false,
+        )?;
+    }
+    let (mv, wv) = (
+        gpu.whole(&m, "Winograd products")?,
+        gpu.whole(&dw, "conv2d weight gradient")?,
+    );
+    launch(
+        gpu,
+        Shader::Winograd,
+        "weight_grad_output",
+        &params,
+        &[(6, &mv), (8, &wv)],
+        c_out * c_in,
+    )?;
+    Ok(Some(dw))
 }

@@ -33,8 +33,9 @@ const fn case(
 
 /// conv2d shapes: batch 1 and C = 1, C = 3, sizes that are multiples of no tile, stride larger
 /// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 and 5x5
-/// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block.
-const CONV_CASES: [Case; 11] = [
+/// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block,
+/// and channel counts that take the Winograd kernels (from 128 input channels) with partial tiles.
+const CONV_CASES: [Case; 13] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
     case([3, 3, 9, 10], [4, 3, 2, 2], [3, 3], [0, 0], true),
@@ -46,6 +47,8 @@ const CONV_CASES: [Case; 11] = [
     case([2, 3, 6, 7], [4, 3, 5, 5], [1, 1], [2, 2], true),
     case([1, 2, 3, 4], [3, 2, 3, 3], [1, 1], [4, 4], true),
     case([3, 9, 2, 2], [10, 9, 3, 3], [1, 1], [1, 1], false),
+    case([2, 128, 5, 6], [130, 128, 3, 3], [1, 1], [1, 1], true),
+    case([1, 131, 3, 3], [129, 131, 3, 3], [1, 1], [2, 2], false),
 ];
 
 fn random_conv(c: &Case, seed: u64) -> Conv {
