@@ -33,6 +33,7 @@ struct Params {
     a_off: u32,
     b_off: u32,
     c_off: u32,
+    vec4_out: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -42,6 +43,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> c4: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -137,8 +139,15 @@ fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
 }
 
-// store(row, col0 + j, v[j]) for the columns j < 4 below n.
+// store(row, col0 + j, v[j]) for the columns j < 4 below n; one vec4 store when vec4_out (no bias,
+// no accumulation, n and c_off multiples of 4, so a vec4 is inside the row or past it).
 fn store4(row: u32, col0: u32, v: vec4<f32>) {
+    if (params.vec4_out == 1u) {
+        if (col0 < params.n) {
+            c4[(params.c_off + row * params.n + col0) / 4u] = v;
+        }
+        return;
+    }
     if (col0 < params.n) { store(row, col0, v.x); }
     if (col0 + 1u < params.n) { store(row, col0 + 1u, v.y); }
     if (col0 + 2u < params.n) { store(row, col0 + 2u, v.z); }

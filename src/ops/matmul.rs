@@ -27,6 +27,7 @@ struct Params {
     a_off: u32,
     b_off: u32,
     c_off: u32,
+    vec4_out: u32,
 }
 
 /// Strides of an operand: element (i, j) is at i * row + j * col.
@@ -61,6 +62,9 @@ pub(crate) fn matmul(
         a_off: a.0.shift,
         b_off: b.0.shift,
         c_off: c.shift,
+        vec4_out: u32::from(
+            !has_bias && !accumulate && n.is_multiple_of(4) && c.shift.is_multiple_of(4),
+        ),
     };
     let b_vec4 = b.1.col == 1 && b.1.row.is_multiple_of(4) && b.0.shift.is_multiple_of(4);
     let a_vec4 = a.1.row == 1 && a.1.col.is_multiple_of(4) && a.0.shift.is_multiple_of(4);
@@ -69,12 +73,16 @@ pub(crate) fn matmul(
         (false, true) => ("matmul_vec4", m.div_ceil(4) * n.div_ceil(8), 1, 5),
         _ => ("matmul", m.div_ceil(TM) * n.div_ceil(TN), 1, 2),
     };
+    let mut buffers = vec![(a_binding, a.0), (b_binding, b.0), (3, bias), (4, c)];
+    if entry != "matmul" {
+        buffers.push((7, c));
+    }
     launch_counted(
         gpu,
         Shader::Matmul,
         entry,
         &params,
-        &[(a_binding, a.0), (b_binding, b.0), (3, bias), (4, c)],
+        &buffers,
         blocks,
         2.0 * (m * n * k) as f64,
     )
