@@ -28,6 +28,16 @@ impl Drop for Storage {
     }
 }
 
+/// An f32 download in flight (`Tensor::to_f32_later`).
+pub struct Download(crate::gpu::PendingRead);
+
+impl Download {
+    /// Waits for the submission holding the copy and returns the values.
+    pub fn wait(self, gpu: &Gpu) -> Result<Vec<f32>> {
+        Ok(bytemuck::pod_collect_to_vec(&self.0.wait(gpu)?))
+    }
+}
+
 /// A dense, row-major (NCHW) tensor on the GPU.
 #[derive(Clone)]
 pub struct Tensor {
@@ -108,6 +118,16 @@ impl Tensor {
         crate::ensure_shape!(self.dtype == DType::F32, "tensor {self:?} is not f32");
         let bytes = gpu.read_buffer(self.buffer(), (self.numel() * 4) as u64)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Starts copying an f32 tensor to the host: submits what is recorded so far and returns at
+    /// once, so the next step can be recorded while the GPU finishes this one.
+    pub fn to_f32_later(&self, gpu: &Gpu) -> Result<Download> {
+        crate::ensure_shape!(self.dtype == DType::F32, "tensor {self:?} is not f32");
+        Ok(Download(gpu.read_buffer_later(
+            self.buffer(),
+            (self.numel() * 4) as u64,
+        )))
     }
 
     /// Copies the tensor to the host as i32 (waits for all recorded work).

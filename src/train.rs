@@ -16,7 +16,7 @@ use crate::gpu::Gpu;
 use crate::models::{Architecture, Model, UpsamplingInit};
 use crate::nn::{Context, Entry, collect_grads};
 use crate::optimizer::{Optimizer, OptimizerConfig};
-use crate::tensor::Tensor;
+use crate::tensor::{Download, Tensor};
 
 /// Everything `wgnn train` is told.
 pub struct TrainOptions {
@@ -137,6 +137,28 @@ fn train_epoch(
     bar.set_prefix(format!("{epoch}/{}", o.epochs));
     let (mut loss_sum, mut images) = (0.0f64, 0usize);
     let start = Instant::now();
+    // A step's loss is collected after the next step is submitted, so the GPU never waits for
+    // the host between steps.
+    let mut collect = |step: usize, batch_images: usize, loss: Download| -> Result<()> {
+        let value = f64::from(loss.wait(gpu)?[0]);
+        if !value.is_finite() {
+            return Err(Error::Shape(format!(
+                "the loss became {value} at epoch {epoch}, step {}; the last good checkpoint is kept. \
+                 Usual causes: a learning rate too high, or bad labels",
+                step + 1
+            )));
+        }
+        loss_sum += value * batch_images as f64;
+        images += batch_images;
+        bar.inc(1);
+        bar.set_message(format!(
+            "loss {:.4}  {:.2} images/s",
+            loss_sum / images as f64,
+            images as f64 / start.elapsed().as_secs_f64()
+        ));
+        Ok(())
+    };
+    let mut pending: Option<(usize, usize, Download)> = None;
     for (step, batch) in batches.enumerate() {
         let batch = batch?;
         check_labels(&batch, model.classes)?;
@@ -153,22 +175,13 @@ fn train_epoch(
         let mut grads = g.backward(&loss)?;
         collect_grads(model.net.as_mut(), &mut grads);
         optimizer.step(gpu, model)?;
-        let value = f64::from(loss.value.to_f32(gpu)?[0]);
-        if !value.is_finite() {
-            return Err(Error::Shape(format!(
-                "the loss became {value} at epoch {epoch}, step {}; the last good checkpoint is kept. \
-                 Usual causes: a learning rate too high, or bad labels",
-                step + 1
-            )));
+        let download = loss.value.to_f32_later(gpu)?;
+        if let Some((previous, n, loss)) = pending.replace((step, batch.shape[0], download)) {
+            collect(previous, n, loss)?;
         }
-        loss_sum += value * batch.shape[0] as f64;
-        images += batch.shape[0];
-        bar.inc(1);
-        bar.set_message(format!(
-            "loss {:.4}  {:.2} images/s",
-            loss_sum / images as f64,
-            images as f64 / start.elapsed().as_secs_f64()
-        ));
+    }
+    if let Some((step, n, loss)) = pending {
+        collect(step, n, loss)?;
     }
     bar.finish_and_clear();
     Ok(loss_sum / images.max(1) as f64)

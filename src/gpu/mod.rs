@@ -19,6 +19,50 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use pool::BufferPool;
 
+/// A download whose copy is submitted; `wait` returns the bytes.
+pub(crate) struct PendingRead {
+    staging: wgpu::Buffer,
+    bytes: u64,
+    submission: wgpu::SubmissionIndex,
+    mapped: std::sync::mpsc::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+}
+
+impl PendingRead {
+    /// Waits for the submission that holds the copy (not for work recorded since), then reads.
+    pub(crate) fn wait(self, gpu: &Gpu) -> Result<Vec<u8>> {
+        gpu.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(self.submission),
+                timeout: None,
+            })
+            .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+        gpu.check()?;
+        // The map callback runs in whichever thread polls next; keep polling until it has.
+        let mapped = loop {
+            match self.mapped.try_recv() {
+                Ok(r) => break r,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    gpu.device
+                        .poll(wgpu::PollType::Poll)
+                        .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+                    std::thread::yield_now();
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    return Err(Error::Device("download was cancelled".into()));
+                }
+            }
+        };
+        mapped.map_err(|e| Error::Device(format!("download failed: {e}")))?;
+        let data = self
+            .staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Device(format!("download failed: {e}")))?[..self.bytes as usize]
+            .to_vec();
+        self.staging.unmap();
+        Ok(data)
+    }
+}
+
 /// How to open the device. The two `max_*` fields lower the limits wgnn plans work against (never
 /// raise them above the device's), which lets tests exercise the splitting paths with small tensors.
 #[derive(Clone, Debug, Default)]
@@ -247,8 +291,15 @@ impl Gpu {
         }))
     }
 
-    /// Copies `bytes` bytes from the start of `buffer` to the host.
+    /// Copies `bytes` bytes from the start of `buffer` to the host (waits for all recorded work).
     pub(crate) fn read_buffer(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        self.read_buffer_later(buffer, bytes).wait(self)
+    }
+
+    /// Starts copying `bytes` bytes from the start of `buffer` to the host: everything recorded so
+    /// far is submitted, and the host may record more work before collecting the bytes with
+    /// `PendingRead::wait`, which then waits only for this submission.
+    pub(crate) fn read_buffer_later(&self, buffer: &wgpu::Buffer, bytes: u64) -> PendingRead {
         let padded = bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgnn download staging"),
@@ -256,22 +307,28 @@ impl Gpu {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.with_encoder(|e| e.copy_buffer_to_buffer(buffer, 0, &staging, 0, padded));
-        self.flush();
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
+        // The encoder stays locked until it is submitted, so work other threads record next is
+        // submitted after it.
+        let mut slot = self.encoder.lock().expect("encoder lock");
+        let mut encoder = slot.take().unwrap_or_else(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgnn ops"),
+                })
         });
-        self.sync()?;
-        rx.recv()
-            .map_err(|_| Error::Device("download was cancelled".into()))?
-            .map_err(|e| Error::Device(format!("download failed: {e}")))?;
-        let data = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Device(format!("download failed: {e}")))?[..bytes as usize]
-            .to_vec();
-        staging.unmap();
-        Ok(data)
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, padded);
+        let submission = self.queue.submit([encoder.finish()]);
+        drop(slot);
+        let (sink, mapped) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = sink.send(r);
+        });
+        PendingRead {
+            staging,
+            bytes,
+            submission,
+            mapped,
+        }
     }
 
     /// Writes `data` at the start of `buffer`, after everything recorded so far.
