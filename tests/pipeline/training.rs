@@ -105,3 +105,31 @@ fn fcn_losses_fall_on_synthetic_tiles() {
         );
     }
 }
+
+/// A loss that stops being finite ends training with an error naming the epoch and the step, read
+/// one step late (losses are collected after the next step is submitted), and no checkpoint of the
+/// failed epoch is written.
+#[test]
+fn a_diverging_loss_stops_training_with_its_epoch_and_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = |seed| -> Arc<dyn wgnn::data::Dataset> {
+        Arc::new(SyntheticClassify {
+            count: 12,
+            classes: 2,
+            seed,
+        })
+    };
+    let mut o = options(Architecture::Vgg16bn, data(1), data(2), 2, 2, 4, dir.path());
+    o.optimizer = OptimizerConfig::Sgd(wgnn::ops::optim::SgdConfig {
+        lr: 1e30,
+        momentum: 0.0,
+        weight_decay: 0.0,
+    });
+    let err = train(gpu(), &o).unwrap_err().to_string();
+    assert!(err.contains("the loss became"), "{err}");
+    assert!(
+        err.contains("at epoch 1, step 2;") || err.contains("at epoch 1, step 3;"),
+        "{err}"
+    );
+    assert!(!dir.path().join("last.safetensors").exists());
+}
