@@ -11,7 +11,10 @@
 //   matmul_vec4x2: both operands k-major with rows a multiple of 4 floats: A(m, k) =
 //                 a4[(a_off + k * a_col) / 4 + m / 4][m % 4] (a_row = 1) and B as for matmul_vec4.
 //                 Each invocation computes 8 rows x 8 columns from two vec4s of each operand per
-//                 k (64 multiply-adds per four loads). Grid = ceil(m/8) * ceil(n/8) invocations.
+//                 k (64 multiply-adds per four loads). `batch` products at once, the z-th with
+//                 its operands and result z * a_batch, b_batch, c_batch elements further (one
+//                 dispatch for Winograd's sixteen). Grid = batch * ceil(m/8) * ceil(n/8)
+//                 invocations.
 //   transpose:    c[j, i] = a[i, j] for a [m, n] (c's rows padded to b_row floats, the padding
 //                 zeroed), so linear's weight [out, in] becomes a row-major B. One invocation per
 //                 element of c.
@@ -34,6 +37,10 @@ struct Params {
     b_off: u32,
     c_off: u32,
     vec4_out: u32,
+    batch: u32,
+    a_batch: u32,
+    b_batch: u32,
+    c_batch: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -44,6 +51,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> c4: array<vec4<f32>>;
+
+// Where this invocation's product of a batch starts in c (elements past c_off).
+var<private> c_shift: u32;
 
 @compute @workgroup_size(WG)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -85,7 +95,7 @@ fn store(row: u32, col: u32, value: f32) {
     if (params.has_bias == 1u) {
         v += bias[col];
     }
-    let o = params.c_off + row * params.n + col;
+    let o = params.c_off + c_shift + row * params.n + col;
     if (params.accumulate == 1u) {
         v += c[o];
     }
@@ -144,7 +154,7 @@ fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 fn store4(row: u32, col0: u32, v: vec4<f32>) {
     if (params.vec4_out == 1u) {
         if (col0 < params.n) {
-            c4[(params.c_off + row * params.n + col0) / 4u] = v;
+            c4[(params.c_off + c_shift + row * params.n + col0) / 4u] = v;
         }
         return;
     }
@@ -158,15 +168,19 @@ fn store4(row: u32, col0: u32, v: vec4<f32>) {
 fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
     let blocks_n = (params.n + 7u) / 8u;
-    let block = workgroup_index(wid, nwg) * WG + lid.x;
-    if (block >= blocks_n * ((params.m + 7u) / 8u)) { return; }
+    let per_product = blocks_n * ((params.m + 7u) / 8u);
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.batch * per_product) { return; }
+    let z = i / per_product;
+    let block = i % per_product;
+    c_shift = z * params.c_batch;
     let m0 = (block / blocks_n) * 8u;
     let n0 = (block % blocks_n) * 8u;
     // The second vec4 of a block past the matrix re-reads the first; its results are not stored.
     let a_hi = select(0u, 1u, m0 + 4u < params.m);
     let b_hi = select(0u, 1u, n0 + 4u < params.n);
-    let a_base = params.a_off / 4u + m0 / 4u;
-    let b_base = params.b_off / 4u + n0 / 4u;
+    let a_base = (params.a_off + z * params.a_batch) / 4u + m0 / 4u;
+    let b_base = (params.b_off + z * params.b_batch) / 4u + n0 / 4u;
     // acc[2i + h]: row m0 + i, columns n0 + 4h .. n0 + 4h + 3.
     var acc: array<vec4<f32>, 16>;
     for (var k = 0u; k < params.k; k++) {

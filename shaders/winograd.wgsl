@@ -2,7 +2,7 @@
 // 2x2 output tile costs 16 multiplies per (input, output) channel pair instead of 36, so the same
 // product kernel finishes the convolution 2.25x sooner. With T tiles (n * ceil(oh/2) * ceil(ow/2)),
 // the transformed weight U [16, c_in, co_pad] and input V [16, c_in, t_pad] are k-major operands of
-// matmul.wgsl's matmul_vec4x2, run once per xi < 16: M[xi] [c_out, T] = U[xi]^T V[xi].
+// matmul.wgsl's matmul_vec4x2, batched in one dispatch: M[xi] [c_out, t_pad] = U[xi]^T V[xi].
 //   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g = weight[co, ci] (3x3), or with
 //                      `flip` the flipped transposed kernel weight[ci, co, 2 - ky, 2 - kx] (input
 //                      gradients); zero for co >= c_out. One invocation per (ci, vec4 of co);
@@ -20,7 +20,7 @@
 // the 2x2 output gradient g. Its B^T differs from the one above only by the sign of its last row,
 // so it is folded into the gradient's transform: G' = [1 0; 1/2 1/2; 1/2 -1/2; 0 -1],
 // A'^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1]. With V and DY laid out tile-major, a matrix product per xi
-// sums over the tiles: M[xi] [c_out, c_in] = DY[xi]^T V[xi].
+// sums over the tiles: M[xi] [c_out, ci_pad] = DY[xi]^T V[xi].
 //   input_by_tile:     V[xi, t, ci] = (B^T d B)[xi], channels padded to ci_pad. One
 //                      invocation per (tile, vec4 of ci); grid = ceil(t_count * ci_pad/4 / WG).
 //   grad_transform:    DY[xi, t, co] = (G' g G'^T)[xi] with g the 2x2 output gradient of tile t (zero
@@ -183,11 +183,11 @@ fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     if (i >= params.c_out * count) { return; }
     let t = i % count;
     let co = i / count;
-    // M is [16, c_out, T].
-    let slice = params.c_out * count;
+    // M is [16, c_out, t_pad].
+    let slice = params.c_out * params.t_pad;
     var q: array<vec4<f32>, 4>;
     for (var r = 0u; r < 4u; r++) {
-        let at = (4u * r) * slice + co * count + t;
+        let at = (4u * r) * slice + co * params.t_pad + t;
         q[r] = vec4<f32>(m[at], m[at + slice], m[at + 2u * slice], m[at + 3u * slice]);
     }
     // Rows of A^T q (2 x 4), then each times A.
@@ -287,11 +287,11 @@ fn weight_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
                       @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= params.c_out * params.c_in) { return; }
-    // M is [16, c_out, c_in]; entry i is (co, ci) = (i / c_in, i % c_in).
-    let slice = params.c_out * params.c_in;
+    // M is [16, c_out, ci_pad]; entry i is (co, ci) = (i / c_in, i % c_in).
+    let slice = params.c_out * params.ci_pad;
     var q: array<vec4<f32>, 4>;
     for (var r = 0u; r < 4u; r++) {
-        let at = (4u * r) * slice + i;
+        let at = (4u * r) * slice + (i / params.c_in) * params.ci_pad + i % params.c_in;
         q[r] = vec4<f32>(m[at], m[at + slice], m[at + 2u * slice], m[at + 3u * slice]);
     }
     // Rows of A'^T q (3 x 4), then each times A'.

@@ -28,6 +28,10 @@ struct Params {
     b_off: u32,
     c_off: u32,
     vec4_out: u32,
+    batch: u32,
+    a_batch: u32,
+    b_batch: u32,
+    c_batch: u32,
 }
 
 /// Strides of an operand: element (i, j) is at i * row + j * col.
@@ -65,6 +69,8 @@ pub(crate) fn matmul(
         vec4_out: u32::from(
             !has_bias && !accumulate && n.is_multiple_of(4) && c.shift.is_multiple_of(4),
         ),
+        batch: 1,
+        ..Params::default()
     };
     let b_vec4 = b.1.col == 1 && b.1.row.is_multiple_of(4) && b.0.shift.is_multiple_of(4);
     let a_vec4 = a.1.row == 1 && a.1.col.is_multiple_of(4) && a.0.shift.is_multiple_of(4);
@@ -85,6 +91,56 @@ pub(crate) fn matmul(
         &buffers,
         blocks,
         2.0 * (m * n * k) as f64,
+    )
+}
+
+/// `batch` products c_z [m, n] = A_z(m, k) B_z(k, n) in one dispatch of `matmul_vec4x2`: A_z k-major
+/// (element (i, kk) at a_z + kk * a_col + i), B_z row-major with rows of b_row floats, c_z row-major,
+/// each z-th operand `strides` = [a, b, c] elements after the previous one. Row lengths, strides
+/// and shifts must be multiples of 4.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn batched_products(
+    gpu: &Gpu,
+    batch: usize,
+    [m, n, k]: [usize; 3],
+    (a, a_col): (&View, usize),
+    (b, b_row): (&View, usize),
+    c: &View,
+    strides: [usize; 3],
+) -> Result<()> {
+    let aligned = [a_col, b_row, n, strides[0], strides[1], strides[2]]
+        .iter()
+        .all(|v| v.is_multiple_of(4))
+        && [a.shift, b.shift, c.shift]
+            .iter()
+            .all(|s| s.is_multiple_of(4));
+    assert!(aligned, "batched_products needs vec4-aligned operands");
+    let params = Params {
+        m: u32_of(m),
+        n: u32_of(n),
+        k: u32_of(k),
+        a_row: 1,
+        a_col: u32_of(a_col),
+        b_row: u32_of(b_row),
+        b_col: 1,
+        a_off: a.shift,
+        b_off: b.shift,
+        c_off: c.shift,
+        vec4_out: 1,
+        batch: u32_of(batch),
+        a_batch: u32_of(strides[0]),
+        b_batch: u32_of(strides[1]),
+        c_batch: u32_of(strides[2]),
+        ..Params::default()
+    };
+    launch_counted(
+        gpu,
+        Shader::Matmul,
+        "matmul_vec4x2",
+        &params,
+        &[(6, a), (5, b), (3, a), (4, c), (7, c)],
+        batch * m.div_ceil(8) * n.div_ceil(8),
+        2.0 * (batch * m * n * k) as f64,
     )
 }
 

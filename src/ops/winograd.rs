@@ -4,7 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::matmul::{Strides, matmul};
+use super::matmul::batched_products;
 use super::{launch, nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader};
@@ -70,7 +70,7 @@ pub(crate) fn conv3x3(
         n * c_out * oh * ow,
         XI * c_in * co_pad,
         XI * c_in * t_pad,
-        XI * c_out * tiles,
+        XI * c_out * t_pad,
     ];
     if c_in < MIN_CHANNELS || tiles == 0 || sizes.iter().any(|&s| s > cap) {
         return Ok(None);
@@ -95,7 +95,7 @@ pub(crate) fn conv3x3(
     };
     let u = Tensor::uninit(gpu, &[XI, c_in, co_pad], DType::F32);
     let v = Tensor::uninit(gpu, &[XI, c_in, t_pad], DType::F32);
-    let m = Tensor::uninit(gpu, &[XI, c_out, tiles], DType::F32);
+    let m = Tensor::uninit(gpu, &[XI, c_out, t_pad], DType::F32);
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let (wv, uv) = (
         gpu.whole(weight, "conv2d weight")?,
@@ -124,31 +124,21 @@ pub(crate) fn conv3x3(
         &[(1, &xv), (5, &vv)],
         c_in * t_pad / VEC,
     )?;
-    for xi in 0..XI {
-        let us = gpu.view(&u, xi * c_in * co_pad, c_in * co_pad);
-        let vs = gpu.view(&v, xi * c_in * t_pad, c_in * t_pad);
-        let ms = gpu.view(&m, xi * c_out * tiles, c_out * tiles);
-        matmul(
-            gpu,
-            [c_out, tiles, c_in],
-            (
-                &us,
-                Strides {
-                    row: 1,
-                    col: co_pad,
-                },
-            ),
-            (&vs, Strides { row: t_pad, col: 1 }),
-            &us,
-            false,
-            &ms,
-            false,
-        )?;
-    }
+    // Products over the padded tile count (the padding tiles' columns are zero), so rows of M
+    // are whole vec4s.
     let (mv, yv) = (
         gpu.whole(&m, "Winograd products")?,
         gpu.whole(&y, "conv2d output")?,
     );
+    batched_products(
+        gpu,
+        XI,
+        [c_out, t_pad, c_in],
+        (&uv, co_pad),
+        (&vv, t_pad),
+        &mv,
+        [c_in * co_pad, c_in * t_pad, c_out * t_pad],
+    )?;
     let bv = match bias {
         Some(b) => gpu.whole(b, "conv2d bias")?,
         None => gpu.whole(&m, "Winograd products")?,
@@ -189,14 +179,14 @@ pub(crate) fn weight_grad3x3(
         dy.numel(),
         XI * tiles * ci_pad,
         XI * tiles * co_pad,
-        XI * c_out * c_in,
+        XI * c_out * ci_pad,
     ];
     if c_in < MIN_CHANNELS || tiles == 0 || sizes.iter().any(|&s| s > cap) {
         return Ok(None);
     }
     let v = Tensor::uninit(gpu, &[XI, tiles, ci_pad], DType::F32);
     let g = Tensor::uninit(gpu, &[XI, tiles, co_pad], DType::F32);
-    let m = Tensor::uninit(gpu, &[XI, c_out, c_in], DType::F32);
+    let m = Tensor::uninit(gpu, &[XI, c_out, ci_pad], DType::F32);
     let dw = Tensor::uninit(gpu, &[c_out, c_in, 3, 3], DType::F32);
     let (xv, dv) = (
         gpu.whole(x, "conv2d input")?,
@@ -238,33 +228,17 @@ pub(crate) fn weight_grad3x3(
         &[(7, &dv), (5, &gv)],
         tiles * co_pad / VEC,
     )?;
-    for xi in 0..XI {
-        let gs = gpu.view(&g, xi * tiles * co_pad, tiles * co_pad);
-        let vs = gpu.view(&v, xi * tiles * ci_pad, tiles * ci_pad);
-        let ms = gpu.view(&m, xi * c_out * c_in, c_out * c_in);
-        matmul(
-            gpu,
-            [c_out, c_in, tiles],
-            (
-                &gs,
-                Strides {
-                    row: 1,
-                    col: co_pad,
-                },
-            ),
-            (
-                &vs,
-                Strides {
-                    row: ci_pad,
-                    col: 1,
-                },
-            ),
-            &gs,
-            false,
-            &ms,
-            false,
-        )?;
-    }
+    // Columns past c_in (products with the repeated last channel) are computed, never read.
+    let mv = gpu.whole(&m, "Winograd products")?;
+    batched_products(
+        gpu,
+        XI,
+        [c_out, ci_pad, tiles],
+        (&gv, co_pad),
+        (&vv, ci_pad),
+        &mv,
+        [tiles * co_pad, tiles * ci_pad, c_out * ci_pad],
+    )?;
     let (mv, wv) = (
         gpu.whole(&m, "Winograd products")?,
         gpu.whole(&dw, "conv2d weight gradient")?,
