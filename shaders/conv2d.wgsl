@@ -174,10 +174,12 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
     let per_segment = blocks_o * blocks_i * taps;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= params.segments * per_segment) { return; }
-    let kx = i % params.kw;
-    let ky = (i / params.kw) % params.kh;
-    let bi = (i / taps) % blocks_i;
-    let bo = (i / (taps * blocks_i)) % blocks_o;
+    // Channel blocks vary fastest: neighbouring lanes share the tap and segment, so their loops
+    // over rows and columns have the same bounds (no divergence).
+    let bi = i % blocks_i;
+    let bo = (i / blocks_i) % blocks_o;
+    let kx = (i / (blocks_i * blocks_o)) % params.kw;
+    let ky = (i / (blocks_i * blocks_o * params.kw)) % params.kh;
     let s = i / per_segment;
     let row_begin = s * params.rows_per_segment;
     let row_end = min(row_begin + params.rows_per_segment, params.n * params.oh);
