@@ -16,8 +16,8 @@
 //   backward_partials: per segment, (sum dy, sum dy * xhat). Same grid as stats_partials.
 //   backward_finalize: per channel, dbeta = sum dy and dgamma = sum dy * xhat over the segments.
 //   backward_input:    training: dx = gamma * invstd * (dy - dbeta / m - xhat * dgamma / m), m = n*h*w;
-//                      evaluation (statistics are constants): dx = gamma * invstd * dy. Grid as
-//                      for apply.
+//                      evaluation (statistics are constants): dx = gamma * invstd * dy. One
+//                      invocation per element; backward_input_vec4: per vec4 of a plane.
 
 override WG: u32 = 64;
 
@@ -228,35 +228,35 @@ fn backward_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     dgamma[ch] = sum_dy_xhat;
 }
 
+// dx for four values of channel ch from their output gradients g and inputs xv (lanes past a
+// scalar invocation's one value are ignored).
+fn input_grad(ch: u32, g: vec4<f32>, xv: vec4<f32>) -> vec4<f32> {
+    let invstd = stats_in[params.c + ch];
+    if (params.training == 1u) {
+        let m = f32(params.count);
+        let xhat = (xv - stats_in[ch]) * invstd;
+        return gamma[ch] * invstd * (g - dbeta_in[ch] / m - xhat * dgamma_in[ch] / m);
+    }
+    return gamma[ch] * invstd * g;
+}
+
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    let total = params.n * params.c * params.hw;
-    if (params.vec4_ok == 1u) {
-        // Four values of one plane per invocation.
-        if (4u * i >= total) { return; }
-        let ch = (4u * i / params.hw) % params.c;
-        let invstd = stats_in[params.c + ch];
-        let g = dy4[params.dy_off / 4u + i];
-        var dx = gamma[ch] * invstd * g;
-        if (params.training == 1u) {
-            let m = f32(params.count);
-            let xhat = (x4[params.x_off / 4u + i] - stats_in[ch]) * invstd;
-            dx = gamma[ch] * invstd * (g - dbeta_in[ch] / m - xhat * dgamma_in[ch] / m);
-        }
-        out4[params.out_off / 4u + i] = dx;
-    } else {
-        if (i >= total) { return; }
-        let ch = (i / params.hw) % params.c;
-        let invstd = stats_in[params.c + ch];
-        let g = dy[params.dy_off + i];
-        var dx = gamma[ch] * invstd * g;
-        if (params.training == 1u) {
-            let m = f32(params.count);
-            let xhat = (x[params.x_off + i] - stats_in[ch]) * invstd;
-            dx = gamma[ch] * invstd * (g - dbeta_in[ch] / m - xhat * dgamma_in[ch] / m);
-        }
-        out[params.out_off + i] = dx;
-    }
+    if (i >= params.n * params.c * params.hw) { return; }
+    let ch = (i / params.hw) % params.c;
+    let dx = input_grad(ch, vec4<f32>(dy[params.dy_off + i]), vec4<f32>(x[params.x_off + i]));
+    out[params.out_off + i] = dx.x;
+}
+
+// backward_input on vec4s of a plane (vec4_ok); a separate entry point so that neither binds more
+// than eight storage buffers.
+@compute @workgroup_size(WG)
+fn backward_input_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (4u * i >= params.n * params.c * params.hw) { return; }
+    let ch = (4u * i / params.hw) % params.c;
+    out4[params.out_off / 4u + i] = input_grad(ch, dy4[params.dy_off / 4u + i], x4[params.x_off / 4u + i]);
 }

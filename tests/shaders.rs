@@ -41,3 +41,38 @@ fn every_shader_file_is_registered() {
     registered.sort();
     assert_eq!(on_disk, registered, "a shader file is not in Shader::ALL");
 }
+
+/// WebGPU guarantees 8 storage buffers per shader stage; some GPUs offer no more. Every entry point
+/// stays within that, counting the buffers it or the functions it calls touch.
+#[test]
+fn every_entry_point_binds_at_most_eight_storage_buffers() {
+    let mut over = Vec::new();
+    for shader in Shader::ALL {
+        let module = naga::front::wgsl::parse_str(&shader_source(shader)).unwrap();
+        let info = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap();
+        for (i, entry) in module.entry_points.iter().enumerate() {
+            let uses = info.get_entry_point(i);
+            let storage = module
+                .global_variables
+                .iter()
+                .filter(|(handle, var)| {
+                    matches!(var.space, naga::AddressSpace::Storage { .. })
+                        && !uses[*handle].is_empty()
+                })
+                .count();
+            if storage > 8 {
+                over.push(format!(
+                    "{}::{} uses {storage}",
+                    shader.file_name(),
+                    entry.name
+                ));
+            }
+        }
+    }
+    assert!(over.is_empty(), "{}", over.join("\n"));
+}

@@ -294,7 +294,7 @@ pub fn batch_norm2d_backward(
         let xv = gpu.view(x, chunk.start * per, chunk.len() * per);
         let dv = gpu.view(dy, chunk.start * per, chunk.len() * per);
         let ov = gpu.view(&dx, chunk.start * per, chunk.len() * per);
-        let mut params = Params {
+        let params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),
             hw: u32_of(h * w),
@@ -306,22 +306,22 @@ pub fn batch_norm2d_backward(
             ..Params::default()
         };
         let vec4 = vec4_ok(&params);
-        params.vec4_ok = u32::from(vec4);
-        let per_invocation = if vec4 { 4 } else { 1 };
+        let (entry, x_binding, out_binding, dy_binding, per_invocation) = if vec4 {
+            ("backward_input_vec4", 16, 18, 17, 4)
+        } else {
+            ("backward_input", 1, 10, 11, 1)
+        };
         launch(
             gpu,
             Shader::BatchNorm,
-            "backward_input",
+            entry,
             &params,
             &[
-                (1, &xv),
-                (16, &xv),
+                (x_binding, &xv),
                 (7, &sv),
                 (8, &gv),
-                (10, &ov),
-                (18, &ov),
-                (11, &dv),
-                (17, &dv),
+                (out_binding, &ov),
+                (dy_binding, &dv),
                 (14, &dgv),
                 (15, &dbv),
             ],
