@@ -184,7 +184,30 @@ struct TrainArgs {
     out: PathBuf,
 }
 
+/// `wgnn info | head` closes stdout early; like other command-line tools, wgnn then ends silently
+/// instead of panicking in `println!` (Rust ignores SIGPIPE by default).
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of a signal before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` only reorders devices, which wgnn does
+/// itself (`--adapter`), and without `XDG_RUNTIME_DIR` (servers, CI) it prints two wayland errors
+/// before every command. It is switched off unless the user configured it.
+fn quiet_mesa_device_select() {
+    const MESA_VARS: [&str; 2] = ["NODEVICE_SELECT", "MESA_VK_DEVICE_SELECT"];
+    if MESA_VARS.iter().all(|v| std::env::var_os(v).is_none()) {
+        // SAFETY: called first thing in `main`, before any thread exists.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_mesa_device_select();
+    die_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let adapter = cli.adapter.as_deref();
     let result = match cli.command {
