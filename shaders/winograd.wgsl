@@ -27,7 +27,9 @@
 //                      outside the output), channels padded to co_pad. One invocation per (tile, vec4 of
 //                      co); grid = ceil(t_count * co_pad/4 / WG).
 //   weight_grad_output: dweight[co, ci, ky, kx] = (A'^T m A')[ky, kx], m[xi] = M[xi, co, ci]. One
-//                      invocation per (co, ci); grid = ceil(c_out * c_in / WG).
+//                      invocation per (co, vec4 of ci), reading M as vec4s (`m4`) and writing
+//                      dweight as nine vec4s (`out4`) when c_in is a multiple of 4, else as
+//                      scalars (`dweight`); grid = ceil(c_out * ci_pad/4 / WG).
 
 override WG: u32 = 64;
 
@@ -61,6 +63,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read> m: array<f32>;
 @group(0) @binding(7) var<storage, read> dy: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(9) var<storage, read> m4: array<vec4<f32>>;
 
 fn tiles() -> u32 {
     return params.n * params.tiles_h * params.tiles_w;
@@ -285,28 +288,81 @@ fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 @compute @workgroup_size(WG)
 fn weight_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_id) lid: vec3<u32>) {
+    let ci_vec4s = params.ci_pad / 4u;
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_out * params.c_in) { return; }
-    // M is [16, c_out, ci_pad]; entry i is (co, ci) = (i / c_in, i % c_in).
-    let slice = params.c_out * params.ci_pad;
-    var q: array<vec4<f32>, 4>;
-    for (var r = 0u; r < 4u; r++) {
-        let at = (4u * r) * slice + (i / params.c_in) * params.ci_pad + i % params.c_in;
-        q[r] = vec4<f32>(m[at], m[at + slice], m[at + 2u * slice], m[at + 3u * slice]);
+    if (i >= params.c_out * ci_vec4s) { return; }
+    let co = i / ci_vec4s;
+    let ci0 = (i % ci_vec4s) * 4u;
+    // M is [16, c_out, ci_pad]; q_rc = M[4r + c, co, ci0 .. ci0 + 4], one input channel per
+    // component, so every sum below transforms four kernels at once.
+    let slice4 = params.c_out * ci_vec4s;
+    let at = co * ci_vec4s + ci0 / 4u;
+    let q00 = m4[at];
+    let q01 = m4[at + slice4];
+    let q02 = m4[at + 2u * slice4];
+    let q03 = m4[at + 3u * slice4];
+    let q10 = m4[at + 4u * slice4];
+    let q11 = m4[at + 5u * slice4];
+    let q12 = m4[at + 6u * slice4];
+    let q13 = m4[at + 7u * slice4];
+    let q20 = m4[at + 8u * slice4];
+    let q21 = m4[at + 9u * slice4];
+    let q22 = m4[at + 10u * slice4];
+    let q23 = m4[at + 11u * slice4];
+    let q30 = m4[at + 12u * slice4];
+    let q31 = m4[at + 13u * slice4];
+    let q32 = m4[at + 14u * slice4];
+    let q33 = m4[at + 15u * slice4];
+    // Rows of A'^T q (3 x 4), then each times A': o_k is tap k = 3 ky + kx.
+    let a00 = q00 + q10 + q20;
+    let a01 = q01 + q11 + q21;
+    let a02 = q02 + q12 + q22;
+    let a03 = q03 + q13 + q23;
+    let a10 = q10 - q20;
+    let a11 = q11 - q21;
+    let a12 = q12 - q22;
+    let a13 = q13 - q23;
+    let a20 = q10 + q20 + q30;
+    let a21 = q11 + q21 + q31;
+    let a22 = q12 + q22 + q32;
+    let a23 = q13 + q23 + q33;
+    let o0 = a00 + a01 + a02;
+    let o1 = a01 - a02;
+    let o2 = a01 + a02 + a03;
+    let o3 = a10 + a11 + a12;
+    let o4 = a11 - a12;
+    let o5 = a11 + a12 + a13;
+    let o6 = a20 + a21 + a22;
+    let o7 = a21 - a22;
+    let o8 = a21 + a22 + a23;
+    // dweight[co, ci0 .. ci0 + 4, 3, 3]: 36 consecutive floats, nine vec4s when c_in is a
+    // multiple of 4 (they then start on a vec4 boundary).
+    let out = (co * params.c_in + ci0) * 9u;
+    if (params.c_in % 4u == 0u) {
+        let v = out / 4u;
+        out4[v] = vec4<f32>(o0.x, o1.x, o2.x, o3.x);
+        out4[v + 1u] = vec4<f32>(o4.x, o5.x, o6.x, o7.x);
+        out4[v + 2u] = vec4<f32>(o8.x, o0.y, o1.y, o2.y);
+        out4[v + 3u] = vec4<f32>(o3.y, o4.y, o5.y, o6.y);
+        out4[v + 4u] = vec4<f32>(o7.y, o8.y, o0.z, o1.z);
+        out4[v + 5u] = vec4<f32>(o2.z, o3.z, o4.z, o5.z);
+        out4[v + 6u] = vec4<f32>(o6.z, o7.z, o8.z, o0.w);
+        out4[v + 7u] = vec4<f32>(o1.w, o2.w, o3.w, o4.w);
+        out4[v + 8u] = vec4<f32>(o5.w, o6.w, o7.w, o8.w);
+        return;
     }
-    // Rows of A'^T q (3 x 4), then each times A'.
-    let a0 = q[0] + q[1] + q[2];
-    let a1 = q[1] - q[2];
-    let a2 = q[1] + q[2] + q[3];
-    let out = 9u * i;
-    store_grad_row(out, a0);
-    store_grad_row(out + 3u, a1);
-    store_grad_row(out + 6u, a2);
-}
-
-// dweight[at .. at + 3] = (row A').
-fn store_grad_row(at: u32, row: vec4<f32>) {
-    dweight[at] = row.x + row.y + row.z;
-    dweight[at + 1u] = row.y - row.z;
-    dweight[at + 2u] = row.y + row.z + row.w;
+    for (var j = 0u; j < 4u; j++) {
+        if (ci0 + j < params.c_in) {
+            let k = out + 9u * j;
+            dweight[k] = o0[j];
+            dweight[k + 1u] = o1[j];
+            dweight[k + 2u] = o2[j];
+            dweight[k + 3u] = o3[j];
+            dweight[k + 4u] = o4[j];
+            dweight[k + 5u] = o5[j];
+            dweight[k + 6u] = o6[j];
+            dweight[k + 7u] = o7[j];
+            dweight[k + 8u] = o8[j];
+        }
+    }
 }

@@ -239,17 +239,26 @@ pub(crate) fn weight_grad3x3(
         &mv,
         [tiles * co_pad, tiles * ci_pad, c_out * ci_pad],
     )?;
-    let (mv, wv) = (
+    // The kernel writes dweight as vec4s (binding 5) when c_in is a multiple of 4, else as
+    // scalars (binding 8); the other binding gets a placeholder.
+    let unused = Tensor::uninit(gpu, &[VEC], DType::F32);
+    let (mv, wv, uv) = (
         gpu.whole(&m, "Winograd products")?,
         gpu.whole(&dw, "conv2d weight gradient")?,
+        gpu.whole(&unused, "unused weight-gradient binding")?,
     );
+    let (vec4_out, scalar_out) = if c_in % VEC == 0 {
+        (&wv, &uv)
+    } else {
+        (&uv, &wv)
+    };
     launch(
         gpu,
         Shader::Winograd,
         "weight_grad_output",
         &params,
-        &[(6, &mv), (8, &wv)],
-        c_out * c_in,
+        &[(9, &mv), (5, vec4_out), (8, scalar_out)],
+        c_out * ci_pad / VEC,
     )?;
     Ok(Some(dw))
 }
