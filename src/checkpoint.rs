@@ -22,6 +22,16 @@ enum Value {
 
 /// Writes the model's state_dict to `path` (atomically: temp file, then rename).
 pub fn save(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
+    save_with_metadata(gpu, model, path, HashMap::new())
+}
+
+/// `save`, with `extra` added to the file's metadata (a training run's position, for `--resume`).
+pub fn save_with_metadata(
+    gpu: &Gpu,
+    model: &mut Model,
+    path: &Path,
+    extra: HashMap<String, String>,
+) -> Result<()> {
     let mut values: BTreeMap<String, Value> = BTreeMap::new();
     let mut failure = None;
     model.visit(&mut |name, entry| {
@@ -43,6 +53,45 @@ pub fn save(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
     if let Some(e) = failure {
         return Err(e);
     }
+    let mut metadata = HashMap::from([
+        ("wgnn_architecture".to_owned(), model.arch.name().to_owned()),
+        ("wgnn_classes".to_owned(), model.classes.to_string()),
+    ]);
+    metadata.extend(extra);
+    write_values(&values, metadata, path)
+}
+
+/// Writes named tensors (an optimiser's state) to `path`, atomically.
+pub fn save_tensors(
+    gpu: &Gpu,
+    tensors: &[(String, &Tensor)],
+    metadata: HashMap<String, String>,
+    path: &Path,
+) -> Result<()> {
+    let mut values = BTreeMap::new();
+    for (name, t) in tensors {
+        values.insert(name.clone(), Value::F32(t.shape().to_vec(), t.to_f32(gpu)?));
+    }
+    write_values(&values, metadata, path)
+}
+
+/// Serialises `values` and writes them atomically. Non-finite values are refused: a checkpoint
+/// is kept because it is good, and a NaN in it would only be found when the next run fails.
+fn write_values(
+    values: &BTreeMap<String, Value>,
+    metadata: HashMap<String, String>,
+    path: &Path,
+) -> Result<()> {
+    for (name, v) in values {
+        if let Value::F32(_, data) = v
+            && data.iter().any(|x| !x.is_finite())
+        {
+            return Err(Error::File(format!(
+                "tensor {name} holds NaN or infinite values; {} was not written",
+                path.display()
+            )));
+        }
+    }
     let counts: HashMap<&str, [u8; 8]> = values
         .iter()
         .filter_map(|(k, v)| match v {
@@ -62,13 +111,9 @@ pub fn save(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
             view.map(|view| (name.as_str(), view))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::File(format!("cannot serialise the weights: {e}")))?;
-    let metadata = HashMap::from([
-        ("wgnn_architecture".to_owned(), model.arch.name().to_owned()),
-        ("wgnn_classes".to_owned(), model.classes.to_string()),
-    ]);
+        .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
     let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| Error::File(format!("cannot serialise the weights: {e}")))?;
+        .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
     write_atomically(path, &bytes)
 }
 
@@ -113,6 +158,44 @@ impl Checkpoint {
                 self.path
             ))
         })
+    }
+
+    /// The file's metadata (empty if it has none).
+    pub fn metadata(&self) -> Result<HashMap<String, String>> {
+        let (_, meta) = SafeTensors::read_metadata(&self.bytes).map_err(|e| {
+            Error::File(format!(
+                "{} is not a readable safetensors file: {e}",
+                self.path
+            ))
+        })?;
+        Ok(meta.metadata().clone().unwrap_or_default())
+    }
+
+    /// The f32 tensor `name`, which must have `shape`, uploaded.
+    pub fn tensor(&self, gpu: &Gpu, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let st = self.parse()?;
+        let view = st
+            .tensor(name)
+            .map_err(|_| Error::File(format!("{} has no tensor {name}", self.path)))?;
+        if view.shape() != shape || view.dtype() != Dtype::F32 {
+            return Err(Error::File(format!(
+                "tensor {name} in {} is {:?} {:?}, expected F32 {shape:?}",
+                self.path,
+                view.dtype(),
+                view.shape()
+            )));
+        }
+        upload(gpu, &view)
+    }
+
+    /// Names of the tensors it holds.
+    pub fn names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .parse()?
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
     }
 
     /// The architecture its tensor names belong to, and its class count.

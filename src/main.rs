@@ -8,8 +8,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wgnn::checkpoint::Checkpoint;
 use wgnn::data::{
-    Augment, ClassifyFolder, Dataset, ImageFolder, LAND_COVER, SegmentFolder, SyntheticClassify,
-    SyntheticSegment,
+    Augment, ClassifyFolder, Dataset, ImageFolder, LAND_COVER, Scan, SegmentFolder,
+    SyntheticClassify, SyntheticSegment,
 };
 use wgnn::gpu::{self, Gpu, GpuOptions};
 use wgnn::models::{Architecture, Model, UpsamplingInit};
@@ -68,7 +68,7 @@ enum Command {
         /// Override the architecture read from the weight file's tensor names.
         #[arg(long)]
         model: Option<Architecture>,
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = at_least(1))]
         batch_size: u32,
     },
     /// Predict labels (a CSV) or masks (PNG files) for a folder of images.
@@ -86,7 +86,7 @@ enum Command {
         logits: Option<PathBuf>,
         #[arg(long)]
         model: Option<Architecture>,
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = at_least(1))]
         batch_size: u32,
     },
     /// Print a model's modules as PyTorch does, with output shapes and parameter counts.
@@ -94,10 +94,10 @@ enum Command {
         #[arg(long)]
         model: Architecture,
         /// Classes (default: 50 for vgg16bn, 7 for the FCNs).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
         classes: Option<u32>,
         /// Input height and width (default: 32 for vgg16bn, 512 for the FCNs).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
         size: Option<u32>,
     },
     /// Time the kernels and whole training and inference steps on the chosen adapter.
@@ -106,13 +106,13 @@ enum Command {
         #[arg(long)]
         model: Vec<Architecture>,
         /// Images per step (default: 32 for vgg16bn, 2 for the FCNs).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
         batch: Option<u32>,
         /// Image height and width (default: 32 for vgg16bn, 128 for the FCNs).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(32..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least(32))]
         size: Option<u32>,
         /// Steady steps timed (the median is reported).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = at_least(1))]
         steps: u32,
         /// Print JSON instead of tables.
         #[arg(long)]
@@ -127,7 +127,7 @@ enum Command {
         #[arg(long)]
         count: Option<usize>,
         /// Classes of the classification set (default: 10).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
         classes: Option<u32>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -146,17 +146,17 @@ struct TrainArgs {
     /// Validation data (default: the built-in validation set when training on built-in data).
     #[arg(long, value_name = "DIR")]
     val: Option<PathBuf>,
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = at_least(1))]
     epochs: u32,
     /// Images per step (default: 16 to classify, 4 to segment).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
     batch_size: Option<u32>,
     /// Learning rate (default: 1e-4 for both; VGG's classifier takes a large step per unit of it).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = learning_rate)]
     lr: Option<f32>,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true, value_parser = momentum)]
     momentum: f32,
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, allow_negative_numbers = true, value_parser = weight_decay)]
     weight_decay: f32,
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     optimizer: OptimizerKind,
@@ -169,7 +169,7 @@ struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     backbone: Option<PathBuf>,
     /// Classes (default: from --init, else from the labels; 7 to segment).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
     classes: Option<u32>,
     /// How the FCNs' transposed convolutions start.
     #[arg(long, value_enum, default_value_t = UpsamplingInit::Default)]
@@ -178,10 +178,19 @@ struct TrainArgs {
     seed: u64,
     /// After each epoch, recompute BN running statistics over this many training images (Precise
     /// BN); 0 keeps PyTorch's momentum averages.
-    #[arg(long, default_value_t = 500, value_name = "IMAGES")]
-    precise_bn: usize,
+    #[arg(long, default_value_t = 500, value_name = "IMAGES", allow_negative_numbers = true, value_parser = at_least(0))]
+    precise_bn: u32,
+    /// Where checkpoints and metrics go (default with --resume: the resumed folder).
+    #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the interrupted run in DIR from its last checkpoint, optimiser state and position;
+    /// the command must otherwise be the one that started it (--epochs may grow).
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    resume: Option<PathBuf>,
+    /// Also checkpoint every N steps within an epoch, so an interruption loses at most N steps
+    /// (default: after each epoch only).
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true, value_parser = at_least(0))]
+    checkpoint_every: u32,
 }
 
 /// `wgnn info | head` closes stdout early; like other command-line tools, wgnn then ends silently
@@ -208,7 +217,7 @@ fn quiet_mesa_device_select() {
 fn main() -> ExitCode {
     quiet_mesa_device_select();
     die_quietly_on_closed_pipe();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| exit_on_bad_command_line(e));
     let adapter = cli.adapter.as_deref();
     let result = match cli.command {
         Command::Info => info(adapter),
@@ -269,7 +278,15 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // One line, even when the message quotes a library's (an image decoder's, wgpu's)
+            // that spans several.
+            let message = e.to_string();
+            let lines: Vec<&str> = message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("error: {}", lines.join(" "));
             ExitCode::FAILURE
         }
     }
@@ -400,6 +417,19 @@ fn check_task(task: Task, arch: Architecture) -> Result<()> {
 }
 
 fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
+    let out = match (&a.out, &a.resume) {
+        (Some(out), Some(resume)) if out != resume => {
+            return Err(Error::Shape(format!(
+                "--resume {} continues the run in that folder; drop --out {} or make it the same",
+                resume.display(),
+                out.display()
+            )));
+        }
+        (out, resume) => out
+            .clone()
+            .or_else(|| resume.clone())
+            .ok_or_else(|| Error::Shape("wgnn train needs --out DIR (or --resume DIR)".into()))?,
+    };
     let gpu = open_gpu(adapter)?;
     let train_data = labelled(a.task, a.data.as_deref(), false)?;
     let val = match (&a.val, &a.data) {
@@ -425,12 +455,29 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
         .map(|c| c as usize)
         .or(from_init.map(|(_, c)| c))
         .unwrap_or_else(|| train_data.classes());
-    let lr = a.lr.unwrap_or(1e-4);
-    if !(lr > 0.0 && lr.is_finite()) {
+    if let (Some(wanted), Some(init), Some((_, init_classes))) = (a.classes, &a.init, from_init)
+        && wanted as usize != init_classes
+    {
         return Err(Error::Shape(format!(
-            "--lr must be a positive number, got {lr}"
+            "--classes {wanted} does not match the {init_classes} classes of the --init weights {}",
+            init.display()
         )));
     }
+    check_data_fits(
+        &wgnn::data::scan(train_data.as_ref())?,
+        &data_source(a.data.as_deref()),
+        arch,
+        classes,
+    )?;
+    if let Some(val) = &val {
+        check_data_fits(
+            &wgnn::data::scan(val.as_ref())?,
+            &data_source(a.val.as_deref().or(a.data.as_deref())),
+            arch,
+            classes,
+        )?;
+    }
+    let lr = a.lr.unwrap_or(1e-4);
     let optimizer = match a.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig {
             lr,
@@ -474,29 +521,48 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
         backbone: a.backbone,
         upsampling_init: a.upsampling_init,
         seed: a.seed,
-        precise_bn: a.precise_bn,
-        out: a.out.clone(),
+        precise_bn: a.precise_bn as usize,
+        out: out.clone(),
         progress: std::io::stderr().is_terminal(),
+        resume: a.resume.is_some(),
+        checkpoint_every: a.checkpoint_every as usize,
     };
     train::train(&gpu, &options)?;
     println!(
         "wrote {}, {} and {}",
-        a.out.join("last.safetensors").display(),
-        a.out.join("best.safetensors").display(),
-        a.out.join("metrics.csv").display()
+        out.join("last.safetensors").display(),
+        out.join("best.safetensors").display(),
+        out.join("metrics.csv").display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The model a weight file holds (architecture from its tensor names unless overridden).
-fn load_model(gpu: &Gpu, task: Task, weights: &Path, model: Option<Architecture>) -> Result<Model> {
-    let ck = Checkpoint::open(weights)?;
-    let (found, classes) = ck.architecture()?;
-    let arch = model.unwrap_or(found);
-    check_task(task, arch)?;
-    let mut m = Model::new(gpu, arch, classes, 0, UpsamplingInit::Default)?;
-    ck.load_into(gpu, &mut m)?;
-    Ok(m)
+/// A weight file with the model it holds: architecture (from its tensor names unless overridden)
+/// and classes. Read before the data is checked, and the model built only after that.
+struct Weights {
+    checkpoint: Checkpoint,
+    arch: Architecture,
+    classes: usize,
+}
+
+impl Weights {
+    fn open(task: Task, path: &Path, model: Option<Architecture>) -> Result<Weights> {
+        let checkpoint = Checkpoint::open(path)?;
+        let (found, classes) = checkpoint.architecture()?;
+        let arch = model.unwrap_or(found);
+        check_task(task, arch)?;
+        Ok(Weights {
+            checkpoint,
+            arch,
+            classes,
+        })
+    }
+
+    fn load(&self, gpu: &Gpu) -> Result<Model> {
+        let mut m = Model::new(gpu, self.arch, self.classes, 0, UpsamplingInit::Default)?;
+        self.checkpoint.load_into(gpu, &mut m)?;
+        Ok(m)
+    }
 }
 
 fn run_eval(
@@ -507,9 +573,17 @@ fn run_eval(
     model: Option<Architecture>,
     batch_size: usize,
 ) -> Result<ExitCode> {
+    let weights = Weights::open(task, weights, model)?;
+    let dataset = labelled(task, data, true)?;
+    check_data_fits(
+        &wgnn::data::scan(dataset.as_ref())?,
+        &data_source(data),
+        weights.arch,
+        weights.classes,
+    )?;
     let gpu = open_gpu(adapter)?;
-    let mut m = load_model(&gpu, task, weights, model)?;
-    let e = evaluate::evaluate(&gpu, &mut m, labelled(task, data, true)?, batch_size)?;
+    let mut m = weights.load(&gpu)?;
+    let e = evaluate::evaluate(&gpu, &mut m, dataset, batch_size)?;
     match &e.iou {
         Some(iou) => {
             println!("class          IoU");
@@ -535,9 +609,23 @@ fn run_predict(
     model: Option<Architecture>,
     batch_size: usize,
 ) -> Result<ExitCode> {
-    let gpu = open_gpu(adapter)?;
-    let mut m = load_model(&gpu, task, weights, model)?;
+    match task {
+        Task::Classify => check_file_destination(out)?,
+        Task::Segment => check_folder_destination(out)?,
+    }
+    if let Some(path) = logits {
+        check_file_destination(path)?;
+    }
+    let weights = Weights::open(task, weights, model)?;
     let data = Arc::new(ImageFolder::open(images)?);
+    check_data_fits(
+        &wgnn::data::scan(data.as_ref())?,
+        &images.display().to_string(),
+        weights.arch,
+        weights.classes,
+    )?;
+    let gpu = open_gpu(adapter)?;
+    let mut m = weights.load(&gpu)?;
     let p = evaluate::predict(&gpu, &mut m, data, batch_size, logits.is_some())?;
     match task {
         Task::Classify => p.write_csv(out)?,
@@ -705,4 +793,120 @@ fn synth(
         out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// clap's report of a bad command line, except that a flag's bad value is one line like every other
+/// wgnn error: it names the flag, the value and what is expected, and clap's "try --help" adds
+/// nothing. Help, version and the other usage errors keep clap's output and exit codes.
+fn exit_on_bad_command_line(e: clap::Error) -> ! {
+    if e.kind() == clap::error::ErrorKind::ValueValidation {
+        eprintln!("{}", e.to_string().lines().next().unwrap_or_default());
+        std::process::exit(e.exit_code());
+    }
+    e.exit()
+}
+
+/// A clap value parser for whole numbers of at least `min` (batch sizes, epochs, classes...).
+fn at_least(
+    min: u32,
+) -> impl Fn(&str) -> std::result::Result<u32, String> + Clone + Send + Sync + 'static {
+    move |s| match s.parse::<u32>() {
+        Ok(v) if v >= min => Ok(v),
+        _ => Err(format!("expected a whole number of at least {min}")),
+    }
+}
+
+fn float_flag(s: &str, ok: fn(f32) -> bool, expected: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if ok(v) => Ok(v),
+        _ => Err(format!("expected {expected}")),
+    }
+}
+
+/// --lr: a step of 0 trains nothing, and a negative, NaN or infinite one wrecks the weights.
+fn learning_rate(s: &str) -> std::result::Result<f32, String> {
+    float_flag(s, |v| v > 0.0 && v.is_finite(), "a finite number above 0")
+}
+
+/// --momentum: SGD's running velocity must decay, so it lies in [0, 1).
+fn momentum(s: &str) -> std::result::Result<f32, String> {
+    float_flag(
+        s,
+        |v| (0.0..1.0).contains(&v),
+        "a number from 0 up to (not including) 1",
+    )
+}
+
+/// --weight-decay: a negative decay would push the weights away from zero.
+fn weight_decay(s: &str) -> std::result::Result<f32, String> {
+    float_flag(
+        s,
+        |v| v >= 0.0 && v.is_finite(),
+        "a finite number of at least 0",
+    )
+}
+
+/// Fails unless `dir` is a folder or can be created as one (the nearest part of the path that
+/// exists must be a folder). Checked before any work, so a mistyped --out is reported at once
+/// rather than after all the inference; permissions are left to the write itself.
+fn check_folder_destination(dir: &Path) -> Result<()> {
+    match dir.ancestors().find(|a| a.exists()) {
+        Some(existing) if !existing.is_dir() => Err(Error::File(format!(
+            "cannot create {}: {} is not a folder",
+            dir.display(),
+            existing.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Fails unless `file` can be written: it is not a folder, and its folder exists (nothing creates
+/// it). Checked before any work, like `check_folder_destination`.
+fn check_file_destination(file: &Path) -> Result<()> {
+    let folder = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if file.is_dir() {
+        return Err(Error::File(format!(
+            "cannot write {}: it is a folder",
+            file.display()
+        )));
+    }
+    if !folder.is_dir() {
+        return Err(Error::File(format!(
+            "cannot write {}: {} is not an existing folder",
+            file.display(),
+            folder.display()
+        )));
+    }
+    Ok(())
+}
+
+/// How errors name a labelled dataset.
+fn data_source(dir: Option<&Path>) -> String {
+    dir.map_or("the built-in synthetic data".to_owned(), |d| {
+        d.display().to_string()
+    })
+}
+
+/// Checks scanned data against a model before it runs: every label within its classes, and for the
+/// FCNs heights and widths that are multiples of 32 (five 2x2 poolings, then a 32x upsampling back).
+fn check_data_fits(scan: &Scan, source: &str, arch: Architecture, classes: usize) -> Result<()> {
+    if let Some((label, id)) = &scan.max_label
+        && !usize::try_from(*label).is_ok_and(|l| l < classes)
+    {
+        return Err(Error::File(format!(
+            "{source}: {id} has label {label}, outside the model's {classes} classes (0 to {})",
+            classes - 1
+        )));
+    }
+    let [height, width] = scan.size;
+    if arch.is_segmentation() && !(height.is_multiple_of(32) && width.is_multiple_of(32)) {
+        return Err(Error::File(format!(
+            "{source}: the images are {height}x{width}, but {} needs heights and widths that are multiples of 32",
+            arch.name()
+        )));
+    }
+    Ok(())
 }

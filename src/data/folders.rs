@@ -114,14 +114,31 @@ pub struct SegmentFolder {
 impl SegmentFolder {
     pub fn open(dir: &Path) -> Result<SegmentFolder> {
         let files = list(dir)?;
-        let mut tiles = Vec::new();
-        for path in &files {
+        let mut tiles: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+        // An image that is neither a tile nor a mask is a mistake (a mask saved as JPEG, a tile
+        // renamed by hand) rather than something to skip silently; other files are ignored.
+        for path in files.iter().filter(|p| is_image(p)) {
             let name = file_name(path);
-            let Some((id, ext)) = name.rsplit_once("_sat.") else {
+            if name
+                .strip_suffix("_mask.png")
+                .is_some_and(|id| !id.is_empty())
+            {
+                // Masks are matched with their tiles below.
                 continue;
+            }
+            let tile_id = name.rsplit_once("_sat.").map(|(id, _)| id);
+            let Some(id) = tile_id.filter(|id| !id.is_empty()) else {
+                return Err(Error::File(format!(
+                    "{} does not follow the segmentation layout {{id}}_sat.jpg with {{id}}_mask.png",
+                    path.display()
+                )));
             };
-            if !matches!(ext.to_lowercase().as_str(), "jpg" | "jpeg" | "png") {
-                continue;
+            if let Some((_, other, _)) = tiles.iter().find(|t| t.0 == id) {
+                return Err(Error::File(format!(
+                    "{} and {} are two images for the one mask {id}_mask.png",
+                    other.display(),
+                    path.display()
+                )));
             }
             let mask = dir.join(format!("{id}_mask.png"));
             if !mask.is_file() {

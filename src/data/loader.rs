@@ -57,6 +57,18 @@ impl Batches {
         shuffle_seed: Option<u64>,
         augment: Augment,
     ) -> Batches {
+        Batches::starting_at(data, batch_size, shuffle_seed, augment, 0)
+    }
+
+    /// The same pass without its first `skip` batches (none of them decoded): where a resumed run
+    /// continues an interrupted epoch.
+    pub fn starting_at(
+        data: Arc<dyn Dataset>,
+        batch_size: usize,
+        shuffle_seed: Option<u64>,
+        augment: Augment,
+        skip: usize,
+    ) -> Batches {
         let mut order: Vec<usize> = (0..data.len()).collect();
         let mut rng = StdRng::seed_from_u64(shuffle_seed.unwrap_or(0));
         if shuffle_seed.is_some() {
@@ -71,7 +83,8 @@ impl Batches {
         // One batch decoded ahead while the GPU runs the current one.
         let (tx, rx) = sync_channel(1);
         std::thread::spawn(move || {
-            for (indices, flips) in order.chunks(batch_size).zip(flips.chunks(batch_size)) {
+            let chunks = order.chunks(batch_size).zip(flips.chunks(batch_size));
+            for (indices, flips) in chunks.skip(skip) {
                 let batch = indices
                     .par_iter()
                     .zip(flips)

@@ -9,7 +9,9 @@ pub use folders::{ClassifyFolder, ImageFolder, SegmentFolder};
 pub use loader::{Augment, Batch, Batches};
 pub use synthetic::{SyntheticClassify, SyntheticSegment};
 
-use crate::error::Result;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
 
 /// ImageNet statistics used to normalise inputs, as torchvision's pretrained VGG expects.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -86,4 +88,58 @@ pub trait Dataset: Send + Sync {
     fn get(&self, i: usize) -> Result<Example>;
     /// The number of classes the labels imply.
     fn classes(&self) -> usize;
+}
+
+/// What a full pass over a dataset found.
+#[derive(Clone, Debug)]
+pub struct Scan {
+    /// [height, width] of every image.
+    pub size: [usize; 2],
+    /// The largest label (an image's class, or a mask pixel's) and the id of its example; None for
+    /// unlabelled images.
+    pub max_label: Option<(i32, String)>,
+}
+
+/// Decodes every example once (in parallel, keeping nothing) and checks that they share one size.
+/// Commands scan their data first, so a corrupt, truncated or odd-sized file stops them before they
+/// write anything or spend time on the GPU, with an error naming the file.
+pub fn scan(data: &dyn Dataset) -> Result<Scan> {
+    let found = (0..data.len())
+        .into_par_iter()
+        .map(|i| {
+            let e = data.get(i)?;
+            let max_label = match &e.target {
+                Target::Label(l) => Some(*l),
+                Target::Mask(m) => m.iter().max().copied(),
+                Target::None => None,
+            };
+            Ok((e.id, e.size, max_label))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // The size most images have is the expected one: the error names an image that differs from it.
+    let mut counts: Vec<([usize; 2], usize)> = Vec::new();
+    for (_, size, _) in &found {
+        match counts.iter_mut().find(|(s, _)| s == size) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*size, 1)),
+        }
+    }
+    let Some(&(size, common)) = counts.iter().max_by_key(|(_, n)| *n) else {
+        return Err(Error::File("there are no images to read".into()));
+    };
+    if let Some((id, odd, _)) = found.iter().find(|(_, s, _)| *s != size) {
+        return Err(Error::File(format!(
+            "image {id} is {}x{} but {common} of the {} images are {}x{}; all images must share one size",
+            odd[0],
+            odd[1],
+            found.len(),
+            size[0],
+            size[1]
+        )));
+    }
+    let max_label = found
+        .into_iter()
+        .filter_map(|(id, _, label)| label.map(|l| (l, id)))
+        .max_by_key(|(l, _)| *l);
+    Ok(Scan { size, max_label })
 }

@@ -3,8 +3,6 @@
 
 use std::ops::Range;
 
-use wgpu::util::DeviceExt;
-
 use super::{Gpu, Shader};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -112,6 +110,7 @@ impl Gpu {
         if l.invocations == 0 {
             return Ok(());
         }
+        self.check_lost()?;
         let workgroup = self.tuning.workgroup_size;
         let grid = self.fold(
             l.invocations.div_ceil(u64::from(workgroup)),
@@ -121,13 +120,14 @@ impl Gpu {
         let mut constants = vec![("WG", f64::from(workgroup))];
         constants.extend_from_slice(l.constants);
         let pipeline = self.pipeline(l.shader, l.entry, &constants)?;
-        let params = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(l.entry),
-                contents: l.params,
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        // Not `create_buffer_init`: its mapping panics once the device is lost.
+        let params = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(l.entry),
+            size: (l.params.len() as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&params, 0, l.params);
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: params.as_entire_binding(),

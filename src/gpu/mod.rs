@@ -35,7 +35,7 @@ impl PendingRead {
                 submission_index: Some(self.submission),
                 timeout: None,
             })
-            .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+            .map_err(|e| gpu.wait_failed(&e))?;
         gpu.check()?;
         // The map callback runs in whichever thread polls next; keep polling until it has.
         let mapped = loop {
@@ -44,7 +44,7 @@ impl PendingRead {
                 Err(std::sync::mpsc::TryRecvError::Empty) => {
                     gpu.device
                         .poll(wgpu::PollType::Poll)
-                        .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+                        .map_err(|e| gpu.wait_failed(&e))?;
                     std::thread::yield_now();
                 }
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
@@ -109,6 +109,8 @@ impl Tuning {
 /// The limits work is planned against: the device's own, or lower ones from `GpuOptions`.
 #[derive(Clone, Copy, Debug)]
 pub struct PlanLimits {
+    /// The largest buffer the device creates.
+    pub max_buffer_bytes: u64,
     pub max_binding_bytes: u64,
     pub max_workgroups_per_dim: u32,
     pub binding_offset_alignment: u64,
@@ -156,7 +158,14 @@ impl Gpu {
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&uncaptured);
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            sink.lock().expect("error sink lock").push(e.to_string());
+            let message = match e {
+                wgpu::Error::OutOfMemory { .. } => {
+                    "the GPU ran out of memory; use a smaller --batch-size or smaller images"
+                        .to_owned()
+                }
+                other => other.to_string(),
+            };
+            sink.lock().expect("error sink lock").push(message);
         }));
         let lost = Arc::new(Mutex::new(None));
         let lost_sink = Arc::clone(&lost);
@@ -165,6 +174,7 @@ impl Gpu {
         });
 
         let plan = PlanLimits {
+            max_buffer_bytes: limits.max_buffer_size,
             max_binding_bytes: options
                 .max_binding_bytes
                 .map_or(limits.max_storage_buffer_binding_size, |b| {
@@ -231,6 +241,12 @@ impl Gpu {
         self.pool.stats()
     }
 
+    /// Destroys the device as a GPU reset would: every later operation on it fails with a
+    /// device-lost error. For tests of what a run does when its GPU goes away.
+    pub fn lose_device(&self) {
+        self.device.destroy();
+    }
+
     /// Restarts the pool's high-water mark (peak bytes in use) from the bytes in use now.
     pub fn reset_pool_high_water(&self) {
         self.pool.reset_high_water();
@@ -266,17 +282,30 @@ impl Gpu {
         self.flush();
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+            .map_err(|e| self.wait_failed(&e))?;
         self.check()
+    }
+
+    /// An `Err` once the device is lost (a GPU reset, a driver crash).
+    pub(crate) fn check_lost(&self) -> Result<()> {
+        match self.lost.lock().expect("device-lost lock").clone() {
+            Some(reason) => Err(Error::Device(format!("the GPU device was lost ({reason})"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The error for a failed wait: the device's loss if that is the cause.
+    fn wait_failed(&self, e: &wgpu::PollError) -> Error {
+        // A destroyed device reports its loss from the next maintenance pass.
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        self.check_lost()
+            .err()
+            .unwrap_or_else(|| Error::Device(format!("waiting for the GPU failed: {e}")))
     }
 
     /// Turns errors the device reported asynchronously into an `Err`.
     pub(crate) fn check(&self) -> Result<()> {
-        if let Some(reason) = self.lost.lock().expect("device-lost lock").clone() {
-            return Err(Error::Device(format!(
-                "the GPU device was lost ({reason}); restart wgnn"
-            )));
-        }
+        self.check_lost()?;
         let mut errors = self.uncaptured.lock().expect("error sink lock");
         if errors.is_empty() {
             return Ok(());

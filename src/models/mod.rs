@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::autograd::{Graph, Var};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::nn::{Context, Entry, Module};
 
@@ -95,10 +95,76 @@ impl Model {
                 s.get(3).copied().unwrap_or(0)
             );
         }
+        self.check_fits(g.gpu(), x.value.shape())?;
         self.net.forward(g, x, ctx)
+    }
+
+    /// Before anything runs: every layer's output for `input` fits the device, a whole batch in
+    /// one buffer and one image's share in one binding (ops split batches across bindings).
+    fn check_fits(&self, gpu: &Gpu, input: &[usize]) -> Result<()> {
+        let mut outputs = Vec::new();
+        layer_outputs(self.net.as_ref(), "", input, &mut outputs)?;
+        // The first of the largest: the layer where the limit is first met.
+        let Some((layer, shape)) = outputs
+            .into_iter()
+            .rev()
+            .max_by_key(|(_, s)| s.iter().product::<usize>())
+        else {
+            return Ok(());
+        };
+        let limits = gpu.plan_limits();
+        let bytes = 4 * shape.iter().product::<usize>() as u64;
+        let n = shape.first().copied().unwrap_or(1).max(1) as u64;
+        let per_image = bytes / n;
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        let device = crate::gpu::describe(gpu.adapter_info());
+        if per_image > limits.max_binding_bytes {
+            return Err(Error::Limit(format!(
+                "{}x{} images are too large for {device}: one image's output of {layer} ({:?}) \
+                 needs {:.0} MiB, more than the {:.0} MiB one storage binding holds; use smaller images",
+                input.get(2).copied().unwrap_or(0),
+                input.get(3).copied().unwrap_or(0),
+                &shape[1..],
+                mib(per_image),
+                mib(limits.max_binding_bytes)
+            )));
+        }
+        if bytes > limits.max_buffer_bytes {
+            return Err(Error::Limit(format!(
+                "a batch of {n} is too large for {device}: the output of {layer} ({shape:?}) needs \
+                 {:.0} MiB, more than its largest buffer ({:.0} MiB); use a batch size of at most {}",
+                mib(bytes),
+                mib(limits.max_buffer_bytes),
+                limits.max_buffer_bytes / per_image
+            )));
+        }
+        Ok(())
     }
 
     pub fn visit(&mut self, f: &mut dyn FnMut(&str, Entry<'_>)) {
         self.net.visit("", f);
     }
+}
+
+/// (state_dict-style name, output shape) of every leaf layer of `m` for `input`.
+fn layer_outputs(
+    m: &dyn Module,
+    name: &str,
+    input: &[usize],
+    out: &mut Vec<(String, Vec<usize>)>,
+) -> Result<()> {
+    let children = m.children();
+    if children.is_empty() {
+        out.push((name.to_owned(), m.out_shape(input)?));
+        return Ok(());
+    }
+    for ((child, module), child_input) in children.iter().zip(m.child_inputs(input)?) {
+        let path = if name.is_empty() {
+            child.clone()
+        } else {
+            format!("{name}.{child}")
+        };
+        layer_outputs(*module, &path, &child_input, out)?;
+    }
+    Ok(())
 }

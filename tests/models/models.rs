@@ -121,6 +121,52 @@ fn fcn_rejects_sizes_that_are_not_multiples_of_32() {
     assert!(err.contains("multiples of 32, got 64x80"), "{err}");
 }
 
+/// Batches and images too large for the device are refused before anything runs, naming the
+/// layer, the size, the limit and what to change. Bars from lavapipe's limits (2 GiB buffers,
+/// 128 MiB bindings): VGG16-bn's largest output at 32x32 is 256 KiB per image, so at most 8192
+/// images; FCN32s' first output for a 1024x1024 tile is 64 x 1024^2 floats, 256 MiB.
+#[test]
+fn batches_and_images_beyond_the_device_limits_are_clear_errors() {
+    let gpu = gpu();
+    let limits = gpu.plan_limits();
+    let per_image = 64 * 32 * 32 * 4;
+    let too_many = (limits.max_buffer_bytes / per_image + 1) as usize;
+    let mut vgg = model(Architecture::Vgg16bn, 10);
+    let g = Graph::inference(gpu);
+    let x = g.input(Tensor::zeros(gpu, &[too_many, 3, 32, 32]));
+    let err = vgg
+        .forward(&g, &x, &Context::eval())
+        .unwrap_err()
+        .to_string();
+    let most = limits.max_buffer_bytes / per_image;
+    assert!(
+        err.contains(&format!("a batch of {too_many} is too large")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("[{too_many}, 64, 32, 32]")), "{err}");
+    assert!(
+        err.contains(&format!("use a batch size of at most {most}")),
+        "{err}"
+    );
+    drop(x);
+
+    let mut fcn = model(Architecture::Fcn32s, 7);
+    let x = g.input(Tensor::zeros(gpu, &[1, 3, 1024, 1024]));
+    let err = fcn
+        .forward(&g, &x, &Context::eval())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("1024x1024 images are too large")
+            && err.contains("output of vgg_backbone.0 ([64, 1024, 1024])"),
+        "{err}"
+    );
+    assert!(
+        err.contains("256 MiB") && err.contains("use smaller images"),
+        "{err}"
+    );
+}
+
 #[test]
 fn architecture_is_read_from_tensor_names() {
     for (arch, file) in [

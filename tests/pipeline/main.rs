@@ -2,6 +2,7 @@
 
 mod data;
 mod metrics;
+mod resume;
 mod training;
 
 use std::sync::OnceLock;

@@ -10,7 +10,7 @@ use wgnn::train::{TrainOptions, train};
 
 use crate::gpu;
 
-fn options(
+pub fn options(
     arch: Architecture,
     train_set: Arc<dyn wgnn::data::Dataset>,
     val: Arc<dyn wgnn::data::Dataset>,
@@ -38,6 +38,8 @@ fn options(
         precise_bn: 100,
         out: out.to_owned(),
         progress: false,
+        resume: false,
+        checkpoint_every: 0,
     }
 }
 
