@@ -15,6 +15,11 @@
 //                 its operands and result z * a_batch, b_batch, c_batch elements further (one
 //                 dispatch for Winograd's sixteen). Grid = batch * ceil(m/8) * ceil(n/8)
 //                 invocations.
+//   matmul_rows_vec4x2: as matmul_vec4x2 with A row-major instead: A(m, k) =
+//                 a4[(a_off + m * a_row) / 4 + k / 4][k % 4], rows a multiple of 4 floats and
+//                 zero from k to the row's end (B's rows there are not read: its last row is). Per
+//                 four k, one vec4 of each of 8 rows of A and two of 4 rows of B (256
+//                 multiply-adds per 16 loads). Same grid.
 //   transpose:    c[j, i] = a[i, j] for a [m, n] (c's rows padded to b_row floats, the padding
 //                 zeroed), so linear's weight [out, in] becomes a row-major B. One invocation per
 //                 element of c.
@@ -195,8 +200,13 @@ fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
             acc[8u + 2u * i + 1u] += a_up[i] * b_up;
         }
     }
-    // Written out: as a loop this did not unroll, and indexing acc with its counter moved the
-    // whole block to memory (9.8 against 20.2 GFLOP/s at 1024^3).
+    store_block(m0, n0, acc);
+}
+
+// The 8 x 8 block at (m0, n0) of c, acc[2i + h] holding row m0 + i, columns n0 + 4h .. n0 + 4h + 3.
+// Written out: as a loop this did not unroll, and indexing acc with its counter moved the whole
+// block to memory (9.8 against 20.2 GFLOP/s at 1024^3).
+fn store_block(m0: u32, n0: u32, acc: array<vec4<f32>, 16>) {
     if (m0 + 0u < params.m) {
         store4(m0 + 0u, n0, acc[0]);
         store4(m0 + 0u, n0 + 4u, acc[1]);
@@ -229,6 +239,55 @@ fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         store4(m0 + 7u, n0, acc[14]);
         store4(m0 + 7u, n0 + 4u, acc[15]);
     }
+}
+
+
+@compute @workgroup_size(WG)
+fn matmul_rows_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let blocks_n = (params.n + 7u) / 8u;
+    let per_product = blocks_n * ((params.m + 7u) / 8u);
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.batch * per_product) { return; }
+    let z = i / per_product;
+    let block = i % per_product;
+    c_shift = z * params.c_batch;
+    let m0 = (block / blocks_n) * 8u;
+    let n0 = (block % blocks_n) * 8u;
+    let b_hi = select(0u, 1u, n0 + 4u < params.n);
+    let b_base = (params.b_off + z * params.b_batch) / 4u + n0 / 4u;
+    let b_row4 = params.b_row / 4u;
+    // Rows of A, vec4s along k; rows past m re-read the last one and are not stored.
+    let a_base = (params.a_off + z * params.a_batch) / 4u;
+    let a_row4 = params.a_row / 4u;
+    var row: array<u32, 8>;
+    for (var r = 0u; r < 8u; r++) {
+        row[r] = a_base + min(m0 + r, params.m - 1u) * a_row4;
+    }
+    // acc[2i + h]: row m0 + i, columns n0 + 4h .. n0 + 4h + 3.
+    var acc: array<vec4<f32>, 16>;
+    let last = params.k - 1u;
+    for (var q = 0u; q < (params.k + 3u) / 4u; q++) {
+        // B's rows past k repeat its last one: A is zero there.
+        let k0 = b_base + min(4u * q, last) * b_row4;
+        let k1 = b_base + min(4u * q + 1u, last) * b_row4;
+        let k2 = b_base + min(4u * q + 2u, last) * b_row4;
+        let k3 = b_base + min(4u * q + 3u, last) * b_row4;
+        let lo0 = b4[k0];
+        let hi0 = b4[k0 + b_hi];
+        let lo1 = b4[k1];
+        let hi1 = b4[k1 + b_hi];
+        let lo2 = b4[k2];
+        let hi2 = b4[k2 + b_hi];
+        let lo3 = b4[k3];
+        let hi3 = b4[k3 + b_hi];
+        for (var r = 0u; r < 8u; r++) {
+            let a = a4[row[r] + q];
+            acc[2u * r] += a.x * lo0 + a.y * lo1 + a.z * lo2 + a.w * lo3;
+            acc[2u * r + 1u] += a.x * hi0 + a.y * hi1 + a.z * hi2 + a.w * hi3;
+        }
+    }
+    store_block(m0, n0, acc);
 }
 
 @compute @workgroup_size(WG)

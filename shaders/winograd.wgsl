@@ -3,10 +3,15 @@
 // product kernel finishes the convolution 2.25x sooner. With T tiles (n * ceil(oh/2) * ceil(ow/2)),
 // the transformed weight U [16, c_in, co_pad] and input V [16, c_in, t_pad] are k-major operands of
 // matmul.wgsl's matmul_vec4x2, batched in one dispatch: M[xi] [c_out, t_pad] = U[xi]^T V[xi].
-//   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g = weight[co, ci] (3x3), or with
-//                      `flip` the flipped transposed kernel weight[ci, co, 2 - ky, 2 - kx] (input
-//                      gradients); zero for co >= c_out. One invocation per (ci, vec4 of co);
-//                      grid = ceil(c_in * co_pad/4 / WG), folded.
+//   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
+//                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient (the weight is the
+//                      forward's [c_in', c_out', 3, 3]); zero for co >= c_out. One invocation per
+//                      (ci, vec4 of co); grid = ceil(c_in * co_pad/4 / WG), folded.
+//   weights_transform_rows: U[xi, co, ci] = (G g G^T)[xi] with g = weight[co, ci], rows padded to
+//                      ci_pad with zeros: the row-major A of matmul_rows_vec4x2, so the forward needs
+//                      no transposition (neighbouring lanes read neighbouring kernels and write
+//                      neighbouring vec4s). One invocation per (co, vec4 of ci); grid =
+//                      ceil(c_out * ci_pad/4 / WG), folded.
 //   input_transform:   V[xi, ci, t] = (B^T d B)[xi] with d the 4x4 input patch of tile t (rows
 //                      2ty - ph .., columns 2tx - pw .., zero outside x); zero for t >= T. One
 //                      invocation per (ci, four tiles), storing vec4s; grid = ceil(c_in * t_pad/4
@@ -47,7 +52,6 @@ struct Params {
     tiles_w: u32,
     t_pad: u32,
     co_pad: u32,
-    flip: u32,
     has_bias: u32,
     x_off: u32,
     y_off: u32,
@@ -69,16 +73,13 @@ fn tiles() -> u32 {
     return params.n * params.tiles_h * params.tiles_w;
 }
 
-// Weight tap (ky, kx) of output channel co and input channel ci (flipped and transposed with
-// `flip`), zero past c_out.
+// Tap (ky, kx) of the flipped transposed kernel of output channel co and input channel ci, zero
+// past c_out.
 fn tap(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
     if (co >= params.c_out) {
         return 0.0;
     }
-    if (params.flip == 1u) {
-        return weight[((ci * params.c_out + co) * 3u + 2u - ky) * 3u + 2u - kx];
-    }
-    return weight[((co * params.c_in + ci) * 3u + ky) * 3u + kx];
+    return weight[((ci * params.c_out + co) * 3u + 2u - ky) * 3u + 2u - kx];
 }
 
 // G g G^T of one 3x3 kernel g (rows g0, g1, g2), as 4 rows.
@@ -119,6 +120,51 @@ fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
         let c = xi % 4u;
         out4[xi * slice + ci * co_vec4s + co0 / 4u] = vec4<f32>(u[0][r][c], u[1][r][c], u[2][r][c], u[3][r][c]);
     }
+}
+
+// Tap k (3 ky + kx) of the kernels weight[co, ci0 .. ci0 + 4], zero past c_in.
+fn taps4(co: u32, ci0: u32, k: u32) -> vec4<f32> {
+    var t = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        if (ci0 + j < params.c_in) {
+            t[j] = weight[(co * params.c_in + ci0 + j) * 9u + k];
+        }
+    }
+    return t;
+}
+
+// U[at + c * slice] = (r G^T)[c] for one row r = (p, q, s) of G g, four kernels at once.
+fn store_kernel_row(at: u32, slice: u32, p: vec4<f32>, q: vec4<f32>, s: vec4<f32>) {
+    out4[at] = p;
+    out4[at + slice] = 0.5 * (p + q + s);
+    out4[at + 2u * slice] = 0.5 * (p - q + s);
+    out4[at + 3u * slice] = s;
+}
+
+@compute @workgroup_size(WG)
+fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_id) lid: vec3<u32>) {
+    let ci_vec4s = params.ci_pad / 4u;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.c_out * ci_vec4s) { return; }
+    let co = i / ci_vec4s;
+    let ci0 = (i % ci_vec4s) * 4u;
+    let g0 = taps4(co, ci0, 0u);
+    let g1 = taps4(co, ci0, 1u);
+    let g2 = taps4(co, ci0, 2u);
+    let g3 = taps4(co, ci0, 3u);
+    let g4 = taps4(co, ci0, 4u);
+    let g5 = taps4(co, ci0, 5u);
+    let g6 = taps4(co, ci0, 6u);
+    let g7 = taps4(co, ci0, 7u);
+    let g8 = taps4(co, ci0, 8u);
+    // Rows of G g, each times G^T; U[4r + c] lies r * 4 slices in.
+    let slice = params.c_out * ci_vec4s;
+    let at = co * ci_vec4s + ci0 / 4u;
+    store_kernel_row(at, slice, g0, g1, g2);
+    store_kernel_row(at + 4u * slice, slice, 0.5 * (g0 + g3 + g6), 0.5 * (g1 + g4 + g7), 0.5 * (g2 + g5 + g8));
+    store_kernel_row(at + 8u * slice, slice, 0.5 * (g0 - g3 + g6), 0.5 * (g1 - g4 + g7), 0.5 * (g2 - g5 + g8));
+    store_kernel_row(at + 12u * slice, slice, g6, g7, g8);
 }
 
 // Input value at row iy, column ix of plane `plane` (an (n, ci) pair), zero outside.

@@ -94,23 +94,42 @@ pub(crate) fn matmul(
     )
 }
 
-/// `batch` products c_z [m, n] = A_z(m, k) B_z(k, n) in one dispatch of `matmul_vec4x2`: A_z k-major
-/// (element (i, kk) at a_z + kk * a_col + i), B_z row-major with rows of b_row floats, c_z row-major,
-/// each z-th operand `strides` = [a, b, c] elements after the previous one. Row lengths, strides
-/// and shifts must be multiples of 4.
+/// How a batched product's A operand is laid out.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ALayout {
+    /// Element (i, kk) at kk * stride + i: `matmul_vec4x2`.
+    KMajor(usize),
+    /// Element (i, kk) at i * stride + kk, zero from k to the row's end: `matmul_rows_vec4x2`.
+    Rows(usize),
+}
+
+/// `batch` products c_z [m, n] = A_z(m, k) B_z(k, n) in one dispatch: A_z as `a_layout` says,
+/// B_z row-major with rows of b_row floats, c_z row-major, each z-th operand `strides` = [a, b, c]
+/// elements after the previous one. Row lengths, strides and shifts must be multiples of 4.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn batched_products(
     gpu: &Gpu,
     batch: usize,
     [m, n, k]: [usize; 3],
-    (a, a_col): (&View, usize),
+    (a, a_layout): (&View, ALayout),
     (b, b_row): (&View, usize),
     c: &View,
     strides: [usize; 3],
 ) -> Result<()> {
-    let aligned = [a_col, b_row, n, strides[0], strides[1], strides[2]]
-        .iter()
-        .all(|v| v.is_multiple_of(4))
+    let (entry, a_row, a_col) = match a_layout {
+        ALayout::KMajor(col) => ("matmul_vec4x2", 1, col),
+        ALayout::Rows(row) => ("matmul_rows_vec4x2", row, 1),
+    };
+    let aligned = [
+        a_row.max(a_col),
+        b_row,
+        n,
+        strides[0],
+        strides[1],
+        strides[2],
+    ]
+    .iter()
+    .all(|v| v.is_multiple_of(4))
         && [a.shift, b.shift, c.shift]
             .iter()
             .all(|s| s.is_multiple_of(4));
@@ -119,7 +138,7 @@ pub(crate) fn batched_products(
         m: u32_of(m),
         n: u32_of(n),
         k: u32_of(k),
-        a_row: 1,
+        a_row: u32_of(a_row),
         a_col: u32_of(a_col),
         b_row: u32_of(b_row),
         b_col: 1,
@@ -136,7 +155,7 @@ pub(crate) fn batched_products(
     launch_counted(
         gpu,
         Shader::Matmul,
-        "matmul_vec4x2",
+        entry,
         &params,
         &[(6, a), (5, b), (3, a), (4, c), (7, c)],
         batch * m.div_ceil(8) * n.div_ceil(8),

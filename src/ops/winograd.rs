@@ -4,7 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::matmul::batched_products;
+use super::matmul::{ALayout, batched_products};
 use super::{launch, nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader};
@@ -35,7 +35,6 @@ struct Params {
     tiles_w: u32,
     t_pad: u32,
     co_pad: u32,
-    flip: u32,
     has_bias: u32,
     x_off: u32,
     y_off: u32,
@@ -64,11 +63,30 @@ pub(crate) fn conv3x3(
     let tiles = n * tiles_h * tiles_w;
     let t_pad = tiles.div_ceil(VEC) * VEC;
     let co_pad = c_out.div_ceil(VEC) * VEC;
+    let ci_pad = c_in.div_ceil(VEC) * VEC;
     let cap = gpu.max_view_elems();
+    // The forward's weight [c_out, c_in, 3, 3] transforms best into rows along c_in (U[xi, co,
+    // ci]); the flipped one of an input gradient, [c_in', c_out', 3, 3], into k-major U[xi, ci,
+    // co]. Either way the product is over c_in.
+    let (u_shape, a_layout, transform, transform_invocations) = if flip {
+        (
+            [XI, c_in, co_pad],
+            ALayout::KMajor(co_pad),
+            "weights_transform",
+            c_in * co_pad / VEC,
+        )
+    } else {
+        (
+            [XI, c_out, ci_pad],
+            ALayout::Rows(ci_pad),
+            "weights_transform_rows",
+            c_out * ci_pad / VEC,
+        )
+    };
     let sizes = [
         x.numel(),
         n * c_out * oh * ow,
-        XI * c_in * co_pad,
+        u_shape.iter().product(),
         XI * c_in * t_pad,
         XI * c_out * t_pad,
     ];
@@ -89,11 +107,11 @@ pub(crate) fn conv3x3(
         tiles_w: u32_of(tiles_w),
         t_pad: u32_of(t_pad),
         co_pad: u32_of(co_pad),
-        flip: u32::from(flip),
+        ci_pad: u32_of(ci_pad),
         has_bias: u32::from(bias.is_some()),
         ..Params::default()
     };
-    let u = Tensor::uninit(gpu, &[XI, c_in, co_pad], DType::F32);
+    let u = Tensor::uninit(gpu, &u_shape, DType::F32);
     let v = Tensor::uninit(gpu, &[XI, c_in, t_pad], DType::F32);
     let m = Tensor::uninit(gpu, &[XI, c_out, t_pad], DType::F32);
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
@@ -104,10 +122,10 @@ pub(crate) fn conv3x3(
     launch(
         gpu,
         Shader::Winograd,
-        "weights_transform",
+        transform,
         &params,
         &[(2, &wv), (5, &uv)],
-        c_in * co_pad / VEC,
+        transform_invocations,
     )?;
     let (xv, vv) = (
         gpu.whole(x, "conv2d input")?,
@@ -134,10 +152,10 @@ pub(crate) fn conv3x3(
         gpu,
         XI,
         [c_out, t_pad, c_in],
-        (&uv, co_pad),
+        (&uv, a_layout),
         (&vv, t_pad),
         &mv,
-        [c_in * co_pad, c_in * t_pad, c_out * t_pad],
+        [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad],
     )?;
     let bv = match bias {
         Some(b) => gpu.whole(b, "conv2d bias")?,
@@ -234,7 +252,7 @@ pub(crate) fn weight_grad3x3(
         gpu,
         XI,
         [c_out, ci_pad, tiles],
-        (&gv, co_pad),
+        (&gv, ALayout::KMajor(co_pad)),
         (&vv, ci_pad),
         &mv,
         [tiles * co_pad, tiles * ci_pad, c_out * ci_pad],
