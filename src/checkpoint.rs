@@ -86,7 +86,7 @@ fn write_values(
         if let Value::F32(_, data) = v
             && data.iter().any(|x| !x.is_finite())
         {
-            return Err(Error::File(format!(
+            return Err(Error::NonFinite(format!(
                 "tensor {name} holds NaN or infinite values; {} was not written",
                 path.display()
             )));

@@ -18,6 +18,9 @@ pub enum Error {
     /// A file could not be read or written, or does not hold what it should (weights, images).
     #[error("{0}")]
     File(String),
+    /// Values that should be finite are not (weights about to be saved).
+    #[error("{0}")]
+    NonFinite(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

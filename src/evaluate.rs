@@ -160,13 +160,24 @@ impl Predictions {
             .map_err(|e| Error::File(format!("cannot create {}: {e}", dir.display())))?;
         let [h, w] = self.size;
         for (id, classes) in self.ids.iter().zip(self.classes.chunks(h * w)) {
-            let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
-                let class = classes[y as usize * w + x as usize] as usize;
-                image::Rgb(crate::data::LAND_COVER[class.min(6)].1)
-            });
+            let img = crate::draw::mask_to_rgb(classes, self.size);
             let path = dir.join(format!("{id}_mask.png"));
             img.save(&path)
                 .map_err(|e| Error::File(format!("cannot write {}: {e}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// `{id}_overlay.png` per image of `data` (the images predicted, in the same order): the
+    /// predicted mask blended over the image, with the land-cover legend.
+    pub fn write_overlays(&self, data: &dyn Dataset, dir: &std::path::Path) -> Result<()> {
+        let [h, w] = self.size;
+        for (i, (id, classes)) in self.ids.iter().zip(self.classes.chunks(h * w)).enumerate() {
+            let example = data.get(i)?;
+            let image = crate::data::denormalize(&example.image, example.size);
+            let mask = crate::draw::mask_to_rgb(classes, self.size);
+            let picture = crate::draw::overlay_with_legend(&image, &mask);
+            crate::draw::save_png(&picture, &dir.join(format!("{id}_overlay.png")))?;
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod autograd;
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
+pub mod draw;
 pub mod error;
 pub mod evaluate;
 pub mod gpu;
@@ -16,6 +17,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optimizer;
+pub mod pictures;
 pub mod tensor;
 pub mod train;
 

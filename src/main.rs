@@ -8,13 +8,15 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wgnn::checkpoint::Checkpoint;
 use wgnn::data::{
-    Augment, ClassifyFolder, Dataset, ImageFolder, LAND_COVER, Scan, SegmentFolder,
+    Augment, ClassifyFolder, Dataset, ImageFolder, LAND_COVER, Scan, SegmentFolder, Subset,
     SyntheticClassify, SyntheticSegment,
 };
 use wgnn::gpu::{self, Gpu, GpuOptions};
 use wgnn::models::{Architecture, Model, UpsamplingInit};
 use wgnn::ops::optim::{AdamConfig, SgdConfig};
 use wgnn::optimizer::OptimizerConfig;
+use wgnn::pictures::compare::{Contender, compare};
+use wgnn::pictures::embed::{self, FeatureLayer};
 use wgnn::{Error, Result, evaluate, gradcheck, nn, train};
 
 #[derive(Parser)]
@@ -84,6 +86,9 @@ enum Command {
         /// Also write the raw model outputs as the safetensors tensor `logits`.
         #[arg(long, value_name = "FILE")]
         logits: Option<PathBuf>,
+        /// segment: also write {id}_overlay.png, the mask blended over the image with a legend.
+        #[arg(long)]
+        overlay: bool,
         #[arg(long)]
         model: Option<Architecture>,
         #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = at_least(1))]
@@ -117,6 +122,59 @@ enum Command {
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
+    },
+    /// Embed a classifier's features of labelled images in 2-D with t-SNE and draw them by class.
+    Embed {
+        /// VGG16-bn weights.
+        #[arg(long, value_name = "FILE")]
+        weights: PathBuf,
+        /// Labelled images in the homework's layout (default: the built-in validation set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The PNG file to write; the points go beside it as CSV (see --csv).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Where the image_id,label,x,y rows go (default: --out with the extension .csv).
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// The activations embedded.
+        #[arg(long, value_enum, default_value_t = FeatureLayer::Features)]
+        layer: FeatureLayer,
+        /// t-SNE's perplexity, about the number of neighbours each point keeps close (default: 30,
+        /// or (images - 1) / 3 if that is less).
+        #[arg(long, allow_negative_numbers = true, value_parser = perplexity)]
+        perplexity: Option<f32>,
+        /// Seed of t-SNE's starting positions.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = at_least(1))]
+        batch_size: u32,
+    },
+    /// Draw tiles, their ground truth and several segmentation models' predictions side by side.
+    Compare {
+        /// A segmentation model's weights (repeat for each model, in column order).
+        #[arg(long = "weights", value_name = "FILE", required = true)]
+        weights: Vec<PathBuf>,
+        /// Labelled tiles in the homework's layout (default: the built-in validation set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Tile ids, comma-separated (default: the first three).
+        #[arg(long, value_name = "IDS", value_delimiter = ',')]
+        ids: Vec<String>,
+        /// The PNG file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = at_least(1))]
+        batch_size: u32,
+    },
+    /// Draw a run's metrics.csv as training curves (what `wgnn train` keeps as DIR/curves.png).
+    Plot {
+        /// The metrics.csv of a run.
+        #[arg(value_name = "METRICS_CSV")]
+        metrics: PathBuf,
+        /// The PNG file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Write the built-in synthetic data as folders in the homework's layout.
     Synth {
@@ -191,6 +249,13 @@ struct TrainArgs {
     /// (default: after each epoch only).
     #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true, value_parser = at_least(0))]
     checkpoint_every: u32,
+    /// segment: validation tile ids (comma-separated) whose predicted masks are kept after
+    /// snapshot epochs in DIR/snapshots/ and drawn as DIR/snapshots.png.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    snapshot: Vec<String>,
+    /// Snapshot epochs: the first, every N-th and the last.
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = at_least(1))]
+    snapshot_every: u32,
 }
 
 /// `wgnn info | head` closes stdout early; like other command-line tools, wgnn then ends silently
@@ -243,6 +308,7 @@ fn main() -> ExitCode {
             images,
             out,
             logits,
+            overlay,
             model,
             batch_size,
         } => run_predict(
@@ -252,6 +318,7 @@ fn main() -> ExitCode {
             &images,
             &out,
             logits.as_deref(),
+            overlay,
             model,
             batch_size as usize,
         ),
@@ -267,6 +334,41 @@ fn main() -> ExitCode {
             steps,
             json,
         } => run_bench(adapter, &model, batch, size, steps as usize, json),
+        Command::Compare {
+            weights,
+            data,
+            ids,
+            out,
+            batch_size,
+        } => run_compare(
+            adapter,
+            &weights,
+            data.as_deref(),
+            &ids,
+            &out,
+            batch_size as usize,
+        ),
+        Command::Embed {
+            weights,
+            data,
+            out,
+            csv,
+            layer,
+            perplexity,
+            seed,
+            batch_size,
+        } => run_embed(
+            adapter,
+            &weights,
+            data.as_deref(),
+            &out,
+            csv.as_deref(),
+            layer,
+            perplexity,
+            seed,
+            batch_size as usize,
+        ),
+        Command::Plot { metrics, out } => plot(&metrics, &out),
         Command::Synth {
             task,
             out,
@@ -463,6 +565,18 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
             init.display()
         )));
     }
+    if !a.snapshot.is_empty() {
+        let Some(val) = val.as_ref().filter(|_| a.task == Task::Segment) else {
+            return Err(Error::Shape(
+                "--snapshot keeps masks of validation tiles: it needs `train segment` with validation data (--val DIR, or the built-in data)".into(),
+            ));
+        };
+        Subset::by_ids(
+            Arc::clone(val),
+            &a.snapshot,
+            &data_source(a.val.as_deref().or(a.data.as_deref())),
+        )?;
+    }
     check_data_fits(
         &wgnn::data::scan(train_data.as_ref())?,
         &data_source(a.data.as_deref()),
@@ -526,15 +640,37 @@ fn run_train(adapter: Option<&str>, a: TrainArgs) -> Result<ExitCode> {
         progress: std::io::stderr().is_terminal(),
         resume: a.resume.is_some(),
         checkpoint_every: a.checkpoint_every as usize,
+        snapshot: a.snapshot,
+        snapshot_every: a.snapshot_every as usize,
     };
     train::train(&gpu, &options)?;
     println!(
-        "wrote {}, {} and {}",
+        "wrote {}, {}, {} and {}",
         out.join("last.safetensors").display(),
         out.join("best.safetensors").display(),
-        out.join("metrics.csv").display()
+        out.join("metrics.csv").display(),
+        out.join("curves.png").display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A weight file and the labelled data it is to run on, checked against each other (every image
+/// readable, sizes the model takes, labels within its classes) before any GPU work.
+fn weights_and_data(
+    task: Task,
+    weight_file: &Path,
+    model: Option<Architecture>,
+    data: Option<&Path>,
+) -> Result<(Weights, Arc<dyn Dataset>)> {
+    let weights = Weights::open(task, weight_file, model)?;
+    let dataset = labelled(task, data, true)?;
+    check_data_fits(
+        &wgnn::data::scan(dataset.as_ref())?,
+        &data_source(data),
+        weights.arch,
+        weights.classes,
+    )?;
+    Ok((weights, dataset))
 }
 
 /// A weight file with the model it holds: architecture (from its tensor names unless overridden)
@@ -573,14 +709,7 @@ fn run_eval(
     model: Option<Architecture>,
     batch_size: usize,
 ) -> Result<ExitCode> {
-    let weights = Weights::open(task, weights, model)?;
-    let dataset = labelled(task, data, true)?;
-    check_data_fits(
-        &wgnn::data::scan(dataset.as_ref())?,
-        &data_source(data),
-        weights.arch,
-        weights.classes,
-    )?;
+    let (weights, dataset) = weights_and_data(task, weights, model, data)?;
     let gpu = open_gpu(adapter)?;
     let mut m = weights.load(&gpu)?;
     let e = evaluate::evaluate(&gpu, &mut m, dataset, batch_size)?;
@@ -606,9 +735,15 @@ fn run_predict(
     images: &Path,
     out: &Path,
     logits: Option<&Path>,
+    overlay: bool,
     model: Option<Architecture>,
     batch_size: usize,
 ) -> Result<ExitCode> {
+    if overlay && task == Task::Classify {
+        return Err(Error::Shape(
+            "--overlay draws masks over tiles; it is for `predict segment`".into(),
+        ));
+    }
     match task {
         Task::Classify => check_file_destination(out)?,
         Task::Segment => check_folder_destination(out)?,
@@ -626,10 +761,13 @@ fn run_predict(
     )?;
     let gpu = open_gpu(adapter)?;
     let mut m = weights.load(&gpu)?;
-    let p = evaluate::predict(&gpu, &mut m, data, batch_size, logits.is_some())?;
+    let p = evaluate::predict(&gpu, &mut m, data.clone(), batch_size, logits.is_some())?;
     match task {
         Task::Classify => p.write_csv(out)?,
         Task::Segment => p.write_masks(out)?,
+    }
+    if overlay {
+        p.write_overlays(data.as_ref(), out)?;
     }
     if let Some(path) = logits {
         p.write_logits(path)?;
@@ -759,6 +897,112 @@ fn print_report(r: &wgnn::bench::ModelReport, ceilings: &wgnn::bench::Ceilings) 
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+fn run_embed(
+    adapter: Option<&str>,
+    weight_file: &Path,
+    data: Option<&Path>,
+    out: &Path,
+    csv: Option<&Path>,
+    layer: FeatureLayer,
+    perplexity: Option<f32>,
+    seed: u64,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let csv = csv.map_or_else(|| out.with_extension("csv"), Path::to_owned);
+    check_file_destination(out)?;
+    check_file_destination(&csv)?;
+    let (weights, dataset) = weights_and_data(Task::Classify, weight_file, None, data)?;
+    let perplexity = perplexity.unwrap_or(30f32.min(embed::max_perplexity(dataset.len())));
+    // Before the GPU runs: an error after minutes of feature extraction would waste them.
+    embed::check_perplexity(dataset.len(), perplexity)?;
+    let gpu = open_gpu(adapter)?;
+    let features = embed::extract_features(
+        &gpu,
+        &weights.checkpoint,
+        weights.classes,
+        layer,
+        dataset,
+        batch_size,
+    )?;
+    let points = embed::tsne(&features.values, features.dim, perplexity, seed)?;
+    let classes = features.labels.iter().max().map_or(0, |&l| l + 1);
+    let names: Vec<String> = (0..classes).map(|c| format!("class {c}")).collect();
+    let title = format!(
+        "t-SNE of {} ({} values) of {} images, perplexity {perplexity}",
+        match layer {
+            FeatureLayer::Features => "features",
+            FeatureLayer::ClassifierInput => "the classifier input",
+        },
+        features.dim,
+        features.ids.len()
+    );
+    let picture = wgnn::draw::scatter_plot(&points, &features.labels, &names, &title);
+    wgnn::draw::save_png(&picture, out)?;
+    let rows = embed::embedding_csv(&features.ids, &features.labels, &points);
+    wgnn::checkpoint::write_atomically(&csv, rows.as_bytes())?;
+    println!("wrote {} and {}", out.display(), csv.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_compare(
+    adapter: Option<&str>,
+    weight_files: &[PathBuf],
+    data: Option<&Path>,
+    ids: &[String],
+    out: &Path,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    check_file_destination(out)?;
+    let weights = weight_files
+        .iter()
+        .map(|path| Weights::open(Task::Segment, path, None))
+        .collect::<Result<Vec<_>>>()?;
+    let dataset = labelled(Task::Segment, data, true)?;
+    let ids = if ids.is_empty() {
+        (0..dataset.len().min(3)).map(|i| dataset.id(i)).collect()
+    } else {
+        ids.to_vec()
+    };
+    let tiles: Arc<dyn Dataset> = Arc::new(Subset::by_ids(dataset, &ids, &data_source(data))?);
+    let scan = wgnn::data::scan(tiles.as_ref())?;
+    for w in &weights {
+        check_data_fits(&scan, &data_source(data), w.arch, w.classes)?;
+    }
+    let gpu = open_gpu(adapter)?;
+    let mut contenders = weights
+        .iter()
+        .zip(weight_files)
+        .map(|(w, path)| {
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            Ok(Contender {
+                name: format!("{} / {stem}", w.arch.name()),
+                model: w.load(&gpu)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (picture, scores) = compare(&gpu, &mut contenders, tiles, batch_size)?;
+    wgnn::draw::save_png(&picture, out)?;
+    for (c, score) in contenders.iter().zip(scores) {
+        println!("{:<30} mIoU {score:.4} on tiles {}", c.name, ids.join(","));
+    }
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plot(metrics: &Path, out: &Path) -> Result<ExitCode> {
+    check_file_destination(out)?;
+    let records = wgnn::draw::read_metrics_csv(metrics)?;
+    // metrics.csv does not say what its metric is; the run's checkpoint beside it does.
+    let arch = ["last.safetensors", "best.safetensors"]
+        .iter()
+        .find_map(|name| architecture_in_header(&metrics.with_file_name(name)));
+    let curves = wgnn::draw::training_curves(&records, wgnn::draw::metric_name(arch));
+    wgnn::draw::save_png(&curves, out)?;
+    println!("wrote {} ({} epochs)", out.display(), records.len());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn synth(
     task: Task,
     out: &Path,
@@ -825,6 +1069,27 @@ fn float_flag(s: &str, ok: fn(f32) -> bool, expected: &str) -> std::result::Resu
 
 /// --lr: a step of 0 trains nothing, and a negative, NaN or infinite one wrecks the weights.
 fn learning_rate(s: &str) -> std::result::Result<f32, String> {
+    float_flag(s, |v| v > 0.0 && v.is_finite(), "a finite number above 0")
+}
+
+/// The architecture of a safetensors file, from its header alone: an FCN's checkpoint is half a
+/// gigabyte, too much to read for a name. None if the file is not a readable checkpoint.
+fn architecture_in_header(path: &Path) -> Option<Architecture> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length).ok()?;
+    let mut header = Vec::new();
+    file.take(u64::from_le_bytes(length))
+        .read_to_end(&mut header)
+        .ok()?;
+    let tensors: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).ok()?;
+    Architecture::from_tensor_names(tensors.keys().map(String::as_str))
+}
+
+/// --perplexity: t-SNE's effective number of neighbours, a positive finite number.
+fn perplexity(s: &str) -> std::result::Result<f32, String> {
     float_flag(s, |v| v > 0.0 && v.is_finite(), "a finite number above 0")
 }
 

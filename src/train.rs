@@ -44,6 +44,11 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Also save a resume point every this many steps within an epoch (0: after epochs only).
     pub checkpoint_every: usize,
+    /// Ids of validation tiles whose predicted masks are kept after snapshot epochs, drawn as
+    /// `out/snapshots.png` (segmentation; empty: none).
+    pub snapshot: Vec<String>,
+    /// Snapshot epochs: the first, every this many, and the last.
+    pub snapshot_every: usize,
 }
 
 /// One row of metrics.csv.
@@ -115,28 +120,10 @@ impl Position {
     }
 
     fn from_metadata(meta: &HashMap<String, String>, path: &Path) -> Result<Position> {
-        let records = resume_value(meta, path, "wgnn_metrics")?
-            .lines()
-            .skip(1)
-            .map(|line| {
-                let f: Vec<&str> = line.split(',').collect();
-                let bad = || {
-                    Error::File(format!(
-                        "{}: unreadable metrics row {line:?}",
-                        path.display()
-                    ))
-                };
-                match f.as_slice() {
-                    [epoch, loss, metric, seconds] => Ok(EpochRecord {
-                        epoch: epoch.parse().map_err(|_| bad())?,
-                        train_loss: loss.parse().map_err(|_| bad())?,
-                        val_metric: metric.parse().map_err(|_| bad())?,
-                        seconds: seconds.parse().map_err(|_| bad())?,
-                    }),
-                    _ => Err(bad()),
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let records = parse_metrics_csv(
+            resume_value(meta, path, "wgnn_metrics")?,
+            &format!("the metrics in {}", path.display()),
+        )?;
         Ok(Position {
             epoch: resume_number(meta, path, "wgnn_epoch")?,
             step: resume_number(meta, path, "wgnn_step")?,
@@ -190,8 +177,8 @@ fn setting_key(flag: &str) -> String {
     format!("wgnn_run {}", flag.trim_start_matches('-'))
 }
 
-/// Trains, writing `out/last.safetensors`, `out/best.safetensors` and `out/metrics.csv` after every
-/// epoch. Returns the metrics of every epoch of the run.
+/// Trains, writing `out/last.safetensors`, `out/best.safetensors`, `out/metrics.csv` and
+/// `out/curves.png` after every epoch. Returns the metrics of every epoch of the run.
 pub fn train(gpu: &Gpu, o: &TrainOptions) -> Result<Vec<EpochRecord>> {
     train_observed(gpu, o, &mut |_| Ok(()))
 }
@@ -278,22 +265,37 @@ fn run_epoch(
         record.seconds
     );
     at.records.push(record);
+    crate::pictures::snapshots::after_epoch(gpu, o, model, &at.records)?;
     // best.safetensors and metrics.csv go first: if the run stops before last.safetensors is
     // replaced, the resumed run repeats this epoch and writes them again, identically.
     // NaN never compares greater, so an undefined metric never replaces a defined best.
+    let when = format!("by the end of epoch {epoch}");
     if score > at.best || epoch == 1 {
         at.best = if score.is_nan() { at.best } else { score };
-        checkpoint::save(gpu, model, &o.out.join("best.safetensors"))?;
+        checkpoint::save(gpu, model, &o.out.join("best.safetensors"))
+            .map_err(|e| diverged(e, &when))?;
     }
     checkpoint::write_atomically(
         &o.out.join("metrics.csv"),
         metrics_csv(&at.records).as_bytes(),
     )?;
+    crate::draw::write_training_curves(&o.out.join("curves.png"), &at.records, o.arch)?;
     at.epoch += 1;
     at.step = 0;
     at.loss_sum = 0.0;
     at.images = 0;
-    save_resume_point(gpu, o, model, optimizer, at)
+    save_resume_point(gpu, o, model, optimizer, at).map_err(|e| diverged(e, &when))
+}
+
+/// A checkpoint refused for non-finite weights, said as what it means for the run.
+fn diverged(e: Error, when: &str) -> Error {
+    match e {
+        Error::NonFinite(what) => Error::NonFinite(format!(
+            "the weights became NaN or infinite {when} ({what}); the last good checkpoint is \
+             kept. Usual causes: a learning rate too high, or bad labels"
+        )),
+        other => other,
+    }
 }
 
 /// Writes the optimiser state to `optimizer-{steps}.safetensors`, then last.safetensors naming it,
@@ -453,7 +455,8 @@ fn train_steps(
                 collect(at, current)?;
             }
             at.step = done;
-            save_resume_point(gpu, o, model, optimizer, at)?;
+            save_resume_point(gpu, o, model, optimizer, at)
+                .map_err(|e| diverged(e, &format!("at epoch {epoch}, step {done}")))?;
         }
         observer(StepEvent { epoch, step: done })?;
     }
@@ -536,8 +539,36 @@ fn counters(model: &mut Model) -> Vec<i64> {
     counts
 }
 
+/// The rows of a metrics.csv that `wgnn train` wrote; `source` names it in errors.
+pub fn parse_metrics_csv(text: &str, source: &str) -> Result<Vec<EpochRecord>> {
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some(METRICS_HEADER) {
+        return Err(Error::File(format!(
+            "{source} is not a metrics.csv of wgnn train: its first line should be {METRICS_HEADER}"
+        )));
+    }
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let bad = || Error::File(format!("{source}: unreadable row {}: {line:?}", i + 2));
+            match line.trim().split(',').collect::<Vec<_>>().as_slice() {
+                [epoch, loss, metric, seconds] => Ok(EpochRecord {
+                    epoch: epoch.parse().map_err(|_| bad())?,
+                    train_loss: loss.parse().map_err(|_| bad())?,
+                    val_metric: metric.parse().map_err(|_| bad())?,
+                    seconds: seconds.parse().map_err(|_| bad())?,
+                }),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+const METRICS_HEADER: &str = "epoch,train_loss,val_metric,seconds";
+
 fn metrics_csv(records: &[EpochRecord]) -> String {
-    let mut csv = String::from("epoch,train_loss,val_metric,seconds\n");
+    let mut csv = format!("{METRICS_HEADER}\n");
     for r in records {
         csv += &format!(
             "{},{:.6},{:.6},{:.3}\n",

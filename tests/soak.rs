@@ -50,6 +50,8 @@ fn memory_stays_flat_over_many_steps() {
         progress: false,
         resume: false,
         checkpoint_every: 0,
+        snapshot: Vec::new(),
+        snapshot_every: 1,
     };
     let mut samples = Vec::new();
     let mut watch = |e: StepEvent| {

@@ -5,9 +5,12 @@ mod folders;
 mod loader;
 mod synthetic;
 
+pub(crate) use folders::read_rgb;
 pub use folders::{ClassifyFolder, ImageFolder, SegmentFolder};
 pub use loader::{Augment, Batch, Batches};
 pub use synthetic::{SyntheticClassify, SyntheticSegment};
+
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -55,6 +58,19 @@ pub fn normalize(rgb: &image::RgbImage) -> Vec<f32> {
     out
 }
 
+/// The RGB image that `normalize` made `image` (CHW, [height, width]) from, to draw it.
+pub fn denormalize(image: &[f32], size: [usize; 2]) -> image::RgbImage {
+    let [h, w] = size;
+    let plane = h * w;
+    image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        image::Rgb(std::array::from_fn(|c| {
+            let v = (image[c * plane + i] * IMAGENET_STD[c] + IMAGENET_MEAN[c]) * 255.0;
+            v.round().clamp(0.0, 255.0) as u8
+        }))
+    })
+}
+
 /// What an example is labelled with.
 #[derive(Clone, Debug)]
 pub enum Target {
@@ -88,6 +104,52 @@ pub trait Dataset: Send + Sync {
     fn get(&self, i: usize) -> Result<Example>;
     /// The number of classes the labels imply.
     fn classes(&self) -> usize;
+}
+
+/// Chosen examples of a dataset, by id, in the order asked for.
+pub struct Subset {
+    data: Arc<dyn Dataset>,
+    indices: Vec<usize>,
+}
+
+impl Subset {
+    /// The examples of `data` with these ids; an id it lacks is an error listing some it has.
+    /// `source` names the data in that error.
+    pub fn by_ids(data: Arc<dyn Dataset>, ids: &[String], source: &str) -> Result<Subset> {
+        let all: Vec<String> = (0..data.len()).map(|i| data.id(i)).collect();
+        let indices = ids
+            .iter()
+            .map(|id| {
+                all.iter().position(|a| a == id).ok_or_else(|| {
+                    let some: Vec<&str> = all.iter().take(8).map(String::as_str).collect();
+                    Error::File(format!(
+                        "{source} has no tile {id} (it has {}{})",
+                        some.join(", "),
+                        if all.len() > some.len() { ", ..." } else { "" }
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Subset { data, indices })
+    }
+}
+
+impl Dataset for Subset {
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn id(&self, i: usize) -> String {
+        self.data.id(self.indices[i])
+    }
+
+    fn get(&self, i: usize) -> Result<Example> {
+        self.data.get(self.indices[i])
+    }
+
+    fn classes(&self) -> usize {
+        self.data.classes()
+    }
 }
 
 /// What a full pass over a dataset found.

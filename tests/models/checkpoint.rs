@@ -193,6 +193,32 @@ fn extra_tensors_are_an_error() {
     );
 }
 
+/// A model with a NaN or infinite value is not saved: the file keeps its previous contents.
+#[test]
+fn non_finite_weights_are_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last.safetensors");
+    checkpoint::save(gpu(), &mut vgg(7), &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let mut m = vgg(8);
+    m.visit(&mut |name, entry| {
+        if let (Entry::Param(p), "features.7.weight") = (entry, name) {
+            let mut values = p.value.to_f32(gpu()).unwrap();
+            values[5] = f32::INFINITY;
+            p.value = Tensor::from_f32(gpu(), p.value.shape(), &values).unwrap();
+        }
+    });
+    let e = checkpoint::save(gpu(), &mut m, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tensor features.7.weight holds NaN or infinite values")
+            && e.contains("not written"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
 /// torchvision's vgg16_bn keys (`features.*`, plus a classifier wgnn ignores) load into the VGG part
 /// of every model, FCN16s' split backbone included.
 #[test]

@@ -40,6 +40,8 @@ pub fn options(
         progress: false,
         resume: false,
         checkpoint_every: 0,
+        snapshot: Vec::new(),
+        snapshot_every: 1,
     }
 }
 
@@ -134,4 +136,21 @@ fn a_diverging_loss_stops_training_with_its_epoch_and_step() {
         "{err}"
     );
     assert!(!dir.path().join("last.safetensors").exists());
+
+    // Checkpointing every step, each loss is read before its checkpoint: the error names the
+    // exact step, and the checkpoint of the step before it is there, finite, and loads.
+    let dir = tempfile::tempdir().unwrap();
+    o.out = dir.path().to_owned();
+    o.checkpoint_every = 1;
+    let err = train(gpu(), &o).unwrap_err().to_string();
+    assert!(
+        err.contains("the loss became") && err.contains("at epoch 1, step 2;"),
+        "{err}"
+    );
+    let last = wgnn::checkpoint::Checkpoint::open(&dir.path().join("last.safetensors")).unwrap();
+    assert_eq!(last.metadata().unwrap()["wgnn_step"], "1");
+    let mut model =
+        wgnn::models::Model::new(gpu(), Architecture::Vgg16bn, 2, 0, UpsamplingInit::Default)
+            .unwrap();
+    last.load_into(gpu(), &mut model).unwrap();
 }
