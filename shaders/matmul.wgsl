@@ -188,19 +188,32 @@ fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     let b_base = (params.b_off + z * params.b_batch) / 4u + n0 / 4u;
     // acc[2i + h]: row m0 + i, columns n0 + 4h .. n0 + 4h + 3.
     var acc: array<vec4<f32>, 16>;
-    for (var k = 0u; k < params.k; k++) {
-        let a_lo = a4[a_base + k * (params.a_col / 4u)];
-        let a_up = a4[a_base + k * (params.a_col / 4u) + a_hi];
-        let b_lo = b4[b_base + k * (params.b_row / 4u)];
-        let b_up = b4[b_base + k * (params.b_row / 4u) + b_hi];
-        for (var i = 0u; i < 4u; i++) {
-            acc[2u * i] += a_lo[i] * b_lo;
-            acc[2u * i + 1u] += a_lo[i] * b_up;
-            acc[8u + 2u * i] += a_up[i] * b_lo;
-            acc[8u + 2u * i + 1u] += a_up[i] * b_up;
+    // Four k per iteration, then the rest one by one.
+    let k4 = params.k / 4u * 4u;
+    for (var k = 0u; k < k4; k += 4u) {
+        for (var u = 0u; u < 4u; u++) {
+            accumulate_k(&acc, k + u, a_base, a_hi, b_base, b_hi);
         }
     }
+    for (var k = k4; k < params.k; k++) {
+        accumulate_k(&acc, k, a_base, a_hi, b_base, b_hi);
+    }
     store_block(m0, n0, acc);
+}
+
+// acc += the outer product of k-major A's and B's row k over the 8 x 8 block.
+fn accumulate_k(acc: ptr<function, array<vec4<f32>, 16>>, k: u32, a_base: u32, a_hi: u32,
+                b_base: u32, b_hi: u32) {
+    let a_lo = a4[a_base + k * (params.a_col / 4u)];
+    let a_up = a4[a_base + k * (params.a_col / 4u) + a_hi];
+    let b_lo = b4[b_base + k * (params.b_row / 4u)];
+    let b_up = b4[b_base + k * (params.b_row / 4u) + b_hi];
+    for (var i = 0u; i < 4u; i++) {
+        (*acc)[2u * i] += a_lo[i] * b_lo;
+        (*acc)[2u * i + 1u] += a_lo[i] * b_up;
+        (*acc)[8u + 2u * i] += a_up[i] * b_lo;
+        (*acc)[8u + 2u * i + 1u] += a_up[i] * b_up;
+    }
 }
 
 // The 8 x 8 block at (m0, n0) of c, acc[2i + h] holding row m0 + i, columns n0 + 4h .. n0 + 4h + 3.
