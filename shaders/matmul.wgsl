@@ -1,5 +1,6 @@
 // Matrix product with strided operands, for linear layers and their gradients:
-//   c[m, n] = sum over k of A(m, k) * B(k, n)  (+ bias[n] if has_bias)  (+ c[m, n] if accumulate)
+//   c[m, n] = sum over k of A(m, k) * B(k, n)  (+ bias[n] if has_bias is 1, + bias[m] if 2, with
+//   vec4_out)  (+ c[m, n] if accumulate)
 // A(m, k) = a[a_off + m * a_row + k * a_col] and B(k, n) = b[b_off + k * b_row + n * b_col], so a
 // transposed operand is just other strides; c is row-major [m, n] at c_off.
 //   matmul:       any strides. Each invocation computes a TM x TN block of c (the A and B values
@@ -159,7 +160,12 @@ fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 fn store4(row: u32, col0: u32, v: vec4<f32>) {
     if (params.vec4_out == 1u) {
         if (col0 < params.n) {
-            c4[(params.c_off + c_shift + row * params.n + col0) / 4u] = v;
+            // has_bias 2: a bias per row (a 1x1 convolution's output channel).
+            var out = v;
+            if (params.has_bias == 2u) {
+                out += bias[row];
+            }
+            c4[(params.c_off + c_shift + row * params.n + col0) / 4u] = out;
         }
         return;
     }

@@ -3,6 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::matmul::{ALayout, batched_products};
 use super::reduce::sum_columns_into;
 use super::{conv_transpose2d, launch, launch_counted, launch_specialised, nchw, u32_of, winograd};
 use crate::error::Result;
@@ -129,8 +130,62 @@ pub fn conv2d(
     {
         return Ok(y);
     }
+    if [kh, kw] == [1, 1]
+        && args.stride == [1, 1]
+        && args.padding == [0, 0]
+        && let Some(y) = pointwise(gpu, x, weight, false, bias)?
+    {
+        return Ok(y);
+    }
     let packed = pack_weight(gpu, weight, false)?;
     forward_packed(gpu, x, &packed, [c_out, kh, kw], bias, [oh, ow], args)
+}
+
+/// A 1x1 stride-1 unpadded convolution as one matrix product per image, with the weight [c_out,
+/// c_in] read as it lies: y[n] = W x[n] (+ bias) as a row-major A, or with `transposed` the input
+/// gradient dx[n] = W^T dy[n] as a k-major one; no packing. None when the channels or the plane
+/// are not whole vec4s, or a tensor would not fit one binding: the caller takes the general path.
+fn pointwise(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    transposed: bool,
+    bias: Option<&Tensor>,
+) -> Result<Option<Tensor>> {
+    let [n, k, h, w] = nchw("conv2d", "input", x.shape())?;
+    let [a, b, _, _] = nchw("conv2d", "weight", weight.shape())?;
+    let (m, layout) = if transposed {
+        (b, ALayout::KMajor(b))
+    } else {
+        (a, ALayout::Rows(b))
+    };
+    let hw = h * w;
+    let cap = gpu.max_view_elems();
+    if !(b.is_multiple_of(VEC) && hw.is_multiple_of(VEC))
+        || [x.numel(), weight.numel(), n * m * hw]
+            .iter()
+            .any(|&e| e > cap)
+    {
+        return Ok(None);
+    }
+    let y = Tensor::uninit(gpu, &[n, m, h, w], DType::F32);
+    let (wv, xv, yv) = (
+        gpu.whole(weight, "conv2d weight")?,
+        gpu.whole(x, "conv2d input")?,
+        gpu.whole(&y, "conv2d output")?,
+    );
+    let bv = bias.map(|b| gpu.whole(b, "conv2d bias")).transpose()?;
+    batched_products(
+        gpu,
+        n,
+        [m, hw, k],
+        (&wv, layout),
+        (&xv, hw),
+        &yv,
+        [0, k * hw, m * hw],
+        bv.as_ref(),
+    )?;
+    Ok(Some(y))
 }
 
 /// The weight as `forward` reads it: [c_in, kh, kw, c_out padded to FC] (see pack_weight in
@@ -314,6 +369,11 @@ pub fn conv2d_input_grad(
     );
     if [kh, kw] == [3, 3]
         && let Some(dx) = winograd::conv3x3(gpu, dy, weight, true, None, out_hw, padding)?
+    {
+        return Ok(dx);
+    }
+    if [kh, kw] == [1, 1]
+        && let Some(dx) = pointwise(gpu, dy, weight, true, None)?
     {
         return Ok(dx);
     }

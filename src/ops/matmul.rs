@@ -103,9 +103,10 @@ pub(crate) enum ALayout {
     Rows(usize),
 }
 
-/// `batch` products c_z [m, n] = A_z(m, k) B_z(k, n) in one dispatch: A_z as `a_layout` says,
-/// B_z row-major with rows of b_row floats, c_z row-major, each z-th operand `strides` = [a, b, c]
-/// elements after the previous one. Row lengths, strides and shifts must be multiples of 4.
+/// `batch` products c_z [m, n] = A_z(m, k) B_z(k, n) (+ row_bias[m]) in one dispatch: A_z as
+/// `a_layout` says, B_z row-major with rows of b_row floats, c_z row-major, each z-th operand
+/// `strides` = [a, b, c] elements after the previous one. Row lengths, strides and shifts must be
+/// multiples of 4.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn batched_products(
     gpu: &Gpu,
@@ -115,6 +116,7 @@ pub(crate) fn batched_products(
     (b, b_row): (&View, usize),
     c: &View,
     strides: [usize; 3],
+    row_bias: Option<&View>,
 ) -> Result<()> {
     let (entry, a_row, a_col) = match a_layout {
         ALayout::KMajor(col) => ("matmul_vec4x2", 1, col),
@@ -146,6 +148,7 @@ pub(crate) fn batched_products(
         b_off: b.shift,
         c_off: c.shift,
         vec4_out: 1,
+        has_bias: if row_bias.is_some() { 2 } else { 0 },
         batch: u32_of(batch),
         a_batch: u32_of(strides[0]),
         b_batch: u32_of(strides[1]),
@@ -157,7 +160,7 @@ pub(crate) fn batched_products(
         Shader::Matmul,
         entry,
         &params,
-        &[(6, a), (5, b), (3, a), (4, c), (7, c)],
+        &[(6, a), (5, b), (3, row_bias.unwrap_or(a)), (4, c), (7, c)],
         batch * m.div_ceil(8) * n.div_ceil(8),
         2.0 * (batch * m * n * k) as f64,
     )

@@ -156,6 +156,7 @@ pub(crate) fn conv3x3(
         (&vv, t_pad),
         &mv,
         [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad],
+        None,
     )?;
     let bv = match bias {
         Some(b) => gpu.whole(b, "conv2d bias")?,
@@ -256,6 +257,7 @@ pub(crate) fn weight_grad3x3(
         (&vv, ci_pad),
         &mv,
         [tiles * co_pad, tiles * ci_pad, c_out * ci_pad],
+        None,
     )?;
     // The kernel writes dweight as vec4s (binding 5) when c_in is a multiple of 4, else as
     // scalars (binding 8); the other binding gets a placeholder.

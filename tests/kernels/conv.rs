@@ -32,15 +32,17 @@ const fn case(
 }
 
 /// conv2d shapes: batch 1 and C = 1, C = 3, sizes that are multiples of no tile, stride larger
-/// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 and 5x5
+/// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 (with
+/// channels and planes of whole vec4s too, the matrix-product path) and 5x5
 /// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block,
 /// and channel counts that take the Winograd kernels (from 128 input channels) with partial tiles.
-const CONV_CASES: [Case; 13] = [
+const CONV_CASES: [Case; 14] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
     case([3, 3, 9, 10], [4, 3, 2, 2], [3, 3], [0, 0], true),
     case([2, 4, 6, 5], [3, 4, 3, 3], [2, 2], [2, 2], false),
     case([2, 3, 5, 4], [2, 3, 1, 1], [1, 1], [0, 0], true),
+    case([3, 8, 4, 6], [13, 8, 1, 1], [1, 1], [0, 0], true),
     case([2, 3, 8, 9], [2, 3, 3, 5], [2, 1], [1, 2], true),
     case([2, 16, 17, 19], [8, 16, 3, 3], [1, 1], [1, 1], true),
     case([1, 3, 4, 4], [6, 3, 4, 4], [1, 1], [0, 0], false),
