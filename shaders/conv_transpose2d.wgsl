@@ -4,6 +4,11 @@
 //            Written as a gather (each output sums its own inputs), so there are no atomics and the
 //            result is bit-reproducible. x [n, c_in, h, w], y [n, c_out, oh, ow].
 //            One invocation per output element; grid = ceil(n*c_out*oh*ow / WG), folded.
+//   place_patches: with stride == kernel the windows do not overlap, and the op is the product
+//            P[n] = W^T x[n] ([c_out*kh*kw, h*w], matmul.wgsl, W read as [c_in, c_out*kh*kw])
+//            followed by this pass: y[n, co, oy, ox] = P[n, (co*kh + ky)*kw + kx, iy*w + ix]
+//            (+ bias[co]) with oy + ph = iy*kh + ky and ox + pw = ix*kw + kx. P is bound as x.
+//            One invocation per output element; grid = ceil(n*c_out*oh*ow / WG), folded.
 // The same gather is conv2d's input gradient (x = dy, weight = the conv weight [c_out, c_in, ...]
 // read as [c_in', c_out', ...]). This op's input gradient is conv2d.wgsl's forward, and its weight
 // gradient is conv2d.wgsl's weight_grad_partial with the roles of x and dy exchanged.
@@ -64,4 +69,27 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         }
     }
     y[params.y_off + i] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn place_patches(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    let plane = params.oh * params.ow;
+    if (i >= params.n * params.c_out * plane) { return; }
+    let ox = i % params.ow;
+    let oy = (i / params.ow) % params.oh;
+    let co = (i / plane) % params.c_out;
+    let nn = i / (plane * params.c_out);
+    // Every output lies in exactly one window: oy + ph < h * kh because oh = h*kh - 2ph.
+    let ty = oy + params.ph;
+    let tx = ox + params.pw;
+    let row = (co * params.kh + ty % params.kh) * params.kw + tx % params.kw;
+    let column = (ty / params.kh) * params.w + tx / params.kw;
+    let patches = params.c_out * params.kh * params.kw;
+    var v = x[params.x_off + (nn * patches + row) * params.h * params.w + column];
+    if (params.has_bias == 1u) {
+        v += bias[co];
+    }
+    y[params.y_off + i] = v;
 }

@@ -4,6 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::conv2d::{self, Conv2dArgs, check_args};
+use super::matmul::{ALayout, batched_products};
 use super::{launch_counted, nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader};
@@ -67,7 +68,96 @@ pub fn conv_transpose2d(
         "conv_transpose2d: empty output for input {:?}",
         x.shape()
     );
+    if args.stride == [kh, kw]
+        && let Some(y) = non_overlapping(gpu, x, weight, bias, [oh, ow], args.padding)?
+    {
+        return Ok(y);
+    }
     transposed_gather(gpu, x, weight, bias, [oh, ow], args)
+}
+
+/// With stride == kernel (FCN's upsampling) the windows do not overlap, so the op is a matrix
+/// product per image, the weight [c_in, c_out*kh*kw] read where it lies as a k-major A, then a
+/// pass that puts each product entry in its output pixel (`place_patches`). None when the operand
+/// shapes do not fit (rows and planes of whole vec4s, one binding each) or do not match: the
+/// gather then runs, or names the mismatch.
+fn non_overlapping(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    [oh, ow]: [usize; 2],
+    padding: [usize; 2],
+) -> Result<Option<Tensor>> {
+    let [n, c_in, h, w] = nchw("conv_transpose2d", "input", x.shape())?;
+    let [wc_in, c_out, kh, kw] = nchw("conv_transpose2d", "weight", weight.shape())?;
+    let rows = c_out * kh * kw;
+    let plane = h * w;
+    let cap = gpu.max_view_elems();
+    if wc_in != c_in
+        || bias.is_some_and(|b| b.shape() != [c_out])
+        || !(rows.is_multiple_of(4) && plane.is_multiple_of(4))
+        || [
+            x.numel(),
+            weight.numel(),
+            n * rows * plane,
+            n * c_out * oh * ow,
+        ]
+        .iter()
+        .any(|&e| e > cap)
+    {
+        return Ok(None);
+    }
+    let patches = Tensor::uninit(gpu, &[n, rows, plane], DType::F32);
+    let (wv, xv, pv) = (
+        gpu.whole(weight, "conv_transpose2d weight")?,
+        gpu.whole(x, "conv_transpose2d input")?,
+        gpu.whole(&patches, "conv_transpose2d patches")?,
+    );
+    batched_products(
+        gpu,
+        n,
+        [rows, plane, c_in],
+        (&wv, ALayout::KMajor(rows)),
+        (&xv, plane),
+        &pv,
+        [0, c_in * plane, rows * plane],
+        None,
+    )?;
+    let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
+    let yv = gpu.whole(&y, "conv_transpose2d output")?;
+    let bv = match bias {
+        Some(b) => gpu.whole(b, "conv_transpose2d bias")?,
+        None => gpu.whole(weight, "conv_transpose2d weight")?,
+    };
+    let params = Params {
+        n: u32_of(n),
+        c_in: u32_of(c_in),
+        h: u32_of(h),
+        w: u32_of(w),
+        c_out: u32_of(c_out),
+        oh: u32_of(oh),
+        ow: u32_of(ow),
+        kh: u32_of(kh),
+        kw: u32_of(kw),
+        sh: u32_of(kh),
+        sw: u32_of(kw),
+        ph: u32_of(padding[0]),
+        pw: u32_of(padding[1]),
+        has_bias: u32::from(bias.is_some()),
+        x_off: pv.shift,
+        y_off: yv.shift,
+    };
+    launch_counted(
+        gpu,
+        Shader::ConvTranspose2d,
+        "place_patches",
+        &params,
+        &[(1, &pv), (3, &bv), (4, &yv)],
+        n * c_out * oh * ow,
+        0.0,
+    )?;
+    Ok(Some(y))
 }
 
 /// The transposed convolution into an output of the given size (conv2d's input gradient asks for

@@ -118,10 +118,13 @@ fn conv2d_forward_and_gradients_match_reference() {
     }
 }
 
-/// conv_transpose2d shapes: FCN's stride == kernel (scaled down from 32/32), kernel 2 stride 2 with
-/// bias, overlapping windows with padding, stride larger than the kernel, padding 2, C = 1.
-const CONV_T_CASES: [Case; 6] = [
+/// conv_transpose2d shapes: FCN's stride == kernel (scaled down from 32/32; with planes and rows of
+/// whole vec4s too, the matrix-product path, once with padding), kernel 2 stride 2 with bias,
+/// overlapping windows with padding, stride larger than the kernel, padding 2, C = 1.
+const CONV_T_CASES: [Case; 8] = [
     case([1, 7, 2, 3], [7, 7, 4, 4], [4, 4], [0, 0], false),
+    case([2, 5, 2, 4], [5, 3, 4, 4], [4, 4], [0, 0], true),
+    case([1, 3, 4, 4], [3, 2, 2, 2], [2, 2], [1, 1], true),
     case([2, 7, 3, 2], [7, 7, 2, 2], [2, 2], [0, 0], true),
     case([2, 3, 4, 5], [3, 2, 3, 3], [2, 2], [1, 1], true),
     case([1, 1, 3, 3], [1, 1, 2, 3], [3, 4], [0, 0], true),
