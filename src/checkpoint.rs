@@ -130,7 +130,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(io)
+    std::fs::rename(&tmp, path).map_err(io)?;
+    // The rename itself reaches the disk only with its folder; without this a power cut could
+    // undo it after files it made stale were removed. Folders cannot be opened on every platform.
+    if let Some(dir) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
+        dir.sync_all().map_err(io)?;
+    }
+    Ok(())
 }
 
 /// A weights file, read and parsed.

@@ -196,6 +196,17 @@ pub fn train_observed(
     } else {
         (initial_model(gpu, o)?, Position::start())
     };
+    let last = o.out.join("last.safetensors");
+    if !o.resume && last.exists() {
+        // A fresh run would replace its best checkpoint and metrics, and mix its optimiser
+        // states with the old run's.
+        return Err(Error::File(format!(
+            "{} already holds a run ({}): continue it with --resume {}, or train into another --out",
+            o.out.display(),
+            last.display(),
+            o.out.display()
+        )));
+    }
     std::fs::create_dir_all(&o.out)
         .map_err(|e| Error::File(format!("cannot create {}: {e}", o.out.display())))?;
     if at.epoch > o.epochs {
@@ -208,11 +219,15 @@ pub fn train_observed(
     while at.epoch <= o.epochs {
         run_epoch(gpu, o, &mut model, &mut optimizer, &mut at, observer).map_err(|e| {
             match e {
-                // The GPU is gone: say where the run can be picked up again.
-                Error::Device(msg) => Error::Device(format!(
+                // The GPU is gone: say where the run can be picked up again, if anywhere.
+                Error::Device(msg) if last.exists() => Error::Device(format!(
                     "{msg}; the last checkpoint, {}, is intact: continue with --resume {}",
-                    o.out.join("last.safetensors").display(),
+                    last.display(),
                     o.out.display()
+                )),
+                Error::Device(msg) => Error::Device(format!(
+                    "{msg}; no checkpoint had been written yet (--checkpoint-every N saves within \
+                     an epoch)"
                 )),
                 other => other,
             }

@@ -47,7 +47,7 @@ fn cell_size(width: u32, height: u32) -> (u32, u32) {
         (width * factor, height * factor)
     } else if w > MAX_CELL {
         let divisor = w.div_ceil(MAX_CELL);
-        (width / divisor, height / divisor)
+        (width / divisor, (height / divisor).max(1))
     } else {
         (width, height)
     }

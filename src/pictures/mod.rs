@@ -42,6 +42,9 @@ pub fn tiles(data: &dyn Dataset) -> Result<Vec<Tile>> {
 /// a few tiles a class is often in neither the labels nor the predictions, and its 0 / 0 says
 /// nothing about the model. NaN if no class is defined.
 pub fn mean_iou_of_present_classes(iou: &IouCounts) -> f64 {
-    let defined: Vec<f64> = (0..6).map(|i| iou.iou(i)).filter(|v| !v.is_nan()).collect();
+    let defined: Vec<f64> = (0..6.min(iou.both.len()))
+        .map(|i| iou.iou(i))
+        .filter(|v| !v.is_nan())
+        .collect();
     defined.iter().sum::<f64>() / defined.len() as f64
 }

@@ -135,10 +135,20 @@ fn training_is_bitwise_reproducible() {
 }
 
 #[test]
-fn resuming_needs_the_same_settings_and_epochs_left() {
+fn a_run_folder_is_only_continued_with_the_same_settings_and_epochs_left() {
     let dir = tempfile::tempdir().unwrap();
     train(gpu(), &run(dir.path(), 4, 1, SGD)).unwrap();
     let mut o = run(dir.path(), 4, 1, SGD);
+    let before = tensors(&dir.path().join("best.safetensors"));
+    let err = train(gpu(), &o).unwrap_err().to_string();
+    assert!(
+        err.contains("already holds a run") && err.contains("--resume"),
+        "{err}"
+    );
+    assert!(
+        tensors(&dir.path().join("best.safetensors")) == before,
+        "best.safetensors changed"
+    );
     o.resume = true;
     let err = train(gpu(), &o).unwrap_err().to_string();
     assert!(err.contains("finished its 1 epochs"), "{err}");
