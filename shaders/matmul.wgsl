@@ -175,18 +175,32 @@ fn store4(row: u32, col0: u32, v: vec4<f32>) {
     if (col0 + 3u < params.n) { store(row, col0 + 3u, v.w); }
 }
 
+// Product z and 8 x 8 block (m0, n0) of c, block columns fastest, for invocation i of
+// matmul_vec4x2 and matmul_rows_vec4x2; sets c_shift. valid is false past the last block.
+struct Block {
+    valid: bool,
+    z: u32,
+    m0: u32,
+    n0: u32,
+}
+
+fn block_of(i: u32) -> Block {
+    let blocks_n = (params.n + 7u) / 8u;
+    let per_product = blocks_n * ((params.m + 7u) / 8u);
+    let z = i / per_product;
+    let b = i % per_product;
+    c_shift = z * params.c_batch;
+    return Block(i < params.batch * per_product, z, (b / blocks_n) * 8u, (b % blocks_n) * 8u);
+}
+
 @compute @workgroup_size(WG)
 fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let blocks_n = (params.n + 7u) / 8u;
-    let per_product = blocks_n * ((params.m + 7u) / 8u);
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.batch * per_product) { return; }
-    let z = i / per_product;
-    let block = i % per_product;
-    c_shift = z * params.c_batch;
-    let m0 = (block / blocks_n) * 8u;
-    let n0 = (block % blocks_n) * 8u;
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!block.valid) { return; }
+    let z = block.z;
+    let m0 = block.m0;
+    let n0 = block.n0;
     // The second vec4 of a block past the matrix re-reads the first; its results are not stored.
     let a_hi = select(0u, 1u, m0 + 4u < params.m);
     let b_hi = select(0u, 1u, n0 + 4u < params.n);
@@ -260,19 +274,14 @@ fn store_block(m0: u32, n0: u32, acc: array<vec4<f32>, 16>) {
     }
 }
 
-
 @compute @workgroup_size(WG)
 fn matmul_rows_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_id) lid: vec3<u32>) {
-    let blocks_n = (params.n + 7u) / 8u;
-    let per_product = blocks_n * ((params.m + 7u) / 8u);
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.batch * per_product) { return; }
-    let z = i / per_product;
-    let block = i % per_product;
-    c_shift = z * params.c_batch;
-    let m0 = (block / blocks_n) * 8u;
-    let n0 = (block % blocks_n) * 8u;
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!block.valid) { return; }
+    let z = block.z;
+    let m0 = block.m0;
+    let n0 = block.n0;
     let b_hi = select(0u, 1u, n0 + 4u < params.n);
     let b_base = (params.b_off + z * params.b_batch) / 4u + n0 / 4u;
     let b_row4 = params.b_row / 4u;
