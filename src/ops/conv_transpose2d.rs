@@ -31,6 +31,38 @@ struct Params {
     y_off: u32,
 }
 
+impl Params {
+    /// `n` images of x [n, c_in, h, w] into y [n, c_out, oh, ow] through a [c_out, kh, kw] kernel;
+    /// `offsets` are the x and y views' element shifts.
+    fn new(
+        [n, c_in, h, w]: [usize; 4],
+        [c_out, kh, kw]: [usize; 3],
+        [oh, ow]: [usize; 2],
+        args: Conv2dArgs,
+        has_bias: bool,
+        [x_off, y_off]: [u32; 2],
+    ) -> Params {
+        Params {
+            n: u32_of(n),
+            c_in: u32_of(c_in),
+            h: u32_of(h),
+            w: u32_of(w),
+            c_out: u32_of(c_out),
+            oh: u32_of(oh),
+            ow: u32_of(ow),
+            kh: u32_of(kh),
+            kw: u32_of(kw),
+            sh: u32_of(args.stride[0]),
+            sw: u32_of(args.stride[1]),
+            ph: u32_of(args.padding[0]),
+            pw: u32_of(args.padding[1]),
+            has_bias: u32::from(has_bias),
+            x_off,
+            y_off,
+        }
+    }
+}
+
 /// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
 pub fn conv_transpose_out_len(
     input: usize,
@@ -130,24 +162,17 @@ fn non_overlapping(
         Some(b) => gpu.whole(b, "conv_transpose2d bias")?,
         None => gpu.whole(weight, "conv_transpose2d weight")?,
     };
-    let params = Params {
-        n: u32_of(n),
-        c_in: u32_of(c_in),
-        h: u32_of(h),
-        w: u32_of(w),
-        c_out: u32_of(c_out),
-        oh: u32_of(oh),
-        ow: u32_of(ow),
-        kh: u32_of(kh),
-        kw: u32_of(kw),
-        sh: u32_of(kh),
-        sw: u32_of(kw),
-        ph: u32_of(padding[0]),
-        pw: u32_of(padding[1]),
-        has_bias: u32::from(bias.is_some()),
-        x_off: pv.shift,
-        y_off: yv.shift,
-    };
+    let params = Params::new(
+        [n, c_in, h, w],
+        [c_out, kh, kw],
+        [oh, ow],
+        Conv2dArgs {
+            stride: [kh, kw],
+            padding,
+        },
+        bias.is_some(),
+        [pv.shift, yv.shift],
+    );
     launch_counted(
         gpu,
         Shader::ConvTranspose2d,
@@ -204,24 +229,14 @@ pub(crate) fn transposed_gather(
     )? {
         let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
         let yv = gpu.view(&y, chunk.start * per_y, chunk.len() * per_y);
-        let params = Params {
-            n: u32_of(chunk.len()),
-            c_in: u32_of(c_in),
-            h: u32_of(h),
-            w: u32_of(w),
-            c_out: u32_of(c_out),
-            oh: u32_of(oh),
-            ow: u32_of(ow),
-            kh: u32_of(kh),
-            kw: u32_of(kw),
-            sh: u32_of(args.stride[0]),
-            sw: u32_of(args.stride[1]),
-            ph: u32_of(args.padding[0]),
-            pw: u32_of(args.padding[1]),
-            has_bias: u32::from(bias.is_some()),
-            x_off: xv.shift,
-            y_off: yv.shift,
-        };
+        let params = Params::new(
+            [chunk.len(), c_in, h, w],
+            [c_out, kh, kw],
+            out_hw,
+            args,
+            bias.is_some(),
+            [xv.shift, yv.shift],
+        );
         launch_counted(
             gpu,
             Shader::ConvTranspose2d,
