@@ -4,27 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use image::RgbImage;
 use safetensors::tensor::{Dtype, TensorView};
 
-/// `wgnn` as on a headless server or CI (see tests/cli.rs), with backtraces on so that a panic
-/// could not pass for a one-line error.
-fn headless() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wgnn"));
-    command
-        .env_remove("WGNN_ADAPTER")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("NODEVICE_SELECT")
-        .env_remove("MESA_VK_DEVICE_SELECT")
-        .env("RUST_BACKTRACE", "1");
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+#[allow(dead_code)] // each test binary uses its own part
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::{headless, text};
 
 /// Runs wgnn and checks that it failed as a user should see it: a non-zero exit, and on stderr
 /// exactly one line starting `error: `, with no panic, holding every one of `words`.
@@ -624,32 +612,22 @@ fn bad_weight_files_name_the_file_or_the_tensor() {
             &["eval", "classify", "--weights", &weights, "--data", data],
             words,
         );
-        fails(
-            &[
-                "train",
-                "classify",
-                "--init",
-                &weights,
-                "--data",
-                data,
-                "--out",
-                &s.arg("run"),
-            ],
-            words,
-        );
-        fails(
-            &[
-                "train",
-                "classify",
-                "--init",
-                &weights,
-                "--data",
-                data,
-                "--out",
-                &s.arg("fresh"),
-            ],
-            words,
-        );
+        // Into the earlier run's folder and into a new one, which must not be created.
+        for out in ["run", "fresh"] {
+            fails(
+                &[
+                    "train",
+                    "classify",
+                    "--init",
+                    &weights,
+                    "--data",
+                    data,
+                    "--out",
+                    &s.arg(out),
+                ],
+                words,
+            );
+        }
         assert!(!s.path("fresh").exists(), "{file}: --out was created");
     }
     earlier.check();

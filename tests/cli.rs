@@ -1,26 +1,9 @@
 //! The `wgnn` binary: `info`, `gradcheck`, and one-line errors with a non-zero exit.
 
-use std::process::{Command, Output};
-
-/// `wgnn` as on a headless server or CI: no `XDG_RUNTIME_DIR` (Mesa's device-select layer prints
-/// wayland errors without it unless wgnn switches the layer off).
-fn headless() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wgnn"));
-    command
-        .env_remove("WGNN_ADAPTER")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("NODEVICE_SELECT")
-        .env_remove("MESA_VK_DEVICE_SELECT");
-    command
-}
-
-fn wgnn(args: &[&str]) -> Output {
-    headless().args(args).output().expect("run wgnn")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+#[allow(dead_code)] // each test binary uses its own part
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::{headless, ok, text, wgnn};
 
 #[test]
 fn info_lists_adapters_limits_and_the_choice() {
@@ -152,17 +135,6 @@ fn workgroup_size_is_overridable_and_checked() {
         assert!(lines[0].starts_with("error:"), "{stderr}");
         assert!(lines[0].contains("workgroup size") || lines[0].contains("WGNN_WORKGROUP_SIZE"));
     }
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = wgnn(args);
-    let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "wgnn {args:?} failed:\n{stdout}{}",
-        text(&out.stderr)
-    );
-    stdout
 }
 
 /// synth -> train -> eval -> predict in a temporary folder, for classification.

@@ -2,7 +2,6 @@
 //! and the optimiser state it names load; resumed with `--resume` until it finishes, the run ends
 //! with bitwise the weights of a run that was never interrupted.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
@@ -10,6 +9,10 @@ use std::time::{Instant, SystemTime};
 use wgnn::checkpoint::Checkpoint;
 use wgnn::models::{Architecture, Model, UpsamplingInit};
 use wgnn::{Gpu, GpuOptions};
+
+#[path = "support/runs.rs"]
+mod runs;
+use runs::{losses, tensors};
 
 fn wgnn() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wgnn"));
@@ -40,15 +43,6 @@ fn train(data: &Path, out: &Path, resume: bool) -> Command {
         .arg(if resume { "--resume" } else { "--out" })
         .arg(out);
     command
-}
-
-fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect()
 }
 
 /// The checkpoint a killed run left loads into the model, and the optimiser state it names opens.
@@ -144,12 +138,5 @@ fn a_run_killed_at_random_points_resumes_to_the_same_weights() {
             "seed {seed}: {file} of the interrupted run differs"
         );
     }
-    let losses = |dir: &Path| -> Vec<String> {
-        std::fs::read_to_string(dir.join("metrics.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
-            .collect()
-    };
     assert_eq!(losses(&whole), losses(&cut), "seed {seed}: metrics.csv");
 }

@@ -374,7 +374,6 @@ fn tsne_keeps_separated_clusters_apart() {
 // The commands, on the GPU.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use wgnn::data::{Dataset, Subset, SyntheticSegment};
@@ -383,31 +382,15 @@ use wgnn::optimizer::OptimizerConfig;
 use wgnn::train::{StepEvent, TrainOptions, train_observed};
 use wgnn::{Gpu, GpuOptions};
 
+#[allow(dead_code)] // each test binary uses its own part
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::{ok, wgnn};
+
 fn gpu() -> Gpu {
     Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| {
         panic!("GPU tests need an adapter: {e}\n(on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
     })
-}
-
-/// `wgnn` as on a headless server (see tests/cli.rs).
-fn wgnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wgnn"))
-        .env_remove("WGNN_ADAPTER")
-        .env_remove("XDG_RUNTIME_DIR")
-        .args(args)
-        .output()
-        .expect("run wgnn")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = wgnn(args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "wgnn {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// The one `error: ...` line of a failing command.

@@ -3,6 +3,8 @@
 mod data;
 mod metrics;
 mod resume;
+#[path = "../support/runs.rs"]
+mod runs;
 mod training;
 
 use std::sync::OnceLock;

@@ -2,7 +2,6 @@
 //! is bitwise reproducible, and a lost GPU leaves the last checkpoint intact (memory over many
 //! steps: tests/soak.rs).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use wgnn::train::{StepEvent, TrainOptions, train, train_observed};
 use wgnn::{Error, Gpu, GpuOptions};
 
 use crate::gpu;
+use crate::runs::{losses, tensors};
 use crate::training::options;
 
 /// VGG16-bn on `count` synthetic images of 2 classes, batches of 4, no validation set.
@@ -44,16 +44,6 @@ const ADAM: OptimizerConfig = OptimizerConfig::Adam(AdamConfig {
     weight_decay: 5e-4,
 });
 
-/// Every tensor of a safetensors file, as raw bytes by name.
-fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect()
-}
-
 /// The optimiser state file last.safetensors names.
 fn optimizer_state(dir: &Path) -> std::path::PathBuf {
     let meta = Checkpoint::open(&dir.join("last.safetensors"))
@@ -76,13 +66,6 @@ fn assert_same_run(a: &Path, b: &Path) {
         tensors(&optimizer_state(a)) == tensors(&optimizer_state(b)),
         "optimiser states differ"
     );
-    let losses = |dir: &Path| -> Vec<String> {
-        std::fs::read_to_string(dir.join("metrics.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
-            .collect()
-    };
     assert_eq!(losses(a), losses(b), "metrics.csv");
 }
 
