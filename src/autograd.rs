@@ -55,6 +55,20 @@ pub struct Graph<'g> {
     nodes: RefCell<Vec<Node<'g>>>,
 }
 
+/// What `Graph::batch_norm2d` normalises with: the layer's affine parameters and running
+/// statistics, its mode and hyper-parameters.
+#[derive(Clone, Copy)]
+pub struct BatchNormArgs<'a> {
+    pub gamma: &'a Var,
+    pub beta: &'a Var,
+    pub running_mean: &'a Tensor,
+    pub running_var: &'a Tensor,
+    /// Batch statistics (and running statistics updated) rather than the running statistics.
+    pub training: bool,
+    pub momentum: f32,
+    pub eps: f32,
+}
+
 impl<'g> Graph<'g> {
     /// A graph that records what backward needs.
     pub fn training(gpu: &'g Gpu) -> Result<Graph<'g>> {
@@ -215,20 +229,18 @@ impl<'g> Graph<'g> {
         }))
     }
 
-    /// batch_norm2d with affine parameters `gamma`, `beta`; in training it normalises with batch
+    /// batch_norm2d of `x` with `bn`'s affine parameters; in training it normalises with batch
     /// statistics and updates the running statistics in place.
-    #[allow(clippy::too_many_arguments)]
-    pub fn batch_norm2d(
-        &self,
-        x: &Var,
-        gamma: &Var,
-        beta: &Var,
-        running_mean: &Tensor,
-        running_var: &Tensor,
-        training: bool,
-        momentum: f32,
-        eps: f32,
-    ) -> Result<Var> {
+    pub fn batch_norm2d(&self, x: &Var, bn: &BatchNormArgs) -> Result<Var> {
+        let BatchNormArgs {
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            training,
+            momentum,
+            eps,
+        } = *bn;
         let p = BatchNormParams {
             gamma: &gamma.value,
             beta: &beta.value,

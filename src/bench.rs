@@ -188,7 +188,7 @@ fn train_step_measured(
     let after_forward = gpu.pool_stats().live_tensor_bytes;
     let mut grads = g.backward(&loss)?;
     collect_grads(model.net.as_mut(), &mut grads);
-    optimizer.step(gpu, model)?;
+    optimizer.step(gpu, model.net.as_mut())?;
     loss.value.to_f32(gpu)?;
     Ok((before, after_forward))
 }
@@ -201,7 +201,7 @@ pub fn model_report(
     size: usize,
     steps: usize,
 ) -> Result<ModelReport> {
-    let classes = if arch.is_segmentation() { 7 } else { 50 };
+    let classes = arch.homework_classes();
     let mut model = Model::new(gpu, arch, classes, 0, UpsamplingInit::Bilinear)?;
     let pixels = batch * 3 * size * size;
     let x = Tensor::from_f32(
@@ -264,4 +264,78 @@ pub fn model_report(
         model_state_bytes: before - input_bytes,
         kernels,
     })
+}
+
+/// `wgnn bench`'s shape for `arch` unless told otherwise: a batch and image size that take seconds
+/// a step on a CPU device (32 images of 32x32 for vgg16bn, 2 tiles of 128x128 for the FCNs).
+pub fn default_shape(arch: Architecture) -> (usize, usize) {
+    if arch.is_segmentation() {
+        (2, 128)
+    } else {
+        (32, 32)
+    }
+}
+
+/// The heading of the tables: the adapter and its ceilings.
+pub fn print_ceilings(adapter: &str, ceilings: &Ceilings) {
+    println!("wgnn bench on {adapter}");
+    println!(
+        "device ceilings: compute {:.2} GFLOP/s (matmul 1024^3 {:.2}), buffer copy {:.2} GB/s",
+        ceilings.compute_gflops, ceilings.matmul_gflops, ceilings.copy_gbps
+    );
+}
+
+/// A model's speeds, memory and kernel table, GFLOP/s also as a share of the compute ceiling.
+pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
+    println!(
+        "\n{} batch {} at {}x{}: train {:.2} images/s (step {:.2} s, first step {:.2} s), inference {:.2} images/s",
+        r.model,
+        r.batch,
+        r.size,
+        r.size,
+        r.train_images_per_second,
+        r.step_seconds,
+        r.first_step_seconds,
+        r.inference_images_per_second,
+    );
+    let mib = |b: u64| b as f64 / 1048576.0;
+    println!(
+        "  peak GPU memory {:.0} MiB; strictly needed: {:.0} MiB of activations saved for backward + {:.0} MiB of weights and optimiser state",
+        mib(r.peak_pool_bytes),
+        mib(r.saved_activation_bytes),
+        mib(r.model_state_bytes)
+    );
+    println!(
+        "  {:<40} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
+        "kernel (one training step)", "calls", "total ms", "GFLOP/s", "of max", "GB/s", "share"
+    );
+    for k in &r.kernels {
+        let (gflops, of_max) = match k.gflops {
+            Some(g) => (
+                format!("{g:.2}"),
+                format!("{:.0}%", 100.0 * g / ceilings.compute_gflops),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "  {:<40} {:>6} {:>10.1} {:>9} {:>7} {:>8.2} {:>5.1}%",
+            k.kernel,
+            k.calls,
+            k.milliseconds,
+            gflops,
+            of_max,
+            k.gbps,
+            100.0 * k.share
+        );
+    }
+}
+
+/// Everything measured, as `wgnn bench --json` prints it.
+pub fn json(adapter: &str, ceilings: &Ceilings, reports: &[ModelReport]) -> String {
+    let out = serde_json::json!({
+        "adapter": adapter,
+        "ceilings": ceilings,
+        "models": reports,
+    });
+    serde_json::to_string_pretty(&out).expect("bench results serialise")
 }

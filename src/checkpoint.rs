@@ -1,6 +1,7 @@
 //! Weights as safetensors files with PyTorch's state_dict names and layouts: f32 tensors, and
 //! `num_batches_tracked` as an i64 scalar. Files are written to a temporary name and renamed, so a
-//! crash mid-write leaves the previous file intact.
+//! crash mid-write leaves the previous file intact. Also: a weight file with the model it holds,
+//! and the architecture read from a header alone.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -10,7 +11,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::models::{Architecture, Model};
+use crate::models::{Architecture, Model, UpsamplingInit};
 use crate::nn::{Entry, Param};
 use crate::tensor::Tensor;
 
@@ -114,29 +115,50 @@ fn write_values(
         .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
-    write_atomically(path, &bytes)
+    crate::fsutil::write_atomically(path, &bytes)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
-    let io = |e: std::io::Error| Error::File(format!("cannot write {}: {e}", path.display()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    // The rename itself reaches the disk only with its folder; without this a power cut could
-    // undo it after files it made stale were removed. Folders cannot be opened on every platform.
-    if let Some(dir) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
-        dir.sync_all().map_err(io)?;
+/// A weight file with the model it holds: architecture (from its tensor names unless overridden)
+/// and classes. Read before data is checked against the model, which is built only after that.
+pub struct Weights {
+    pub checkpoint: Checkpoint,
+    pub arch: Architecture,
+    pub classes: usize,
+}
+
+impl Weights {
+    pub fn open(path: &Path, model: Option<Architecture>) -> Result<Weights> {
+        let checkpoint = Checkpoint::open(path)?;
+        let (found, classes) = checkpoint.architecture()?;
+        Ok(Weights {
+            checkpoint,
+            arch: model.unwrap_or(found),
+            classes,
+        })
     }
-    Ok(())
+
+    /// The model, built and loaded.
+    pub fn load(&self, gpu: &Gpu) -> Result<Model> {
+        let mut m = Model::new(gpu, self.arch, self.classes, 0, UpsamplingInit::Default)?;
+        self.checkpoint.load_into(gpu, &mut m)?;
+        Ok(m)
+    }
+}
+
+/// The architecture of a safetensors file, from its header alone: an FCN's checkpoint is half a
+/// gigabyte, too much to read for a name. None if the file is not a readable checkpoint.
+pub fn architecture_in_header(path: &Path) -> Option<Architecture> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length).ok()?;
+    let mut header = Vec::new();
+    file.take(u64::from_le_bytes(length))
+        .read_to_end(&mut header)
+        .ok()?;
+    let tensors: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).ok()?;
+    Architecture::from_tensor_names(tensors.keys().map(String::as_str))
 }
 
 /// A weights file, read and parsed.

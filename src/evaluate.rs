@@ -151,19 +151,16 @@ impl Predictions {
         for (id, class) in self.ids.iter().zip(&self.classes) {
             csv += &format!("{id},{class}\n");
         }
-        crate::checkpoint::write_atomically(path, csv.as_bytes())
+        crate::fsutil::write_atomically(path, csv.as_bytes())
     }
 
     /// `{id}_mask.png` per image in the land-cover colour code.
     pub fn write_masks(&self, dir: &std::path::Path) -> Result<()> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::File(format!("cannot create {}: {e}", dir.display())))?;
+        crate::fsutil::create_folder(dir)?;
         let [h, w] = self.size;
         for (id, classes) in self.ids.iter().zip(self.classes.chunks(h * w)) {
             let img = crate::draw::mask_to_rgb(classes, self.size);
-            let path = dir.join(format!("{id}_mask.png"));
-            img.save(&path)
-                .map_err(|e| Error::File(format!("cannot write {}: {e}", path.display())))?;
+            crate::draw::save_png(&img, &dir.join(format!("{id}_mask.png")))?;
         }
         Ok(())
     }
@@ -195,6 +192,6 @@ impl Predictions {
         .map_err(|e| Error::File(format!("cannot serialise logits: {e}")))?;
         let bytes = safetensors::serialize([("logits", view)], None)
             .map_err(|e| Error::File(format!("cannot serialise logits: {e}")))?;
-        crate::checkpoint::write_atomically(path, &bytes)
+        crate::fsutil::write_atomically(path, &bytes)
     }
 }

@@ -11,6 +11,7 @@ pub mod data;
 pub mod draw;
 pub mod error;
 pub mod evaluate;
+pub mod fsutil;
 pub mod gpu;
 pub mod gradcheck;
 pub mod models;

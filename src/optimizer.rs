@@ -1,21 +1,30 @@
-//! Optimisers over a model's parameters: the state each keeps per parameter (SGD's momentum
-//! buffer, Adam's moments), stepped with the optim.wgsl kernels.
+//! Optimisers over a module's parameters: the state each keeps per parameter (SGD's momentum
+//! buffer, Adam's moments), stepped with the optim.wgsl kernels. Saving and restoring that state
+//! is the training loop's (`train::resume`).
 
 use std::collections::HashMap;
 
-use crate::checkpoint::Checkpoint;
-use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::models::Model;
-use crate::nn::Entry;
-use crate::ops::optim::{self, AdamConfig, SgdConfig};
+use crate::nn::{Entry, Module};
+use crate::ops::optim;
+pub use crate::ops::optim::{AdamConfig, SgdConfig};
 use crate::tensor::Tensor;
 
-/// Which update rule, with its hyper-parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Which update rule, with its hyper-parameters (`Default`: Adam with `AdamConfig::default()`,
+/// what `wgnn train` uses unless told otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OptimizerConfig {
     Sgd(SgdConfig),
     Adam(AdamConfig),
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        OptimizerConfig::Adam(AdamConfig::default())
+    }
 }
 
 pub struct Optimizer {
@@ -36,7 +45,7 @@ impl Optimizer {
     }
 
     /// Names of the state tensors kept per parameter, as PyTorch's optimisers call them.
-    fn state_names(&self) -> &'static [&'static str] {
+    pub fn state_names(&self) -> &'static [&'static str] {
         match self.config {
             OptimizerConfig::Sgd(_) => &["momentum_buffer"],
             OptimizerConfig::Adam(_) => &["exp_avg", "exp_avg_sq"],
@@ -59,52 +68,16 @@ impl Optimizer {
         named
     }
 
-    /// Restores the state `named_state` wrote for `model`'s parameters. A parameter without
-    /// state in the file gets none (as before its first step); a state tensor of no parameter
-    /// is an error.
-    pub fn load_state(&mut self, gpu: &Gpu, model: &mut Model, file: &Checkpoint) -> Result<()> {
-        let mut names = file.names()?;
-        let kinds = self.state_names();
-        let mut state = HashMap::new();
-        let mut failure = None;
-        model.visit(&mut |name, entry| {
-            let Entry::Param(p) = entry else { return };
-            if failure.is_some() || !names.iter().any(|n| n == &format!("{name}.{}", kinds[0])) {
-                return;
-            }
-            let buffers = kinds
-                .iter()
-                .map(|kind| {
-                    let key = format!("{name}.{kind}");
-                    names.retain(|n| n != &key);
-                    file.tensor(gpu, &key, p.value.shape())
-                })
-                .collect::<Result<Vec<_>>>();
-            match buffers {
-                Ok(b) => {
-                    state.insert(name.to_owned(), b);
-                }
-                Err(e) => failure = Some(e),
-            }
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        if let Some(stray) = names.first() {
-            return Err(Error::File(format!(
-                "the optimiser state holds {stray}, which belongs to no parameter of the {} model",
-                model.arch.name()
-            )));
-        }
+    /// Replaces the state: per parameter name, the tensors `state_names` lists, in that order.
+    pub fn set_state(&mut self, state: HashMap<String, Vec<Tensor>>) {
         self.state = state;
-        Ok(())
     }
 
     /// Updates every parameter that has a gradient, then drops the gradients.
-    pub fn step(&mut self, gpu: &Gpu, model: &mut Model) -> Result<()> {
+    pub fn step(&mut self, gpu: &Gpu, net: &mut dyn Module) -> Result<()> {
         self.steps += 1;
         let mut failure = None;
-        model.visit(&mut |name, entry| {
+        net.visit("", &mut |name, entry| {
             let Entry::Param(p) = entry else { return };
             let Some(grad) = p.grad.take() else { return };
             if failure.is_some() {

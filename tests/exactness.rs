@@ -136,7 +136,7 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
         weight_decay: 0.0,
     };
     Optimizer::new(OptimizerConfig::Sgd(sgd))
-        .step(&gpu, &mut m)
+        .step(&gpu, m.net.as_mut())
         .unwrap();
     let loss_err = rel_err(
         &f64s(&f32s(&st, "train_loss")),

@@ -6,7 +6,7 @@
 use image::{Rgb, RgbImage};
 use wgnn::data::{LAND_COVER, mask_class};
 use wgnn::draw::{self, Canvas, Montage};
-use wgnn::train::EpochRecord;
+use wgnn::train::{EpochRecord, read_metrics_csv, training_curves};
 
 fn keep(name: &str, img: &RgbImage) {
     if let Some(dir) = std::env::var_os("WGNN_PICTURES_DIR") {
@@ -222,17 +222,17 @@ fn count_colour(img: &RgbImage, colour: [u8; 3], x_range: std::ops::Range<u32>) 
 #[test]
 fn training_curves_show_loss_and_metric() {
     let (blue, red) = ([31, 119, 180], [214, 39, 40]);
-    let img = draw::training_curves(&records(|e| 0.5 + 0.05 * e as f64), "mIoU");
+    let img = training_curves(&records(|e| 0.5 + 0.05 * e as f64), "mIoU");
     keep("curves.png", &img);
     assert_eq!(img.dimensions(), (960, 340));
     assert!(count_colour(&img, blue, 0..480) > 300);
     assert_eq!(count_colour(&img, blue, 480..960), 0);
     assert!(count_colour(&img, red, 480..960) > 300);
-    let no_val = draw::training_curves(&records(|_| f64::NAN), "accuracy");
+    let no_val = training_curves(&records(|_| f64::NAN), "accuracy");
     keep("curves_no_val.png", &no_val);
     assert_eq!(count_colour(&no_val, red, 0..960), 0);
     // One epoch is a dot.
-    let one = draw::training_curves(&records(|_| 0.9)[..1], "accuracy");
+    let one = training_curves(&records(|_| 0.9)[..1], "accuracy");
     keep("curves_one_epoch.png", &one);
     assert!(count_colour(&one, blue, 0..480) > 20);
     assert!(count_colour(&one, red, 480..960) > 20);
@@ -247,7 +247,7 @@ fn metrics_csv_reads_back() {
         "epoch,train_loss,val_metric,seconds\n1,0.8,NaN,2.5\n2,0.5,0.75,2.0\n",
     )
     .unwrap();
-    let r = draw::read_metrics_csv(&path).unwrap();
+    let r = read_metrics_csv(&path).unwrap();
     assert_eq!(r.len(), 2);
     assert!(r[0].val_metric.is_nan());
     assert_eq!(
@@ -255,10 +255,10 @@ fn metrics_csv_reads_back() {
         (2, 0.5, 0.75)
     );
     std::fs::write(&path, "a,b\n").unwrap();
-    let e = draw::read_metrics_csv(&path).unwrap_err().to_string();
+    let e = read_metrics_csv(&path).unwrap_err().to_string();
     assert!(e.contains("not a metrics.csv"), "{e}");
     std::fs::write(&path, "epoch,train_loss,val_metric,seconds\n1,x,0,0\n").unwrap();
-    let e = draw::read_metrics_csv(&path).unwrap_err().to_string();
+    let e = read_metrics_csv(&path).unwrap_err().to_string();
     assert!(e.contains("row 2"), "{e}");
 }
 
@@ -379,8 +379,36 @@ use std::sync::Arc;
 use wgnn::data::{Dataset, Subset, SyntheticSegment};
 use wgnn::models::{Architecture, Model, UpsamplingInit};
 use wgnn::optimizer::OptimizerConfig;
-use wgnn::train::{StepEvent, TrainOptions, train_observed};
+use wgnn::pictures::snapshots::{SnapshotSettings, Snapshots};
+use wgnn::train::{Observer, StepEvent, TrainOptions, train_observed};
 use wgnn::{Gpu, GpuOptions};
+
+/// (epoch, training loss) of each record, as the snapshot montage labels its rows.
+fn losses(records: &[EpochRecord]) -> Vec<(usize, f64)> {
+    records.iter().map(|r| (r.epoch, r.train_loss)).collect()
+}
+
+/// Mask snapshots subscribed to the run as `wgnn train --snapshot` subscribes them, and a step
+/// watcher.
+struct WithSnapshots<F> {
+    snapshots: Snapshots,
+    on_step: F,
+}
+
+impl<F: FnMut(StepEvent) -> wgnn::Result<()>> Observer for WithSnapshots<F> {
+    fn after_step(&mut self, event: StepEvent) -> wgnn::Result<()> {
+        (self.on_step)(event)
+    }
+
+    fn after_epoch(
+        &mut self,
+        gpu: &Gpu,
+        model: &mut Model,
+        records: &[EpochRecord],
+    ) -> wgnn::Result<()> {
+        self.snapshots.after_epoch(gpu, model, &losses(records))
+    }
+}
 
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
@@ -429,7 +457,11 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
         classes: 7,
         epochs: 4,
         batch_size: 4,
-        optimizer: OptimizerConfig::Adam(Default::default()),
+        optimizer: OptimizerConfig::Adam(wgnn::optimizer::AdamConfig {
+            lr: 1e-3,
+            weight_decay: 0.0,
+            ..Default::default()
+        }),
         augment: Default::default(),
         init: None,
         backbone: None,
@@ -440,18 +472,36 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
         progress: false,
         resume: false,
         checkpoint_every: 0,
-        snapshot: vec!["0000".into(), "0002".into()],
-        snapshot_every: 3,
     };
+    let ids: Vec<String> = vec!["0000".into(), "0002".into()];
     let curves = dir.path().join("curves.png");
     let mut seen: Vec<Option<Vec<u8>>> = Vec::new();
-    let mut watch = |e: StepEvent| {
+    let watch = |e: StepEvent| {
         // The step of epoch e runs after epoch e - 1's files were written.
         seen.push(std::fs::read(&curves).ok());
         assert_eq!(seen.len(), e.epoch);
         Ok(())
     };
-    let records = train_observed(&gpu, &o, &mut watch).unwrap();
+    let snapshots = Snapshots::new(SnapshotSettings {
+        val: o.val.clone().unwrap(),
+        ids: &ids,
+        source: "val",
+        out: o.out.clone(),
+        every: 3,
+        epochs: o.epochs,
+        batch_size: o.batch_size,
+        model_name: "fcn32s",
+    })
+    .unwrap();
+    let records = train_observed(
+        &gpu,
+        &o,
+        &mut WithSnapshots {
+            snapshots,
+            on_step: watch,
+        },
+    )
+    .unwrap();
     assert!(seen[0].is_none(), "curves.png before the first epoch ended");
     for e in 1..4 {
         let bytes = seen[e]
@@ -495,10 +545,14 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
         );
     }
     // The montage: satellite and ground truth rows, then epochs 1, 3 and 4; a column per tile.
-    let chosen = Subset::by_ids(o.val.clone().unwrap(), &o.snapshot, "val").unwrap();
-    let montage =
-        wgnn::pictures::snapshots::snapshot_montage(&chosen, &snapshots, &records, "fcn32s")
-            .unwrap();
+    let chosen = Subset::by_ids(o.val.clone().unwrap(), &ids, "val").unwrap();
+    let montage = wgnn::pictures::snapshots::snapshot_montage(
+        &chosen,
+        &snapshots,
+        &losses(&records),
+        "fcn32s",
+    )
+    .unwrap();
     let labels: Vec<&str> = montage
         .rows
         .iter()
@@ -586,7 +640,7 @@ fn segmentation_pictures_from_the_command_line() {
     );
     let log = train("2", ["--resume", &p("run")]);
     assert!(log.contains("curves.png"), "{log}");
-    let records = draw::read_metrics_csv(Path::new(&p("run/metrics.csv"))).unwrap();
+    let records = read_metrics_csv(Path::new(&p("run/metrics.csv"))).unwrap();
     assert_eq!(records.len(), 2);
     let val: Arc<dyn Dataset> =
         Arc::new(wgnn::data::SegmentFolder::open(Path::new(&p("val"))).unwrap());
@@ -594,7 +648,7 @@ fn segmentation_pictures_from_the_command_line() {
     let montage = wgnn::pictures::snapshots::snapshot_montage(
         &chosen,
         Path::new(&p("run/snapshots")),
-        &records,
+        &losses(&records),
         "fcn32s",
     )
     .unwrap();

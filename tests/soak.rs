@@ -7,7 +7,7 @@ use wgnn::data::{Augment, SyntheticClassify};
 use wgnn::models::{Architecture, UpsamplingInit};
 use wgnn::ops::optim::AdamConfig;
 use wgnn::optimizer::OptimizerConfig;
-use wgnn::train::{StepEvent, TrainOptions, train_observed};
+use wgnn::train::{OnStep, StepEvent, TrainOptions, train_observed};
 use wgnn::{Gpu, GpuOptions};
 
 /// Resident memory of this process, from /proc (Linux).
@@ -39,7 +39,11 @@ fn memory_stays_flat_over_many_steps() {
         classes: 2,
         epochs: 4,
         batch_size: 4,
-        optimizer: OptimizerConfig::Adam(AdamConfig::default()),
+        optimizer: OptimizerConfig::Adam(AdamConfig {
+            lr: 1e-3,
+            weight_decay: 0.0,
+            ..AdamConfig::default()
+        }),
         augment: Augment::Flip,
         init: None,
         backbone: None,
@@ -50,8 +54,6 @@ fn memory_stays_flat_over_many_steps() {
         progress: false,
         resume: false,
         checkpoint_every: 0,
-        snapshot: Vec::new(),
-        snapshot_every: 1,
     };
     let mut samples = Vec::new();
     let mut watch = |e: StepEvent| {
@@ -60,7 +62,7 @@ fn memory_stays_flat_over_many_steps() {
         }
         Ok(())
     };
-    train_observed(&gpu, &o, &mut watch).unwrap();
+    train_observed(&gpu, &o, &mut OnStep(&mut watch)).unwrap();
     let [_, (pool2, rss2), (pool3, _), (pool4, rss4)] = samples[..] else {
         panic!("{samples:?}")
     };

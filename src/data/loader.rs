@@ -13,7 +13,7 @@ use super::{Dataset, Example, Target};
 use crate::error::{Error, Result};
 
 /// Training-time augmentation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Augment {
     #[default]
     None,

@@ -192,7 +192,12 @@ impl Dataset for SyntheticSegment {
     }
 }
 
+/// Writes `img` atomically in the format its extension names (PNG or JPEG).
 fn save(img: &RgbImage, path: &Path) -> Result<()> {
-    img.save(path)
-        .map_err(|e| Error::File(format!("cannot write {}: {e}", path.display())))
+    let format = image::ImageFormat::from_path(path)
+        .map_err(|e| Error::File(format!("cannot write {}: {e}", path.display())))?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, format)
+        .map_err(|e| Error::File(format!("cannot encode {}: {e}", path.display())))?;
+    crate::fsutil::write_atomically(path, &bytes.into_inner())
 }

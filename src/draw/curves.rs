@@ -1,15 +1,10 @@
 //! Training curves: the training loss and the validation metric by epoch, side by side.
 
-use std::path::Path;
-
 use image::RgbImage;
 
 use super::axes::{Axes, nice_ticks};
 use super::canvas::{BLACK, Canvas, GREY, WHITE};
 use super::text::line_height;
-use crate::error::{Error, Result};
-use crate::models::Architecture;
-use crate::train::EpochRecord;
 
 const PANEL_WIDTH: u32 = 480;
 const PANEL_HEIGHT: u32 = 340;
@@ -66,51 +61,15 @@ fn panel(title: &str, points: &[(f64, f64)], colour: [u8; 3]) -> RgbImage {
     canvas.image
 }
 
-/// The training loss (left) and the validation metric named `metric` (right) of every epoch.
-pub fn training_curves(records: &[EpochRecord], metric: &str) -> RgbImage {
-    let loss: Vec<(f64, f64)> = records
-        .iter()
-        .map(|r| (r.epoch as f64, r.train_loss))
-        .collect();
-    let val: Vec<(f64, f64)> = records
-        .iter()
-        .map(|r| (r.epoch as f64, r.val_metric))
-        .collect();
+/// Two panels side by side, (epoch, value) points each: the training loss, and the validation
+/// metric named `metric` (NaN where undefined).
+pub fn curves_by_epoch(loss: &[(f64, f64)], val: &[(f64, f64)], metric: &str) -> RgbImage {
     let mut canvas = Canvas::new(2 * PANEL_WIDTH, PANEL_HEIGHT, WHITE);
-    canvas.paste(&panel("training loss", &loss, LOSS_COLOUR), 0, 0);
+    canvas.paste(&panel("training loss", loss, LOSS_COLOUR), 0, 0);
     canvas.paste(
-        &panel(&format!("validation {metric}"), &val, METRIC_COLOUR),
+        &panel(&format!("validation {metric}"), val, METRIC_COLOUR),
         i64::from(PANEL_WIDTH),
         0,
     );
     canvas.image
-}
-
-/// The name of the validation metric of a model: accuracy to classify, mIoU to segment.
-pub fn metric_name(arch: Option<Architecture>) -> &'static str {
-    match arch {
-        Some(a) if a.is_segmentation() => "mIoU",
-        Some(_) => "accuracy",
-        None => "metric",
-    }
-}
-
-/// Draws `records` as `path` (a PNG, written atomically).
-pub fn write_training_curves(
-    path: &Path,
-    records: &[EpochRecord],
-    arch: Architecture,
-) -> Result<()> {
-    super::save_png(&training_curves(records, metric_name(Some(arch))), path)
-}
-
-/// The rows of a metrics.csv that `wgnn train` wrote (`epoch,train_loss,val_metric,seconds`).
-pub fn read_metrics_csv(path: &Path) -> Result<Vec<EpochRecord>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::File(format!("cannot read {}: {e}", path.display())))?;
-    let records = crate::train::parse_metrics_csv(&text, &path.display().to_string())?;
-    if records.is_empty() {
-        return Err(Error::File(format!("{} has no epochs yet", path.display())));
-    }
-    Ok(records)
 }

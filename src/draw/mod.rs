@@ -11,7 +11,7 @@ mod scatter;
 mod text;
 
 pub use canvas::Canvas;
-pub use curves::{metric_name, read_metrics_csv, training_curves, write_training_curves};
+pub use curves::curves_by_epoch;
 pub use masks::{
     OVERLAY_ALPHA, land_cover_legend, mask_to_rgb, overlay, overlay_with_legend, scale_nearest,
     with_legend,
@@ -50,5 +50,5 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
 /// Writes `img` as a PNG file under a temporary name, then renames it, so a reader (an image
 /// viewer refreshing during training) never sees half a file.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
-    crate::checkpoint::write_atomically(path, &png_bytes(img)?)
+    crate::fsutil::write_atomically(path, &png_bytes(img)?)
 }

@@ -12,7 +12,7 @@ use crate::nn::{
 use crate::ops::conv2d::Conv2dArgs;
 
 /// How the transposed convolutions that upsample the logits start.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UpsamplingInit {
     /// PyTorch's default (Kaiming-uniform), what the homework's modules get.
     #[default]

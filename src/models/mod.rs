@@ -16,7 +16,7 @@ use crate::gpu::Gpu;
 use crate::nn::{Context, Entry, Module};
 
 /// Which model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Architecture {
     Vgg16bn,
     Fcn32s,
@@ -24,6 +24,12 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    pub const ALL: [Architecture; 3] = [
+        Architecture::Vgg16bn,
+        Architecture::Fcn32s,
+        Architecture::Fcn16s,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Architecture::Vgg16bn => "vgg16bn",
@@ -35,6 +41,30 @@ impl Architecture {
     /// Whether the model segments (per-pixel logits) rather than classifies.
     pub fn is_segmentation(self) -> bool {
         self != Architecture::Vgg16bn
+    }
+
+    /// The homework's class count: 50 image classes, or 7 land-cover classes.
+    pub fn homework_classes(self) -> usize {
+        if self.is_segmentation() { 7 } else { 50 }
+    }
+
+    /// The homework's image height and width: 32x32 images, or 512x512 tiles.
+    pub fn homework_size(self) -> usize {
+        if self.is_segmentation() { 512 } else { 32 }
+    }
+
+    /// Images per training step unless told otherwise: what fits a small GPU at the homework's size.
+    pub fn default_batch_size(self) -> usize {
+        if self.is_segmentation() { 4 } else { 16 }
+    }
+
+    /// The validation metric training keeps the best checkpoint by.
+    pub fn metric_name(self) -> &'static str {
+        if self.is_segmentation() {
+            "mIoU"
+        } else {
+            "accuracy"
+        }
     }
 
     /// The architecture whose state_dict has these tensor names, if any.

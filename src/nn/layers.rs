@@ -11,7 +11,7 @@ use crate::ops::conv2d::{Conv2dArgs, conv_out_len};
 use crate::ops::pool::MaxPoolArgs;
 use crate::tensor::Tensor;
 
-fn nchw(layer: &str, input: &[usize], channels: usize) -> Result<[usize; 4]> {
+pub(super) fn nchw(layer: &str, input: &[usize], channels: usize) -> Result<[usize; 4]> {
     match *input {
         [n, c, h, w] if c == channels => Ok([n, c, h, w]),
         _ => Err(crate::shape_err!(
@@ -20,7 +20,7 @@ fn nchw(layer: &str, input: &[usize], channels: usize) -> Result<[usize; 4]> {
     }
 }
 
-fn upload(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Param> {
+pub(super) fn upload(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Param> {
     Ok(Param::new(Tensor::from_f32(gpu, shape, data)?))
 }
 
@@ -209,91 +209,6 @@ impl Module for ConvTranspose2d {
 
     fn num_params(&self) -> usize {
         self.weight.value.numel() + self.bias.as_ref().map_or(0, |b| b.value.numel())
-    }
-}
-
-/// BatchNorm2d(C): affine, tracking running statistics, eps 1e-5, momentum 0.1.
-pub struct BatchNorm2d {
-    pub weight: Param,
-    pub bias: Param,
-    pub running_mean: Tensor,
-    pub running_var: Tensor,
-    pub num_batches_tracked: i64,
-    pub momentum: f32,
-    pub eps: f32,
-}
-
-impl BatchNorm2d {
-    /// gamma 1, beta 0, running mean 0, running variance 1, as PyTorch.
-    pub fn new(gpu: &Gpu, c: usize) -> Result<BatchNorm2d> {
-        let (ones, zeros) = (vec![1.0; c], vec![0.0; c]);
-        Ok(BatchNorm2d {
-            weight: upload(gpu, &[c], &ones)?,
-            bias: upload(gpu, &[c], &zeros)?,
-            running_mean: Tensor::from_f32(gpu, &[c], &zeros)?,
-            running_var: Tensor::from_f32(gpu, &[c], &ones)?,
-            num_batches_tracked: 0,
-            momentum: crate::ops::batch_norm::DEFAULT_MOMENTUM,
-            eps: crate::ops::batch_norm::DEFAULT_EPS,
-        })
-    }
-
-    fn channels(&self) -> usize {
-        self.weight.value.numel()
-    }
-}
-
-impl Module for BatchNorm2d {
-    fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
-        let (gamma, beta) = (self.weight.bind(g), self.bias.bind(g));
-        if ctx.training {
-            self.num_batches_tracked += 1;
-        }
-        g.batch_norm2d(
-            x,
-            &gamma,
-            &beta,
-            &self.running_mean,
-            &self.running_var,
-            ctx.training,
-            ctx.bn_momentum.unwrap_or(self.momentum),
-            self.eps,
-        )
-    }
-
-    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
-        f(&format!("{prefix}weight"), Entry::Param(&mut self.weight));
-        f(&format!("{prefix}bias"), Entry::Param(&mut self.bias));
-        f(
-            &format!("{prefix}running_mean"),
-            Entry::Buffer(&mut self.running_mean),
-        );
-        f(
-            &format!("{prefix}running_var"),
-            Entry::Buffer(&mut self.running_var),
-        );
-        f(
-            &format!("{prefix}num_batches_tracked"),
-            Entry::Count(&mut self.num_batches_tracked),
-        );
-    }
-
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        nchw("BatchNorm2d", input, self.channels()).map(|s| s.to_vec())
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "BatchNorm2d({}, eps={:e}, momentum={}, affine=True, bias=True, track_running_stats=True)",
-            self.channels(),
-            self.eps,
-            self.momentum
-        )
-        .replace("e-5", "e-05")
-    }
-
-    fn num_params(&self) -> usize {
-        2 * self.channels()
     }
 }
 

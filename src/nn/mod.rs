@@ -2,13 +2,13 @@
 //! buffers, runs its forward on a `Graph`, and shows its state to a visitor (checkpoints, optimisers
 //! and `wgnn summary` all walk models that way).
 
+mod batch_norm;
 mod init;
 mod layers;
 
+pub use batch_norm::{BatchNorm2d, recompute_batch_norm_statistics};
 pub use init::{bilinear_upsampling, kaiming_uniform};
-pub use layers::{
-    AdaptiveAvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout2d, Linear, MaxPool2d, ReLU,
-};
+pub use layers::{AdaptiveAvgPool2d, Conv2d, ConvTranspose2d, Dropout2d, Linear, MaxPool2d, ReLU};
 
 use std::cell::Cell;
 

@@ -16,7 +16,7 @@ use crate::models::{Architecture, Model, Vgg16Bn};
 use crate::nn::{Context, Entry, Module};
 
 /// Which activations of VGG16-bn are embedded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeatureLayer {
     /// The output of `features` (pool5: 512 x H/32 x W/32).
     Features,

@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use wgnn::autograd::{Graph, Var};
+use wgnn::autograd::{BatchNormArgs, Graph, Var};
 use wgnn::gpu::Gpu;
 use wgnn::ops::conv2d::Conv2dArgs;
 use wgnn::ops::pool::MaxPoolArgs;
@@ -36,7 +36,18 @@ fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Resul
         padding: [1, 1],
     };
     let h = g.conv2d(&v[0], &v[1], Some(&v[2]), same)?;
-    let h = g.batch_norm2d(&h, &v[3], &v[4], &stats[0], &stats[1], true, 0.1, 1e-5)?;
+    let h = g.batch_norm2d(
+        &h,
+        &BatchNormArgs {
+            gamma: &v[3],
+            beta: &v[4],
+            running_mean: &stats[0],
+            running_var: &stats[1],
+            training: true,
+            momentum: 0.1,
+            eps: 1e-5,
+        },
+    )?;
     let h = g.relu(&h)?;
     let skip = g.max_pool2d(&h, MaxPoolArgs::square(2))?;
     let branch = g.conv2d(&skip, &v[5], Some(&v[6]), Conv2dArgs::default())?;

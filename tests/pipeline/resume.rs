@@ -10,7 +10,7 @@ use wgnn::data::SyntheticClassify;
 use wgnn::models::{Architecture, Model, UpsamplingInit};
 use wgnn::ops::optim::{AdamConfig, SgdConfig};
 use wgnn::optimizer::OptimizerConfig;
-use wgnn::train::{StepEvent, TrainOptions, train, train_observed};
+use wgnn::train::{OnStep, StepEvent, TrainOptions, train, train_observed};
 use wgnn::{Error, Gpu, GpuOptions};
 
 use crate::gpu;
@@ -97,7 +97,7 @@ fn a_resumed_run_ends_with_the_bits_of_an_uninterrupted_one() {
         o.checkpoint_every = 2;
         for (i, stop) in [(1, 3), (2, 1)].into_iter().enumerate() {
             o.resume = i > 0;
-            let err = train_observed(gpu(), &o, &mut stop_at(stop)).unwrap_err();
+            let err = train_observed(gpu(), &o, &mut OnStep(stop_at(stop))).unwrap_err();
             assert!(err.to_string().contains("--resume"), "{err}");
         }
         o.resume = true;
@@ -168,7 +168,7 @@ fn a_lost_device_ends_the_run_and_keeps_the_last_checkpoint() {
         }
         Ok(())
     };
-    let err = train_observed(&doomed, &o, &mut lose)
+    let err = train_observed(&doomed, &o, &mut OnStep(&mut lose))
         .unwrap_err()
         .to_string();
     assert!(err.contains("lost"), "{err}");

@@ -28,6 +28,7 @@ pub fn options(
         batch_size: batch,
         optimizer: OptimizerConfig::Adam(AdamConfig {
             lr: 1e-4,
+            weight_decay: 0.0,
             ..AdamConfig::default()
         }),
         augment: Augment::None,
@@ -40,8 +41,6 @@ pub fn options(
         progress: false,
         resume: false,
         checkpoint_every: 0,
-        snapshot: Vec::new(),
-        snapshot_every: 1,
     }
 }
 

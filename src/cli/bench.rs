@@ -1,0 +1,57 @@
+//! `wgnn bench`: the device's ceilings, then each model's training and inference speed, memory and
+//! per-kernel table (`wgnn::bench` measures and prints).
+
+use std::process::ExitCode;
+
+use wgnn::models::Architecture;
+use wgnn::{Result, bench, gpu};
+
+use super::common::{Model, at_least};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Models to measure (repeatable; default: all three).
+    #[arg(long)]
+    model: Vec<Model>,
+    /// Images per step (default: 32 for vgg16bn, 2 for the FCNs).
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
+    batch: Option<u32>,
+    /// Image height and width (default: 32 for vgg16bn, 128 for the FCNs).
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least(32))]
+    size: Option<u32>,
+    /// Steady steps timed (the median is reported).
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = at_least(1))]
+    steps: u32,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
+    let gpu = super::common::open_gpu(adapter)?;
+    let models: Vec<Architecture> = if a.model.is_empty() {
+        Architecture::ALL.to_vec()
+    } else {
+        a.model.iter().map(|&m| m.into()).collect()
+    };
+    let adapter = gpu::describe(gpu.adapter_info());
+    let ceilings = bench::ceilings(&gpu)?;
+    if !a.json {
+        bench::print_ceilings(&adapter, &ceilings);
+    }
+    let mut reports = Vec::new();
+    for arch in models {
+        let (default_batch, default_size) = bench::default_shape(arch);
+        let batch = a.batch.map_or(default_batch, |b| b as usize);
+        let size = a.size.map_or(default_size, |s| s as usize);
+        let r = bench::model_report(&gpu, arch, batch, size, a.steps as usize)?;
+        if !a.json {
+            bench::print_report(&r, &ceilings);
+        }
+        reports.push(r);
+    }
+    if a.json {
+        println!("{}", bench::json(&adapter, &ceilings, &reports));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,72 @@
+//! `wgnn info`: every adapter with the limits wgnn plans within, and the one it would use.
+
+use std::process::ExitCode;
+
+use wgnn::Result;
+use wgnn::gpu;
+
+pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
+    let adapters = gpu::ranked_adapters(wgpu::Backends::all());
+    if adapters.is_empty() {
+        println!("no adapters with compute shaders");
+    }
+    for (i, adapter) in adapters.iter().enumerate() {
+        let a = adapter.get_info();
+        let l = adapter.limits();
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        println!("[{i}] {}", a.name);
+        println!(
+            "    backend {:?}, type {:?}, driver {} {}",
+            a.backend, a.device_type, a.driver, a.driver_info
+        );
+        let rows: [(&str, String); 10] = [
+            ("max buffer size", format!("{} bytes", l.max_buffer_size)),
+            (
+                "max storage binding size",
+                format!("{} bytes", l.max_storage_buffer_binding_size),
+            ),
+            (
+                "storage binding offset alignment",
+                format!("{} bytes", l.min_storage_buffer_offset_alignment),
+            ),
+            (
+                "max workgroups per dimension",
+                l.max_compute_workgroups_per_dimension.to_string(),
+            ),
+            (
+                "max invocations per workgroup",
+                l.max_compute_invocations_per_workgroup.to_string(),
+            ),
+            (
+                "workgroup memory",
+                format!("{} bytes", l.max_compute_workgroup_storage_size),
+            ),
+            (
+                "storage buffers per stage",
+                l.max_storage_buffers_per_shader_stage.to_string(),
+            ),
+            (
+                "subgroup sizes",
+                format!("{}..{}", a.subgroup_min_size, a.subgroup_max_size),
+            ),
+            (
+                "timestamp queries",
+                if timestamps { "yes" } else { "no" }.to_owned(),
+            ),
+            (
+                "wgnn workgroup size",
+                format!(
+                    "{} (override: {})",
+                    gpu::Tuning::for_device(&a, &l).workgroup_size,
+                    gpu::WORKGROUP_SIZE_ENV
+                ),
+            ),
+        ];
+        for (name, value) in rows {
+            println!("    {name:<32} {value}");
+        }
+    }
+    let chosen = gpu::choose_adapter(wanted)?;
+    println!("wgnn uses: {}", gpu::describe(&chosen.get_info()));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,47 @@
+//! `wgnn synth`: the built-in synthetic data written as folders in the homework's layout.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use wgnn::Result;
+use wgnn::data::{SyntheticClassify, SyntheticSegment};
+
+use super::common::{Task, at_least};
+
+#[derive(clap::Args)]
+pub struct Args {
+    task: Task,
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Number of images (default: as many as the built-in training set).
+    #[arg(long)]
+    count: Option<usize>,
+    /// Classes of the classification set (default: 10).
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least(1))]
+    classes: Option<u32>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    wgnn::fsutil::create_folder(&a.out)?;
+    let kind = match a.task {
+        Task::Classify => {
+            let mut s = SyntheticClassify::builtin(false);
+            s.count = a.count.unwrap_or(s.count);
+            s.classes = a.classes.map_or(s.classes, |c| c as usize);
+            s.seed = a.seed;
+            s.write_folder(&a.out)?;
+            "classification"
+        }
+        Task::Segment => {
+            let mut s = SyntheticSegment::builtin(false);
+            s.count = a.count.unwrap_or(s.count);
+            s.seed = a.seed;
+            s.write_folder(&a.out)?;
+            "segmentation"
+        }
+    };
+    println!("wrote synthetic {kind} data to {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
