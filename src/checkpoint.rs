@@ -115,7 +115,26 @@ fn write_values(
         .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
-    crate::fsutil::write_atomically(path, &bytes)
+    crate::fsutil::write_atomically(path, &with_sorted_header(bytes))
+}
+
+/// The file with its JSON header's keys in sorted order: safetensors writes the metadata in a
+/// `HashMap`'s random order, and a seeded run should write the same bytes every time. The sorted
+/// header is the same JSON, so it has the same length (the padding after it is kept).
+fn with_sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("an 8-byte length")) as usize;
+    let mut header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).expect("safetensors writes a JSON header");
+    if let Some(meta) = header.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, serde_json::Value> =
+            serde_json::from_value(meta.take()).expect("metadata is a JSON object");
+        *meta = serde_json::to_value(sorted).expect("a JSON map serialises");
+    }
+    let sorted = serde_json::to_vec(&header).expect("a JSON map serialises");
+    assert!(sorted.len() <= n, "the sorted header is the same JSON");
+    bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
+    bytes[8 + sorted.len()..8 + n].fill(b' ');
+    bytes
 }
 
 /// A weight file with the model it holds: architecture (from its tensor names unless overridden)

@@ -135,8 +135,9 @@ impl RunSettings {
         }
     }
 
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("run settings serialise")
+    /// As written in the checkpoint: numbers in their shortest form (0.9, not 0.8999999761581421).
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("run settings serialise")
     }
 
     /// An error naming the first setting in which the saved run (`saved`, its JSON) differs.
@@ -147,7 +148,8 @@ impl RunSettings {
                 path.display()
             ))
         })?;
-        let ours = self.to_json();
+        let ours: serde_json::Value =
+            serde_json::from_str(&self.to_json()).expect("run settings read back");
         for (key, flag) in SETTING_FLAGS {
             let (was, now) = (&saved[key], &ours[key]);
             if was != now {
@@ -194,10 +196,7 @@ pub(super) fn save_resume_point(
         &o.out.join(&state_file),
     )?;
     let mut meta = at.metadata();
-    meta.insert(
-        SETTINGS_KEY.to_owned(),
-        RunSettings::of(o).to_json().to_string(),
-    );
+    meta.insert(SETTINGS_KEY.to_owned(), RunSettings::of(o).to_json());
     meta.insert("wgnn_optimizer_state".to_owned(), state_file.clone());
     meta.insert(steps.0, steps.1);
     checkpoint::save_with_metadata(gpu, model, &o.out.join("last.safetensors"), meta)?;
