@@ -31,6 +31,19 @@ pub const LAND_COVER: [(&str, [u8; 3]); 7] = [
     ("unknown", [0, 0, 0]),
 ];
 
+/// Full-saturation, full-value RGB (each in [0, 1]) of `hue` in sixths of the circle ([0, 6)).
+pub fn hue_rgb(hue: f32) -> [f32; 3] {
+    let x = 1.0 - (hue % 2.0 - 1.0).abs();
+    match hue as u32 {
+        0 => [1.0, x, 0.0],
+        1 => [x, 1.0, 0.0],
+        2 => [0.0, 1.0, x],
+        3 => [0.0, x, 1.0],
+        4 => [x, 0.0, 1.0],
+        _ => [1.0, 0.0, x],
+    }
+}
+
 /// The class of a mask pixel: each channel thresholded at 128, code = 4R + 2G + B.
 pub fn mask_class(rgb: [u8; 3]) -> i32 {
     let bit = |v: u8| i32::from(v >= 128);

@@ -13,17 +13,7 @@ use crate::error::{Error, Result};
 
 /// A colour per class, far apart in hue.
 fn class_colour(class: usize, classes: usize) -> [f32; 3] {
-    let hue = class as f32 / classes as f32 * 6.0;
-    let x = 1.0 - (hue % 2.0 - 1.0).abs();
-    let (r, g, b) = match hue as u32 {
-        0 => (1.0, x, 0.0),
-        1 => (x, 1.0, 0.0),
-        2 => (0.0, 1.0, x),
-        3 => (0.0, x, 1.0),
-        4 => (x, 0.0, 1.0),
-        _ => (1.0, 0.0, x),
-    };
-    [r * 230.0, g * 230.0, b * 230.0]
+    super::hue_rgb(class as f32 / classes as f32 * 6.0).map(|c| c * 230.0)
 }
 
 fn pixel(rgb: [f32; 3], rng: &mut StdRng, noise: f32) -> Rgb<u8> {

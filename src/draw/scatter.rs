@@ -34,16 +34,7 @@ pub fn class_colour(class: usize) -> [u8; 3] {
     // Starting at 20 degrees keeps the first away from tab10's red.
     let hue = (20.0 + k as f32 * 137.508).rem_euclid(360.0) / 60.0;
     let value = if k.is_multiple_of(2) { 0.85 } else { 0.55 };
-    let x = 1.0 - (hue % 2.0 - 1.0).abs();
-    let (r, g, b) = match hue as u32 {
-        0 => (1.0, x, 0.0),
-        1 => (x, 1.0, 0.0),
-        2 => (0.0, 1.0, x),
-        3 => (0.0, x, 1.0),
-        4 => (x, 0.0, 1.0),
-        _ => (1.0, 0.0, x),
-    };
-    [r, g, b].map(|c: f32| (c * value * 255.0).round() as u8)
+    crate::data::hue_rgb(hue).map(|c| (c * value * 255.0).round() as u8)
 }
 
 /// `points` coloured by `labels` (indices into `class_names`), titled `title`; the legend lists the

@@ -51,7 +51,7 @@ pub fn train_observed(
 ) -> Result<Vec<EpochRecord>> {
     let mut optimizer = Optimizer::new(o.optimizer);
     // Weights are loaded before the output folder is made, so a bad --init leaves no trace.
-    let (mut model, mut at) = if o.resume {
+    let (model, at) = if o.resume {
         resume(gpu, o, &mut optimizer)?
     } else {
         (initial_model(gpu, o)?, Position::start())
@@ -75,8 +75,16 @@ pub fn train_observed(
             at.epoch - 1
         )));
     }
-    while at.epoch <= o.epochs {
-        run_epoch(gpu, o, &mut model, &mut optimizer, &mut at, observer).map_err(|e| {
+    let mut run = Run {
+        gpu,
+        o,
+        model,
+        optimizer,
+        at,
+        observer,
+    };
+    while run.at.epoch <= o.epochs {
+        run_epoch(&mut run).map_err(|e| {
             match e {
                 // The GPU is gone: say where the run can be picked up again, if anywhere.
                 Error::Device(msg) if last.exists() => Error::Device(format!(
@@ -92,21 +100,33 @@ pub fn train_observed(
             }
         })?;
     }
-    Ok(at.records)
+    Ok(run.at.records)
+}
+
+/// A run in progress: what it was told, what it trains, where it stands, who watches.
+struct Run<'a> {
+    gpu: &'a Gpu,
+    o: &'a TrainOptions,
+    model: Model,
+    optimizer: Optimizer,
+    at: Position,
+    observer: &'a mut dyn Observer,
 }
 
 /// The rest of epoch `at.epoch`: its remaining steps, Precise BN, validation, and the files.
-fn run_epoch(
-    gpu: &Gpu,
-    o: &TrainOptions,
-    model: &mut Model,
-    optimizer: &mut Optimizer,
-    at: &mut Position,
-    observer: &mut dyn Observer,
-) -> Result<()> {
-    let epoch = at.epoch;
+fn run_epoch(run: &mut Run) -> Result<()> {
     let start = Instant::now();
-    train_steps(gpu, o, model, optimizer, at, observer)?;
+    train_steps(run)?;
+    let Run {
+        gpu,
+        o,
+        model,
+        optimizer,
+        at,
+        observer,
+    } = run;
+    let (gpu, o) = (*gpu, *o);
+    let epoch = at.epoch;
     let train_loss = at.loss_sum / at.images.max(1) as f64;
     precise_batch_norm(gpu, o, model, epoch)?;
     let (val_metric, score) = match &o.val {
@@ -170,14 +190,16 @@ fn diverged(e: Error, when: &str) -> Error {
 }
 
 /// The remaining steps of epoch `at.epoch`, saving a resume point every `checkpoint_every` steps.
-fn train_steps(
-    gpu: &Gpu,
-    o: &TrainOptions,
-    model: &mut Model,
-    optimizer: &mut Optimizer,
-    at: &mut Position,
-    observer: &mut dyn Observer,
-) -> Result<()> {
+fn train_steps(run: &mut Run) -> Result<()> {
+    let Run {
+        gpu,
+        o,
+        model,
+        optimizer,
+        at,
+        observer,
+    } = run;
+    let (gpu, o) = (*gpu, *o);
     let epoch = at.epoch;
     let seed = o.seed.wrapping_add(epoch as u64);
     let batches = Batches::starting_at(

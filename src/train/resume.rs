@@ -230,6 +230,14 @@ pub(super) fn resume(
     }
     let ck = Checkpoint::open(&path)?;
     let meta = ck.metadata()?;
+    if !meta.contains_key(SETTINGS_KEY) && meta.keys().any(|k| k.starts_with("wgnn_run ")) {
+        return Err(Error::File(format!(
+            "cannot resume from {}: an earlier wgnn wrote its settings in a form this one does not \
+             check; start a new run from its weights with --init {}",
+            path.display(),
+            path.display()
+        )));
+    }
     RunSettings::of(o).check_against(value(&meta, &path, SETTINGS_KEY)?, &path)?;
     let mut model = Model::new(gpu, o.arch, o.classes, o.seed, o.upsampling_init)?;
     ck.load_into(gpu, &mut model)?;

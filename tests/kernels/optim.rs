@@ -109,7 +109,14 @@ fn adam_matches_pytorch_semantics() {
     let gpu = gpu();
     let n = 1037;
     let configs = [
-        AdamConfig::default(),
+        // torch.optim.Adam's defaults.
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        },
         AdamConfig {
             lr: 0.01,
             beta1: 0.8,
