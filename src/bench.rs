@@ -160,37 +160,30 @@ pub fn kernel_table(timings: &[KernelTiming]) -> Vec<KernelRow> {
     rows
 }
 
-/// One SGD training step on random data (the homework's setting: momentum 0.9, mean cross-entropy).
-fn train_step(
-    gpu: &Gpu,
-    model: &mut Model,
-    optimizer: &mut Optimizer,
-    x: &Tensor,
-    targets: &Tensor,
-    step: u64,
-) -> Result<()> {
-    train_step_measured(gpu, model, optimizer, x, targets, step).map(drop)
+/// A model training on one fixed batch (the homework's setting: SGD with momentum 0.9, mean
+/// cross-entropy).
+struct Trainee {
+    model: Model,
+    optimizer: Optimizer,
+    x: Tensor,
+    targets: Tensor,
 }
 
-/// `train_step`, returning the live tensor bytes before the forward and after it (before backward).
-fn train_step_measured(
-    gpu: &Gpu,
-    model: &mut Model,
-    optimizer: &mut Optimizer,
-    x: &Tensor,
-    targets: &Tensor,
-    step: u64,
-) -> Result<(u64, u64)> {
-    let before = gpu.pool_stats().live_tensor_bytes;
-    let g = Graph::training(gpu)?;
-    let logits = model.forward(&g, &g.input(x.clone()), &Context::train(step))?;
-    let loss = g.cross_entropy(&logits, targets, None)?;
-    let after_forward = gpu.pool_stats().live_tensor_bytes;
-    let mut grads = g.backward(&loss)?;
-    collect_grads(model.net.as_mut(), &mut grads);
-    optimizer.step(gpu, model.net.as_mut())?;
-    loss.value.to_f32(gpu)?;
-    Ok((before, after_forward))
+impl Trainee {
+    /// One training step; the live tensor bytes before the forward and after it (before backward).
+    fn step(&mut self, gpu: &Gpu, step: u64) -> Result<(u64, u64)> {
+        let before = gpu.pool_stats().live_tensor_bytes;
+        let g = Graph::training(gpu)?;
+        let x = g.input(self.x.clone());
+        let logits = self.model.forward(&g, &x, &Context::train(step))?;
+        let loss = g.cross_entropy(&logits, &self.targets, None)?;
+        let after_forward = gpu.pool_stats().live_tensor_bytes;
+        let mut grads = g.backward(&loss)?;
+        collect_grads(self.model.net.as_mut(), &mut grads);
+        self.optimizer.step(gpu, self.model.net.as_mut())?;
+        loss.value.to_f32(gpu)?;
+        Ok((before, after_forward))
+    }
 }
 
 /// Training and inference speed of `arch` at `batch` images of `size` x `size`.
@@ -202,7 +195,7 @@ pub fn model_report(
     steps: usize,
 ) -> Result<ModelReport> {
     let classes = arch.homework_classes();
-    let mut model = Model::new(gpu, arch, classes, 0, UpsamplingInit::Bilinear)?;
+    let model = Model::new(gpu, arch, classes, 0, UpsamplingInit::Bilinear)?;
     let pixels = batch * 3 * size * size;
     let x = Tensor::from_f32(
         gpu,
@@ -218,33 +211,33 @@ pub fn model_report(
     };
     let labels: Vec<i32> = (0..count).map(|i| (i % classes) as i32).collect();
     let targets = Tensor::from_i32(gpu, &target_shape, &labels)?;
-    let mut optimizer = Optimizer::new(OptimizerConfig::Sgd(SgdConfig {
-        lr: 1e-4,
-        momentum: 0.9,
-        weight_decay: 5e-4,
-    }));
+    let mut t = Trainee {
+        model,
+        optimizer: Optimizer::new(OptimizerConfig::Sgd(SgdConfig {
+            lr: 1e-4,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+        })),
+        x,
+        targets,
+    };
     gpu.reset_pool_high_water();
-    let first = timed(gpu, || {
-        train_step(gpu, &mut model, &mut optimizer, &x, &targets, 0)
-    })?;
+    let first = timed(gpu, || t.step(gpu, 0).map(drop))?;
     let mut step_times = Vec::new();
     for step in 1..=steps.max(1) as u64 {
-        step_times.push(timed(gpu, || {
-            train_step(gpu, &mut model, &mut optimizer, &x, &targets, step)
-        })?);
+        step_times.push(timed(gpu, || t.step(gpu, step).map(drop))?);
     }
     gpu.start_profiling()?;
-    let (before, after_forward) =
-        train_step_measured(gpu, &mut model, &mut optimizer, &x, &targets, 99)?;
+    let (before, after_forward) = t.step(gpu, 99)?;
     let kernels = kernel_table(&gpu.stop_profiling()?);
     // Before the forward only the model, its optimiser state and the step's input are alive.
-    let input_bytes = (x.numel() + targets.numel()) as u64 * 4;
+    let input_bytes = (t.x.numel() + t.targets.numel()) as u64 * 4;
     let mut infer_times = Vec::new();
     for _ in 0..steps.max(1) {
         infer_times.push(timed(gpu, || {
             let g = Graph::inference(gpu);
-            model
-                .forward(&g, &g.input(x.clone()), &Context::eval())?
+            t.model
+                .forward(&g, &g.input(t.x.clone()), &Context::eval())?
                 .value
                 .to_f32(gpu)
                 .map(drop)

@@ -3,7 +3,7 @@
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
 mod cli_support;
-use cli_support::{headless, ok, text, wgnn};
+use cli_support::{headless, ok, synth, text, wgnn};
 
 #[test]
 fn info_lists_adapters_limits_and_the_choice() {
@@ -142,26 +142,8 @@ fn workgroup_size_is_overridable_and_checked() {
 fn classify_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    ok(&[
-        "synth",
-        "classify",
-        "--out",
-        &p("train"),
-        "--count",
-        "6",
-        "--seed",
-        "1",
-    ]);
-    ok(&[
-        "synth",
-        "classify",
-        "--out",
-        &p("val"),
-        "--count",
-        "4",
-        "--seed",
-        "2",
-    ]);
+    synth("classify", &p("train"), 6, 1);
+    synth("classify", &p("val"), 4, 2);
     let log = ok(&[
         "train",
         "classify",
@@ -223,26 +205,8 @@ fn classify_end_to_end() {
 fn segment_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    ok(&[
-        "synth",
-        "segment",
-        "--out",
-        &p("train"),
-        "--count",
-        "2",
-        "--seed",
-        "1",
-    ]);
-    ok(&[
-        "synth",
-        "segment",
-        "--out",
-        &p("val"),
-        "--count",
-        "2",
-        "--seed",
-        "2",
-    ]);
+    synth("segment", &p("train"), 2, 1);
+    synth("segment", &p("val"), 2, 2);
     ok(&[
         "train",
         "segment",

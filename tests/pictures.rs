@@ -413,7 +413,7 @@ impl<F: FnMut(StepEvent) -> wgnn::Result<()>> Observer for WithSnapshots<F> {
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
 mod cli_support;
-use cli_support::{ok, wgnn};
+use cli_support::{ok, synth, wgnn};
 
 fn gpu() -> Gpu {
     Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| {
@@ -593,26 +593,8 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
 fn segmentation_pictures_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    ok(&[
-        "synth",
-        "segment",
-        "--out",
-        &p("train"),
-        "--count",
-        "4",
-        "--seed",
-        "1",
-    ]);
-    ok(&[
-        "synth",
-        "segment",
-        "--out",
-        &p("val"),
-        "--count",
-        "3",
-        "--seed",
-        "2",
-    ]);
+    synth("segment", &p("train"), 4, 1);
+    synth("segment", &p("val"), 3, 2);
     let train = |epochs: &str, place: [&str; 2]| {
         ok(&[
             "train",

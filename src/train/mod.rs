@@ -113,19 +113,34 @@ struct Run<'a> {
     observer: &'a mut dyn Observer,
 }
 
+/// A `Run` borrowed apart.
+type RunParts<'r, 'a> = (
+    &'a Gpu,
+    &'a TrainOptions,
+    &'r mut Model,
+    &'r mut Optimizer,
+    &'r mut Position,
+    &'r mut (dyn Observer + 'a),
+);
+
+impl<'a> Run<'a> {
+    fn parts(&mut self) -> RunParts<'_, 'a> {
+        (
+            self.gpu,
+            self.o,
+            &mut self.model,
+            &mut self.optimizer,
+            &mut self.at,
+            &mut *self.observer,
+        )
+    }
+}
+
 /// The rest of epoch `at.epoch`: its remaining steps, Precise BN, validation, and the files.
 fn run_epoch(run: &mut Run) -> Result<()> {
     let start = Instant::now();
     train_steps(run)?;
-    let Run {
-        gpu,
-        o,
-        model,
-        optimizer,
-        at,
-        observer,
-    } = run;
-    let (gpu, o) = (*gpu, *o);
+    let (gpu, o, model, optimizer, at, observer) = run.parts();
     let epoch = at.epoch;
     let train_loss = at.loss_sum / at.images.max(1) as f64;
     precise_batch_norm(gpu, o, model, epoch)?;
@@ -191,15 +206,7 @@ fn diverged(e: Error, when: &str) -> Error {
 
 /// The remaining steps of epoch `at.epoch`, saving a resume point every `checkpoint_every` steps.
 fn train_steps(run: &mut Run) -> Result<()> {
-    let Run {
-        gpu,
-        o,
-        model,
-        optimizer,
-        at,
-        observer,
-    } = run;
-    let (gpu, o) = (*gpu, *o);
+    let (gpu, o, model, optimizer, at, observer) = run.parts();
     let epoch = at.epoch;
     let seed = o.seed.wrapping_add(epoch as u64);
     let batches = Batches::starting_at(

@@ -35,3 +35,17 @@ pub fn ok(args: &[&str]) -> String {
     );
     stdout
 }
+
+/// `wgnn synth TASK --out OUT --count COUNT --seed SEED`, which must succeed.
+pub fn synth(task: &str, out: &str, count: usize, seed: u64) {
+    ok(&[
+        "synth",
+        task,
+        "--out",
+        out,
+        "--count",
+        &count.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ]);
+}
