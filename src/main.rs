@@ -54,7 +54,7 @@ enum Command {
     /// Check every backward kernel against finite differences on the chosen adapter.
     Gradcheck {
         /// Run only these checks (default: all).
-        #[arg(long = "only", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(gradcheck::CHECKS))]
+        #[arg(long = "only", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(gradcheck::CHECKS.iter().map(|c| c.name)))]
         only: Vec<String>,
     },
     /// Train a model; without --data, on built-in synthetic data.
@@ -466,7 +466,7 @@ fn run_gradcheck(wanted: Option<&str>, only: &[String]) -> Result<ExitCode> {
     let gpu = open_gpu(wanted)?;
     println!("gradcheck on {}", gpu::describe(gpu.adapter_info()));
     let names: Vec<&str> = if only.is_empty() {
-        gradcheck::CHECKS.to_vec()
+        gradcheck::CHECKS.iter().map(|c| c.name).collect()
     } else {
         only.iter().map(String::as_str).collect()
     };

@@ -5,7 +5,16 @@ use std::ops::Range;
 
 use super::{Gpu, Shader};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+
+/// What a view can be cut from: a buffer holding a shaped run of 4-byte elements. `Tensor`
+/// implements it, so this layer needs nothing from the layers above.
+pub(crate) trait Elements {
+    fn buffer(&self) -> &wgpu::Buffer;
+    fn shape(&self) -> &[usize];
+    fn numel(&self) -> usize {
+        self.shape().iter().product()
+    }
+}
 
 /// A range of a tensor bound as one storage binding. The binding starts at an aligned byte offset,
 /// so the kernel adds `shift` elements to reach the range's first element.
@@ -31,7 +40,7 @@ pub(crate) struct Launch<'a> {
 impl Gpu {
     /// Elements `[start, start + len)` of `t` as a binding. Panics if the range is outside the tensor
     /// (ops check shapes before they build views); the binding-size limit is enforced by planning.
-    pub(crate) fn view<'a>(&self, t: &'a Tensor, start: usize, len: usize) -> View<'a> {
+    pub(crate) fn view<'a>(&self, t: &'a impl Elements, start: usize, len: usize) -> View<'a> {
         assert!(start + len <= t.numel(), "view outside its tensor");
         let align = self.plan.binding_offset_alignment;
         let first = (start * 4) as u64;
@@ -52,7 +61,7 @@ impl Gpu {
     }
 
     /// The whole tensor as a binding; an error naming it if it is larger than one binding may be.
-    pub(crate) fn whole<'a>(&self, t: &'a Tensor, name: &str) -> Result<View<'a>> {
+    pub(crate) fn whole<'a>(&self, t: &'a impl Elements, name: &str) -> Result<View<'a>> {
         let bytes = t.numel() as u64 * 4;
         if bytes > self.plan.max_binding_bytes {
             return Err(Error::Limit(format!(

@@ -60,7 +60,7 @@ fn launch_positions(
     let [n, c, s] = geometry(logits, targets)?;
     let whole_views = whole
         .iter()
-        .map(|(b, t)| Ok((*b, gpu.whole(t, "cross_entropy scalar")?)))
+        .map(|(b, t)| Ok((*b, gpu.whole(*t, "cross_entropy scalar")?)))
         .collect::<Result<Vec<_>>>()?;
     let mut per_item = vec![("cross_entropy logits", c * s)];
     per_item.extend(
@@ -73,7 +73,7 @@ fn launch_positions(
         let tv = gpu.view(targets, chunk.start * s, chunk.len() * s);
         let ev: Vec<_> = extra
             .iter()
-            .map(|(b, t, per)| (*b, gpu.view(t, chunk.start * per, chunk.len() * per)))
+            .map(|(b, t, per)| (*b, gpu.view(*t, chunk.start * per, chunk.len() * per)))
             .collect();
         let params = Params {
             n: u32_of(chunk.len()),
