@@ -32,6 +32,14 @@ struct Params {
     has_bias: u32,
     x_off: u32,
     y_off: u32,
+    // conv2d.wgsl's fields, unused here: one Rust struct serves both files.
+    segments: u32,
+    rows_per_segment: u32,
+    flip: u32,
+    rows: u32,
+    row_vec4s: u32,
+    image_major: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -2,8 +2,7 @@
 //! Every op records into the GPU's open encoder and returns new tensors; nothing is read back.
 
 pub mod batch_norm;
-pub mod conv2d;
-pub mod conv_transpose2d;
+mod conv;
 pub mod elementwise;
 pub mod loss;
 pub mod matmul;
@@ -11,7 +10,8 @@ pub mod metrics;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
-pub mod winograd;
+
+pub use conv::{conv_transpose2d, conv2d, winograd};
 
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader, View};

@@ -4,15 +4,15 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::matmul::{ALayout, batched_products};
-use super::{launch, nchw, u32_of};
+use super::VEC;
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader};
+use crate::ops::matmul::{ALayout, batched_products};
+use crate::ops::{launch, nchw, u32_of};
 use crate::tensor::{DType, Tensor};
 
 /// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
 const XI: usize = 16;
-const VEC: usize = 4;
 /// Input channels below which the direct kernels win on lavapipe. Measured per 3x3 convolution at
 /// batch 32, Winograd against direct (ms): forward 64@32 143 / 100 (the products' k is 64), 128@16
 /// 91 / 100, 256@8 68 / 105, 512@4 64 / 110, 512@2 19 / 31; weight gradient 64@32 175 / 122 (only

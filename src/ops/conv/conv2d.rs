@@ -1,94 +1,24 @@
-//! conv2d (conv2d.wgsl): forward, and the weight gradient shared with conv_transpose2d. The input
-//! gradient is the transposed-convolution gather (conv_transpose2d.wgsl).
+//! conv2d (conv2d.wgsl): forward and gradients. The input gradient is the forward kernel with a
+//! flipped weight or the transposed-convolution gather (gather.rs); the weight gradient is
+//! Winograd's or weight_grad.rs's.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::matmul::{ALayout, batched_products};
-use super::reduce::sum_columns_into;
-use super::{conv_transpose2d, launch, launch_counted, launch_specialised, nchw, u32_of, winograd};
+pub use super::{Conv2dArgs, conv_out_len};
+use super::{Params, VEC, check_args, gather, weight_grad, winograd};
 use crate::error::Result;
 use crate::gpu::{Gpu, Shader};
+use crate::ops::matmul::{ALayout, batched_products};
+use crate::ops::{launch, launch_counted, launch_specialised, nchw, u32_of};
 use crate::tensor::{DType, Tensor};
 
-/// Stride and zero padding, [height, width]. Dilation 1, groups 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dArgs {
-    pub stride: [usize; 2],
-    pub padding: [usize; 2],
-}
-
-impl Default for Conv2dArgs {
-    fn default() -> Self {
-        Conv2dArgs {
-            stride: [1, 1],
-            padding: [0, 0],
-        }
-    }
-}
-
-/// Output size of a convolution along one axis, if the kernel fits the padded input.
-pub fn conv_out_len(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-    (input + 2 * padding)
-        .checked_sub(kernel)
-        .map(|span| span / stride + 1)
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    has_bias: u32,
-    x_off: u32,
-    y_off: u32,
-    segments: u32,
-    rows_per_segment: u32,
-    flip: u32,
-    rows: u32,
-    row_vec4s: u32,
-    image_major: u32,
-    _pad: u32,
-}
-
-/// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
-const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
-/// Register blocks of conv2d.wgsl: `forward` computes FC output channels x FX output pixels,
-/// `weight_grad_partial` GRAD_BLOCK output x GRAD_BLOCK input channels (two vec4s of each, read
-/// from channels-last copies padded to VEC channels).
+/// Register block of conv2d.wgsl's `forward`: FC output channels x FX output pixels.
 const FC: usize = 8;
 const FX: usize = 4;
-const VEC: usize = 4;
-const GRAD_BLOCK: usize = 8;
 /// `forward_rows` computes FC output channels x QUADS quads of 4 pixels of a row per invocation,
 /// for kernels up to MAX_KW wide (two vec4s of a padded row hold a quad's inputs).
 const QUADS: usize = 2;
 const MAX_KW: usize = 5;
 /// Planes of at least this many blocks run image by image in `forward_rows` (see its grid order).
 const IMAGE_MAJOR_BLOCKS: usize = 8;
-
-pub(crate) fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
-    crate::ensure_shape!(
-        args.stride.iter().all(|&s| s > 0),
-        "{op}: stride must be positive, got {:?}",
-        args.stride
-    );
-    crate::ensure_shape!(
-        kernel.iter().all(|&k| k > 0),
-        "{op}: kernel must be at least 1x1, got {kernel:?}"
-    );
-    Ok(())
-}
 
 /// y = conv2d(x, weight) + bias. x [N, Cin, H, W], weight [Cout, Cin, kh, kw], bias [Cout].
 pub fn conv2d(
@@ -270,25 +200,14 @@ fn forward_packed(
     for chunk in chunks {
         let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
         let yv = gpu.view(&y, chunk.start * per_y, chunk.len() * per_y);
-        let mut params = Params {
-            n: u32_of(chunk.len()),
-            c_in: u32_of(c_in),
-            h: u32_of(h),
-            w: u32_of(w),
-            c_out: u32_of(c_out),
-            oh: u32_of(oh),
-            ow: u32_of(ow),
-            kh: u32_of(kh),
-            kw: u32_of(kw),
-            sh: u32_of(args.stride[0]),
-            sw: u32_of(args.stride[1]),
-            ph: u32_of(args.padding[0]),
-            pw: u32_of(args.padding[1]),
-            has_bias: u32::from(bias.is_some()),
-            x_off: xv.shift,
-            y_off: yv.shift,
-            ..Params::default()
-        };
+        let mut params = Params::new(
+            [chunk.len(), c_in, h, w],
+            [c_out, kh, kw],
+            [oh, ow],
+            args,
+            bias.is_some(),
+            [xv.shift, yv.shift],
+        );
         let flops = 2.0 * (chunk.len() * per_y * c_in * kh * kw) as f64;
         let Some((rows, row_vec4s)) = rows_layout else {
             launch_counted(
@@ -356,7 +275,7 @@ pub fn conv2d_input_grad(
     let [c_out, c_in, kh, kw] = nchw("conv2d backward", "weight", weight.shape())?;
     let as_forward = args.stride == [1, 1] && args.padding[0] < kh && args.padding[1] < kw;
     if !as_forward {
-        return conv_transpose2d::transposed_gather(gpu, dy, weight, None, input_hw, args);
+        return gather::transposed_gather(gpu, dy, weight, None, input_hw, args);
     }
     let padding = [kh - 1 - args.padding[0], kw - 1 - args.padding[1]];
     let [_, _, oh, ow] = nchw("conv2d backward", "dy", dy.shape())?;
@@ -406,127 +325,5 @@ pub fn conv2d_weight_grad(
     {
         return Ok(dw);
     }
-    weight_grad(gpu, dy, x, kernel, args)
-}
-
-/// Items `items` of an NCHW tensor with [c, h, w] per item, as [items, h, w, c padded to 4].
-fn channels_last(
-    gpu: &Gpu,
-    t: &Tensor,
-    items: std::ops::Range<usize>,
-    [c, h, w]: [usize; 3],
-) -> Result<Tensor> {
-    let per = c * h * w;
-    let out = Tensor::uninit(gpu, &[items.len(), h, w, c.div_ceil(VEC) * VEC], DType::F32);
-    let src = gpu.view(t, items.start * per, items.len() * per);
-    let dst = gpu.whole(&out, "channels-last copy")?;
-    let params = Params {
-        n: u32_of(items.len()),
-        c_in: u32_of(c),
-        h: u32_of(h),
-        w: u32_of(w),
-        x_off: src.shift,
-        ..Params::default()
-    };
-    launch(
-        gpu,
-        Shader::Conv2d,
-        "channels_last",
-        &params,
-        &[(1, &src), (11, &dst)],
-        out.numel() / VEC,
-    )?;
-    Ok(out)
-}
-
-/// grad[a, b, ky, kx] = sum over n, oy, ox of g[n, a, oy, ox] * x[n, b, oy*s - p + ky, ox*s - p + kx],
-/// the weight gradient of a convolution of x giving g (conv2d: g = dy; conv_transpose2d: g = its
-/// input and x = its dy). Cut into segments of output rows, summed in a fixed order.
-pub(crate) fn weight_grad(
-    gpu: &Gpu,
-    g: &Tensor,
-    x: &Tensor,
-    kernel: [usize; 2],
-    args: Conv2dArgs,
-) -> Result<Tensor> {
-    let [n, c_out, oh, ow] = nchw("conv weight gradient", "output gradient", g.shape())?;
-    let [xn, c_in, h, w] = nchw("conv weight gradient", "input", x.shape())?;
-    check_args("conv weight gradient", &args, kernel)?;
-    let [kh, kw] = kernel;
-    let expected = (
-        conv_out_len(h, kh, args.stride[0], args.padding[0]),
-        conv_out_len(w, kw, args.stride[1], args.padding[1]),
-    );
-    crate::ensure_shape!(
-        xn == n && expected == (Some(oh), Some(ow)),
-        "conv weight gradient: gradient {:?} does not match input {:?} with kernel {kernel:?}",
-        g.shape(),
-        x.shape()
-    );
-    let weights = c_out * c_in * kh * kw;
-    let dw = Tensor::uninit(gpu, &[c_out, c_in, kh, kw], DType::F32);
-    if n * oh * ow == 0 {
-        gpu.with_encoder(|e| e.clear_buffer(dw.buffer(), 0, None));
-        return Ok(dw);
-    }
-    let per_g = c_out * oh * ow;
-    let (pad_out, pad_in) = (c_out.div_ceil(VEC) * VEC, c_in.div_ceil(VEC) * VEC);
-    let chunks = gpu.batch_chunks(
-        n,
-        &[
-            ("conv output gradient", pad_out * oh * ow),
-            ("conv input", pad_in * h * w),
-        ],
-    )?;
-    for (k, chunk) in chunks.into_iter().enumerate() {
-        let rows = chunk.len() * oh;
-        let max_segments = (gpu.max_view_elems() / weights).max(1);
-        let blocks = c_out.div_ceil(GRAD_BLOCK) * c_in.div_ceil(GRAD_BLOCK) * kh * kw;
-        let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(blocks);
-        let rows_per_segment = rows.div_ceil(wanted.min(max_segments).clamp(1, rows));
-        let segments = rows.div_ceil(rows_per_segment);
-        // One segment of the only chunk is the gradient itself: no partial sums to add up.
-        let direct = segments == 1 && k == 0 && chunk.len() == n;
-        let partial = if direct {
-            dw.clone()
-        } else {
-            Tensor::uninit(gpu, &[segments, weights], DType::F32)
-        };
-        let pv = gpu.whole(&partial, "conv weight-gradient partial sums")?;
-        let g_last = channels_last(gpu, g, chunk.clone(), [c_out, oh, ow])?;
-        let x_last = channels_last(gpu, x, chunk.clone(), [c_in, h, w])?;
-        let gv = gpu.whole(&g_last, "channels-last conv output gradient")?;
-        let xv = gpu.whole(&x_last, "channels-last conv input")?;
-        let params = Params {
-            n: u32_of(chunk.len()),
-            c_in: u32_of(c_in),
-            h: u32_of(h),
-            w: u32_of(w),
-            c_out: u32_of(c_out),
-            oh: u32_of(oh),
-            ow: u32_of(ow),
-            kh: u32_of(kh),
-            kw: u32_of(kw),
-            sh: u32_of(args.stride[0]),
-            sw: u32_of(args.stride[1]),
-            ph: u32_of(args.padding[0]),
-            pw: u32_of(args.padding[1]),
-            segments: u32_of(segments),
-            rows_per_segment: u32_of(rows_per_segment),
-            ..Params::default()
-        };
-        launch_counted(
-            gpu,
-            Shader::Conv2d,
-            "weight_grad_partial",
-            &params,
-            &[(6, &pv), (8, &xv), (9, &gv)],
-            segments * blocks,
-            2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64,
-        )?;
-        if !direct {
-            sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
-        }
-    }
-    Ok(dw)
+    weight_grad::weight_grad(gpu, dy, x, kernel, args)
 }

@@ -1,0 +1,73 @@
+//! The transposed-convolution gather (conv_transpose2d.wgsl's forward): conv_transpose2d's forward
+//! and conv2d's general input gradient.
+
+use super::{Conv2dArgs, Params, check_args};
+use crate::error::Result;
+use crate::gpu::{Gpu, Shader};
+use crate::ops::{launch_counted, nchw};
+use crate::tensor::{DType, Tensor};
+
+/// The transposed convolution into an output of the given size (conv2d's input gradient asks for
+/// the forward input's size, which may exceed the formula's by up to stride - 1).
+pub(crate) fn transposed_gather(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    out_hw: [usize; 2],
+    args: Conv2dArgs,
+) -> Result<Tensor> {
+    let [n, c_in, h, w] = nchw("conv_transpose2d", "input", x.shape())?;
+    let [wc_in, c_out, kh, kw] = nchw("conv_transpose2d", "weight", weight.shape())?;
+    check_args("conv_transpose2d", &args, [kh, kw])?;
+    crate::ensure_shape!(
+        wc_in == c_in,
+        "conv_transpose2d: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
+        weight.shape(),
+        x.shape()
+    );
+    if let Some(b) = bias {
+        crate::ensure_shape!(
+            b.shape() == [c_out],
+            "conv_transpose2d: bias must be [{c_out}], got {:?}",
+            b.shape()
+        );
+    }
+    let [oh, ow] = out_hw;
+    let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
+    let wv = gpu.whole(weight, "conv_transpose2d weight")?;
+    let bv = match bias {
+        Some(b) => gpu.whole(b, "conv_transpose2d bias")?,
+        None => gpu.whole(weight, "conv_transpose2d weight")?,
+    };
+    let per_x = c_in * h * w;
+    let per_y = c_out * oh * ow;
+    for chunk in gpu.batch_chunks(
+        n,
+        &[
+            ("conv_transpose2d input", per_x),
+            ("conv_transpose2d output", per_y),
+        ],
+    )? {
+        let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
+        let yv = gpu.view(&y, chunk.start * per_y, chunk.len() * per_y);
+        let params = Params::new(
+            [chunk.len(), c_in, h, w],
+            [c_out, kh, kw],
+            out_hw,
+            args,
+            bias.is_some(),
+            [xv.shift, yv.shift],
+        );
+        launch_counted(
+            gpu,
+            Shader::ConvTranspose2d,
+            "forward",
+            &params,
+            &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
+            chunk.len() * per_y,
+            2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64,
+        )?;
+    }
+    Ok(y)
+}

@@ -1,0 +1,117 @@
+//! Convolutions: conv2d (conv2d.wgsl, or winograd.wgsl for wide 3x3 layers), conv_transpose2d
+//! (conv_transpose2d.wgsl), and what they share: the argument type, its check, and the launch
+//! parameters of conv2d.wgsl and conv_transpose2d.wgsl. conv2d's input gradient and
+//! conv_transpose2d's forward are one gather (gather.rs); both weight gradients are weight_grad.rs.
+
+pub mod conv2d;
+pub mod conv_transpose2d;
+mod gather;
+mod weight_grad;
+pub mod winograd;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::u32_of;
+use crate::error::Result;
+
+/// Channels per vec4: the kernels read channel-padded tensors four channels at a time.
+const VEC: usize = 4;
+
+/// Stride and zero padding, [height, width]. Dilation 1, groups 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dArgs {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl Default for Conv2dArgs {
+    fn default() -> Self {
+        Conv2dArgs {
+            stride: [1, 1],
+            padding: [0, 0],
+        }
+    }
+}
+
+/// Output size of a convolution along one axis, if the kernel fits the padded input.
+pub fn conv_out_len(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
+    (input + 2 * padding)
+        .checked_sub(kernel)
+        .map(|span| span / stride + 1)
+}
+
+/// The shape check every convolution makes of its arguments and kernel size.
+fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
+    crate::ensure_shape!(
+        args.stride.iter().all(|&s| s > 0),
+        "{op}: stride must be positive, got {:?}",
+        args.stride
+    );
+    crate::ensure_shape!(
+        kernel.iter().all(|&k| k > 0),
+        "{op}: kernel must be at least 1x1, got {kernel:?}"
+    );
+    Ok(())
+}
+
+/// conv2d.wgsl's and conv_transpose2d.wgsl's launch parameters (one layout for both files).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    has_bias: u32,
+    x_off: u32,
+    y_off: u32,
+    segments: u32,
+    rows_per_segment: u32,
+    flip: u32,
+    rows: u32,
+    row_vec4s: u32,
+    image_major: u32,
+    _pad: u32,
+}
+
+impl Params {
+    /// `n` images of x [n, c_in, h, w] into y [n, c_out, oh, ow] through a [c_out, kh, kw] kernel;
+    /// `offsets` are the x and y views' element shifts.
+    fn new(
+        [n, c_in, h, w]: [usize; 4],
+        [c_out, kh, kw]: [usize; 3],
+        [oh, ow]: [usize; 2],
+        args: Conv2dArgs,
+        has_bias: bool,
+        [x_off, y_off]: [u32; 2],
+    ) -> Params {
+        Params {
+            n: u32_of(n),
+            c_in: u32_of(c_in),
+            h: u32_of(h),
+            w: u32_of(w),
+            c_out: u32_of(c_out),
+            oh: u32_of(oh),
+            ow: u32_of(ow),
+            kh: u32_of(kh),
+            kw: u32_of(kw),
+            sh: u32_of(args.stride[0]),
+            sw: u32_of(args.stride[1]),
+            ph: u32_of(args.padding[0]),
+            pw: u32_of(args.padding[1]),
+            has_bias: u32::from(has_bias),
+            x_off,
+            y_off,
+            ..Params::default()
+        }
+    }
+}
