@@ -8,6 +8,7 @@ pub(crate) mod pool;
 mod profile;
 
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
+pub use dispatch::Slot;
 pub(crate) use dispatch::{Elements, Launch, View};
 pub use pipeline::{Shader, shader_source};
 pub use pool::PoolStats;

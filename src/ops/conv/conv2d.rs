@@ -3,11 +3,11 @@
 //! Winograd's or weight_grad.rs's.
 
 pub use super::{Conv2dArgs, conv_out_len};
-use super::{Params, VEC, check_args, gather, weight_grad, winograd};
+use super::{Params, VEC, check_args, conv2d_slot as slot, gather, weight_grad, winograd};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
-use crate::ops::{launch, launch_counted, launch_specialised, nchw, u32_of};
+use crate::ops::{nchw, u32_of};
 use crate::tensor::{DType, Tensor};
 
 /// Register block of conv2d.wgsl's `forward`: FC output channels x FX output pixels.
@@ -107,12 +107,11 @@ fn pointwise(
     let bv = bias.map(|b| gpu.whole(b, "conv2d bias")).transpose()?;
     batched_products(
         gpu,
-        n,
+        (n, [0, k * hw, m * hw]),
         [m, hw, k],
         (&wv, layout),
         (&xv, hw),
         &yv,
-        [0, k * hw, m * hw],
         bv.as_ref(),
     )?;
     Ok(Some(y))
@@ -136,24 +135,22 @@ fn pack_weight(gpu: &Gpu, weight: &Tensor, flip: bool) -> Result<Tensor> {
     let wv = gpu.whole(weight, "conv2d weight")?;
     let pv = gpu.whole(&packed, "packed conv2d weight")?;
     if !flip && (c_in * kh * kw).is_multiple_of(VEC) {
-        launch(
-            gpu,
+        Launch::new(
             Shader::Conv2d,
             "pack_weight_blocks",
             &params,
-            &[(12, &wv), (11, &pv)],
-            packed.numel() / (VEC * VEC),
-        )?;
+            &[(slot::WEIGHT4, &wv), (slot::OUT4, &pv)],
+        )
+        .run(gpu, packed.numel() / (VEC * VEC))?;
         return Ok(packed);
     }
-    launch(
-        gpu,
+    Launch::new(
         Shader::Conv2d,
         "pack_weight",
         &params,
-        &[(2, &wv), (11, &pv)],
-        packed.numel() / VEC,
-    )?;
+        &[(slot::WEIGHT, &wv), (slot::OUT4, &pv)],
+    )
+    .run(gpu, packed.numel() / VEC)?;
     Ok(packed)
 }
 
@@ -210,14 +207,21 @@ fn forward_packed(
         );
         let flops = 2.0 * (chunk.len() * per_y * c_in * kh * kw) as f64;
         let Some((rows, row_vec4s)) = rows_layout else {
-            launch_counted(
-                gpu,
+            Launch::new(
                 Shader::Conv2d,
                 "forward",
                 &params,
-                &[(1, &xv), (3, &bv), (4, &yv), (7, &wv)],
+                &[
+                    (slot::X, &xv),
+                    (slot::BIAS, &bv),
+                    (slot::Y, &yv),
+                    (slot::PACKED, &wv),
+                ],
+            )
+            .flops(flops)
+            .run(
+                gpu,
                 chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
-                flops,
             )?;
             continue;
         };
@@ -237,27 +241,30 @@ fn forward_packed(
         };
         let padded = Tensor::uninit(gpu, &[chunk.len() * per_rows], DType::F32);
         let pv = gpu.whole(&padded, "conv2d padded input")?;
-        launch(
-            gpu,
+        Launch::new(
             Shader::Conv2d,
             "pad_rows",
             &params,
-            &[(1, &xv), (11, &pv)],
-            padded.numel() / VEC,
-        )?;
-        launch_specialised(
-            gpu,
+            &[(slot::X, &xv), (slot::OUT4, &pv)],
+        )
+        .run(gpu, padded.numel() / VEC)?;
+        Launch::new(
             Shader::Conv2d,
             "forward_rows",
-            &[
-                ("KW", kw as f64),
-                ("ROW_PAIRS", f64::from(u8::from(row_pairs))),
-            ],
             &params,
-            &[(3, &bv), (4, &yv), (7, &wv), (10, &pv)],
-            c_out.div_ceil(FC) * blocks,
-            flops,
-        )?;
+            &[
+                (slot::BIAS, &bv),
+                (slot::Y, &yv),
+                (slot::PACKED, &wv),
+                (slot::X_ROWS, &pv),
+            ],
+        )
+        .constants(&[
+            ("KW", kw as f64),
+            ("ROW_PAIRS", f64::from(u8::from(row_pairs))),
+        ])
+        .flops(flops)
+        .run(gpu, c_out.div_ceil(FC) * blocks)?;
     }
     Ok(y)
 }

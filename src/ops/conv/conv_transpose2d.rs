@@ -2,11 +2,11 @@
 //! forward and its weight gradient conv2d's weight gradient with x and dy exchanged.
 
 use super::gather::transposed_gather;
-use super::{Conv2dArgs, Params, check_args, conv2d, weight_grad};
+use super::{Conv2dArgs, Params, check_args, conv2d, transpose_slot as slot, weight_grad};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
-use crate::ops::{launch_counted, nchw};
+use crate::ops::nchw;
 use crate::tensor::{DType, Tensor};
 
 /// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
@@ -94,12 +94,11 @@ fn non_overlapping(
     );
     batched_products(
         gpu,
-        n,
+        (n, [0, c_in * plane, rows * plane]),
         [rows, plane, c_in],
         (&wv, ALayout::KMajor(rows)),
         (&xv, plane),
         &pv,
-        [0, c_in * plane, rows * plane],
         None,
     )?;
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
@@ -119,15 +118,13 @@ fn non_overlapping(
         bias.is_some(),
         [pv.shift, yv.shift],
     );
-    launch_counted(
-        gpu,
+    Launch::new(
         Shader::ConvTranspose2d,
         "place_patches",
         &params,
-        &[(1, &pv), (3, &bv), (4, &yv)],
-        n * c_out * oh * ow,
-        0.0,
-    )?;
+        &[(slot::X, &pv), (slot::BIAS, &bv), (slot::Y, &yv)],
+    )
+    .run(gpu, n * c_out * oh * ow)?;
     Ok(Some(y))
 }
 

@@ -1,10 +1,10 @@
 //! The transposed-convolution gather (conv_transpose2d.wgsl's forward): conv_transpose2d's forward
 //! and conv2d's general input gradient.
 
-use super::{Conv2dArgs, Params, check_args};
+use super::{Conv2dArgs, Params, check_args, transpose_slot as slot};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
-use crate::ops::{launch_counted, nchw};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::nchw;
 use crate::tensor::{DType, Tensor};
 
 /// The transposed convolution into an output of the given size (conv2d's input gradient asks for
@@ -59,15 +59,19 @@ pub(crate) fn transposed_gather(
             bias.is_some(),
             [xv.shift, yv.shift],
         );
-        launch_counted(
-            gpu,
+        Launch::new(
             Shader::ConvTranspose2d,
             "forward",
             &params,
-            &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
-            chunk.len() * per_y,
-            2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64,
-        )?;
+            &[
+                (slot::X, &xv),
+                (slot::WEIGHT, &wv),
+                (slot::BIAS, &bv),
+                (slot::Y, &yv),
+            ],
+        )
+        .flops(2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64)
+        .run(gpu, chunk.len() * per_y)?;
     }
     Ok(y)
 }

@@ -1,11 +1,11 @@
 //! The weight gradient of a convolution (conv2d.wgsl's channels_last and weight_grad_partial,
 //! summed by reduce.wgsl): conv2d's, and conv_transpose2d's with x and dy exchanged.
 
-use super::{Conv2dArgs, Params, VEC, check_args, conv_out_len};
+use super::{Conv2dArgs, Params, VEC, check_args, conv_out_len, conv2d_slot as slot};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::reduce::sum_columns_into;
-use crate::ops::{launch, launch_counted, nchw, u32_of};
+use crate::ops::{nchw, u32_of};
 use crate::tensor::{DType, Tensor};
 
 /// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
@@ -32,14 +32,13 @@ fn channels_last(
         x_off: src.shift,
         ..Params::default()
     };
-    launch(
-        gpu,
+    Launch::new(
         Shader::Conv2d,
         "channels_last",
         &params,
-        &[(1, &src), (11, &dst)],
-        out.numel() / VEC,
-    )?;
+        &[(slot::X, &src), (slot::OUT4, &dst)],
+    )
+    .run(gpu, out.numel() / VEC)?;
     Ok(out)
 }
 
@@ -113,15 +112,18 @@ pub(crate) fn weight_grad(
                 [0, 0],
             )
         };
-        launch_counted(
-            gpu,
+        Launch::new(
             Shader::Conv2d,
             "weight_grad_partial",
             &params,
-            &[(6, &pv), (8, &xv), (9, &gv)],
-            segments * blocks,
-            2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64,
-        )?;
+            &[
+                (slot::PARTIAL, &pv),
+                (slot::X_LAST, &xv),
+                (slot::DY_LAST, &gv),
+            ],
+        )
+        .flops(2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64)
+        .run(gpu, segments * blocks)?;
         if !direct {
             sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
         }

@@ -2,13 +2,12 @@
 //! passes and input gradients, F(3x3, 2x2) for weight gradients, each as transforms around sixteen
 //! matrix products. conv2d uses them when the transformed operands fit one binding.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::VEC;
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
 use crate::ops::matmul::{ALayout, batched_products};
-use crate::ops::{launch, nchw, u32_of};
+use crate::ops::{nchw, u32_of};
 use crate::tensor::{DType, Tensor};
 
 /// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
@@ -19,26 +18,28 @@ const XI: usize = 16;
 /// 64 blocks of 8 x 8 in each product), 128@16 84 / 114, 512@4 62 / 111.
 const MIN_CHANNELS: usize = 128;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    ph: u32,
-    pw: u32,
-    tiles_h: u32,
-    tiles_w: u32,
-    t_pad: u32,
-    co_pad: u32,
-    has_bias: u32,
-    x_off: u32,
-    y_off: u32,
-    ci_pad: u32,
+kernel_params! {
+    /// winograd.wgsl's launch parameters.
+    struct Params {
+        n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
+        tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, has_bias: u32, x_off: u32,
+        y_off: u32, ci_pad: u32,
+    }
+}
+
+slots! {
+    /// winograd.wgsl's storage bindings.
+    mod slot {
+        X: x = 1,
+        WEIGHT: weight = 2,
+        BIAS: bias = 3,
+        Y: y = 4,
+        OUT4: out4 = 5,
+        M: m = 6,
+        DY: dy = 7,
+        DWEIGHT: dweight = 8,
+        M4: m4 = 9,
+    }
 }
 
 /// The convolution of x [N, Cin, H, W] with a 3x3 `weight` (stride 1, `padding`) into [N, Cout,
@@ -119,29 +120,27 @@ pub(crate) fn conv3x3(
         gpu.whole(weight, "conv2d weight")?,
         gpu.whole(&u, "Winograd-transformed weight")?,
     );
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         transform,
         &params,
-        &[(2, &wv), (5, &uv)],
-        transform_invocations,
-    )?;
+        &[(slot::WEIGHT, &wv), (slot::OUT4, &uv)],
+    )
+    .run(gpu, transform_invocations)?;
     let (xv, vv) = (
         gpu.whole(x, "conv2d input")?,
         gpu.whole(&v, "Winograd-transformed input")?,
     );
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "input_transform",
         &Params {
             x_off: xv.shift,
             ..params
         },
-        &[(1, &xv), (5, &vv)],
-        c_in * t_pad / VEC,
-    )?;
+        &[(slot::X, &xv), (slot::OUT4, &vv)],
+    )
+    .run(gpu, c_in * t_pad / VEC)?;
     // Products over the padded tile count (the padding tiles' columns are zero), so rows of M
     // are whole vec4s.
     let (mv, yv) = (
@@ -150,26 +149,24 @@ pub(crate) fn conv3x3(
     );
     batched_products(
         gpu,
-        XI,
+        (XI, [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad]),
         [c_out, t_pad, c_in],
         (&uv, a_layout),
         (&vv, t_pad),
         &mv,
-        [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad],
         None,
     )?;
     let bv = match bias {
         Some(b) => gpu.whole(b, "conv2d bias")?,
         None => gpu.whole(&m, "Winograd products")?,
     };
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "output_transform",
         &params,
-        &[(6, &mv), (3, &bv), (4, &yv)],
-        c_out * tiles,
-    )?;
+        &[(slot::M, &mv), (slot::BIAS, &bv), (slot::Y, &yv)],
+    )
+    .run(gpu, c_out * tiles)?;
     Ok(Some(y))
 }
 
@@ -230,33 +227,30 @@ pub(crate) fn weight_grad3x3(
         ..Params::default()
     };
     let vv = gpu.whole(&v, "Winograd-transformed input")?;
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "input_by_tile",
         &params,
-        &[(1, &xv), (5, &vv)],
-        tiles * ci_pad / VEC,
-    )?;
+        &[(slot::X, &xv), (slot::OUT4, &vv)],
+    )
+    .run(gpu, tiles * ci_pad / VEC)?;
     let gv = gpu.whole(&g, "Winograd-transformed output gradient")?;
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "grad_transform",
         &params,
-        &[(7, &dv), (5, &gv)],
-        tiles * co_pad / VEC,
-    )?;
+        &[(slot::DY, &dv), (slot::OUT4, &gv)],
+    )
+    .run(gpu, tiles * co_pad / VEC)?;
     // Columns past c_in (products with the repeated last channel) are computed, never read.
     let mv = gpu.whole(&m, "Winograd products")?;
     batched_products(
         gpu,
-        XI,
+        (XI, [tiles * co_pad, tiles * ci_pad, c_out * ci_pad]),
         [c_out, ci_pad, tiles],
         (&gv, ALayout::KMajor(co_pad)),
         (&vv, ci_pad),
         &mv,
-        [tiles * co_pad, tiles * ci_pad, c_out * ci_pad],
         None,
     )?;
     // The kernel writes dweight as vec4s (binding 5) when c_in is a multiple of 4, else as
@@ -272,13 +266,16 @@ pub(crate) fn weight_grad3x3(
     } else {
         (&uv, &wv)
     };
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "weight_grad_output",
         &params,
-        &[(9, &mv), (5, vec4_out), (8, scalar_out)],
-        c_out * ci_pad / VEC,
-    )?;
+        &[
+            (slot::M4, &mv),
+            (slot::OUT4, vec4_out),
+            (slot::DWEIGHT, scalar_out),
+        ],
+    )
+    .run(gpu, c_out * ci_pad / VEC)?;
     Ok(Some(dw))
 }
