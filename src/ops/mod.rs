@@ -16,6 +16,25 @@ pub use conv::{conv_transpose2d, conv2d, winograd};
 pub use interface::{Field, Interface, ParamsLayout, interfaces};
 
 use crate::error::Result;
+use crate::gpu::{Slot, View};
+
+/// The entry point of `[plain, with]` and its buffers: `buffers`, plus `optional` and the `with`
+/// entry when the optional input is given. The shaders give an optional input entry points of
+/// its own, so a missing one binds nothing rather than a placeholder buffer.
+pub(crate) fn optional_input<'a>(
+    [plain, with]: [&'static str; 2],
+    optional: Option<(Slot, &'a View<'a>)>,
+    buffers: &[(Slot, &'a View<'a>)],
+) -> (&'static str, Vec<(Slot, &'a View<'a>)>) {
+    let mut all = buffers.to_vec();
+    match optional {
+        Some(input) => {
+            all.push(input);
+            (with, all)
+        }
+        None => (plain, all),
+    }
+}
 
 /// Index of a PyTorch-style 4-D shape [n, c, h, w], or an error naming the op.
 pub(crate) fn nchw(op: &str, what: &str, shape: &[usize]) -> Result<[usize; 4]> {

@@ -7,7 +7,7 @@ use super::{Params, VEC, check_args, conv2d_slot as slot, gather, weight_grad, w
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
-use crate::ops::{nchw, u32_of};
+use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
 /// Register block of conv2d.wgsl's `forward`: FC output channels x FX output pixels.
@@ -168,10 +168,7 @@ fn forward_packed(
     let [n, c_in, h, w] = nchw("conv2d", "input", x.shape())?;
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let wv = gpu.whole(packed, "packed conv2d weight")?;
-    let bv = match bias {
-        Some(b) => gpu.whole(b, "conv2d bias")?,
-        None => gpu.whole(packed, "packed conv2d weight")?,
-    };
+    let bv = bias.map(|b| gpu.whole(b, "conv2d bias")).transpose()?;
     // forward_rows reads a zero-padded copy of the input; other strides, wide kernels, and items
     // whose copy would not fit one binding take the general kernel. Planes at most 2 wide pair rows.
     let row_pairs = ow <= 2 && ow + kw <= VEC + 1;
@@ -202,27 +199,21 @@ fn forward_packed(
             [c_out, kh, kw],
             [oh, ow],
             args,
-            bias.is_some(),
             [xv.shift, yv.shift],
         );
         let flops = 2.0 * (chunk.len() * per_y * c_in * kh * kw) as f64;
         let Some((rows, row_vec4s)) = rows_layout else {
-            Launch::new(
-                Shader::Conv2d,
-                "forward",
-                &params,
-                &[
-                    (slot::X, &xv),
-                    (slot::BIAS, &bv),
-                    (slot::Y, &yv),
-                    (slot::PACKED, &wv),
-                ],
-            )
-            .flops(flops)
-            .run(
-                gpu,
-                chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
-            )?;
+            let (entry, buffers) = optional_input(
+                ["forward", "forward_bias"],
+                bv.as_ref().map(|b| (slot::BIAS, b)),
+                &[(slot::X, &xv), (slot::Y, &yv), (slot::PACKED, &wv)],
+            );
+            Launch::new(Shader::Conv2d, entry, &params, &buffers)
+                .flops(flops)
+                .run(
+                    gpu,
+                    chunk.len() * c_out.div_ceil(FC) * (oh * ow).div_ceil(FX),
+                )?;
             continue;
         };
         params.rows = u32_of(rows);
@@ -248,23 +239,18 @@ fn forward_packed(
             &[(slot::X, &xv), (slot::OUT4, &pv)],
         )
         .run(gpu, padded.numel() / VEC)?;
-        Launch::new(
-            Shader::Conv2d,
-            "forward_rows",
-            &params,
-            &[
-                (slot::BIAS, &bv),
-                (slot::Y, &yv),
-                (slot::PACKED, &wv),
-                (slot::X_ROWS, &pv),
-            ],
-        )
-        .constants(&[
-            ("KW", kw as f64),
-            ("ROW_PAIRS", f64::from(u8::from(row_pairs))),
-        ])
-        .flops(flops)
-        .run(gpu, c_out.div_ceil(FC) * blocks)?;
+        let (entry, buffers) = optional_input(
+            ["forward_rows", "forward_rows_bias"],
+            bv.as_ref().map(|b| (slot::BIAS, b)),
+            &[(slot::Y, &yv), (slot::PACKED, &wv), (slot::X_ROWS, &pv)],
+        );
+        Launch::new(Shader::Conv2d, entry, &params, &buffers)
+            .constants(&[
+                ("KW", kw as f64),
+                ("ROW_PAIRS", f64::from(u8::from(row_pairs))),
+            ])
+            .flops(flops)
+            .run(gpu, c_out.div_ceil(FC) * blocks)?;
     }
     Ok(y)
 }

@@ -6,7 +6,7 @@ use super::{Conv2dArgs, Params, check_args, conv2d, transpose_slot as slot, weig
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
-use crate::ops::nchw;
+use crate::ops::{nchw, optional_input};
 use crate::tensor::{DType, Tensor};
 
 /// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
@@ -103,10 +103,9 @@ fn non_overlapping(
     )?;
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let yv = gpu.whole(&y, "conv_transpose2d output")?;
-    let bv = match bias {
-        Some(b) => gpu.whole(b, "conv_transpose2d bias")?,
-        None => gpu.whole(weight, "conv_transpose2d weight")?,
-    };
+    let bv = bias
+        .map(|b| gpu.whole(b, "conv_transpose2d bias"))
+        .transpose()?;
     let params = Params::new(
         [n, c_in, h, w],
         [c_out, kh, kw],
@@ -115,16 +114,14 @@ fn non_overlapping(
             stride: [kh, kw],
             padding,
         },
-        bias.is_some(),
         [pv.shift, yv.shift],
     );
-    Launch::new(
-        Shader::ConvTranspose2d,
-        "place_patches",
-        &params,
-        &[(slot::X, &pv), (slot::BIAS, &bv), (slot::Y, &yv)],
-    )
-    .run(gpu, n * c_out * oh * ow)?;
+    let (entry, buffers) = optional_input(
+        ["place_patches", "place_patches_bias"],
+        bv.as_ref().map(|b| (slot::BIAS, b)),
+        &[(slot::X, &pv), (slot::Y, &yv)],
+    );
+    Launch::new(Shader::ConvTranspose2d, entry, &params, &buffers).run(gpu, n * c_out * oh * ow)?;
     Ok(Some(y))
 }
 

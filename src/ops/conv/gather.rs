@@ -4,7 +4,7 @@
 use super::{Conv2dArgs, Params, check_args, transpose_slot as slot};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
-use crate::ops::nchw;
+use crate::ops::{nchw, optional_input};
 use crate::tensor::{DType, Tensor};
 
 /// The transposed convolution into an output of the given size (conv2d's input gradient asks for
@@ -36,10 +36,9 @@ pub(crate) fn transposed_gather(
     let [oh, ow] = out_hw;
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let wv = gpu.whole(weight, "conv_transpose2d weight")?;
-    let bv = match bias {
-        Some(b) => gpu.whole(b, "conv_transpose2d bias")?,
-        None => gpu.whole(weight, "conv_transpose2d weight")?,
-    };
+    let bv = bias
+        .map(|b| gpu.whole(b, "conv_transpose2d bias"))
+        .transpose()?;
     let per_x = c_in * h * w;
     let per_y = c_out * oh * ow;
     for chunk in gpu.batch_chunks(
@@ -56,22 +55,16 @@ pub(crate) fn transposed_gather(
             [c_out, kh, kw],
             out_hw,
             args,
-            bias.is_some(),
             [xv.shift, yv.shift],
         );
-        Launch::new(
-            Shader::ConvTranspose2d,
-            "forward",
-            &params,
-            &[
-                (slot::X, &xv),
-                (slot::WEIGHT, &wv),
-                (slot::BIAS, &bv),
-                (slot::Y, &yv),
-            ],
-        )
-        .flops(2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64)
-        .run(gpu, chunk.len() * per_y)?;
+        let (entry, buffers) = optional_input(
+            ["forward", "forward_bias"],
+            bv.as_ref().map(|b| (slot::BIAS, b)),
+            &[(slot::X, &xv), (slot::WEIGHT, &wv), (slot::Y, &yv)],
+        );
+        Launch::new(Shader::ConvTranspose2d, entry, &params, &buffers)
+            .flops(2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64)
+            .run(gpu, chunk.len() * per_y)?;
     }
     Ok(y)
 }

@@ -57,7 +57,7 @@ kernel_params! {
     /// conv2d.wgsl's and conv_transpose2d.wgsl's launch parameters (one layout for both files).
     struct Params {
         n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, kh: u32, kw: u32,
-        sh: u32, sw: u32, ph: u32, pw: u32, has_bias: u32, x_off: u32, y_off: u32,
+        sh: u32, sw: u32, ph: u32, pw: u32, x_off: u32, y_off: u32,
         segments: u32, rows_per_segment: u32, flip: u32, rows: u32, row_vec4s: u32,
         image_major: u32, _pad: u32,
     }
@@ -99,7 +99,6 @@ impl Params {
         [c_out, kh, kw]: [usize; 3],
         [oh, ow]: [usize; 2],
         args: Conv2dArgs,
-        has_bias: bool,
         [x_off, y_off]: [u32; 2],
     ) -> Params {
         Params {
@@ -116,7 +115,6 @@ impl Params {
             sw: u32_of(args.stride[1]),
             ph: u32_of(args.padding[0]),
             pw: u32_of(args.padding[1]),
-            has_bias: u32::from(has_bias),
             x_off,
             y_off,
             ..Params::default()

@@ -108,7 +108,6 @@ pub(crate) fn weight_grad(
                 [c_out, kh, kw],
                 [oh, ow],
                 args,
-                false,
                 [0, 0],
             )
         };

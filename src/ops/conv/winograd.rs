@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::interface::{kernel_params, slots};
 use crate::ops::matmul::{ALayout, batched_products};
-use crate::ops::{nchw, u32_of};
+use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
 /// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
@@ -22,7 +22,7 @@ kernel_params! {
     /// winograd.wgsl's launch parameters.
     struct Params {
         n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
-        tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, has_bias: u32, x_off: u32,
+        tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
         y_off: u32, ci_pad: u32,
     }
 }
@@ -109,7 +109,6 @@ pub(crate) fn conv3x3(
         t_pad: u32_of(t_pad),
         co_pad: u32_of(co_pad),
         ci_pad: u32_of(ci_pad),
-        has_bias: u32::from(bias.is_some()),
         ..Params::default()
     };
     let u = Tensor::uninit(gpu, &u_shape, DType::F32);
@@ -156,17 +155,13 @@ pub(crate) fn conv3x3(
         &mv,
         None,
     )?;
-    let bv = match bias {
-        Some(b) => gpu.whole(b, "conv2d bias")?,
-        None => gpu.whole(&m, "Winograd products")?,
-    };
-    Launch::new(
-        Shader::Winograd,
-        "output_transform",
-        &params,
-        &[(slot::M, &mv), (slot::BIAS, &bv), (slot::Y, &yv)],
-    )
-    .run(gpu, c_out * tiles)?;
+    let bv = bias.map(|b| gpu.whole(b, "conv2d bias")).transpose()?;
+    let (entry, buffers) = optional_input(
+        ["output_transform", "output_transform_bias"],
+        bv.as_ref().map(|b| (slot::BIAS, b)),
+        &[(slot::M, &mv), (slot::Y, &yv)],
+    );
+    Launch::new(Shader::Winograd, entry, &params, &buffers).run(gpu, c_out * tiles)?;
     Ok(Some(y))
 }
 
@@ -253,28 +248,19 @@ pub(crate) fn weight_grad3x3(
         &mv,
         None,
     )?;
-    // The kernel writes dweight as vec4s (binding 5) when c_in is a multiple of 4, else as
-    // scalars (binding 8); the other binding gets a placeholder.
-    let unused = Tensor::uninit(gpu, &[VEC], DType::F32);
-    let (mv, wv, uv) = (
-        gpu.whole(&m, "Winograd products")?,
-        gpu.whole(&dw, "conv2d weight gradient")?,
-        gpu.whole(&unused, "unused weight-gradient binding")?,
-    );
-    let (vec4_out, scalar_out) = if c_in % VEC == 0 {
-        (&wv, &uv)
+    // dweight as vec4s when c_in is a multiple of 4 (each invocation's 36 floats then start on a
+    // vec4), else as scalars.
+    let (entry, out) = if c_in % VEC == 0 {
+        ("weight_grad_output_vec4", slot::OUT4)
     } else {
-        (&uv, &wv)
+        ("weight_grad_output", slot::DWEIGHT)
     };
+    let wv = gpu.whole(&dw, "conv2d weight gradient")?;
     Launch::new(
         Shader::Winograd,
-        "weight_grad_output",
+        entry,
         &params,
-        &[
-            (slot::M4, &mv),
-            (slot::OUT4, vec4_out),
-            (slot::DWEIGHT, scalar_out),
-        ],
+        &[(slot::M4, &mv), (out, &wv)],
     )
     .run(gpu, c_out * ci_pad / VEC)?;
     Ok(Some(dw))
