@@ -1,7 +1,7 @@
 //! linear and its gradients through one strided matrix product (matmul.wgsl).
 
 use super::reduce::sum_columns_into;
-use super::u32_of;
+use super::{optional_input, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
@@ -71,30 +71,32 @@ pub(crate) fn matmul(
     };
     let b_vec4 = b.1.col == 1 && b.1.row.is_multiple_of(4) && b.0.shift.is_multiple_of(4);
     let a_vec4 = a.1.row == 1 && a.1.col.is_multiple_of(4) && a.0.shift.is_multiple_of(4);
-    let (entry, blocks, a_slot, b_slot) = match (a_vec4, b_vec4) {
+    let (entries, blocks, a_slot, b_slot) = match (a_vec4, b_vec4) {
         (true, true) => (
-            "matmul_vec4x2",
+            ["matmul_vec4x2", "matmul_vec4x2_bias"],
             m.div_ceil(8) * n.div_ceil(8),
             slot::A4,
             slot::B4,
         ),
         (false, true) => (
-            "matmul_vec4",
+            ["matmul_vec4", "matmul_vec4_bias"],
             m.div_ceil(4) * n.div_ceil(8),
             slot::A,
             slot::B4,
         ),
-        _ => ("matmul", m.div_ceil(TM) * n.div_ceil(TN), slot::A, slot::B),
+        _ => (
+            ["matmul", "matmul_bias"],
+            m.div_ceil(TM) * n.div_ceil(TN),
+            slot::A,
+            slot::B,
+        ),
     };
-    let mut buffers = vec![
-        (a_slot, a.0),
-        (b_slot, b.0),
-        (slot::BIAS, bias.unwrap_or(a.0)),
-        (slot::C, c),
-    ];
-    if entry != "matmul" {
+    // The vec4 kernels store through c4 (vec4_out) as well as c: the same view, bound as both.
+    let mut buffers = vec![(a_slot, a.0), (b_slot, b.0), (slot::C, c)];
+    if entries[0] != "matmul" {
         buffers.push((slot::C4, c));
     }
+    let (entry, buffers) = optional_input(entries, bias.map(|b| (slot::BIAS, b)), &buffers);
     Launch::new(Shader::Matmul, entry, &params, &buffers)
         .flops(2.0 * (m * n * k) as f64)
         .run(gpu, blocks)
@@ -122,9 +124,9 @@ pub(crate) fn batched_products(
     c: &View,
     row_bias: Option<&View>,
 ) -> Result<()> {
-    let (entry, a_row, a_col) = match a_layout {
-        ALayout::KMajor(col) => ("matmul_vec4x2", 1, col),
-        ALayout::Rows(row) => ("matmul_rows_vec4x2", row, 1),
+    let (entries, a_row, a_col) = match a_layout {
+        ALayout::KMajor(col) => (["matmul_vec4x2", "matmul_vec4x2_bias"], 1, col),
+        ALayout::Rows(row) => (["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"], row, 1),
     };
     let aligned = [
         a_row.max(a_col),
@@ -159,20 +161,14 @@ pub(crate) fn batched_products(
         c_batch: u32_of(strides[2]),
         ..Params::default()
     };
-    Launch::new(
-        Shader::Matmul,
-        entry,
-        &params,
-        &[
-            (slot::A4, a),
-            (slot::B4, b),
-            (slot::BIAS, row_bias.unwrap_or(a)),
-            (slot::C, c),
-            (slot::C4, c),
-        ],
-    )
-    .flops(2.0 * (batch * m * n * k) as f64)
-    .run(gpu, batch * m.div_ceil(8) * n.div_ceil(8))
+    let (entry, buffers) = optional_input(
+        entries,
+        row_bias.map(|b| (slot::BIAS, b)),
+        &[(slot::A4, a), (slot::B4, b), (slot::C, c), (slot::C4, c)],
+    );
+    Launch::new(Shader::Matmul, entry, &params, &buffers)
+        .flops(2.0 * (batch * m * n * k) as f64)
+        .run(gpu, batch * m.div_ceil(8) * n.div_ceil(8))
 }
 
 /// t [r, c] transposed as [c, r padded to 4], when both fit one binding (small operands such as a
