@@ -41,9 +41,9 @@ macro_rules! kernel_params {
         }
 
         impl $name {
-            pub(crate) const LAYOUT: $crate::ops::ParamsLayout = $crate::ops::ParamsLayout {
+            pub(crate) const LAYOUT: $crate::ops::interface::ParamsLayout = $crate::ops::interface::ParamsLayout {
                 name: stringify!($name),
-                fields: &[$($crate::ops::Field {
+                fields: &[$($crate::ops::interface::Field {
                     name: stringify!($field),
                     ty: stringify!($ty),
                     offset: ::std::mem::offset_of!($name, $field),
@@ -67,55 +67,3 @@ macro_rules! slots {
     };
 }
 pub(crate) use slots;
-
-/// Every shader file's interface, in `Shader::ALL`'s order.
-pub fn interfaces() -> Vec<Interface> {
-    use super::conv::{self, winograd};
-    use super::{batch_norm, elementwise, loss, matmul, metrics, optim, pool, reduce};
-    let interface = |shader, params, slots| Interface {
-        shader,
-        params,
-        slots,
-    };
-    vec![
-        interface(
-            Shader::Conv2d,
-            &[conv::Params::LAYOUT],
-            conv::conv2d_slot::ALL,
-        ),
-        interface(
-            Shader::Winograd,
-            &[winograd::Params::LAYOUT],
-            winograd::slot::ALL,
-        ),
-        interface(
-            Shader::ConvTranspose2d,
-            &[conv::Params::LAYOUT],
-            conv::transpose_slot::ALL,
-        ),
-        interface(
-            Shader::BatchNorm,
-            &[batch_norm::Params::LAYOUT],
-            batch_norm::slot::ALL,
-        ),
-        interface(Shader::Pool, &[pool::Params::LAYOUT], pool::slot::ALL),
-        interface(Shader::Matmul, &[matmul::Params::LAYOUT], matmul::slot::ALL),
-        interface(
-            Shader::Elementwise,
-            &[elementwise::Params::LAYOUT],
-            elementwise::slot::ALL,
-        ),
-        interface(Shader::Loss, &[loss::Params::LAYOUT], loss::slot::ALL),
-        interface(
-            Shader::Optim,
-            &[optim::SgdParams::LAYOUT, optim::AdamParams::LAYOUT],
-            optim::slot::ALL,
-        ),
-        interface(Shader::Reduce, &[reduce::Params::LAYOUT], reduce::slot::ALL),
-        interface(
-            Shader::Metrics,
-            &[metrics::Params::LAYOUT],
-            metrics::slot::ALL,
-        ),
-    ]
-}

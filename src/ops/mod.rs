@@ -11,9 +11,11 @@ pub mod metrics;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
+mod registry;
 
 pub use conv::{conv_transpose2d, conv2d, winograd};
-pub use interface::{Field, Interface, ParamsLayout, interfaces};
+pub use interface::{Field, Interface, ParamsLayout};
+pub use registry::interfaces;
 
 use crate::error::Result;
 use crate::gpu::{Slot, View};
