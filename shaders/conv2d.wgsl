@@ -50,36 +50,7 @@ override ROW_PAIRS: bool = false;
 const QUADS: u32 = 2u;
 const_assert FC * QUADS == 16u;
 
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    x_off: u32,
-    y_off: u32,
-    segments: u32,
-    rows_per_segment: u32,
-    flip: u32,
-    rows: u32,
-    row_vec4s: u32,
-    image_major: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Params and bindings 0 to 4 (params, x, weight, bias, y): conv_common.wgsl, prepended.
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(7) var<storage, read> packed: array<vec4<f32>>;
@@ -110,8 +81,7 @@ fn direct_block(i: u32) -> DirectBlock {
     let plane = params.oh * params.ow;
     let blocks_p = (plane + FX - 1u) / FX;
     let blocks_c = (params.c_out + FC - 1u) / FC;
-    var blk: DirectBlock;
-    if (i >= params.n * blocks_c * blocks_p) { return blk; }
+    if (i >= params.n * blocks_c * blocks_p) { return DirectBlock(); }
     let p0 = (i % blocks_p) * FX;
     let co0 = ((i / blocks_p) % blocks_c) * FC;
     let nn = i / (blocks_p * blocks_c);
@@ -148,13 +118,7 @@ fn direct_block(i: u32) -> DirectBlock {
             }
         }
     }
-    blk.valid = true;
-    blk.nn = nn;
-    blk.co0 = co0;
-    blk.p0 = p0;
-    blk.lo = acc_lo;
-    blk.hi = acc_hi;
-    return blk;
+    return DirectBlock(true, nn, co0, p0, acc_lo, acc_hi);
 }
 
 @compute @workgroup_size(WG)
@@ -422,7 +386,6 @@ fn rows_block(i: u32) -> RowsBlock {
         quads = (params.oh + 1u) / 2u;
     }
     let blocks_c = (params.c_out + FC - 1u) / FC;
-    var blk: RowsBlock;
     // Quads are numbered across the batch (image nn's quad q is nn * quads + q). On large planes
     // a block's quads lie in one image and images vary slowest, so an image's input stays in
     // cache across channel blocks; on small planes a block may span images and output channels
@@ -432,14 +395,14 @@ fn rows_block(i: u32) -> RowsBlock {
     var co0: u32;
     if (params.image_major == 1u) {
         let blocks_q = (quads + QUADS - 1u) / QUADS;
-        if (i >= params.n * blocks_c * blocks_q) { return blk; }
+        if (i >= params.n * blocks_c * blocks_q) { return RowsBlock(); }
         let nn = i / (blocks_q * blocks_c);
         co0 = ((i / blocks_q) % blocks_c) * FC;
         first = nn * quads + (i % blocks_q) * QUADS;
         last = nn * quads + quads - 1u;
     } else {
         let blocks_q = (params.n * quads + QUADS - 1u) / QUADS;
-        if (i >= blocks_c * blocks_q) { return blk; }
+        if (i >= blocks_c * blocks_q) { return RowsBlock(); }
         co0 = (i / blocks_q) * FC;
         first = (i % blocks_q) * QUADS;
         last = params.n * quads - 1u;
@@ -514,15 +477,7 @@ fn rows_block(i: u32) -> RowsBlock {
             }
         }
     }
-    blk.valid = true;
-    blk.co0 = co0;
-    blk.first = first;
-    blk.last = last;
-    blk.out_at = out_at;
-    blk.out_row = out_row;
-    blk.out_col = out_col;
-    blk.acc = acc;
-    return blk;
+    return RowsBlock(true, co0, first, last, out_at, out_row, out_col, acc);
 }
 
 @compute @workgroup_size(WG)

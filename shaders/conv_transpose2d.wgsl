@@ -18,39 +18,9 @@
 
 override WG: u32 = 64;
 
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    x_off: u32,
-    y_off: u32,
-    // conv2d.wgsl's fields, unused here: one Rust struct serves both files.
-    segments: u32,
-    rows_per_segment: u32,
-    flip: u32,
-    rows: u32,
-    row_vec4s: u32,
-    image_major: u32,
-    _pad: u32,
-}
+// Params and its bindings (params, x, weight, bias, y): conv_common.wgsl, prepended.
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-// The output element of invocation i: n * c_out * oh * ow of them.
+// Output elements, one invocation each.
 fn outputs() -> u32 {
     return params.n * params.c_out * params.oh * params.ow;
 }

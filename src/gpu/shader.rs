@@ -18,6 +18,9 @@ pub enum Shader {
 
 /// Helpers every kernel file uses (the folded-grid index); prepended to each file.
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// The launch parameters and bindings conv2d.wgsl and conv_transpose2d.wgsl share (one Rust twin,
+/// as one WGSL struct); prepended to both after COMMON.
+const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
 
 impl Shader {
     pub const ALL: [Shader; 11] = [
@@ -67,9 +70,14 @@ impl Shader {
     }
 }
 
-/// The complete WGSL source compiled for a shader file: the common helpers, then the file.
+/// The complete WGSL source compiled for a shader file: the common helpers, the convolutions' shared
+/// declarations for those two files, then the file.
 pub fn shader_source(shader: Shader) -> String {
-    format!("{COMMON}\n{}", shader.body())
+    let prelude = match shader {
+        Shader::Conv2d | Shader::ConvTranspose2d => CONV_COMMON,
+        _ => "",
+    };
+    format!("{COMMON}\n{prelude}\n{}", shader.body())
 }
 
 /// Cache key: file, entry point, and override constants (values as bit patterns, so the key hashes).

@@ -22,24 +22,11 @@ kernel_params! {
 slots! {
     /// batch_norm.wgsl's storage bindings.
     mod slot {
-        X: x = 1,
-        PARTIALS: partials = 2,
-        PARTIALS_IN: partials_in = 3,
-        RUNNING_MEAN: running_mean = 4,
-        RUNNING_VAR: running_var = 5,
-        STATS: stats = 6,
-        STATS_IN: stats_in = 7,
-        GAMMA: gamma = 8,
-        BETA: beta = 9,
-        OUT: out = 10,
-        DY: dy = 11,
-        DGAMMA: dgamma = 12,
-        DBETA: dbeta = 13,
-        DGAMMA_IN: dgamma_in = 14,
-        DBETA_IN: dbeta_in = 15,
-        X4: x4 = 16,
-        DY4: dy4 = 17,
-        OUT4: out4 = 18,
+        X: x = 1, PARTIALS: partials = 2, PARTIALS_IN: partials_in = 3,
+        RUNNING_MEAN: running_mean = 4, RUNNING_VAR: running_var = 5, STATS: stats = 6,
+        STATS_IN: stats_in = 7, GAMMA: gamma = 8, BETA: beta = 9, OUT: out = 10, DY: dy = 11,
+        DGAMMA: dgamma = 12, DBETA: dbeta = 13, DGAMMA_IN: dgamma_in = 14, DBETA_IN: dbeta_in = 15,
+        X4: x4 = 16, DY4: dy4 = 17, OUT4: out4 = 18,
     }
 }
 

@@ -17,12 +17,7 @@ kernel_params! {
 slots! {
     /// elementwise.wgsl's storage bindings.
     mod slot {
-        A: a = 1,
-        B: b = 2,
-        OUT: out = 3,
-        A4: a4 = 4,
-        B4: b4 = 5,
-        OUT4: out4 = 6,
+        A: a = 1, B: b = 2, OUT: out = 3, A4: a4 = 4, B4: b4 = 5, OUT4: out4 = 6,
     }
 }
 

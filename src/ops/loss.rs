@@ -18,13 +18,8 @@ kernel_params! {
 slots! {
     /// loss.wgsl's storage bindings.
     mod slot {
-        LOGITS: logits = 1,
-        TARGETS: targets = 2,
-        LOSSES: losses = 3,
-        VALID: valid = 4,
-        SUMS: sums = 5,
-        OUT: out = 6,
-        DLOSS: dloss = 7,
+        LOGITS: logits = 1, TARGETS: targets = 2, LOSSES: losses = 3, VALID: valid = 4,
+        SUMS: sums = 5, OUT: out = 6, DLOSS: dloss = 7,
     }
 }
 

@@ -23,13 +23,7 @@ kernel_params! {
 slots! {
     /// matmul.wgsl's storage bindings.
     mod slot {
-        A: a = 1,
-        B: b = 2,
-        BIAS: bias = 3,
-        C: c = 4,
-        B4: b4 = 5,
-        A4: a4 = 6,
-        C4: c4 = 7,
+        A: a = 1, B: b = 2, BIAS: bias = 3, C: c = 4, B4: b4 = 5, A4: a4 = 6, C4: c4 = 7,
     }
 }
 

@@ -17,8 +17,7 @@ kernel_params! {
 slots! {
     /// metrics.wgsl's storage bindings.
     mod slot {
-        LOGITS: logits = 1,
-        PRED: pred = 2,
+        LOGITS: logits = 1, PRED: pred = 2,
     }
 }
 

@@ -56,14 +56,8 @@ kernel_params! {
 slots! {
     /// optim.wgsl's storage bindings.
     mod slot {
-        WEIGHT: weight = 1,
-        GRAD: grad = 2,
-        MOMENT1: moment1 = 3,
-        MOMENT2: moment2 = 4,
-        WEIGHT4: weight4 = 5,
-        GRAD4: grad4 = 6,
-        MOMENT1_4: moment1_4 = 7,
-        MOMENT2_4: moment2_4 = 8,
+        WEIGHT: weight = 1, GRAD: grad = 2, MOMENT1: moment1 = 3, MOMENT2: moment2 = 4,
+        WEIGHT4: weight4 = 5, GRAD4: grad4 = 6, MOMENT1_4: moment1_4 = 7, MOMENT2_4: moment2_4 = 8,
     }
 }
 

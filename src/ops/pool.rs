@@ -37,12 +37,7 @@ kernel_params! {
 slots! {
     /// pool.wgsl's storage bindings.
     mod slot {
-        X: x = 1,
-        Y: y = 2,
-        ARGMAX: argmax = 3,
-        DY: dy = 4,
-        ARGMAX_IN: argmax_in = 5,
-        DX: dx = 6,
+        X: x = 1, Y: y = 2, ARGMAX: argmax = 3, DY: dy = 4, ARGMAX_IN: argmax_in = 5, DX: dx = 6,
         DX4: dx4 = 7,
     }
 }

@@ -20,10 +20,7 @@ kernel_params! {
 slots! {
     /// reduce.wgsl's storage bindings.
     mod slot {
-        SRC: src = 1,
-        DST: dst = 2,
-        SRC4: src4 = 3,
-        DST4: dst4 = 4,
+        SRC: src = 1, DST: dst = 2, SRC4: src4 = 3, DST4: dst4 = 4,
     }
 }
 

@@ -3,7 +3,7 @@
 //! Winograd's or weight_grad.rs's.
 
 pub use super::{Conv2dArgs, conv_out_len};
-use super::{Params, VEC, check_args, conv2d_slot as slot, gather, weight_grad, winograd};
+use super::{Params, VEC, check_operands, conv2d_slot as slot, gather, weight_grad, winograd};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
@@ -28,22 +28,7 @@ pub fn conv2d(
     bias: Option<&Tensor>,
     args: Conv2dArgs,
 ) -> Result<Tensor> {
-    let [_, c_in, h, w] = nchw("conv2d", "input", x.shape())?;
-    let [c_out, wc_in, kh, kw] = nchw("conv2d", "weight", weight.shape())?;
-    check_args("conv2d", &args, [kh, kw])?;
-    crate::ensure_shape!(
-        wc_in == c_in,
-        "conv2d: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
-        weight.shape(),
-        x.shape()
-    );
-    if let Some(b) = bias {
-        crate::ensure_shape!(
-            b.shape() == [c_out],
-            "conv2d: bias must be [{c_out}], got {:?}",
-            b.shape()
-        );
-    }
+    let ([_, _, h, w], [c_out, kh, kw]) = check_operands("conv2d", x, weight, 1, bias, &args)?;
     let (Some(oh), Some(ow)) = (
         conv_out_len(h, kh, args.stride[0], args.padding[0]),
         conv_out_len(w, kw, args.stride[1], args.padding[1]),

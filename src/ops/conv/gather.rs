@@ -1,10 +1,10 @@
 //! The transposed-convolution gather (conv_transpose2d.wgsl's forward): conv_transpose2d's forward
 //! and conv2d's general input gradient.
 
-use super::{Conv2dArgs, Params, check_args, transpose_slot as slot};
+use super::{Conv2dArgs, Params, check_operands, transpose_slot as slot};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
-use crate::ops::{nchw, optional_input};
+use crate::ops::optional_input;
 use crate::tensor::{DType, Tensor};
 
 /// The transposed convolution into an output of the given size (conv2d's input gradient asks for
@@ -17,22 +17,8 @@ pub(crate) fn transposed_gather(
     out_hw: [usize; 2],
     args: Conv2dArgs,
 ) -> Result<Tensor> {
-    let [n, c_in, h, w] = nchw("conv_transpose2d", "input", x.shape())?;
-    let [wc_in, c_out, kh, kw] = nchw("conv_transpose2d", "weight", weight.shape())?;
-    check_args("conv_transpose2d", &args, [kh, kw])?;
-    crate::ensure_shape!(
-        wc_in == c_in,
-        "conv_transpose2d: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
-        weight.shape(),
-        x.shape()
-    );
-    if let Some(b) = bias {
-        crate::ensure_shape!(
-            b.shape() == [c_out],
-            "conv_transpose2d: bias must be [{c_out}], got {:?}",
-            b.shape()
-        );
-    }
+    let ([n, c_in, h, w], [c_out, kh, kw]) =
+        check_operands("conv_transpose2d", x, weight, 0, bias, &args)?;
     let [oh, ow] = out_hw;
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let wv = gpu.whole(weight, "conv_transpose2d weight")?;

@@ -9,9 +9,10 @@ mod gather;
 mod weight_grad;
 pub mod winograd;
 
-use super::u32_of;
+use super::{nchw, u32_of};
 use crate::error::Result;
 use crate::ops::interface::{kernel_params, slots};
+use crate::tensor::Tensor;
 
 /// Channels per vec4: the kernels read channel-padded tensors four channels at a time.
 const VEC: usize = 4;
@@ -53,6 +54,38 @@ fn check_args(op: &str, args: &Conv2dArgs, kernel: [usize; 2]) -> Result<()> {
     Ok(())
 }
 
+/// The one shape check of a convolution's operands: x [N, Cin, H, W], a 4-D weight whose axis
+/// `in_axis` is Cin (1 for conv2d's [Cout, Cin, kh, kw], 0 for conv_transpose2d's [Cin, Cout, kh,
+/// kw]), the arguments, and a bias [Cout]. Returns x's dimensions and [Cout, kh, kw].
+fn check_operands(
+    op: &str,
+    x: &Tensor,
+    weight: &Tensor,
+    in_axis: usize,
+    bias: Option<&Tensor>,
+    args: &Conv2dArgs,
+) -> Result<([usize; 4], [usize; 3])> {
+    let dims = nchw(op, "input", x.shape())?;
+    let [a, b, kh, kw] = nchw(op, "weight", weight.shape())?;
+    let (wc_in, c_out) = if in_axis == 0 { (a, b) } else { (b, a) };
+    check_args(op, args, [kh, kw])?;
+    let c_in = dims[1];
+    crate::ensure_shape!(
+        wc_in == c_in,
+        "{op}: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
+        weight.shape(),
+        x.shape()
+    );
+    if let Some(b) = bias {
+        crate::ensure_shape!(
+            b.shape() == [c_out],
+            "{op}: bias must be [{c_out}], got {:?}",
+            b.shape()
+        );
+    }
+    Ok((dims, [c_out, kh, kw]))
+}
+
 kernel_params! {
     /// conv2d.wgsl's and conv_transpose2d.wgsl's launch parameters (one layout for both files).
     struct Params {
@@ -66,28 +99,16 @@ kernel_params! {
 slots! {
     /// conv2d.wgsl's storage bindings.
     mod conv2d_slot {
-        X: x = 1,
-        WEIGHT: weight = 2,
-        BIAS: bias = 3,
-        Y: y = 4,
-        DY: dy = 5,
-        PARTIAL: partial = 6,
-        PACKED: packed = 7,
-        X_LAST: x_last = 8,
-        DY_LAST: dy_last = 9,
-        X_ROWS: x_rows = 10,
-        OUT4: out4 = 11,
-        WEIGHT4: weight4 = 12,
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, DY: dy = 5, PARTIAL: partial = 6,
+        PACKED: packed = 7, X_LAST: x_last = 8, DY_LAST: dy_last = 9, X_ROWS: x_rows = 10,
+        OUT4: out4 = 11, WEIGHT4: weight4 = 12,
     }
 }
 
 slots! {
     /// conv_transpose2d.wgsl's storage bindings.
     mod transpose_slot {
-        X: x = 1,
-        WEIGHT: weight = 2,
-        BIAS: bias = 3,
-        Y: y = 4,
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4,
     }
 }
 

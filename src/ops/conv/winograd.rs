@@ -27,18 +27,38 @@ kernel_params! {
     }
 }
 
+impl Params {
+    /// The geometry of a 3x3 stride-1 convolution of x [n, c_in, h, w] into [n, c_out, oh, ow]
+    /// with `padding`: its 2x2 tiles and channels padded to vec4s.
+    fn new(
+        [n, c_in, h, w]: [usize; 4],
+        [c_out, oh, ow]: [usize; 3],
+        padding: [usize; 2],
+    ) -> Params {
+        Params {
+            n: u32_of(n),
+            c_in: u32_of(c_in),
+            h: u32_of(h),
+            w: u32_of(w),
+            c_out: u32_of(c_out),
+            oh: u32_of(oh),
+            ow: u32_of(ow),
+            ph: u32_of(padding[0]),
+            pw: u32_of(padding[1]),
+            tiles_h: u32_of(oh.div_ceil(2)),
+            tiles_w: u32_of(ow.div_ceil(2)),
+            co_pad: u32_of(c_out.div_ceil(VEC) * VEC),
+            ci_pad: u32_of(c_in.div_ceil(VEC) * VEC),
+            ..Params::default()
+        }
+    }
+}
+
 slots! {
     /// winograd.wgsl's storage bindings.
     mod slot {
-        X: x = 1,
-        WEIGHT: weight = 2,
-        BIAS: bias = 3,
-        Y: y = 4,
-        OUT4: out4 = 5,
-        M: m = 6,
-        DY: dy = 7,
-        DWEIGHT: dweight = 8,
-        M4: m4 = 9,
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, M: m = 6,
+        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9,
     }
 }
 
@@ -95,21 +115,8 @@ pub(crate) fn conv3x3(
         return Ok(None);
     }
     let params = Params {
-        n: u32_of(n),
-        c_in: u32_of(c_in),
-        h: u32_of(h),
-        w: u32_of(w),
-        c_out: u32_of(c_out),
-        oh: u32_of(oh),
-        ow: u32_of(ow),
-        ph: u32_of(padding[0]),
-        pw: u32_of(padding[1]),
-        tiles_h: u32_of(tiles_h),
-        tiles_w: u32_of(tiles_w),
         t_pad: u32_of(t_pad),
-        co_pad: u32_of(co_pad),
-        ci_pad: u32_of(ci_pad),
-        ..Params::default()
+        ..Params::new([n, c_in, h, w], [c_out, oh, ow], padding)
     };
     let u = Tensor::uninit(gpu, &u_shape, DType::F32);
     let v = Tensor::uninit(gpu, &[XI, c_in, t_pad], DType::F32);
@@ -204,22 +211,9 @@ pub(crate) fn weight_grad3x3(
         gpu.whole(dy, "conv2d output gradient")?,
     );
     let params = Params {
-        n: u32_of(n),
-        c_in: u32_of(c_in),
-        h: u32_of(h),
-        w: u32_of(w),
-        c_out: u32_of(c_out),
-        oh: u32_of(oh),
-        ow: u32_of(ow),
-        ph: u32_of(padding[0]),
-        pw: u32_of(padding[1]),
-        tiles_h: u32_of(tiles_h),
-        tiles_w: u32_of(tiles_w),
-        co_pad: u32_of(co_pad),
-        ci_pad: u32_of(ci_pad),
         x_off: xv.shift,
         y_off: dv.shift,
-        ..Params::default()
+        ..Params::new([n, c_in, h, w], [c_out, oh, ow], padding)
     };
     let vv = gpu.whole(&v, "Winograd-transformed input")?;
     Launch::new(
