@@ -32,23 +32,9 @@ const TM: u32 = 4u;
 const TN: u32 = 4u;
 
 struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_row: u32,
-    a_col: u32,
-    b_row: u32,
-    b_col: u32,
-    has_bias: u32,
-    accumulate: u32,
-    a_off: u32,
-    b_off: u32,
-    c_off: u32,
-    vec4_out: u32,
-    batch: u32,
-    a_batch: u32,
-    b_batch: u32,
-    c_batch: u32,
+    m: u32, n: u32, k: u32, a_row: u32, a_col: u32, b_row: u32, b_col: u32,
+    has_bias: u32, accumulate: u32, a_off: u32, b_off: u32, c_off: u32, vec4_out: u32,
+    batch: u32, a_batch: u32, b_batch: u32, c_batch: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
