@@ -374,7 +374,10 @@ fn bench_reports_steps_and_kernels_as_json() {
     // 13 convolutions forward, and 12 input gradients (not the image's) run as forward convolutions:
     // direct below 128 input channels, by Winograd from 128.
     assert_eq!(
-        calls("conv2d.wgsl::forward_rows") + calls("winograd.wgsl::output_transform"),
+        calls("conv2d.wgsl::forward_rows")
+            + calls("conv2d.wgsl::forward_rows_bias")
+            + calls("winograd.wgsl::output_transform")
+            + calls("winograd.wgsl::output_transform_bias"),
         25,
         "{out}"
     );
