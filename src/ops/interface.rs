@@ -41,15 +41,16 @@ macro_rules! kernel_params {
         }
 
         impl $name {
-            pub(crate) const LAYOUT: $crate::ops::interface::ParamsLayout = $crate::ops::interface::ParamsLayout {
-                name: stringify!($name),
-                fields: &[$($crate::ops::interface::Field {
-                    name: stringify!($field),
-                    ty: stringify!($ty),
-                    offset: ::std::mem::offset_of!($name, $field),
-                }),*],
-                size: ::std::mem::size_of::<$name>(),
-            };
+            pub(crate) const LAYOUT: $crate::ops::interface::ParamsLayout =
+                $crate::ops::interface::ParamsLayout {
+                    name: stringify!($name),
+                    fields: &[$($crate::ops::interface::Field {
+                        name: stringify!($field),
+                        ty: stringify!($ty),
+                        offset: ::std::mem::offset_of!($name, $field),
+                    }),*],
+                    size: ::std::mem::size_of::<$name>(),
+                };
         }
     };
 }
