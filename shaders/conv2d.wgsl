@@ -12,7 +12,7 @@
 //   pad_rows:            out4 as [n, ci, yy, xx] = x[n, ci, yy - ph, xx - pw], zero outside x, for
 //                        yy < oh + kh - 1 and xx < 4 * row_vec4s (whole vec4s). One invocation
 //                        per vec4.
-//   forward_rows:        stride 1, kw <= 5: y[n, co, oy, ox] = bias[co] + sum over ci, ky, kx of
+//   forward_rows:        stride 1, kw <= 5: y[n, co, oy, ox] = 0.0 + sum over ci, ky, kx of
 //                        x[n, ci, oy - ph + ky, ox - pw + kx] * weight[co, ci, ky, kx], reading the
 //                        padded rows of pad_rows. Each invocation computes FC output channels x
 //                        QUADS quads (4 consecutive output pixels of a row, or with ROW_PAIRS 2
@@ -22,6 +22,8 @@
 //   forward:             any stride and kernel, same sum on the unpadded input. Each invocation
 //                        computes FC output channels x FX consecutive pixels of the flattened
 //                        output plane; grid = ceil(n * ceil(c_out/FC) * ceil(oh*ow/FX) / WG).
+//   forward_rows_bias, forward_bias: the same with bias[co] for 0.0. Only these two use `bias`,
+//                        so the others bind no buffer for it.
 //   channels_last:       out4 as [n, y, x, c] = x[n, c, y, x], channels padded with zeros to a multiple
 //                        of 4 (so `weight_grad_partial` loads four channels as one vec4). One
 //                        invocation per vec4.
@@ -48,37 +50,7 @@ override ROW_PAIRS: bool = false;
 const QUADS: u32 = 2u;
 const_assert FC * QUADS == 16u;
 
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    has_bias: u32,
-    x_off: u32,
-    y_off: u32,
-    segments: u32,
-    rows_per_segment: u32,
-    flip: u32,
-    rows: u32,
-    row_vec4s: u32,
-    image_major: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Params and bindings 0 to 4 (params, x, weight, bias, y): conv_common.wgsl, prepended.
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(7) var<storage, read> packed: array<vec4<f32>>;
@@ -94,14 +66,22 @@ fn padded_out() -> u32 {
     return (params.c_out + FC - 1u) / FC * FC;
 }
 
-@compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_id) lid: vec3<u32>) {
+// `forward`'s block of invocation i: output pixels p0 .. p0 + FX of image nn, lo[j] holding
+// channels co0 .. co0 + 3 of pixel p0 + j and hi[j] the next four, before the bias.
+struct DirectBlock {
+    valid: bool,
+    nn: u32,
+    co0: u32,
+    p0: u32,
+    lo: array<vec4<f32>, FX>,
+    hi: array<vec4<f32>, FX>,
+}
+
+fn direct_block(i: u32) -> DirectBlock {
     let plane = params.oh * params.ow;
     let blocks_p = (plane + FX - 1u) / FX;
     let blocks_c = (params.c_out + FC - 1u) / FC;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * blocks_c * blocks_p) { return; }
+    if (i >= params.n * blocks_c * blocks_p) { return DirectBlock(); }
     let p0 = (i % blocks_p) * FX;
     let co0 = ((i / blocks_p) % blocks_c) * FC;
     let nn = i / (blocks_p * blocks_c);
@@ -138,24 +118,46 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             }
         }
     }
-    // Flat loops without breaks, so they unroll and acc_lo / acc_hi stay in registers.
+    return DirectBlock(true, nn, co0, p0, acc_lo, acc_hi);
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_id) lid: vec3<u32>) {
+    let blk = direct_block(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!blk.valid) { return; }
+    store_direct(blk, vec4<f32>(0.0), vec4<f32>(0.0));
+}
+
+@compute @workgroup_size(WG)
+fn forward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_id) lid: vec3<u32>) {
+    let blk = direct_block(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!blk.valid) { return; }
+    store_direct(blk, biases4(blk.co0), biases4(blk.co0 + 4u));
+}
+
+// bias[co0 .. co0 + 4], channels past c_out repeating the last (they are not stored).
+fn biases4(co0: u32) -> vec4<f32> {
+    return vec4<f32>(bias[min(co0, params.c_out - 1u)], bias[min(co0 + 1u, params.c_out - 1u)],
+                     bias[min(co0 + 2u, params.c_out - 1u)], bias[min(co0 + 3u, params.c_out - 1u)]);
+}
+
+// Stores a `forward` block plus b_lo (its channels co0 .. co0 + 3) and b_hi (the next four).
+fn store_direct(blk: DirectBlock, b_lo: vec4<f32>, b_hi: vec4<f32>) {
+    let plane = params.oh * params.ow;
+    // Flat loops without breaks, so they unroll and the accumulators stay in registers.
     for (var j = 0u; j < FX; j++) {
-        if (p0 + j < plane) {
-            let out_pixel = params.y_off + nn * params.c_out * plane + p0 + j;
-            store_channels(out_pixel, plane, co0, acc_lo[j]);
-            store_channels(out_pixel, plane, co0 + 4u, acc_hi[j]);
+        if (blk.p0 + j < plane) {
+            let out_pixel = params.y_off + blk.nn * params.c_out * plane + blk.p0 + j;
+            store_channels(out_pixel, plane, blk.co0, blk.lo[j] + b_lo);
+            store_channels(out_pixel, plane, blk.co0 + 4u, blk.hi[j] + b_hi);
         }
     }
 }
 
-// y[pixel + (co0 + c) * plane] = v[c] + bias[co0 + c] for the channels c < 4 below c_out.
-fn store_channels(pixel: u32, plane: u32, co0: u32, v: vec4<f32>) {
-    var b = vec4<f32>(0.0);
-    if (params.has_bias == 1u) {
-        b = vec4<f32>(bias[min(co0, params.c_out - 1u)], bias[min(co0 + 1u, params.c_out - 1u)],
-                      bias[min(co0 + 2u, params.c_out - 1u)], bias[min(co0 + 3u, params.c_out - 1u)]);
-    }
-    let o = v + b;
+// y[pixel + (co0 + c) * plane] = o[c] for the channels c < 4 below c_out.
+fn store_channels(pixel: u32, plane: u32, co0: u32, o: vec4<f32>) {
     if (co0 < params.c_out) { y[pixel + co0 * plane] = o.x; }
     if (co0 + 1u < params.c_out) { y[pixel + (co0 + 1u) * plane] = o.y; }
     if (co0 + 2u < params.c_out) { y[pixel + (co0 + 2u) * plane] = o.z; }
@@ -362,9 +364,21 @@ fn shifted(a: vec4<f32>, b: vec4<f32>, s: u32) -> vec4<f32> {
     }
 }
 
-@compute @workgroup_size(WG)
-fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_id) lid: vec3<u32>) {
+// forward_rows' block of invocation i: output channels co0 .. co0 + FC of quads first .. first
+// + QUADS (those up to last), acc[c * QUADS + t] holding channel co0 + c of quad t before the
+// bias, and where each quad's output goes (see the end of rows_block).
+struct RowsBlock {
+    valid: bool,
+    co0: u32,
+    first: u32,
+    last: u32,
+    out_at: array<u32, QUADS>,
+    out_row: array<u32, QUADS>,
+    out_col: array<u32, QUADS>,
+    acc: array<vec4<f32>, FC * QUADS>,
+}
+
+fn rows_block(i: u32) -> RowsBlock {
     var quads_per_row = (params.ow + 3u) / 4u;
     var quads = params.oh * quads_per_row;
     if (ROW_PAIRS) {
@@ -372,7 +386,6 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         quads = (params.oh + 1u) / 2u;
     }
     let blocks_c = (params.c_out + FC - 1u) / FC;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
     // Quads are numbered across the batch (image nn's quad q is nn * quads + q). On large planes
     // a block's quads lie in one image and images vary slowest, so an image's input stays in
     // cache across channel blocks; on small planes a block may span images and output channels
@@ -382,14 +395,14 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     var co0: u32;
     if (params.image_major == 1u) {
         let blocks_q = (quads + QUADS - 1u) / QUADS;
-        if (i >= params.n * blocks_c * blocks_q) { return; }
+        if (i >= params.n * blocks_c * blocks_q) { return RowsBlock(); }
         let nn = i / (blocks_q * blocks_c);
         co0 = ((i / blocks_q) % blocks_c) * FC;
         first = nn * quads + (i % blocks_q) * QUADS;
         last = nn * quads + quads - 1u;
     } else {
         let blocks_q = (params.n * quads + QUADS - 1u) / QUADS;
-        if (i >= blocks_c * blocks_q) { return; }
+        if (i >= blocks_c * blocks_q) { return RowsBlock(); }
         co0 = (i / blocks_q) * FC;
         first = (i % blocks_q) * QUADS;
         last = params.n * quads - 1u;
@@ -464,41 +477,62 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
     }
-    // Written out (FC * QUADS = 16 entries), so acc is only indexed by constants (see acc).
-    store_block(0u, co0, first, last, out_at, out_row, out_col, acc[0]);
-    store_block(1u, co0, first, last, out_at, out_row, out_col, acc[1]);
-    store_block(2u, co0, first, last, out_at, out_row, out_col, acc[2]);
-    store_block(3u, co0, first, last, out_at, out_row, out_col, acc[3]);
-    store_block(4u, co0, first, last, out_at, out_row, out_col, acc[4]);
-    store_block(5u, co0, first, last, out_at, out_row, out_col, acc[5]);
-    store_block(6u, co0, first, last, out_at, out_row, out_col, acc[6]);
-    store_block(7u, co0, first, last, out_at, out_row, out_col, acc[7]);
-    store_block(8u, co0, first, last, out_at, out_row, out_col, acc[8]);
-    store_block(9u, co0, first, last, out_at, out_row, out_col, acc[9]);
-    store_block(10u, co0, first, last, out_at, out_row, out_col, acc[10]);
-    store_block(11u, co0, first, last, out_at, out_row, out_col, acc[11]);
-    store_block(12u, co0, first, last, out_at, out_row, out_col, acc[12]);
-    store_block(13u, co0, first, last, out_at, out_row, out_col, acc[13]);
-    store_block(14u, co0, first, last, out_at, out_row, out_col, acc[14]);
-    store_block(15u, co0, first, last, out_at, out_row, out_col, acc[15]);
+    return RowsBlock(true, co0, first, last, out_at, out_row, out_col, acc);
+}
+
+@compute @workgroup_size(WG)
+fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_id) lid: vec3<u32>) {
+    let blk = rows_block(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!blk.valid) { return; }
+    store_rows(blk, array<f32, FC>());
+}
+
+@compute @workgroup_size(WG)
+fn forward_rows_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_id) lid: vec3<u32>) {
+    let blk = rows_block(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!blk.valid) { return; }
+    // Channels past c_out repeat the last (they are not stored).
+    var b: array<f32, FC>;
+    for (var c = 0u; c < FC; c++) {
+        b[c] = bias[min(blk.co0 + c, params.c_out - 1u)];
+    }
+    store_rows(blk, b);
+}
+
+// Stores a forward_rows block, channel co0 + c plus b[c]. Written out (FC * QUADS = 16 entries),
+// so acc is only indexed by constants (see forward_rows).
+fn store_rows(blk: RowsBlock, b: array<f32, FC>) {
+    store_block(0u, blk, b, blk.acc[0]);
+    store_block(1u, blk, b, blk.acc[1]);
+    store_block(2u, blk, b, blk.acc[2]);
+    store_block(3u, blk, b, blk.acc[3]);
+    store_block(4u, blk, b, blk.acc[4]);
+    store_block(5u, blk, b, blk.acc[5]);
+    store_block(6u, blk, b, blk.acc[6]);
+    store_block(7u, blk, b, blk.acc[7]);
+    store_block(8u, blk, b, blk.acc[8]);
+    store_block(9u, blk, b, blk.acc[9]);
+    store_block(10u, blk, b, blk.acc[10]);
+    store_block(11u, blk, b, blk.acc[11]);
+    store_block(12u, blk, b, blk.acc[12]);
+    store_block(13u, blk, b, blk.acc[13]);
+    store_block(14u, blk, b, blk.acc[14]);
+    store_block(15u, blk, b, blk.acc[15]);
 }
 
 // Stores entry r of forward_rows' block (output channel co0 + r / QUADS, quad t = r % QUADS) plus
-// the bias; channels past c_out and repeated quads (first + t > last) are not stored.
-fn store_block(r: u32, co0: u32, first: u32, last: u32, out_at: array<u32, QUADS>,
-               out_row: array<u32, QUADS>, out_col: array<u32, QUADS>, v: vec4<f32>) {
-    let co = co0 + r / QUADS;
+// b[r / QUADS]; channels past c_out and repeated quads (first + t > last) are not stored.
+fn store_block(r: u32, blk: RowsBlock, b: array<f32, FC>, v: vec4<f32>) {
+    let co = blk.co0 + r / QUADS;
     let t = r % QUADS;
-    if (co < params.c_out && first + t <= last) {
-        var b = 0.0;
-        if (params.has_bias == 1u) {
-            b = bias[co];
-        }
-        let at = params.y_off + out_at[t] + co * params.oh * params.ow;
+    if (co < params.c_out && blk.first + t <= blk.last) {
+        let at = params.y_off + blk.out_at[t] + co * params.oh * params.ow;
         if (ROW_PAIRS) {
-            store_row_pair(at, out_row[t], v + b);
+            store_row_pair(at, blk.out_row[t], v + b[r / QUADS]);
         } else {
-            store_quad(at, out_col[t], v + b);
+            store_quad(at, blk.out_col[t], v + b[r / QUADS]);
         }
     }
 }

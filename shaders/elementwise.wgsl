@@ -13,15 +13,8 @@
 override WG: u32 = 64;
 
 struct Params {
-    len: u32,
-    a_off: u32,
-    b_off: u32,
-    out_off: u32,
-    plane: u32,
-    seed: u32,
-    p: f32,
-    scale: f32,
-    vec4_ok: u32,
+    len: u32, a_off: u32, b_off: u32, out_off: u32, plane: u32, seed: u32, p: f32,
+    scale: f32, vec4_ok: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

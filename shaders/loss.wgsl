@@ -12,14 +12,8 @@
 override WG: u32 = 64;
 
 struct Params {
-    n: u32,
-    c: u32,
-    s: u32,
-    ignore_index: i32,
-    logits_off: u32,
-    target_off: u32,
-    out_off: u32,
-    _pad: u32,
+    n: u32, c: u32, s: u32, ignore_index: i32, logits_off: u32, target_off: u32,
+    out_off: u32, _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -24,29 +24,17 @@
 //   transpose:    c[j, i] = a[i, j] for a [m, n] (c's rows padded to b_row floats, the padding
 //                 zeroed), so linear's weight [out, in] becomes a row-major B. One invocation per
 //                 element of c.
+// Each product entry point has a _bias twin (matmul_bias, ...), the only ones that read `bias`
+// (has_bias 1 or 2): the others bind no buffer for it.
 
 override WG: u32 = 64;
 const TM: u32 = 4u;
 const TN: u32 = 4u;
 
 struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_row: u32,
-    a_col: u32,
-    b_row: u32,
-    b_col: u32,
-    has_bias: u32,
-    accumulate: u32,
-    a_off: u32,
-    b_off: u32,
-    c_off: u32,
-    vec4_out: u32,
-    batch: u32,
-    a_batch: u32,
-    b_batch: u32,
-    c_batch: u32,
+    m: u32, n: u32, k: u32, a_row: u32, a_col: u32, b_row: u32, b_col: u32,
+    has_bias: u32, accumulate: u32, a_off: u32, b_off: u32, c_off: u32, vec4_out: u32,
+    batch: u32, a_batch: u32, b_batch: u32, c_batch: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -61,14 +49,43 @@ struct Params {
 // Where this invocation's product of a batch starts in c (elements past c_off).
 var<private> c_shift: u32;
 
-@compute @workgroup_size(WG)
-fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_id) lid: vec3<u32>) {
+// The bias values a block's stores add (see store and store4): with has_bias 1 the block's columns
+// n0 .. n0 + 8 (cols), with 2 its rows m0 .. m0 + 8 (rows); zero in the entry points without bias,
+// which never read them and bind no bias buffer.
+struct BlockBias {
+    cols: array<vec4<f32>, 2>,
+    rows: array<f32, 8>,
+}
+
+// The bias values of the block at (m0, n0); indices past the matrix repeat its last row or column
+// (their results are never stored).
+fn block_bias(m0: u32, n0: u32) -> BlockBias {
+    var bb: BlockBias;
+    if (params.has_bias == 1u) {
+        for (var j = 0u; j < 8u; j++) {
+            bb.cols[j / 4u][j % 4u] = bias[min(n0 + j, params.n - 1u)];
+        }
+    }
+    if (params.has_bias == 2u) {
+        for (var r = 0u; r < 8u; r++) {
+            bb.rows[r] = bias[min(m0 + r, params.m - 1u)];
+        }
+    }
+    return bb;
+}
+
+// `matmul`'s TM x TN blocks: ceil(m/TM) * ceil(n/TN), column blocks fastest; block i's origin.
+fn scalar_blocks() -> u32 {
+    return ((params.n + TN - 1u) / TN) * ((params.m + TM - 1u) / TM);
+}
+
+fn scalar_origin(i: u32) -> vec2<u32> {
     let blocks_n = (params.n + TN - 1u) / TN;
-    let block = workgroup_index(wid, nwg) * WG + lid.x;
-    if (block >= blocks_n * ((params.m + TM - 1u) / TM)) { return; }
-    let m0 = (block / blocks_n) * TM;
-    let n0 = (block % blocks_n) * TN;
+    return vec2<u32>((i / blocks_n) * TM, (i % blocks_n) * TN);
+}
+
+// The TM x TN block of c at (m0, n0), before bias and accumulation.
+fn scalar_block(m0: u32, n0: u32) -> array<array<f32, TN>, TM> {
     var acc: array<array<f32, TN>, TM>;
     for (var k = 0u; k < params.k; k++) {
         var bk: array<f32, TN>;
@@ -85,21 +102,44 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             }
         }
     }
+    return acc;
+}
+
+// Stores `matmul`'s block at (m0, n0) with the bias values bb.
+fn store_scalar_block(m0: u32, n0: u32, acc: array<array<f32, TN>, TM>, bb: BlockBias) {
     // Flat loops without breaks, so they unroll and acc stays in registers.
     for (var i = 0u; i < TM; i++) {
         for (var j = 0u; j < TN; j++) {
             if (m0 + i < params.m && n0 + j < params.n) {
-                store(m0 + i, n0 + j, acc[i][j]);
+                store(m0 + i, n0 + j, acc[i][j], bb.cols[0][j]);
             }
         }
     }
 }
 
-// c[row, col] = value, plus bias[col] and the old c[row, col] when asked.
-fn store(row: u32, col: u32, value: f32) {
+@compute @workgroup_size(WG)
+fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= scalar_blocks()) { return; }
+    let o = scalar_origin(i);
+    store_scalar_block(o.x, o.y, scalar_block(o.x, o.y), BlockBias());
+}
+
+@compute @workgroup_size(WG)
+fn matmul_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= scalar_blocks()) { return; }
+    let o = scalar_origin(i);
+    store_scalar_block(o.x, o.y, scalar_block(o.x, o.y), block_bias(o.x, o.y));
+}
+
+// c[row, col] = value, plus b (the bias of column col) and the old c[row, col] when asked.
+fn store(row: u32, col: u32, value: f32, b: f32) {
     var v = value;
     if (params.has_bias == 1u) {
-        v += bias[col];
+        v += b;
     }
     let o = params.c_off + c_shift + row * params.n + col;
     if (params.accumulate == 1u) {
@@ -108,14 +148,23 @@ fn store(row: u32, col: u32, value: f32) {
     c[o] = v;
 }
 
-@compute @workgroup_size(WG)
-fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_id) lid: vec3<u32>) {
+// `matmul_vec4`'s 4 x 8 blocks: ceil(m/4) * ceil(n/8), column blocks fastest; block i's origin.
+fn vec4_blocks() -> u32 {
+    return ((params.n + 7u) / 8u) * ((params.m + 3u) / 4u);
+}
+
+fn vec4_origin(i: u32) -> vec2<u32> {
     let blocks_n = (params.n + 7u) / 8u;
-    let block = workgroup_index(wid, nwg) * WG + lid.x;
-    if (block >= blocks_n * ((params.m + 3u) / 4u)) { return; }
-    let m0 = (block / blocks_n) * 4u;
-    let n0 = (block % blocks_n) * 8u;
+    return vec2<u32>((i / blocks_n) * 4u, (i % blocks_n) * 8u);
+}
+
+// The 4 x 8 block of c at (m0, n0): lo[i] holds row m0 + i, columns n0 .. n0 + 3, hi[i] the next four.
+struct Vec4Block {
+    lo: array<vec4<f32>, 4>,
+    hi: array<vec4<f32>, 4>,
+}
+
+fn vec4_block(m0: u32, n0: u32) -> Vec4Block {
     let has_hi = n0 + 4u < params.n;
     let row4 = params.b_row / 4u;
     let base = params.b_off / 4u + n0 / 4u;
@@ -135,44 +184,67 @@ fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
             hi[i] += a_ik * b_hi;
         }
     }
-    // Written out, so lo and hi are only indexed by constants (a loop here may not unroll, and
-    // then the accumulators live in memory).
+    return Vec4Block(lo, hi);
+}
+
+// Stores `matmul_vec4`'s block at (m0, n0) with the bias values bb. Written out, so lo and hi are
+// only indexed by constants (a loop here may not unroll, and then the accumulators live in memory).
+fn store_vec4_block(m0: u32, n0: u32, blk: Vec4Block, bb: BlockBias) {
     if (m0 + 0u < params.m) {
-        store4(m0 + 0u, n0, lo[0]);
-        store4(m0 + 0u, n0 + 4u, hi[0]);
+        store4(m0 + 0u, n0, blk.lo[0], bb.cols[0], bb.rows[0]);
+        store4(m0 + 0u, n0 + 4u, blk.hi[0], bb.cols[1], bb.rows[0]);
     }
     if (m0 + 1u < params.m) {
-        store4(m0 + 1u, n0, lo[1]);
-        store4(m0 + 1u, n0 + 4u, hi[1]);
+        store4(m0 + 1u, n0, blk.lo[1], bb.cols[0], bb.rows[1]);
+        store4(m0 + 1u, n0 + 4u, blk.hi[1], bb.cols[1], bb.rows[1]);
     }
     if (m0 + 2u < params.m) {
-        store4(m0 + 2u, n0, lo[2]);
-        store4(m0 + 2u, n0 + 4u, hi[2]);
+        store4(m0 + 2u, n0, blk.lo[2], bb.cols[0], bb.rows[2]);
+        store4(m0 + 2u, n0 + 4u, blk.hi[2], bb.cols[1], bb.rows[2]);
     }
     if (m0 + 3u < params.m) {
-        store4(m0 + 3u, n0, lo[3]);
-        store4(m0 + 3u, n0 + 4u, hi[3]);
+        store4(m0 + 3u, n0, blk.lo[3], bb.cols[0], bb.rows[3]);
+        store4(m0 + 3u, n0 + 4u, blk.hi[3], bb.cols[1], bb.rows[3]);
     }
 }
 
-// store(row, col0 + j, v[j]) for the columns j < 4 below n; one vec4 store when vec4_out (no bias,
-// no accumulation, n and c_off multiples of 4, so a vec4 is inside the row or past it).
-fn store4(row: u32, col0: u32, v: vec4<f32>) {
+@compute @workgroup_size(WG)
+fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= vec4_blocks()) { return; }
+    let o = vec4_origin(i);
+    store_vec4_block(o.x, o.y, vec4_block(o.x, o.y), BlockBias());
+}
+
+@compute @workgroup_size(WG)
+fn matmul_vec4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= vec4_blocks()) { return; }
+    let o = vec4_origin(i);
+    store_vec4_block(o.x, o.y, vec4_block(o.x, o.y), block_bias(o.x, o.y));
+}
+
+// store(row, col0 + j, v[j], b_cols[j]) for the columns j < 4 below n; one vec4 store when vec4_out
+// (no column bias, no accumulation, n and c_off multiples of 4, so a vec4 is inside the row or past
+// it), plus b_row (the bias of the row) with has_bias 2.
+fn store4(row: u32, col0: u32, v: vec4<f32>, b_cols: vec4<f32>, b_row: f32) {
     if (params.vec4_out == 1u) {
         if (col0 < params.n) {
             // has_bias 2: a bias per row (a 1x1 convolution's output channel).
             var out = v;
             if (params.has_bias == 2u) {
-                out += bias[row];
+                out += b_row;
             }
             c4[(params.c_off + c_shift + row * params.n + col0) / 4u] = out;
         }
         return;
     }
-    if (col0 < params.n) { store(row, col0, v.x); }
-    if (col0 + 1u < params.n) { store(row, col0 + 1u, v.y); }
-    if (col0 + 2u < params.n) { store(row, col0 + 2u, v.z); }
-    if (col0 + 3u < params.n) { store(row, col0 + 3u, v.w); }
+    if (col0 < params.n) { store(row, col0, v.x, b_cols.x); }
+    if (col0 + 1u < params.n) { store(row, col0 + 1u, v.y, b_cols.y); }
+    if (col0 + 2u < params.n) { store(row, col0 + 2u, v.z, b_cols.z); }
+    if (col0 + 3u < params.n) { store(row, col0 + 3u, v.w, b_cols.w); }
 }
 
 // Product z and 8 x 8 block (m0, n0) of c, block columns fastest, for invocation i of
@@ -193,11 +265,8 @@ fn block_of(i: u32) -> Block {
     return Block(i < params.batch * per_product, z, (b / blocks_n) * 8u, (b % blocks_n) * 8u);
 }
 
-@compute @workgroup_size(WG)
-fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
-    if (!block.valid) { return; }
+// matmul_vec4x2's 8 x 8 block (see the header), before bias and accumulation.
+fn k_major_block(block: Block) -> array<vec4<f32>, 16> {
     let z = block.z;
     let m0 = block.m0;
     let n0 = block.n0;
@@ -218,7 +287,23 @@ fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     for (var k = k4; k < params.k; k++) {
         accumulate_k(&acc, k, a_base, a_hi, b_base, b_hi);
     }
-    store_block(m0, n0, acc);
+    return acc;
+}
+
+@compute @workgroup_size(WG)
+fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_id) lid: vec3<u32>) {
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!block.valid) { return; }
+    store_block(block.m0, block.n0, k_major_block(block), BlockBias());
+}
+
+@compute @workgroup_size(WG)
+fn matmul_vec4x2_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!block.valid) { return; }
+    store_block(block.m0, block.n0, k_major_block(block), block_bias(block.m0, block.n0));
 }
 
 // acc += the outer product of k-major A's and B's row k over the 8 x 8 block.
@@ -236,49 +321,47 @@ fn accumulate_k(acc: ptr<function, array<vec4<f32>, 16>>, k: u32, a_base: u32, a
     }
 }
 
-// The 8 x 8 block at (m0, n0) of c, acc[2i + h] holding row m0 + i, columns n0 + 4h .. n0 + 4h + 3.
+// The 8 x 8 block at (m0, n0) of c, acc[2i + h] holding row m0 + i, columns n0 + 4h .. n0 + 4h + 3,
+// with the bias values bb.
 // Written out: as a loop this did not unroll, and indexing acc with its counter moved the whole
 // block to memory (9.8 against 20.2 GFLOP/s at 1024^3).
-fn store_block(m0: u32, n0: u32, acc: array<vec4<f32>, 16>) {
+fn store_block(m0: u32, n0: u32, acc: array<vec4<f32>, 16>, bb: BlockBias) {
     if (m0 + 0u < params.m) {
-        store4(m0 + 0u, n0, acc[0]);
-        store4(m0 + 0u, n0 + 4u, acc[1]);
+        store4(m0 + 0u, n0, acc[0], bb.cols[0], bb.rows[0]);
+        store4(m0 + 0u, n0 + 4u, acc[1], bb.cols[1], bb.rows[0]);
     }
     if (m0 + 1u < params.m) {
-        store4(m0 + 1u, n0, acc[2]);
-        store4(m0 + 1u, n0 + 4u, acc[3]);
+        store4(m0 + 1u, n0, acc[2], bb.cols[0], bb.rows[1]);
+        store4(m0 + 1u, n0 + 4u, acc[3], bb.cols[1], bb.rows[1]);
     }
     if (m0 + 2u < params.m) {
-        store4(m0 + 2u, n0, acc[4]);
-        store4(m0 + 2u, n0 + 4u, acc[5]);
+        store4(m0 + 2u, n0, acc[4], bb.cols[0], bb.rows[2]);
+        store4(m0 + 2u, n0 + 4u, acc[5], bb.cols[1], bb.rows[2]);
     }
     if (m0 + 3u < params.m) {
-        store4(m0 + 3u, n0, acc[6]);
-        store4(m0 + 3u, n0 + 4u, acc[7]);
+        store4(m0 + 3u, n0, acc[6], bb.cols[0], bb.rows[3]);
+        store4(m0 + 3u, n0 + 4u, acc[7], bb.cols[1], bb.rows[3]);
     }
     if (m0 + 4u < params.m) {
-        store4(m0 + 4u, n0, acc[8]);
-        store4(m0 + 4u, n0 + 4u, acc[9]);
+        store4(m0 + 4u, n0, acc[8], bb.cols[0], bb.rows[4]);
+        store4(m0 + 4u, n0 + 4u, acc[9], bb.cols[1], bb.rows[4]);
     }
     if (m0 + 5u < params.m) {
-        store4(m0 + 5u, n0, acc[10]);
-        store4(m0 + 5u, n0 + 4u, acc[11]);
+        store4(m0 + 5u, n0, acc[10], bb.cols[0], bb.rows[5]);
+        store4(m0 + 5u, n0 + 4u, acc[11], bb.cols[1], bb.rows[5]);
     }
     if (m0 + 6u < params.m) {
-        store4(m0 + 6u, n0, acc[12]);
-        store4(m0 + 6u, n0 + 4u, acc[13]);
+        store4(m0 + 6u, n0, acc[12], bb.cols[0], bb.rows[6]);
+        store4(m0 + 6u, n0 + 4u, acc[13], bb.cols[1], bb.rows[6]);
     }
     if (m0 + 7u < params.m) {
-        store4(m0 + 7u, n0, acc[14]);
-        store4(m0 + 7u, n0 + 4u, acc[15]);
+        store4(m0 + 7u, n0, acc[14], bb.cols[0], bb.rows[7]);
+        store4(m0 + 7u, n0 + 4u, acc[15], bb.cols[1], bb.rows[7]);
     }
 }
 
-@compute @workgroup_size(WG)
-fn matmul_rows_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                      @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
-    if (!block.valid) { return; }
+// matmul_rows_vec4x2's 8 x 8 block (see the header), before bias and accumulation.
+fn rows_block(block: Block) -> array<vec4<f32>, 16> {
     let z = block.z;
     let m0 = block.m0;
     let n0 = block.n0;
@@ -315,7 +398,23 @@ fn matmul_rows_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
             acc[2u * r + 1u] += a.x * hi0 + a.y * hi1 + a.z * hi2 + a.w * hi3;
         }
     }
-    store_block(m0, n0, acc);
+    return acc;
+}
+
+@compute @workgroup_size(WG)
+fn matmul_rows_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!block.valid) { return; }
+    store_block(block.m0, block.n0, rows_block(block), BlockBias());
+}
+
+@compute @workgroup_size(WG)
+fn matmul_rows_vec4x2_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                           @builtin(local_invocation_id) lid: vec3<u32>) {
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
+    if (!block.valid) { return; }
+    store_block(block.m0, block.n0, rows_block(block), block_bias(block.m0, block.n0));
 }
 
 @compute @workgroup_size(WG)

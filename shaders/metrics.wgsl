@@ -6,14 +6,8 @@
 override WG: u32 = 64;
 
 struct Params {
-    n: u32,
-    c: u32,
-    s: u32,
-    logits_off: u32,
-    pred_off: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    n: u32, c: u32, s: u32, logits_off: u32, pred_off: u32,
+    _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -12,29 +12,13 @@
 override WG: u32 = 64;
 
 struct SgdParams {
-    len: u32,
-    off: u32,
-    first_step: u32,
-    vec4_ok: u32,
-    lr: f32,
-    momentum: f32,
-    weight_decay: f32,
-    _pad2: f32,
+    len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,
+    weight_decay: f32, _pad2: f32,
 }
 
 struct AdamParams {
-    len: u32,
-    off: u32,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    bias1: f32,
-    sqrt_bias2: f32,
-    vec4_ok: u32,
-    _pad1: f32,
-    _pad2: f32,
+    len: u32, off: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32,
+    bias1: f32, sqrt_bias2: f32, vec4_ok: u32, _pad1: f32, _pad2: f32,
 }
 
 @group(0) @binding(0) var<uniform> sgd_params: SgdParams;

@@ -16,22 +16,8 @@
 override WG: u32 = 64;
 
 struct Params {
-    planes: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    x_off: u32,
-    y_off: u32,
-    halves4: u32,
-    _pad1: u32,
-    _pad2: u32,
+    planes: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32,
+    ph: u32, pw: u32, x_off: u32, y_off: u32, halves4: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -11,15 +11,8 @@
 override WG: u32 = 64;
 
 struct Params {
-    groups: u32,
-    len: u32,
-    parts: u32,
-    block: u32,
-    rows: u32,
-    cols: u32,
-    accumulate: u32,
-    in_off: u32,
-    vec4_ok: u32,
+    groups: u32, len: u32, parts: u32, block: u32, rows: u32, cols: u32,
+    accumulate: u32, in_off: u32, vec4_ok: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

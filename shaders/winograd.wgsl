@@ -16,9 +16,10 @@
 //                      2ty - ph .., columns 2tx - pw .., zero outside x); zero for t >= T. One
 //                      invocation per (ci, four tiles), storing vec4s; grid = ceil(c_in * t_pad/4
 //                      / WG), folded.
-//   output_transform:  y[n, co, 2ty + i, 2tx + j] = (A^T m A)[i, j] + bias[co], m[xi] = M[xi, co, t],
+//   output_transform:  y[n, co, 2ty + i, 2tx + j] = (A^T m A)[i, j] + 0.0, m[xi] = M[xi, co, t],
 //                      for the pixels inside the output. One invocation per (co, tile); grid =
 //                      ceil(c_out * T / WG), folded.
+//   output_transform_bias: the same with + bias[co] for + 0.0 (only this entry binds `bias`).
 // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
 // A^T = [1 1 1 0; 0 1 -1 -1].
 // The weight gradient is F(3x3, 2x2): per tile, the 3x3 correlation of the 4x4 input patch d with
@@ -33,29 +34,16 @@
 //                      co); grid = ceil(t_count * co_pad/4 / WG).
 //   weight_grad_output: dweight[co, ci, ky, kx] = (A'^T m A')[ky, kx], m[xi] = M[xi, co, ci]. One
 //                      invocation per (co, vec4 of ci), reading M as vec4s (`m4`) and writing
-//                      dweight as nine vec4s (`out4`) when c_in is a multiple of 4, else as
-//                      scalars (`dweight`); grid = ceil(c_out * ci_pad/4 / WG).
+//                      dweight as scalars (`dweight`); grid = ceil(c_out * ci_pad/4 / WG).
+//   weight_grad_output_vec4: the same when c_in is a multiple of 4, writing each invocation's
+//                      36 floats as nine vec4s (`out4`).
 
 override WG: u32 = 64;
 
 struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    ph: u32,
-    pw: u32,
-    tiles_h: u32,
-    tiles_w: u32,
-    t_pad: u32,
-    co_pad: u32,
-    has_bias: u32,
-    x_off: u32,
-    y_off: u32,
-    ci_pad: u32,
+    n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
+    tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
+    y_off: u32, ci_pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -227,9 +215,22 @@ fn input_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 @compute @workgroup_size(WG)
 fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_id) lid: vec3<u32>) {
-    let count = tiles();
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_out * count) { return; }
+    if (i >= params.c_out * tiles()) { return; }
+    store_output_tile(i, 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn output_transform_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= params.c_out * tiles()) { return; }
+    store_output_tile(i, bias[i / tiles()]);
+}
+
+// The output tile of invocation i of output_transform, each pixel plus b.
+fn store_output_tile(i: u32, b: f32) {
+    let count = tiles();
     let t = i % count;
     let co = i / count;
     // M is [16, c_out, t_pad].
@@ -242,10 +243,6 @@ fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     // Rows of A^T q (2 x 4), then each times A.
     let a0 = q[0] + q[1] + q[2];
     let a1 = q[1] - q[2] - q[3];
-    var b = 0.0;
-    if (params.has_bias == 1u) {
-        b = bias[co];
-    }
     let out0 = vec2<f32>(a0.x + a0.y + a0.z, a0.y - a0.z - a0.w) + b;
     let out1 = vec2<f32>(a1.x + a1.y + a1.z, a1.y - a1.z - a1.w) + b;
     let tx = t % params.tiles_w;
@@ -331,12 +328,16 @@ fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     }
 }
 
-@compute @workgroup_size(WG)
-fn weight_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                      @builtin(local_invocation_id) lid: vec3<u32>) {
+// The taps of invocation i of weight_grad_output: o[k] is tap k = 3 ky + kx of the kernels
+// (co, ci0 .. ci0 + 4), one per component.
+struct GradTaps {
+    co: u32,
+    ci0: u32,
+    o: array<vec4<f32>, 9>,
+}
+
+fn weight_grad_taps(i: u32) -> GradTaps {
     let ci_vec4s = params.ci_pad / 4u;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_out * ci_vec4s) { return; }
     let co = i / ci_vec4s;
     let ci0 = (i % ci_vec4s) * 4u;
     // M is [16, c_out, ci_pad]; q_rc = M[4r + c, co, ci0 .. ci0 + 4], one input channel per
@@ -381,34 +382,55 @@ fn weight_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
     let o6 = a20 + a21 + a22;
     let o7 = a21 - a22;
     let o8 = a21 + a22 + a23;
-    // dweight[co, ci0 .. ci0 + 4, 3, 3]: 36 consecutive floats, nine vec4s when c_in is a
-    // multiple of 4 (they then start on a vec4 boundary).
-    let out = (co * params.c_in + ci0) * 9u;
-    if (params.c_in % 4u == 0u) {
-        let v = out / 4u;
-        out4[v] = vec4<f32>(o0.x, o1.x, o2.x, o3.x);
-        out4[v + 1u] = vec4<f32>(o4.x, o5.x, o6.x, o7.x);
-        out4[v + 2u] = vec4<f32>(o8.x, o0.y, o1.y, o2.y);
-        out4[v + 3u] = vec4<f32>(o3.y, o4.y, o5.y, o6.y);
-        out4[v + 4u] = vec4<f32>(o7.y, o8.y, o0.z, o1.z);
-        out4[v + 5u] = vec4<f32>(o2.z, o3.z, o4.z, o5.z);
-        out4[v + 6u] = vec4<f32>(o6.z, o7.z, o8.z, o0.w);
-        out4[v + 7u] = vec4<f32>(o1.w, o2.w, o3.w, o4.w);
-        out4[v + 8u] = vec4<f32>(o5.w, o6.w, o7.w, o8.w);
-        return;
-    }
+    return GradTaps(co, ci0, array<vec4<f32>, 9>(o0, o1, o2, o3, o4, o5, o6, o7, o8));
+}
+
+// weight_grad_output's invocations: one per (co, vec4 of ci).
+fn weight_grad_invocations() -> u32 {
+    return params.c_out * (params.ci_pad / 4u);
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= weight_grad_invocations()) { return; }
+    let g = weight_grad_taps(i);
+    // dweight[co, ci0 .. ci0 + 4, 3, 3]: 36 consecutive floats.
+    let out = (g.co * params.c_in + g.ci0) * 9u;
     for (var j = 0u; j < 4u; j++) {
-        if (ci0 + j < params.c_in) {
+        if (g.ci0 + j < params.c_in) {
             let k = out + 9u * j;
-            dweight[k] = o0[j];
-            dweight[k + 1u] = o1[j];
-            dweight[k + 2u] = o2[j];
-            dweight[k + 3u] = o3[j];
-            dweight[k + 4u] = o4[j];
-            dweight[k + 5u] = o5[j];
-            dweight[k + 6u] = o6[j];
-            dweight[k + 7u] = o7[j];
-            dweight[k + 8u] = o8[j];
+            dweight[k] = g.o[0][j];
+            dweight[k + 1u] = g.o[1][j];
+            dweight[k + 2u] = g.o[2][j];
+            dweight[k + 3u] = g.o[3][j];
+            dweight[k + 4u] = g.o[4][j];
+            dweight[k + 5u] = g.o[5][j];
+            dweight[k + 6u] = g.o[6][j];
+            dweight[k + 7u] = g.o[7][j];
+            dweight[k + 8u] = g.o[8][j];
         }
     }
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad_output_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                           @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= weight_grad_invocations()) { return; }
+    let g = weight_grad_taps(i);
+    let o = g.o;
+    // dweight[co, ci0 .. ci0 + 4, 3, 3]: 36 consecutive floats starting on a vec4 boundary (c_in
+    // is a multiple of 4).
+    let v = (g.co * params.c_in + g.ci0) * 9u / 4u;
+    out4[v] = vec4<f32>(o[0].x, o[1].x, o[2].x, o[3].x);
+    out4[v + 1u] = vec4<f32>(o[4].x, o[5].x, o[6].x, o[7].x);
+    out4[v + 2u] = vec4<f32>(o[8].x, o[0].y, o[1].y, o[2].y);
+    out4[v + 3u] = vec4<f32>(o[3].y, o[4].y, o[5].y, o[6].y);
+    out4[v + 4u] = vec4<f32>(o[7].y, o[8].y, o[0].z, o[1].z);
+    out4[v + 5u] = vec4<f32>(o[2].z, o[3].z, o[4].z, o[5].z);
+    out4[v + 6u] = vec4<f32>(o[6].z, o[7].z, o[8].z, o[0].w);
+    out4[v + 7u] = vec4<f32>(o[1].w, o[2].w, o[3].w, o[4].w);
+    out4[v + 8u] = vec4<f32>(o[5].w, o[6].w, o[7].w, o[8].w);
 }

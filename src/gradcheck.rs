@@ -42,82 +42,70 @@ impl CheckResult {
     }
 }
 
-/// Names of every check, in the order `run_all` runs them.
-pub const CHECKS: [&str; 14] = [
-    "conv2d",
-    "conv_transpose2d",
-    "batch_norm2d_train",
-    "batch_norm2d_eval",
-    "relu",
-    "max_pool2d",
-    "adaptive_avg_pool2d",
-    "linear",
-    "dropout2d",
-    "add",
-    "softmax_cross_entropy",
-    "softmax_cross_entropy_2d",
-    "sgd",
-    "adam",
+/// One gradient check: its name, the largest relative error it accepts, and how it runs.
+pub struct Check {
+    pub name: &'static str,
+    pub tolerance: f64,
+    run: fn(&Gpu, &mut StdRng) -> Result<f64>,
+}
+
+const fn check(
+    name: &'static str,
+    tolerance: f64,
+    run: fn(&Gpu, &mut StdRng) -> Result<f64>,
+) -> Check {
+    Check {
+        name,
+        tolerance,
+        run,
+    }
+}
+
+/// Every check, in the order `run_all` runs them.
+pub const CHECKS: &[Check] = &[
+    check("conv2d", FD_TOLERANCE, conv2d_check),
+    check("conv_transpose2d", FD_TOLERANCE, conv_transpose2d_check),
+    check("batch_norm2d_train", FD_TOLERANCE, |gpu, rng| {
+        batch_norm_check(gpu, rng, true)
+    }),
+    check("batch_norm2d_eval", FD_TOLERANCE, |gpu, rng| {
+        batch_norm_check(gpu, rng, false)
+    }),
+    check("relu", FD_TOLERANCE, relu_check),
+    check("max_pool2d", FD_TOLERANCE, max_pool_check),
+    check("adaptive_avg_pool2d", FD_TOLERANCE, adaptive_pool_check),
+    check("linear", FD_TOLERANCE, linear_check),
+    check("dropout2d", FD_TOLERANCE, dropout_check),
+    check("add", FD_TOLERANCE, add_check),
+    check("softmax_cross_entropy", FD_TOLERANCE, |gpu, rng| {
+        cross_entropy_check(gpu, rng, &[6, 10])
+    }),
+    check("softmax_cross_entropy_2d", FD_TOLERANCE, |gpu, rng| {
+        cross_entropy_check(gpu, rng, &[2, 7, 5, 3])
+    }),
+    check("sgd", OPTIM_TOLERANCE, sgd_check),
+    check("adam", OPTIM_TOLERANCE, adam_check),
 ];
 
 /// Runs every check.
 pub fn run_all(gpu: &Gpu) -> Result<Vec<CheckResult>> {
-    CHECKS.iter().map(|name| run(gpu, name)).collect()
+    CHECKS.iter().map(|c| run(gpu, c.name)).collect()
 }
 
-/// Runs the check called `name` (one of `CHECKS`).
+/// Runs the check called `name` (one of `CHECKS`), each from the same seed.
 pub fn run(gpu: &Gpu, name: &str) -> Result<CheckResult> {
-    let mut rng = StdRng::seed_from_u64(0x5eed);
-    let (name, max_rel_err, tolerance) = match name {
-        "conv2d" => ("conv2d", conv2d_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "conv_transpose2d" => (
-            "conv_transpose2d",
-            conv_transpose2d_check(gpu, &mut rng)?,
-            FD_TOLERANCE,
-        ),
-        "batch_norm2d_train" => (
-            "batch_norm2d_train",
-            batch_norm_check(gpu, &mut rng, true)?,
-            FD_TOLERANCE,
-        ),
-        "batch_norm2d_eval" => (
-            "batch_norm2d_eval",
-            batch_norm_check(gpu, &mut rng, false)?,
-            FD_TOLERANCE,
-        ),
-        "relu" => ("relu", relu_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "max_pool2d" => ("max_pool2d", max_pool_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "adaptive_avg_pool2d" => (
-            "adaptive_avg_pool2d",
-            adaptive_pool_check(gpu, &mut rng)?,
-            FD_TOLERANCE,
-        ),
-        "linear" => ("linear", linear_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "dropout2d" => ("dropout2d", dropout_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "add" => ("add", add_check(gpu, &mut rng)?, FD_TOLERANCE),
-        "softmax_cross_entropy" => (
-            "softmax_cross_entropy",
-            cross_entropy_check(gpu, &mut rng, &[6, 10])?,
-            FD_TOLERANCE,
-        ),
-        "softmax_cross_entropy_2d" => (
-            "softmax_cross_entropy_2d",
-            cross_entropy_check(gpu, &mut rng, &[2, 7, 5, 3])?,
-            FD_TOLERANCE,
-        ),
-        "sgd" => ("sgd", sgd_check(gpu, &mut rng)?, OPTIM_TOLERANCE),
-        "adam" => ("adam", adam_check(gpu, &mut rng)?, OPTIM_TOLERANCE),
-        other => {
-            return Err(crate::shape_err!(
-                "unknown check {other:?}; checks: {}",
-                CHECKS.join(", ")
-            ));
-        }
+    let Some(check) = CHECKS.iter().find(|c| c.name == name) else {
+        let names: Vec<&str> = CHECKS.iter().map(|c| c.name).collect();
+        return Err(crate::shape_err!(
+            "unknown check {name:?}; checks: {}",
+            names.join(", ")
+        ));
     };
+    let mut rng = StdRng::seed_from_u64(0x5eed);
     Ok(CheckResult {
-        name,
-        max_rel_err,
-        tolerance,
+        name: check.name,
+        max_rel_err: (check.run)(gpu, &mut rng)?,
+        tolerance: check.tolerance,
     })
 }
 

@@ -172,3 +172,13 @@ impl Tensor {
             .expect("tensor buffer present until drop")
     }
 }
+
+impl crate::gpu::Elements for Tensor {
+    fn buffer(&self) -> &wgpu::Buffer {
+        Tensor::buffer(self)
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+}

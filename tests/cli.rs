@@ -55,7 +55,7 @@ fn gradcheck_prints_one_passing_line_per_kernel() {
     let out = wgnn(&["gradcheck"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    for name in wgnn::gradcheck::CHECKS {
+    for name in wgnn::gradcheck::CHECKS.iter().map(|c| c.name) {
         let line = stdout
             .lines()
             .find(|l| l.split_whitespace().next() == Some(name))
@@ -338,7 +338,10 @@ fn bench_reports_steps_and_kernels_as_json() {
     // 13 convolutions forward, and 12 input gradients (not the image's) run as forward convolutions:
     // direct below 128 input channels, by Winograd from 128.
     assert_eq!(
-        calls("conv2d.wgsl::forward_rows") + calls("winograd.wgsl::output_transform"),
+        calls("conv2d.wgsl::forward_rows")
+            + calls("conv2d.wgsl::forward_rows_bias")
+            + calls("winograd.wgsl::output_transform")
+            + calls("winograd.wgsl::output_transform_bias"),
         25,
         "{out}"
     );

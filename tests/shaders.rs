@@ -1,6 +1,10 @@
-//! Every WGSL file parses and validates with naga, without a GPU.
+//! Every WGSL file parses and validates with naga, without a GPU, and agrees with the Rust side of
+//! its interface (`wgnn::ops::interfaces`): uniform structs and named binding slots.
+
+use std::collections::BTreeMap;
 
 use wgnn::gpu::{Shader, shader_source};
+use wgnn::ops::{Interface, interfaces};
 
 #[test]
 fn every_shader_file_validates() {
@@ -31,7 +35,9 @@ fn every_shader_file_is_registered() {
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".wgsl") && n != "common.wgsl")
+        .filter(|n| {
+            n.ends_with(".wgsl") && !["common.wgsl", "conv_common.wgsl"].contains(&n.as_str())
+        })
         .collect();
     on_disk.sort();
     let mut registered: Vec<String> = Shader::ALL
@@ -48,13 +54,7 @@ fn every_shader_file_is_registered() {
 fn every_entry_point_binds_at_most_eight_storage_buffers() {
     let mut over = Vec::new();
     for shader in Shader::ALL {
-        let module = naga::front::wgsl::parse_str(&shader_source(shader)).unwrap();
-        let info = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap();
+        let (module, info) = parsed(shader);
         for (i, entry) in module.entry_points.iter().enumerate() {
             let uses = info.get_entry_point(i);
             let storage = module
@@ -75,4 +75,142 @@ fn every_entry_point_binds_at_most_eight_storage_buffers() {
         }
     }
     assert!(over.is_empty(), "{}", over.join("\n"));
+}
+
+fn parsed(shader: Shader) -> (naga::Module, naga::valid::ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(&shader_source(shader)).unwrap();
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap();
+    (module, info)
+}
+
+/// A WGSL type as the Rust layouts name it: the 4-byte scalars by their WGSL names, anything else
+/// spelled out (and so never equal to a Rust field's type).
+fn type_name(module: &naga::Module, ty: naga::Handle<naga::Type>) -> String {
+    use naga::ScalarKind::{Float, Sint, Uint};
+    match module.types[ty].inner {
+        naga::TypeInner::Scalar(naga::Scalar { kind, width: 4 }) => match kind {
+            Uint => "u32".to_owned(),
+            Sint => "i32".to_owned(),
+            Float => "f32".to_owned(),
+            other => format!("{other:?}"),
+        },
+        ref other => format!("{other:?}"),
+    }
+}
+
+/// (name, type, offset) of each field, and the size: what both sides must agree on.
+type Layout = (Vec<(String, String, usize)>, usize);
+
+fn rust_layouts(interface: &Interface) -> BTreeMap<&'static str, Layout> {
+    interface
+        .params
+        .iter()
+        .map(|p| {
+            let fields = p
+                .fields
+                .iter()
+                .map(|f| (f.name.to_owned(), f.ty.to_owned(), f.offset))
+                .collect();
+            (p.name, (fields, p.size))
+        })
+        .collect()
+}
+
+#[test]
+fn every_shader_file_has_an_interface() {
+    let shaders: Vec<Shader> = interfaces().iter().map(|i| i.shader).collect();
+    assert_eq!(shaders, Shader::ALL);
+}
+
+/// Every uniform struct an entry point binds sits at group 0, binding 0 and has exactly the
+/// fields, types, offsets and size of its Rust twin; every Rust twin is bound by some entry point.
+#[test]
+fn every_uniform_struct_matches_its_rust_twin() {
+    let mut failures = Vec::new();
+    for interface in interfaces() {
+        let file = interface.shader.file_name();
+        let (module, info) = parsed(interface.shader);
+        let rust = rust_layouts(&interface);
+        let mut bound = BTreeMap::new();
+        for (i, entry) in module.entry_points.iter().enumerate() {
+            let uses = info.get_entry_point(i);
+            for (handle, var) in module.global_variables.iter() {
+                if var.space != naga::AddressSpace::Uniform || uses[handle].is_empty() {
+                    continue;
+                }
+                let at = var.binding.as_ref().map(|b| (b.group, b.binding));
+                if at != Some((0, 0)) {
+                    failures.push(format!("{file}::{}: a uniform at {at:?}", entry.name));
+                }
+                let ty = &module.types[var.ty];
+                let name = ty.name.clone().unwrap_or_default();
+                let naga::TypeInner::Struct { members, span } = &ty.inner else {
+                    failures.push(format!(
+                        "{file}::{}: uniform {name} is no struct",
+                        entry.name
+                    ));
+                    continue;
+                };
+                let fields = members
+                    .iter()
+                    .map(|m| {
+                        let field = m.name.clone().unwrap_or_default();
+                        (field, type_name(&module, m.ty), m.offset as usize)
+                    })
+                    .collect();
+                bound.insert(name, (fields, *span as usize));
+            }
+        }
+        for (name, wgsl) in &bound {
+            match rust.get(name.as_str()) {
+                None => failures.push(format!("{file}: struct {name} has no Rust twin")),
+                Some(twin) if twin != wgsl => failures.push(format!(
+                    "{file}: struct {name} differs from its Rust twin\n  WGSL: {wgsl:?}\n  Rust: {twin:?}"
+                )),
+                Some(_) => {}
+            }
+        }
+        for name in rust.keys() {
+            if !bound.contains_key(*name) {
+                failures.push(format!("{file}: no entry point binds the Rust {name}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each named slot is the binding of the WGSL storage buffer of that name, and every storage
+/// buffer of a file has a named slot.
+#[test]
+fn every_named_slot_is_its_wgsl_binding() {
+    let mut failures = Vec::new();
+    for interface in interfaces() {
+        let file = interface.shader.file_name();
+        let (module, _) = parsed(interface.shader);
+        let wgsl: BTreeMap<String, Option<(u32, u32)>> = module
+            .global_variables
+            .iter()
+            .filter(|(_, var)| matches!(var.space, naga::AddressSpace::Storage { .. }))
+            .map(|(_, var)| {
+                let name = var.name.clone().unwrap_or_default();
+                (name, var.binding.as_ref().map(|b| (b.group, b.binding)))
+            })
+            .collect();
+        let rust: BTreeMap<String, Option<(u32, u32)>> = interface
+            .slots
+            .iter()
+            .map(|s| (s.name.to_owned(), Some((0, s.binding))))
+            .collect();
+        if rust != wgsl {
+            failures.push(format!(
+                "{file}: named slots differ from the WGSL bindings\n  WGSL: {wgsl:?}\n  Rust: {rust:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -7,7 +7,7 @@ use wgnn::{Result, gpu, gradcheck};
 #[derive(clap::Args)]
 pub struct Args {
     /// Run only these checks (default: all).
-    #[arg(long = "only", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(gradcheck::CHECKS))]
+    #[arg(long = "only", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(gradcheck::CHECKS.iter().map(|c| c.name)))]
     only: Vec<String>,
 }
 
@@ -15,7 +15,7 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
     let gpu = super::common::open_gpu(adapter)?;
     println!("gradcheck on {}", gpu::describe(gpu.adapter_info()));
     let names: Vec<&str> = if a.only.is_empty() {
-        gradcheck::CHECKS.to_vec()
+        gradcheck::CHECKS.iter().map(|c| c.name).collect()
     } else {
         a.only.iter().map(String::as_str).collect()
     };

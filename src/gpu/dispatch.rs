@@ -5,7 +5,16 @@ use std::ops::Range;
 
 use super::{Gpu, Shader};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+
+/// What a view can be cut from: a buffer holding a shaped run of 4-byte elements. `Tensor`
+/// implements it, so this layer needs nothing from the layers above.
+pub(crate) trait Elements {
+    fn buffer(&self) -> &wgpu::Buffer;
+    fn shape(&self) -> &[usize];
+    fn numel(&self) -> usize {
+        self.shape().iter().product()
+    }
+}
 
 /// A range of a tensor bound as one storage binding. The binding starts at an aligned byte offset,
 /// so the kernel adds `shift` elements to reach the range's first element.
@@ -14,24 +23,67 @@ pub(crate) struct View<'a> {
     pub shift: u32,
 }
 
-/// One kernel launch: binding 0 is the uniform `params`, the rest are storage buffers.
+/// A storage binding of a shader by name: the WGSL global `name`, declared at `@binding(binding)`
+/// (tests/shaders.rs checks the pair against the WGSL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub name: &'static str,
+    pub binding: u32,
+}
+
+/// One kernel launch: binding 0 is the uniform `params`, the rest are storage buffers in their
+/// slots. Built with `new`, the optional parts added, then `run`.
 pub(crate) struct Launch<'a> {
-    pub shader: Shader,
-    pub entry: &'static str,
-    /// `override` constants, by name.
-    pub constants: &'a [(&'static str, f64)],
-    pub params: &'a [u8],
-    pub buffers: &'a [(u32, &'a View<'a>)],
-    /// Invocations to run (one-dimensional kernels); the device's workgroup size makes the grid.
-    pub invocations: u64,
+    shader: Shader,
+    entry: &'static str,
+    params: &'a [u8],
+    buffers: &'a [(Slot, &'a View<'a>)],
+    /// `override` constants besides the workgroup size `WG`, by name.
+    constants: &'a [(&'static str, f64)],
     /// Floating-point operations, for the profiler's GFLOP/s (0 where not counted).
-    pub flops: f64,
+    flops: f64,
+}
+
+impl<'a> Launch<'a> {
+    /// `entry` of `shader` with the Pod `params` at binding 0 and `buffers` in their slots.
+    pub(crate) fn new<P: bytemuck::Pod>(
+        shader: Shader,
+        entry: &'static str,
+        params: &'a P,
+        buffers: &'a [(Slot, &'a View<'a>)],
+    ) -> Launch<'a> {
+        Launch {
+            shader,
+            entry,
+            params: bytemuck::bytes_of(params),
+            buffers,
+            constants: &[],
+            flops: 0.0,
+        }
+    }
+
+    /// Override constants besides `WG`, which the device's tuning sets (each value compiles its
+    /// own pipeline).
+    pub(crate) fn constants(self, constants: &'a [(&'static str, f64)]) -> Launch<'a> {
+        Launch { constants, ..self }
+    }
+
+    /// Tells the profiler how many floating-point operations the kernel performs.
+    pub(crate) fn flops(self, flops: f64) -> Launch<'a> {
+        Launch { flops, ..self }
+    }
+
+    /// Records `invocations` invocations (one-dimensional kernels; the device's workgroup size
+    /// makes the grid) into the open encoder.
+    pub(crate) fn run(&self, gpu: &Gpu, invocations: usize) -> Result<()> {
+        gpu.launch(self, invocations as u64)
+    }
 }
 
 impl Gpu {
     /// Elements `[start, start + len)` of `t` as a binding. Panics if the range is outside the tensor
     /// (ops check shapes before they build views); the binding-size limit is enforced by planning.
-    pub(crate) fn view<'a>(&self, t: &'a Tensor, start: usize, len: usize) -> View<'a> {
+    pub(crate) fn view<'a>(&self, t: &'a impl Elements, start: usize, len: usize) -> View<'a> {
         assert!(start + len <= t.numel(), "view outside its tensor");
         let align = self.plan.binding_offset_alignment;
         let first = (start * 4) as u64;
@@ -52,7 +104,7 @@ impl Gpu {
     }
 
     /// The whole tensor as a binding; an error naming it if it is larger than one binding may be.
-    pub(crate) fn whole<'a>(&self, t: &'a Tensor, name: &str) -> Result<View<'a>> {
+    pub(crate) fn whole<'a>(&self, t: &'a impl Elements, name: &str) -> Result<View<'a>> {
         let bytes = t.numel() as u64 * 4;
         if bytes > self.plan.max_binding_bytes {
             return Err(Error::Limit(format!(
@@ -105,15 +157,14 @@ impl Gpu {
             .collect()
     }
 
-    /// Records one kernel launch into the open encoder.
-    pub(crate) fn launch(&self, l: &Launch) -> Result<()> {
-        if l.invocations == 0 {
+    fn launch(&self, l: &Launch, invocations: u64) -> Result<()> {
+        if invocations == 0 {
             return Ok(());
         }
         self.check_lost()?;
         let workgroup = self.tuning.workgroup_size;
         let grid = self.fold(
-            l.invocations.div_ceil(u64::from(workgroup)),
+            invocations.div_ceil(u64::from(workgroup)),
             l.shader,
             l.entry,
         )?;
@@ -132,14 +183,10 @@ impl Gpu {
             binding: 0,
             resource: params.as_entire_binding(),
         }];
-        entries.extend(
-            l.buffers
-                .iter()
-                .map(|(binding, view)| wgpu::BindGroupEntry {
-                    binding: *binding,
-                    resource: wgpu::BindingResource::Buffer(view.binding.clone()),
-                }),
-        );
+        entries.extend(l.buffers.iter().map(|(slot, view)| wgpu::BindGroupEntry {
+            binding: slot.binding,
+            resource: wgpu::BindingResource::Buffer(view.binding.clone()),
+        }));
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(l.entry),

@@ -6,12 +6,15 @@ mod dispatch;
 mod pipeline;
 pub(crate) mod pool;
 mod profile;
+mod profiler;
+mod shader;
 
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
-pub(crate) use dispatch::{Launch, View};
-pub use pipeline::{Shader, shader_source};
+pub use dispatch::Slot;
+pub(crate) use dispatch::{Elements, Launch, View};
 pub use pool::PoolStats;
-pub use profile::KernelTiming;
+pub use profiler::KernelTiming;
+pub use shader::{Shader, shader_source};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -129,14 +132,14 @@ pub struct Gpu {
     plan: PlanLimits,
     tuning: Tuning,
     modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
-    pipelines: Mutex<HashMap<pipeline::PipelineKey, wgpu::ComputePipeline>>,
+    pipelines: Mutex<HashMap<shader::PipelineKey, wgpu::ComputePipeline>>,
     pub(crate) pool: Arc<BufferPool>,
     encoder: Mutex<Option<wgpu::CommandEncoder>>,
     /// Errors the device raised outside an error scope, oldest first; reported at the next sync.
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
     /// Set while kernels are being timed.
-    profiler: Mutex<Option<profile::Profiler>>,
+    profiler: Mutex<Option<profiler::Profiler>>,
 }
 
 impl Gpu {

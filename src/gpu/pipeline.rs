@@ -1,88 +1,9 @@
-//! The shader files and the pipeline cache: each (file, entry point, override constants) is compiled
-//! once per process, inside an error scope so a failure names its kernel.
+//! The pipeline cache: each (file, entry point, override constants) is compiled once per process,
+//! inside an error scope so a failure names its kernel.
 
 use super::Gpu;
+use super::shader::{PipelineKey, Shader, shader_source};
 use crate::error::{Error, Result};
-
-/// One WGSL file under `shaders/` (an op family).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shader {
-    Conv2d,
-    Winograd,
-    ConvTranspose2d,
-    BatchNorm,
-    Pool,
-    Matmul,
-    Elementwise,
-    Loss,
-    Optim,
-    Reduce,
-    Metrics,
-}
-
-/// Helpers every kernel file uses (the folded-grid index); prepended to each file.
-const COMMON: &str = include_str!("../../shaders/common.wgsl");
-
-impl Shader {
-    pub const ALL: [Shader; 11] = [
-        Shader::Conv2d,
-        Shader::Winograd,
-        Shader::ConvTranspose2d,
-        Shader::BatchNorm,
-        Shader::Pool,
-        Shader::Matmul,
-        Shader::Elementwise,
-        Shader::Loss,
-        Shader::Optim,
-        Shader::Reduce,
-        Shader::Metrics,
-    ];
-
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Shader::Conv2d => "conv2d.wgsl",
-            Shader::Winograd => "winograd.wgsl",
-            Shader::ConvTranspose2d => "conv_transpose2d.wgsl",
-            Shader::BatchNorm => "batch_norm.wgsl",
-            Shader::Pool => "pool.wgsl",
-            Shader::Matmul => "matmul.wgsl",
-            Shader::Elementwise => "elementwise.wgsl",
-            Shader::Loss => "loss.wgsl",
-            Shader::Optim => "optim.wgsl",
-            Shader::Reduce => "reduce.wgsl",
-            Shader::Metrics => "metrics.wgsl",
-        }
-    }
-
-    fn body(self) -> &'static str {
-        match self {
-            Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
-            Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
-            Shader::ConvTranspose2d => include_str!("../../shaders/conv_transpose2d.wgsl"),
-            Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
-            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
-            Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
-            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
-            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
-            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
-            Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
-            Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
-        }
-    }
-}
-
-/// The complete WGSL source compiled for a shader file: the common helpers, then the file.
-pub fn shader_source(shader: Shader) -> String {
-    format!("{COMMON}\n{}", shader.body())
-}
-
-/// Cache key: file, entry point, and override constants (values as bit patterns, so the key hashes).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct PipelineKey {
-    shader: Shader,
-    entry: &'static str,
-    constants: Vec<(&'static str, u64)>,
-}
 
 impl Gpu {
     /// The compute pipeline for `entry` of `shader` with these override constants, compiled on

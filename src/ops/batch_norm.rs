@@ -1,34 +1,33 @@
 //! batch_norm2d (batch_norm.wgsl): training and evaluation forward, and backward for both.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::{launch, nchw, u32_of};
+use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
 /// PyTorch's defaults for BatchNorm2d.
 pub const DEFAULT_EPS: f32 = 1e-5;
 pub const DEFAULT_MOMENTUM: f32 = 0.1;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    hw: u32,
-    n_base: u32,
-    x_off: u32,
-    dy_off: u32,
-    out_off: u32,
-    training: u32,
-    momentum: f32,
-    eps: f32,
-    count: u32,
-    segments: u32,
-    seg_len: u32,
-    vec4_ok: u32,
-    _pad: u32,
+kernel_params! {
+    /// batch_norm.wgsl's launch parameters.
+    struct Params {
+        n: u32, c: u32, hw: u32, n_base: u32, x_off: u32, dy_off: u32, out_off: u32,
+        training: u32, momentum: f32, eps: f32, count: u32, segments: u32, seg_len: u32,
+        vec4_ok: u32, _pad: u32,
+    }
+}
+
+slots! {
+    /// batch_norm.wgsl's storage bindings.
+    mod slot {
+        X: x = 1, PARTIALS: partials = 2, PARTIALS_IN: partials_in = 3,
+        RUNNING_MEAN: running_mean = 4, RUNNING_VAR: running_var = 5, STATS: stats = 6,
+        STATS_IN: stats_in = 7, GAMMA: gamma = 8, BETA: beta = 9, OUT: out = 10, DY: dy = 11,
+        DGAMMA: dgamma = 12, DBETA: dbeta = 13, DGAMMA_IN: dgamma_in = 14, DBETA_IN: dbeta_in = 15,
+        X4: x4 = 16, DY4: dy4 = 17, OUT4: out4 = 18,
+    }
 }
 
 /// Values per partial sum (batch_norm.wgsl's segments); a multiple of 4 for the vec4 loads.
@@ -121,22 +120,16 @@ fn plane_partials(
             ..Params::default()
         };
         params.vec4_ok = u32::from(vec4_ok(&params));
-        let mut buffers = vec![(1, &xv), (2, &pv), (16, &xv)];
+        let mut buffers = vec![(slot::X, &xv), (slot::PARTIALS, &pv), (slot::X4, &xv)];
         if let Some(sv) = &sv {
-            buffers.push((7, sv));
+            buffers.push((slot::STATS_IN, sv));
         }
         if let Some(dv) = &dv {
-            buffers.push((11, dv));
-            buffers.push((17, dv));
+            buffers.push((slot::DY, dv));
+            buffers.push((slot::DY4, dv));
         }
-        launch(
-            gpu,
-            Shader::BatchNorm,
-            entry,
-            &params,
-            &buffers,
-            chunk.len() * c * segs,
-        )?;
+        Launch::new(Shader::BatchNorm, entry, &params, &buffers)
+            .run(gpu, chunk.len() * c * segs)?;
     }
     Ok(partials)
 }
@@ -168,14 +161,18 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
     let rm = gpu.whole(p.running_mean, "batch_norm2d running_mean")?;
     let rv = gpu.whole(p.running_var, "batch_norm2d running_var")?;
     let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
-    launch(
-        gpu,
+    Launch::new(
         Shader::BatchNorm,
         "stats_finalize",
         &params,
-        &[(3, &partials_v), (4, &rm), (5, &rv), (6, &sv)],
-        c,
-    )?;
+        &[
+            (slot::PARTIALS_IN, &partials_v),
+            (slot::RUNNING_MEAN, &rm),
+            (slot::RUNNING_VAR, &rv),
+            (slot::STATS, &sv),
+        ],
+    )
+    .run(gpu, c)?;
     let y = apply(gpu, x, &stats, p)?;
     Ok(BatchNormOutput { y, stats })
 }
@@ -192,14 +189,17 @@ pub fn batch_norm2d_eval(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<B
     let rm = gpu.whole(p.running_mean, "batch_norm2d running_mean")?;
     let rv = gpu.whole(p.running_var, "batch_norm2d running_var")?;
     let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
-    launch(
-        gpu,
+    Launch::new(
         Shader::BatchNorm,
         "stats_eval",
         &params,
-        &[(4, &rm), (5, &rv), (6, &sv)],
-        c,
-    )?;
+        &[
+            (slot::RUNNING_MEAN, &rm),
+            (slot::RUNNING_VAR, &rv),
+            (slot::STATS, &sv),
+        ],
+    )
+    .run(gpu, c)?;
     let y = apply(gpu, x, &stats, p)?;
     Ok(BatchNormOutput { y, stats })
 }
@@ -226,22 +226,21 @@ fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<T
         let vec4 = vec4_ok(&params);
         params.vec4_ok = u32::from(vec4);
         let per_invocation = if vec4 { 4 } else { 1 };
-        launch(
-            gpu,
+        Launch::new(
             Shader::BatchNorm,
             "apply",
             &params,
             &[
-                (1, &xv),
-                (16, &xv),
-                (7, &sv),
-                (8, &gv),
-                (9, &bv),
-                (10, &yv),
-                (18, &yv),
+                (slot::X, &xv),
+                (slot::X4, &xv),
+                (slot::STATS_IN, &sv),
+                (slot::GAMMA, &gv),
+                (slot::BETA, &bv),
+                (slot::OUT, &yv),
+                (slot::OUT4, &yv),
             ],
-            chunk.len() * per / per_invocation,
-        )?;
+        )
+        .run(gpu, chunk.len() * per / per_invocation)?;
     }
     Ok(y)
 }
@@ -278,14 +277,17 @@ pub fn batch_norm2d_backward(
         segments: u32_of(segs),
         ..Params::default()
     };
-    launch(
-        gpu,
+    Launch::new(
         Shader::BatchNorm,
         "backward_finalize",
         &params,
-        &[(3, &partials_v), (12, &dgv), (13, &dbv)],
-        c,
-    )?;
+        &[
+            (slot::PARTIALS_IN, &partials_v),
+            (slot::DGAMMA, &dgv),
+            (slot::DBETA, &dbv),
+        ],
+    )
+    .run(gpu, c)?;
     let sv = gpu.whole(stats, "batch_norm2d statistics")?;
     let gv = gpu.whole(gamma, "batch_norm2d weight")?;
     let per = c * h * w;
@@ -306,27 +308,26 @@ pub fn batch_norm2d_backward(
             ..Params::default()
         };
         let vec4 = vec4_ok(&params);
-        let (entry, x_binding, out_binding, dy_binding, per_invocation) = if vec4 {
-            ("backward_input_vec4", 16, 18, 17, 4)
+        let (entry, x_slot, out_slot, dy_slot, per_invocation) = if vec4 {
+            ("backward_input_vec4", slot::X4, slot::OUT4, slot::DY4, 4)
         } else {
-            ("backward_input", 1, 10, 11, 1)
+            ("backward_input", slot::X, slot::OUT, slot::DY, 1)
         };
-        launch(
-            gpu,
+        Launch::new(
             Shader::BatchNorm,
             entry,
             &params,
             &[
-                (x_binding, &xv),
-                (7, &sv),
-                (8, &gv),
-                (out_binding, &ov),
-                (dy_binding, &dv),
-                (14, &dgv),
-                (15, &dbv),
+                (x_slot, &xv),
+                (slot::STATS_IN, &sv),
+                (slot::GAMMA, &gv),
+                (out_slot, &ov),
+                (dy_slot, &dv),
+                (slot::DGAMMA_IN, &dgv),
+                (slot::DBETA_IN, &dbv),
             ],
-            chunk.len() * per / per_invocation,
-        )?;
+        )
+        .run(gpu, chunk.len() * per / per_invocation)?;
     }
     Ok(BatchNormGrads { dx, dgamma, dbeta })
 }

@@ -1,24 +1,24 @@
 //! relu, add and dropout2d (elementwise.wgsl), forward and backward.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::{launch, u32_of};
+use super::u32_of;
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    len: u32,
-    a_off: u32,
-    b_off: u32,
-    out_off: u32,
-    plane: u32,
-    seed: u32,
-    p: f32,
-    scale: f32,
-    vec4_ok: u32,
+kernel_params! {
+    /// elementwise.wgsl's launch parameters.
+    struct Params {
+        len: u32, a_off: u32, b_off: u32, out_off: u32, plane: u32, seed: u32, p: f32,
+        scale: f32, vec4_ok: u32,
+    }
+}
+
+slots! {
+    /// elementwise.wgsl's storage bindings.
+    mod slot {
+        A: a = 1, B: b = 2, OUT: out = 3, A4: a4 = 4, B4: b4 = 5, OUT4: out4 = 6,
+    }
 }
 
 /// Entries that also read and write vec4s (see elementwise.wgsl).
@@ -59,14 +59,14 @@ fn map(
             .iter()
             .all(|o| o.is_multiple_of(4));
         params.vec4_ok = u32::from(vectorised && aligned);
-        let mut buffers = vec![(1, &av), (3, &ov)];
+        let mut buffers = vec![(slot::A, &av), (slot::OUT, &ov)];
         if let Some(bv) = &bv {
-            buffers.push((2, bv));
+            buffers.push((slot::B, bv));
         }
         if vectorised {
-            buffers.extend([(4, &av), (6, &ov)]);
+            buffers.extend([(slot::A4, &av), (slot::OUT4, &ov)]);
             if let Some(bv) = &bv {
-                buffers.push((5, bv));
+                buffers.push((slot::B4, bv));
             }
         }
         let invocations = if params.vec4_ok == 1 {
@@ -74,14 +74,7 @@ fn map(
         } else {
             len
         };
-        launch(
-            gpu,
-            Shader::Elementwise,
-            entry,
-            &params,
-            &buffers,
-            invocations,
-        )?;
+        Launch::new(Shader::Elementwise, entry, &params, &buffers).run(gpu, invocations)?;
     }
     Ok(out)
 }
@@ -141,14 +134,13 @@ pub fn dropout2d(gpu: &Gpu, x: &Tensor, p: f32, seed: u64) -> Result<Dropout2d> 
         scale: if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 },
         ..Params::default()
     };
-    launch(
-        gpu,
+    Launch::new(
         Shader::Elementwise,
         "dropout2d_mask",
         &params,
-        &[(3, &out)],
-        n * c,
-    )?;
+        &[(slot::OUT, &out)],
+    )
+    .run(gpu, n * c)?;
     let y = dropout2d_apply(gpu, x, &mask)?;
     Ok(Dropout2d { y, mask })
 }

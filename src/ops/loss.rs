@@ -1,24 +1,26 @@
 //! Softmax cross-entropy with mean reduction and an optional ignore index (loss.wgsl).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::reduce::sum_rows;
-use super::{launch, u32_of};
+use super::u32_of;
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader, Slot};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    s: u32,
-    ignore_index: i32,
-    logits_off: u32,
-    target_off: u32,
-    out_off: u32,
-    _pad: u32,
+kernel_params! {
+    /// loss.wgsl's launch parameters.
+    struct Params {
+        n: u32, c: u32, s: u32, ignore_index: i32, logits_off: u32, target_off: u32,
+        out_off: u32, _pad: u32,
+    }
+}
+
+slots! {
+    /// loss.wgsl's storage bindings.
+    mod slot {
+        LOGITS: logits = 1, TARGETS: targets = 2, LOSSES: losses = 3, VALID: valid = 4,
+        SUMS: sums = 5, OUT: out = 6, DLOSS: dloss = 7,
+    }
 }
 
 /// Forward result: the mean loss [1], and [loss sum, counted positions] [2] kept for backward.
@@ -54,13 +56,13 @@ fn launch_positions(
     logits: &Tensor,
     targets: &Tensor,
     ignore_index: Option<i32>,
-    extra: &[(u32, &Tensor, usize)],
-    whole: &[(u32, &Tensor)],
+    extra: &[(Slot, &Tensor, usize)],
+    whole: &[(Slot, &Tensor)],
 ) -> Result<()> {
     let [n, c, s] = geometry(logits, targets)?;
     let whole_views = whole
         .iter()
-        .map(|(b, t)| Ok((*b, gpu.whole(t, "cross_entropy scalar")?)))
+        .map(|(b, t)| Ok((*b, gpu.whole(*t, "cross_entropy scalar")?)))
         .collect::<Result<Vec<_>>>()?;
     let mut per_item = vec![("cross_entropy logits", c * s)];
     per_item.extend(
@@ -73,7 +75,7 @@ fn launch_positions(
         let tv = gpu.view(targets, chunk.start * s, chunk.len() * s);
         let ev: Vec<_> = extra
             .iter()
-            .map(|(b, t, per)| (*b, gpu.view(t, chunk.start * per, chunk.len() * per)))
+            .map(|(b, t, per)| (*b, gpu.view(*t, chunk.start * per, chunk.len() * per)))
             .collect();
         let params = Params {
             n: u32_of(chunk.len()),
@@ -86,10 +88,10 @@ fn launch_positions(
             out_off: ev.first().map_or(0, |(_, v)| v.shift),
             _pad: 0,
         };
-        let mut buffers = vec![(1, &lv), (2, &tv)];
+        let mut buffers = vec![(slot::LOGITS, &lv), (slot::TARGETS, &tv)];
         buffers.extend(ev.iter().map(|(b, v)| (*b, v)));
         buffers.extend(whole_views.iter().map(|(b, v)| (*b, v)));
-        launch(gpu, Shader::Loss, entry, &params, &buffers, chunk.len() * s)?;
+        Launch::new(Shader::Loss, entry, &params, &buffers).run(gpu, chunk.len() * s)?;
     }
     Ok(())
 }
@@ -112,7 +114,7 @@ pub fn cross_entropy(
         logits,
         targets,
         ignore_index,
-        &[(3, &losses, s), (4, &valid, s)],
+        &[(slot::LOSSES, &losses, s), (slot::VALID, &valid, s)],
         &[],
     )?;
     let sums = Tensor::uninit(gpu, &[2], DType::F32);
@@ -126,14 +128,13 @@ pub fn cross_entropy(
     let loss = Tensor::uninit(gpu, &[1], DType::F32);
     let sv = gpu.whole(&sums, "cross_entropy sums")?;
     let lv = gpu.whole(&loss, "cross_entropy loss")?;
-    launch(
-        gpu,
+    Launch::new(
         Shader::Loss,
         "mean",
         &Params::default(),
-        &[(5, &sv), (6, &lv)],
-        1,
-    )?;
+        &[(slot::SUMS, &sv), (slot::OUT, &lv)],
+    )
+    .run(gpu, 1)?;
     Ok(CrossEntropyOutput { loss, sums })
 }
 
@@ -159,8 +160,8 @@ pub fn cross_entropy_backward(
         logits,
         targets,
         ignore_index,
-        &[(6, &grad, c * s)],
-        &[(5, &forward.sums), (7, dloss)],
+        &[(slot::OUT, &grad, c * s)],
+        &[(slot::SUMS, &forward.sums), (slot::DLOSS, dloss)],
     )?;
     Ok(grad)
 }

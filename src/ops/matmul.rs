@@ -1,37 +1,30 @@
 //! linear and its gradients through one strided matrix product (matmul.wgsl).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::reduce::sum_columns_into;
-use super::{launch, launch_counted, u32_of};
+use super::{optional_input, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader, View};
+use crate::gpu::{Gpu, Launch, Shader, View};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
 /// Rows and columns of the block each invocation computes (the WGSL constants TM, TN).
 const TM: usize = 4;
 const TN: usize = 4;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_row: u32,
-    a_col: u32,
-    b_row: u32,
-    b_col: u32,
-    has_bias: u32,
-    accumulate: u32,
-    a_off: u32,
-    b_off: u32,
-    c_off: u32,
-    vec4_out: u32,
-    batch: u32,
-    a_batch: u32,
-    b_batch: u32,
-    c_batch: u32,
+kernel_params! {
+    /// matmul.wgsl's launch parameters.
+    struct Params {
+        m: u32, n: u32, k: u32, a_row: u32, a_col: u32, b_row: u32, b_col: u32,
+        has_bias: u32, accumulate: u32, a_off: u32, b_off: u32, c_off: u32, vec4_out: u32,
+        batch: u32, a_batch: u32, b_batch: u32, c_batch: u32,
+    }
+}
+
+slots! {
+    /// matmul.wgsl's storage bindings.
+    mod slot {
+        A: a = 1, B: b = 2, BIAS: bias = 3, C: c = 4, B4: b4 = 5, A4: a4 = 6, C4: c4 = 7,
+    }
 }
 
 /// Strides of an operand: element (i, j) is at i * row + j * col.
@@ -42,14 +35,12 @@ pub(crate) struct Strides {
 }
 
 /// c[m, n] (+)= A(m, k) B(k, n) (+ bias) for views already cut to fit a binding.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul(
     gpu: &Gpu,
     [m, n, k]: [usize; 3],
     a: (&View, Strides),
     b: (&View, Strides),
-    bias: &View,
-    has_bias: bool,
+    bias: Option<&View>,
     c: &View,
     accumulate: bool,
 ) -> Result<()> {
@@ -61,37 +52,48 @@ pub(crate) fn matmul(
         a_col: u32_of(a.1.col),
         b_row: u32_of(b.1.row),
         b_col: u32_of(b.1.col),
-        has_bias: u32::from(has_bias),
+        has_bias: u32::from(bias.is_some()),
         accumulate: u32::from(accumulate),
         a_off: a.0.shift,
         b_off: b.0.shift,
         c_off: c.shift,
         vec4_out: u32::from(
-            !has_bias && !accumulate && n.is_multiple_of(4) && c.shift.is_multiple_of(4),
+            bias.is_none() && !accumulate && n.is_multiple_of(4) && c.shift.is_multiple_of(4),
         ),
         batch: 1,
         ..Params::default()
     };
     let b_vec4 = b.1.col == 1 && b.1.row.is_multiple_of(4) && b.0.shift.is_multiple_of(4);
     let a_vec4 = a.1.row == 1 && a.1.col.is_multiple_of(4) && a.0.shift.is_multiple_of(4);
-    let (entry, blocks, a_binding, b_binding) = match (a_vec4, b_vec4) {
-        (true, true) => ("matmul_vec4x2", m.div_ceil(8) * n.div_ceil(8), 6, 5),
-        (false, true) => ("matmul_vec4", m.div_ceil(4) * n.div_ceil(8), 1, 5),
-        _ => ("matmul", m.div_ceil(TM) * n.div_ceil(TN), 1, 2),
+    let (entries, blocks, a_slot, b_slot) = match (a_vec4, b_vec4) {
+        (true, true) => (
+            ["matmul_vec4x2", "matmul_vec4x2_bias"],
+            m.div_ceil(8) * n.div_ceil(8),
+            slot::A4,
+            slot::B4,
+        ),
+        (false, true) => (
+            ["matmul_vec4", "matmul_vec4_bias"],
+            m.div_ceil(4) * n.div_ceil(8),
+            slot::A,
+            slot::B4,
+        ),
+        _ => (
+            ["matmul", "matmul_bias"],
+            m.div_ceil(TM) * n.div_ceil(TN),
+            slot::A,
+            slot::B,
+        ),
     };
-    let mut buffers = vec![(a_binding, a.0), (b_binding, b.0), (3, bias), (4, c)];
-    if entry != "matmul" {
-        buffers.push((7, c));
+    // The vec4 kernels store through c4 (vec4_out) as well as c: the same view, bound as both.
+    let mut buffers = vec![(a_slot, a.0), (b_slot, b.0), (slot::C, c)];
+    if entries[0] != "matmul" {
+        buffers.push((slot::C4, c));
     }
-    launch_counted(
-        gpu,
-        Shader::Matmul,
-        entry,
-        &params,
-        &buffers,
-        blocks,
-        2.0 * (m * n * k) as f64,
-    )
+    let (entry, buffers) = optional_input(entries, bias.map(|b| (slot::BIAS, b)), &buffers);
+    Launch::new(Shader::Matmul, entry, &params, &buffers)
+        .flops(2.0 * (m * n * k) as f64)
+        .run(gpu, blocks)
 }
 
 /// How a batched product's A operand is laid out.
@@ -107,20 +109,18 @@ pub(crate) enum ALayout {
 /// `a_layout` says, B_z row-major with rows of b_row floats, c_z row-major, each z-th operand
 /// `strides` = [a, b, c] elements after the previous one. Row lengths, strides and shifts must be
 /// multiples of 4.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn batched_products(
     gpu: &Gpu,
-    batch: usize,
+    (batch, strides): (usize, [usize; 3]),
     [m, n, k]: [usize; 3],
     (a, a_layout): (&View, ALayout),
     (b, b_row): (&View, usize),
     c: &View,
-    strides: [usize; 3],
     row_bias: Option<&View>,
 ) -> Result<()> {
-    let (entry, a_row, a_col) = match a_layout {
-        ALayout::KMajor(col) => ("matmul_vec4x2", 1, col),
-        ALayout::Rows(row) => ("matmul_rows_vec4x2", row, 1),
+    let (entries, a_row, a_col) = match a_layout {
+        ALayout::KMajor(col) => (["matmul_vec4x2", "matmul_vec4x2_bias"], 1, col),
+        ALayout::Rows(row) => (["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"], row, 1),
     };
     let aligned = [
         a_row.max(a_col),
@@ -155,15 +155,14 @@ pub(crate) fn batched_products(
         c_batch: u32_of(strides[2]),
         ..Params::default()
     };
-    launch_counted(
-        gpu,
-        Shader::Matmul,
-        entry,
-        &params,
-        &[(6, a), (5, b), (3, row_bias.unwrap_or(a)), (4, c), (7, c)],
-        batch * m.div_ceil(8) * n.div_ceil(8),
-        2.0 * (batch * m * n * k) as f64,
-    )
+    let (entry, buffers) = optional_input(
+        entries,
+        row_bias.map(|b| (slot::BIAS, b)),
+        &[(slot::A4, a), (slot::B4, b), (slot::C, c), (slot::C4, c)],
+    );
+    Launch::new(Shader::Matmul, entry, &params, &buffers)
+        .flops(2.0 * (batch * m * n * k) as f64)
+        .run(gpu, batch * m.div_ceil(8) * n.div_ceil(8))
 }
 
 /// t [r, c] transposed as [c, r padded to 4], when both fit one binding (small operands such as a
@@ -192,14 +191,13 @@ fn transposed(gpu: &Gpu, weight: &Tensor) -> Result<(Tensor, usize)> {
         gpu.whole(weight, "linear weight")?,
         gpu.whole(&out, "transposed linear weight")?,
     );
-    launch(
-        gpu,
+    Launch::new(
         Shader::Matmul,
         "transpose",
         &params,
-        &[(1, &wv), (4, &ov)],
-        out.numel(),
-    )?;
+        &[(slot::A, &wv), (slot::C, &ov)],
+    )
+    .run(gpu, out.numel())?;
     Ok((out, row))
 }
 
@@ -230,7 +228,7 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
     let y = Tensor::uninit(gpu, &[m, n], DType::F32);
     let (w_t, row) = transposed(gpu, weight)?;
     let wv = gpu.whole(&w_t, "transposed linear weight")?;
-    let bv = gpu.whole(bias.unwrap_or(weight), "linear bias")?;
+    let bv = bias.map(|b| gpu.whole(b, "linear bias")).transpose()?;
     if let Some((x_t, x_row)) = transposed_if_bindable(gpu, x)? {
         // Both operands k-major: the 8 x 8 vec4 kernel.
         let xv = gpu.whole(&x_t, "transposed linear input")?;
@@ -240,8 +238,7 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
             [m, n, k],
             (&xv, Strides { row: 1, col: x_row }),
             (&wv, Strides { row, col: 1 }),
-            &bv,
-            bias.is_some(),
+            bv.as_ref(),
             &yv,
             false,
         )?;
@@ -255,8 +252,7 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
             [rows.len(), n, k],
             (&xv, Strides { row: k, col: 1 }),
             (&wv, Strides { row, col: 1 }),
-            &bv,
-            bias.is_some(),
+            bv.as_ref(),
             &yv,
             false,
         )?;
@@ -290,8 +286,7 @@ pub fn linear_input_grad(gpu: &Gpu, dy: &Tensor, weight: &Tensor) -> Result<Tens
                 },
             ),
             (&wv, Strides { row: k, col: 1 }),
-            &wv,
-            false,
+            None,
             &xv,
             false,
         )?;
@@ -305,8 +300,7 @@ pub fn linear_input_grad(gpu: &Gpu, dy: &Tensor, weight: &Tensor) -> Result<Tens
             [rows.len(), k, n],
             (&dv, Strides { row: n, col: 1 }),
             (&wv, Strides { row: k, col: 1 }),
-            &wv,
-            false,
+            None,
             &xv,
             false,
         )?;
@@ -338,8 +332,7 @@ pub fn linear_weight_grad(gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> 
             [n, k, rows.len()],
             (&dv, Strides { row: 1, col: n }),
             (&xv, Strides { row: k, col: 1 }),
-            &xv,
-            false,
+            None,
             &wv,
             i > 0,
         )?;

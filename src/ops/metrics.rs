@@ -1,21 +1,24 @@
 //! Predicted classes on the GPU (metrics.wgsl), and the homework's metrics on the host.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::{launch, u32_of};
+use super::u32_of;
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    s: u32,
-    logits_off: u32,
-    pred_off: u32,
-    _pad: [u32; 3],
+kernel_params! {
+    /// metrics.wgsl's launch parameters.
+    struct Params {
+        n: u32, c: u32, s: u32, logits_off: u32, pred_off: u32,
+        _pad0: u32, _pad1: u32, _pad2: u32,
+    }
+}
+
+slots! {
+    /// metrics.wgsl's storage bindings.
+    mod slot {
+        LOGITS: logits = 1, PRED: pred = 2,
+    }
 }
 
 /// The predicted class of each position of logits [N, C] or [N, C, H, W]: i32 [N] or [N, H, W].
@@ -43,14 +46,13 @@ pub fn argmax_channels(gpu: &Gpu, logits: &Tensor) -> Result<Tensor> {
             pred_off: pv.shift,
             ..Params::default()
         };
-        launch(
-            gpu,
+        Launch::new(
             Shader::Metrics,
             "argmax_channels",
             &params,
-            &[(1, &lv), (2, &pv)],
-            chunk.len() * positions,
-        )?;
+            &[(slot::LOGITS, &lv), (slot::PRED, &pv)],
+        )
+        .run(gpu, chunk.len() * positions)?;
     }
     Ok(pred)
 }

@@ -2,67 +2,40 @@
 //! Every op records into the GPU's open encoder and returns new tensors; nothing is read back.
 
 pub mod batch_norm;
-pub mod conv2d;
-pub mod conv_transpose2d;
+mod conv;
 pub mod elementwise;
+mod interface;
 pub mod loss;
 pub mod matmul;
 pub mod metrics;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
-pub mod winograd;
+mod registry;
+
+pub use conv::{conv_transpose2d, conv2d, winograd};
+pub use interface::{Field, Interface, ParamsLayout};
+pub use registry::interfaces;
 
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader, View};
+use crate::gpu::{Slot, View};
 
-/// Launches `entry` of `shader` with a Pod params struct at binding 0 and `buffers` after it.
-pub(crate) fn launch<P: bytemuck::Pod>(
-    gpu: &Gpu,
-    shader: Shader,
-    entry: &'static str,
-    params: &P,
-    buffers: &[(u32, &View)],
-    invocations: usize,
-) -> Result<()> {
-    launch_counted(gpu, shader, entry, params, buffers, invocations, 0.0)
-}
-
-/// `launch`, telling the profiler how many floating-point operations the kernel performs.
-pub(crate) fn launch_counted<P: bytemuck::Pod>(
-    gpu: &Gpu,
-    shader: Shader,
-    entry: &'static str,
-    params: &P,
-    buffers: &[(u32, &View)],
-    invocations: usize,
-    flops: f64,
-) -> Result<()> {
-    launch_specialised(gpu, shader, entry, &[], params, buffers, invocations, flops)
-}
-
-/// `launch_counted` with override constants besides the workgroup size `WG`, which the device's
-/// tuning sets (each value compiles its own pipeline).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn launch_specialised<P: bytemuck::Pod>(
-    gpu: &Gpu,
-    shader: Shader,
-    entry: &'static str,
-    constants: &[(&'static str, f64)],
-    params: &P,
-    buffers: &[(u32, &View)],
-    invocations: usize,
-    flops: f64,
-) -> Result<()> {
-    gpu.launch(&Launch {
-        shader,
-        entry,
-        constants,
-        params: bytemuck::bytes_of(params),
-        buffers,
-        invocations: invocations as u64,
-        flops,
-    })
+/// The entry point of `[plain, with]` and its buffers: `buffers`, plus `optional` and the `with`
+/// entry when the optional input is given. The shaders give an optional input entry points of
+/// its own, so a missing one binds nothing rather than a placeholder buffer.
+pub(crate) fn optional_input<'a>(
+    [plain, with]: [&'static str; 2],
+    optional: Option<(Slot, &'a View<'a>)>,
+    buffers: &[(Slot, &'a View<'a>)],
+) -> (&'static str, Vec<(Slot, &'a View<'a>)>) {
+    let mut all = buffers.to_vec();
+    match optional {
+        Some(input) => {
+            all.push(input);
+            (with, all)
+        }
+        None => (plain, all),
+    }
 }
 
 /// Index of a PyTorch-style 4-D shape [n, c, h, w], or an error naming the op.

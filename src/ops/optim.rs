@@ -1,11 +1,10 @@
 //! Optimiser updates in place (optim.wgsl): SGD with momentum and weight decay, and Adam, both with
 //! PyTorch's semantics.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::{launch, u32_of};
+use super::u32_of;
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::Tensor;
 
 /// torch.optim.SGD hyper-parameters (dampening 0, no Nesterov).
@@ -52,33 +51,28 @@ impl Default for AdamConfig {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct SgdParams {
-    len: u32,
-    off: u32,
-    first_step: u32,
-    vec4_ok: u32,
-    lr: f32,
-    momentum: f32,
-    weight_decay: f32,
-    _pad2: f32,
+kernel_params! {
+    /// optim.wgsl's parameters of `sgd`.
+    struct SgdParams {
+        len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,
+        weight_decay: f32, _pad2: f32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct AdamParams {
-    len: u32,
-    off: u32,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    bias1: f32,
-    sqrt_bias2: f32,
-    vec4_ok: u32,
-    _pad: [f32; 2],
+kernel_params! {
+    /// optim.wgsl's parameters of `adam`.
+    struct AdamParams {
+        len: u32, off: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32,
+        bias1: f32, sqrt_bias2: f32, vec4_ok: u32, _pad1: f32, _pad2: f32,
+    }
+}
+
+slots! {
+    /// optim.wgsl's storage bindings.
+    mod slot {
+        WEIGHT: weight = 1, GRAD: grad = 2, MOMENT1: moment1 = 3, MOMENT2: moment2 = 4,
+        WEIGHT4: weight4 = 5, GRAD4: grad4 = 6, MOMENT1_4: moment1_4 = 7, MOMENT2_4: moment2_4 = 8,
+    }
 }
 
 fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
@@ -125,14 +119,20 @@ pub fn sgd_step(
             weight_decay: cfg.weight_decay,
             ..SgdParams::default()
         };
-        launch(
-            gpu,
+        Launch::new(
             Shader::Optim,
             "sgd",
             &params,
-            &[(1, &wv), (2, &gv), (3, &vv), (5, &wv), (6, &gv), (7, &vv)],
-            invocations(r.len(), params.vec4_ok),
-        )?;
+            &[
+                (slot::WEIGHT, &wv),
+                (slot::GRAD, &gv),
+                (slot::MOMENT1, &vv),
+                (slot::WEIGHT4, &wv),
+                (slot::GRAD4, &gv),
+                (slot::MOMENT1_4, &vv),
+            ],
+        )
+        .run(gpu, invocations(r.len(), params.vec4_ok))?;
     }
     Ok(())
 }
@@ -174,23 +174,22 @@ pub fn adam_step(
             sqrt_bias2: bias2.sqrt() as f32,
             ..AdamParams::default()
         };
-        launch(
-            gpu,
+        Launch::new(
             Shader::Optim,
             "adam",
             &params,
             &[
-                (1, &views[0]),
-                (2, &views[1]),
-                (3, &views[2]),
-                (4, &views[3]),
-                (5, &views[0]),
-                (6, &views[1]),
-                (7, &views[2]),
-                (8, &views[3]),
+                (slot::WEIGHT, &views[0]),
+                (slot::GRAD, &views[1]),
+                (slot::MOMENT1, &views[2]),
+                (slot::MOMENT2, &views[3]),
+                (slot::WEIGHT4, &views[0]),
+                (slot::GRAD4, &views[1]),
+                (slot::MOMENT1_4, &views[2]),
+                (slot::MOMENT2_4, &views[3]),
             ],
-            invocations(r.len(), params.vec4_ok),
-        )?;
+        )
+        .run(gpu, invocations(r.len(), params.vec4_ok))?;
     }
     Ok(())
 }

@@ -1,11 +1,10 @@
 //! max_pool2d and adaptive_avg_pool2d (pool.wgsl), forward and backward.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::conv2d::conv_out_len;
-use super::{launch, nchw, u32_of};
+use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
 /// Window, stride and padding of max_pool2d, [height, width]. Dilation 1, floor mode.
@@ -27,24 +26,20 @@ impl MaxPoolArgs {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    planes: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    x_off: u32,
-    y_off: u32,
-    halves4: u32,
-    _pad: [u32; 2],
+kernel_params! {
+    /// pool.wgsl's launch parameters.
+    struct Params {
+        planes: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32,
+        ph: u32, pw: u32, x_off: u32, y_off: u32, halves4: u32, _pad1: u32, _pad2: u32,
+    }
+}
+
+slots! {
+    /// pool.wgsl's storage bindings.
+    mod slot {
+        X: x = 1, Y: y = 2, ARGMAX: argmax = 3, DY: dy = 4, ARGMAX_IN: argmax_in = 5, DX: dx = 6,
+        DX4: dx4 = 7,
+    }
 }
 
 /// Max pooling's result: y and, per output, the index iy * W + ix of its maximum in the input plane.
@@ -53,16 +48,26 @@ pub struct MaxPoolOutput {
     pub argmax: Tensor,
 }
 
-/// Launches a pooling entry over all (n, c) planes, chunked so each chunk's planes fit a binding.
-/// `forward` says whether the kernel runs per output (x, y, argmax) or per input (dy, argmax, dx).
-#[allow(clippy::too_many_arguments)]
-fn launch_planes(
-    gpu: &Gpu,
-    entry: &'static str,
+/// The (n, c) planes a pooling launch covers: how many, their input and output sizes, and the
+/// window (max pooling only).
+struct Planes {
     planes: usize,
     input_hw: [usize; 2],
     out_hw: [usize; 2],
-    window: Option<&MaxPoolArgs>,
+    window: Option<MaxPoolArgs>,
+}
+
+/// Launches a pooling entry over all (n, c) planes, chunked so each chunk's planes fit a binding.
+/// `forward` says whether the kernel runs per output (x, y, argmax) or per input (dy, argmax, dx).
+fn launch_planes(
+    gpu: &Gpu,
+    entry: &'static str,
+    Planes {
+        planes,
+        input_hw,
+        out_hw,
+        window,
+    }: Planes,
     input: &Tensor,
     output: &Tensor,
     argmax: Option<&Tensor>,
@@ -74,7 +79,7 @@ fn launch_planes(
         let sv = gpu.view(input, chunk.start * src_per, chunk.len() * src_per);
         let dv = gpu.view(output, chunk.start * dst_per, chunk.len() * dst_per);
         let av = argmax.map(|a| gpu.view(a, chunk.start * outs, chunk.len() * outs));
-        let w = window.copied().unwrap_or(MaxPoolArgs::square(1));
+        let w = window.unwrap_or(MaxPoolArgs::square(1));
         // x_off / y_off are the input-plane and output-plane shifts, whichever way data flows.
         let (x_off, y_off) = if per_output {
             (sv.shift, dv.shift)
@@ -105,21 +110,28 @@ fn launch_planes(
             && x_off.is_multiple_of(4);
         params.halves4 = u32::from(halves4);
         let mut buffers = if per_output {
-            vec![(1, &sv), (2, &dv)]
+            vec![(slot::X, &sv), (slot::Y, &dv)]
         } else {
-            vec![(4, &sv), (6, &dv)]
+            vec![(slot::DY, &sv), (slot::DX, &dv)]
         };
         if let Some(av) = &av {
-            buffers.push((if per_output { 3 } else { 5 }, av));
+            buffers.push((
+                if per_output {
+                    slot::ARGMAX
+                } else {
+                    slot::ARGMAX_IN
+                },
+                av,
+            ));
         }
         if entry == "max_backward" {
-            buffers.push((7, &dv));
+            buffers.push((slot::DX4, &dv));
         }
         let mut work = chunk.len() * if per_output { outs } else { ins };
         if halves4 {
             work /= 4;
         }
-        launch(gpu, Shader::Pool, entry, &params, &buffers, work)?;
+        Launch::new(Shader::Pool, entry, &params, &buffers).run(gpu, work)?;
     }
     Ok(())
 }
@@ -155,10 +167,12 @@ pub fn max_pool2d(gpu: &Gpu, x: &Tensor, args: MaxPoolArgs) -> Result<MaxPoolOut
     launch_planes(
         gpu,
         "max_forward",
-        n * c,
-        [h, w],
-        [oh, ow],
-        Some(&args),
+        Planes {
+            planes: n * c,
+            input_hw: [h, w],
+            out_hw: [oh, ow],
+            window: Some(args),
+        },
         x,
         &y,
         Some(&argmax),
@@ -187,10 +201,12 @@ pub fn max_pool2d_backward(
     launch_planes(
         gpu,
         "max_backward",
-        n * c,
-        [h, w],
-        [oh, ow],
-        Some(&args),
+        Planes {
+            planes: n * c,
+            input_hw: [h, w],
+            out_hw: [oh, ow],
+            window: Some(args),
+        },
         dy,
         &dx,
         Some(argmax),
@@ -212,10 +228,12 @@ pub fn adaptive_avg_pool2d(gpu: &Gpu, x: &Tensor, out: [usize; 2]) -> Result<Ten
     launch_planes(
         gpu,
         "adaptive_forward",
-        n * c,
-        [h, w],
-        out,
-        None,
+        Planes {
+            planes: n * c,
+            input_hw: [h, w],
+            out_hw: out,
+            window: None,
+        },
         x,
         &y,
         None,
@@ -241,10 +259,12 @@ pub fn adaptive_avg_pool2d_backward(
     launch_planes(
         gpu,
         "adaptive_backward",
-        n * c,
-        [h, w],
-        [oh, ow],
-        None,
+        Planes {
+            planes: n * c,
+            input_hw: [h, w],
+            out_hw: [oh, ow],
+            window: None,
+        },
         dy,
         &dx,
         None,

@@ -1,27 +1,27 @@
 //! Deterministic sums (reduce.wgsl): rows of a matrix, columns of a matrix, channels of NCHW.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::{launch, nchw, u32_of};
+use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
 /// Elements each invocation of `sum_blocks` adds up (a multiple of 4, for its vec4 loads).
 const BLOCK: usize = 1024;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    groups: u32,
-    len: u32,
-    parts: u32,
-    block: u32,
-    rows: u32,
-    cols: u32,
-    accumulate: u32,
-    in_off: u32,
-    vec4_ok: u32,
+kernel_params! {
+    /// reduce.wgsl's launch parameters.
+    struct Params {
+        groups: u32, len: u32, parts: u32, block: u32, rows: u32, cols: u32,
+        accumulate: u32, in_off: u32, vec4_ok: u32,
+    }
+}
+
+slots! {
+    /// reduce.wgsl's storage bindings.
+    mod slot {
+        SRC: src = 1, DST: dst = 2, SRC4: src4 = 3, DST4: dst4 = 4,
+    }
 }
 
 /// Sums each row of `x` viewed as [rows, len] into a tensor [rows].
@@ -47,14 +47,13 @@ pub(crate) fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, len: usize) -> Result
         let partial = Tensor::uninit(gpu, &[chunk.len() * parts], DType::F32);
         let dst = gpu.whole(&partial, "row partial sums")?;
         let total = chunk.len() * parts;
-        launch(
-            gpu,
+        Launch::new(
             Shader::Reduce,
             "sum_blocks",
             &params,
-            &[(1, &src), (2, &dst), (3, &src)],
-            total,
-        )?;
+            &[(slot::SRC, &src), (slot::DST, &dst), (slot::SRC4, &src)],
+        )
+        .run(gpu, total)?;
         let summed = if parts > 1 {
             sum_rows(gpu, &partial, chunk.len(), parts)?
         } else {
@@ -106,14 +105,18 @@ pub(crate) fn sum_columns_into(
             ..Params::default()
         };
         let invocations = if params.vec4_ok == 1 { cols / 4 } else { cols };
-        launch(
-            gpu,
+        Launch::new(
             Shader::Reduce,
             "sum_columns",
             &params,
-            &[(1, &src), (2, &out), (3, &src), (4, &out)],
-            invocations,
-        )?;
+            &[
+                (slot::SRC, &src),
+                (slot::DST, &out),
+                (slot::SRC4, &src),
+                (slot::DST4, &out),
+            ],
+        )
+        .run(gpu, invocations)?;
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! conv2d and conv_transpose2d, forward and all three gradients.
+//! conv2d and conv_transpose2d, forward and all three gradients (conv2d's Winograd path: winograd.rs).
 
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::{conv_transpose2d, reduce};
@@ -7,7 +7,7 @@ use crate::common::*;
 use crate::reference::{Conv, ConvTranspose, Window};
 use crate::{REF_FD_TOL, TOL};
 
-struct Case {
+pub struct Case {
     x: [usize; 4],
     w: [usize; 4],
     stride: [usize; 2],
@@ -15,7 +15,7 @@ struct Case {
     bias: bool,
 }
 
-const fn case(
+pub const fn case(
     x: [usize; 4],
     w: [usize; 4],
     stride: [usize; 2],
@@ -34,9 +34,9 @@ const fn case(
 /// conv2d shapes: batch 1 and C = 1, C = 3, sizes that are multiples of no tile, stride larger
 /// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 (with
 /// channels and planes of whole vec4s too, the matrix-product path) and 5x5
-/// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block,
-/// and channel counts that take the Winograd kernels (from 128 input channels) with partial tiles.
-const CONV_CASES: [Case; 14] = [
+/// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block.
+/// Cases 12 and 13 are in winograd.rs.
+const CONV_CASES: [Case; 12] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
     case([3, 3, 9, 10], [4, 3, 2, 2], [3, 3], [0, 0], true),
@@ -49,8 +49,6 @@ const CONV_CASES: [Case; 14] = [
     case([2, 3, 6, 7], [4, 3, 5, 5], [1, 1], [2, 2], true),
     case([1, 2, 3, 4], [3, 2, 3, 3], [1, 1], [4, 4], true),
     case([3, 9, 2, 2], [10, 9, 3, 3], [1, 1], [1, 1], false),
-    case([2, 128, 5, 6], [130, 128, 3, 3], [1, 1], [1, 1], true),
-    case([1, 131, 3, 3], [129, 131, 3, 3], [1, 1], [2, 2], false),
 ];
 
 fn random_conv(c: &Case, seed: u64) -> Conv {
@@ -71,51 +69,56 @@ fn random_conv(c: &Case, seed: u64) -> Conv {
 
 #[test]
 fn conv2d_forward_and_gradients_match_reference() {
-    let gpu = gpu();
     for (i, c) in CONV_CASES.iter().enumerate() {
-        let r = random_conv(c, 100 + i as u64);
-        let args = Conv2dArgs {
-            stride: c.stride,
-            padding: c.padding,
-        };
-        let x = upload(&c.x, &r.x);
-        let w = upload(&c.w, &r.w);
-        let b = r.b.as_ref().map(|b| upload(&[c.w[0]], b));
-        let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-        assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
-        assert_close(
-            &format!("case {i}: conv2d forward"),
-            &r.forward(),
-            &download(&y),
-            TOL,
-        );
-
-        let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
-        let dy = upload(y.shape(), &dy_host);
-        let (dx_ref, dw_ref, db_ref) = r.backward(&dy_host);
-        let dx = conv2d::conv2d_input_grad(gpu, &dy, &w, [c.x[2], c.x[3]], args).unwrap();
-        let dw = conv2d::conv2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
-        let db = reduce::channel_sums(gpu, &dy).unwrap();
-        assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
-        assert_close(
-            &format!("case {i}: conv2d dx"),
-            &dx_ref,
-            &download(&dx),
-            TOL,
-        );
-        assert_close(
-            &format!("case {i}: conv2d dw"),
-            &dw_ref,
-            &download(&dw),
-            TOL,
-        );
-        assert_close(
-            &format!("case {i}: conv2d db"),
-            &db_ref,
-            &download(&db),
-            TOL,
-        );
+        check_conv2d(i, c);
     }
+}
+
+/// conv2d's forward and gradients for case `i` (which seeds its data) against the reference.
+pub fn check_conv2d(i: usize, c: &Case) {
+    let gpu = gpu();
+    let r = random_conv(c, 100 + i as u64);
+    let args = Conv2dArgs {
+        stride: c.stride,
+        padding: c.padding,
+    };
+    let x = upload(&c.x, &r.x);
+    let w = upload(&c.w, &r.w);
+    let b = r.b.as_ref().map(|b| upload(&[c.w[0]], b));
+    let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
+    assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
+    assert_close(
+        &format!("case {i}: conv2d forward"),
+        &r.forward(),
+        &download(&y),
+        TOL,
+    );
+
+    let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
+    let dy = upload(y.shape(), &dy_host);
+    let (dx_ref, dw_ref, db_ref) = r.backward(&dy_host);
+    let dx = conv2d::conv2d_input_grad(gpu, &dy, &w, [c.x[2], c.x[3]], args).unwrap();
+    let dw = conv2d::conv2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
+    let db = reduce::channel_sums(gpu, &dy).unwrap();
+    assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
+    assert_close(
+        &format!("case {i}: conv2d dx"),
+        &dx_ref,
+        &download(&dx),
+        TOL,
+    );
+    assert_close(
+        &format!("case {i}: conv2d dw"),
+        &dw_ref,
+        &download(&dw),
+        TOL,
+    );
+    assert_close(
+        &format!("case {i}: conv2d db"),
+        &db_ref,
+        &download(&db),
+        TOL,
+    );
 }
 
 /// conv_transpose2d shapes: FCN's stride == kernel (scaled down from 32/32; with planes and rows of

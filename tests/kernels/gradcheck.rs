@@ -10,7 +10,7 @@ fn every_backward_kernel_passes_finite_differences() {
     let gpu = gpu();
     let failures: Vec<String> = CHECKS
         .iter()
-        .map(|name| gradcheck::run(gpu, name).unwrap())
+        .map(|c| gradcheck::run(gpu, c.name).unwrap())
         .filter(|r| !r.passed())
         .map(|r| format!("{}: {:.2e} > {:.0e}", r.name, r.max_rel_err, r.tolerance))
         .collect();

@@ -492,3 +492,16 @@ pub fn cross_entropy(
     let grad = probs.iter().map(|g| g / count as f64).collect();
     (total / count as f64, grad)
 }
+
+/// Sum over n, y, x of x[n, c, y, x], per channel c.
+pub fn channel_sums(x: &[f64], [n, c, h, w]: [usize; 4]) -> Vec<f64> {
+    let mut sums = vec![0.0; c];
+    for b in 0..n {
+        for (ch, sum) in sums.iter_mut().enumerate() {
+            *sum += x[idx4([n, c, h, w], b, ch, 0, 0)..][..h * w]
+                .iter()
+                .sum::<f64>();
+        }
+    }
+    sums
+}

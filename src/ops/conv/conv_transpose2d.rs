@@ -1,67 +1,13 @@
 //! conv_transpose2d (conv_transpose2d.wgsl): forward as a gather; its input gradient is conv2d's
 //! forward and its weight gradient conv2d's weight gradient with x and dy exchanged.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::conv2d::{self, Conv2dArgs, check_args};
-use super::matmul::{ALayout, batched_products};
-use super::{launch_counted, nchw, u32_of};
+use super::gather::transposed_gather;
+use super::{Conv2dArgs, Params, check_args, conv2d, transpose_slot as slot, weight_grad};
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::matmul::{ALayout, batched_products};
+use crate::ops::{nchw, optional_input};
 use crate::tensor::{DType, Tensor};
-
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    has_bias: u32,
-    x_off: u32,
-    y_off: u32,
-}
-
-impl Params {
-    /// `n` images of x [n, c_in, h, w] into y [n, c_out, oh, ow] through a [c_out, kh, kw] kernel;
-    /// `offsets` are the x and y views' element shifts.
-    fn new(
-        [n, c_in, h, w]: [usize; 4],
-        [c_out, kh, kw]: [usize; 3],
-        [oh, ow]: [usize; 2],
-        args: Conv2dArgs,
-        has_bias: bool,
-        [x_off, y_off]: [u32; 2],
-    ) -> Params {
-        Params {
-            n: u32_of(n),
-            c_in: u32_of(c_in),
-            h: u32_of(h),
-            w: u32_of(w),
-            c_out: u32_of(c_out),
-            oh: u32_of(oh),
-            ow: u32_of(ow),
-            kh: u32_of(kh),
-            kw: u32_of(kw),
-            sh: u32_of(args.stride[0]),
-            sw: u32_of(args.stride[1]),
-            ph: u32_of(args.padding[0]),
-            pw: u32_of(args.padding[1]),
-            has_bias: u32::from(has_bias),
-            x_off,
-            y_off,
-        }
-    }
-}
 
 /// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
 pub fn conv_transpose_out_len(
@@ -148,20 +94,18 @@ fn non_overlapping(
     );
     batched_products(
         gpu,
-        n,
+        (n, [0, c_in * plane, rows * plane]),
         [rows, plane, c_in],
         (&wv, ALayout::KMajor(rows)),
         (&xv, plane),
         &pv,
-        [0, c_in * plane, rows * plane],
         None,
     )?;
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let yv = gpu.whole(&y, "conv_transpose2d output")?;
-    let bv = match bias {
-        Some(b) => gpu.whole(b, "conv_transpose2d bias")?,
-        None => gpu.whole(weight, "conv_transpose2d weight")?,
-    };
+    let bv = bias
+        .map(|b| gpu.whole(b, "conv_transpose2d bias"))
+        .transpose()?;
     let params = Params::new(
         [n, c_in, h, w],
         [c_out, kh, kw],
@@ -170,84 +114,15 @@ fn non_overlapping(
             stride: [kh, kw],
             padding,
         },
-        bias.is_some(),
         [pv.shift, yv.shift],
     );
-    launch_counted(
-        gpu,
-        Shader::ConvTranspose2d,
-        "place_patches",
-        &params,
-        &[(1, &pv), (3, &bv), (4, &yv)],
-        n * c_out * oh * ow,
-        0.0,
-    )?;
-    Ok(Some(y))
-}
-
-/// The transposed convolution into an output of the given size (conv2d's input gradient asks for
-/// the forward input's size, which may exceed the formula's by up to stride - 1).
-pub(crate) fn transposed_gather(
-    gpu: &Gpu,
-    x: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    out_hw: [usize; 2],
-    args: Conv2dArgs,
-) -> Result<Tensor> {
-    let [n, c_in, h, w] = nchw("conv_transpose2d", "input", x.shape())?;
-    let [wc_in, c_out, kh, kw] = nchw("conv_transpose2d", "weight", weight.shape())?;
-    check_args("conv_transpose2d", &args, [kh, kw])?;
-    crate::ensure_shape!(
-        wc_in == c_in,
-        "conv_transpose2d: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
-        weight.shape(),
-        x.shape()
+    let (entry, buffers) = optional_input(
+        ["place_patches", "place_patches_bias"],
+        bv.as_ref().map(|b| (slot::BIAS, b)),
+        &[(slot::X, &pv), (slot::Y, &yv)],
     );
-    if let Some(b) = bias {
-        crate::ensure_shape!(
-            b.shape() == [c_out],
-            "conv_transpose2d: bias must be [{c_out}], got {:?}",
-            b.shape()
-        );
-    }
-    let [oh, ow] = out_hw;
-    let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
-    let wv = gpu.whole(weight, "conv_transpose2d weight")?;
-    let bv = match bias {
-        Some(b) => gpu.whole(b, "conv_transpose2d bias")?,
-        None => gpu.whole(weight, "conv_transpose2d weight")?,
-    };
-    let per_x = c_in * h * w;
-    let per_y = c_out * oh * ow;
-    for chunk in gpu.batch_chunks(
-        n,
-        &[
-            ("conv_transpose2d input", per_x),
-            ("conv_transpose2d output", per_y),
-        ],
-    )? {
-        let xv = gpu.view(x, chunk.start * per_x, chunk.len() * per_x);
-        let yv = gpu.view(&y, chunk.start * per_y, chunk.len() * per_y);
-        let params = Params::new(
-            [chunk.len(), c_in, h, w],
-            [c_out, kh, kw],
-            out_hw,
-            args,
-            bias.is_some(),
-            [xv.shift, yv.shift],
-        );
-        launch_counted(
-            gpu,
-            Shader::ConvTranspose2d,
-            "forward",
-            &params,
-            &[(1, &xv), (2, &wv), (3, &bv), (4, &yv)],
-            chunk.len() * per_y,
-            2.0 * (chunk.len() * per_x * c_out * kh * kw) as f64,
-        )?;
-    }
-    Ok(y)
+    Launch::new(Shader::ConvTranspose2d, entry, &params, &buffers).run(gpu, n * c_out * oh * ow)?;
+    Ok(Some(y))
 }
 
 /// dx for y = conv_transpose2d(x, weight): conv2d of dy with the same weight, no bias.
@@ -268,5 +143,5 @@ pub fn conv_transpose2d_weight_grad(
     kernel: [usize; 2],
     args: Conv2dArgs,
 ) -> Result<Tensor> {
-    conv2d::weight_grad(gpu, x, dy, kernel, args)
+    weight_grad::weight_grad(gpu, x, dy, kernel, args)
 }

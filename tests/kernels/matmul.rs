@@ -1,4 +1,4 @@
-//! linear: y = x W^T + b and its three gradients.
+//! matmul: linear, y = x W^T + b, and its three gradients.
 
 use wgnn::ops::matmul;
 

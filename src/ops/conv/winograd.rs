@@ -2,43 +2,64 @@
 //! passes and input gradients, F(3x3, 2x2) for weight gradients, each as transforms around sixteen
 //! matrix products. conv2d uses them when the transformed operands fit one binding.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::matmul::{ALayout, batched_products};
-use super::{launch, nchw, u32_of};
+use super::VEC;
 use crate::error::Result;
-use crate::gpu::{Gpu, Shader};
+use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::interface::{kernel_params, slots};
+use crate::ops::matmul::{ALayout, batched_products};
+use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
 /// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
 const XI: usize = 16;
-const VEC: usize = 4;
 /// Input channels below which the direct kernels win on lavapipe. Measured per 3x3 convolution at
 /// batch 32, Winograd against direct (ms): forward 64@32 143 / 100 (the products' k is 64), 128@16
 /// 91 / 100, 256@8 68 / 105, 512@4 64 / 110, 512@2 19 / 31; weight gradient 64@32 175 / 122 (only
 /// 64 blocks of 8 x 8 in each product), 128@16 84 / 114, 512@4 62 / 111.
 const MIN_CHANNELS: usize = 128;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    oh: u32,
-    ow: u32,
-    ph: u32,
-    pw: u32,
-    tiles_h: u32,
-    tiles_w: u32,
-    t_pad: u32,
-    co_pad: u32,
-    has_bias: u32,
-    x_off: u32,
-    y_off: u32,
-    ci_pad: u32,
+kernel_params! {
+    /// winograd.wgsl's launch parameters.
+    struct Params {
+        n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
+        tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
+        y_off: u32, ci_pad: u32,
+    }
+}
+
+impl Params {
+    /// The geometry of a 3x3 stride-1 convolution of x [n, c_in, h, w] into [n, c_out, oh, ow]
+    /// with `padding`: its 2x2 tiles and channels padded to vec4s.
+    fn new(
+        [n, c_in, h, w]: [usize; 4],
+        [c_out, oh, ow]: [usize; 3],
+        padding: [usize; 2],
+    ) -> Params {
+        Params {
+            n: u32_of(n),
+            c_in: u32_of(c_in),
+            h: u32_of(h),
+            w: u32_of(w),
+            c_out: u32_of(c_out),
+            oh: u32_of(oh),
+            ow: u32_of(ow),
+            ph: u32_of(padding[0]),
+            pw: u32_of(padding[1]),
+            tiles_h: u32_of(oh.div_ceil(2)),
+            tiles_w: u32_of(ow.div_ceil(2)),
+            co_pad: u32_of(c_out.div_ceil(VEC) * VEC),
+            ci_pad: u32_of(c_in.div_ceil(VEC) * VEC),
+            ..Params::default()
+        }
+    }
+}
+
+slots! {
+    /// winograd.wgsl's storage bindings.
+    mod slot {
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, M: m = 6,
+        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9,
+    }
 }
 
 /// The convolution of x [N, Cin, H, W] with a 3x3 `weight` (stride 1, `padding`) into [N, Cout,
@@ -94,22 +115,8 @@ pub(crate) fn conv3x3(
         return Ok(None);
     }
     let params = Params {
-        n: u32_of(n),
-        c_in: u32_of(c_in),
-        h: u32_of(h),
-        w: u32_of(w),
-        c_out: u32_of(c_out),
-        oh: u32_of(oh),
-        ow: u32_of(ow),
-        ph: u32_of(padding[0]),
-        pw: u32_of(padding[1]),
-        tiles_h: u32_of(tiles_h),
-        tiles_w: u32_of(tiles_w),
         t_pad: u32_of(t_pad),
-        co_pad: u32_of(co_pad),
-        ci_pad: u32_of(ci_pad),
-        has_bias: u32::from(bias.is_some()),
-        ..Params::default()
+        ..Params::new([n, c_in, h, w], [c_out, oh, ow], padding)
     };
     let u = Tensor::uninit(gpu, &u_shape, DType::F32);
     let v = Tensor::uninit(gpu, &[XI, c_in, t_pad], DType::F32);
@@ -119,29 +126,27 @@ pub(crate) fn conv3x3(
         gpu.whole(weight, "conv2d weight")?,
         gpu.whole(&u, "Winograd-transformed weight")?,
     );
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         transform,
         &params,
-        &[(2, &wv), (5, &uv)],
-        transform_invocations,
-    )?;
+        &[(slot::WEIGHT, &wv), (slot::OUT4, &uv)],
+    )
+    .run(gpu, transform_invocations)?;
     let (xv, vv) = (
         gpu.whole(x, "conv2d input")?,
         gpu.whole(&v, "Winograd-transformed input")?,
     );
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "input_transform",
         &Params {
             x_off: xv.shift,
             ..params
         },
-        &[(1, &xv), (5, &vv)],
-        c_in * t_pad / VEC,
-    )?;
+        &[(slot::X, &xv), (slot::OUT4, &vv)],
+    )
+    .run(gpu, c_in * t_pad / VEC)?;
     // Products over the padded tile count (the padding tiles' columns are zero), so rows of M
     // are whole vec4s.
     let (mv, yv) = (
@@ -150,26 +155,20 @@ pub(crate) fn conv3x3(
     );
     batched_products(
         gpu,
-        XI,
+        (XI, [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad]),
         [c_out, t_pad, c_in],
         (&uv, a_layout),
         (&vv, t_pad),
         &mv,
-        [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad],
         None,
     )?;
-    let bv = match bias {
-        Some(b) => gpu.whole(b, "conv2d bias")?,
-        None => gpu.whole(&m, "Winograd products")?,
-    };
-    launch(
-        gpu,
-        Shader::Winograd,
-        "output_transform",
-        &params,
-        &[(6, &mv), (3, &bv), (4, &yv)],
-        c_out * tiles,
-    )?;
+    let bv = bias.map(|b| gpu.whole(b, "conv2d bias")).transpose()?;
+    let (entry, buffers) = optional_input(
+        ["output_transform", "output_transform_bias"],
+        bv.as_ref().map(|b| (slot::BIAS, b)),
+        &[(slot::M, &mv), (slot::Y, &yv)],
+    );
+    Launch::new(Shader::Winograd, entry, &params, &buffers).run(gpu, c_out * tiles)?;
     Ok(Some(y))
 }
 
@@ -212,73 +211,51 @@ pub(crate) fn weight_grad3x3(
         gpu.whole(dy, "conv2d output gradient")?,
     );
     let params = Params {
-        n: u32_of(n),
-        c_in: u32_of(c_in),
-        h: u32_of(h),
-        w: u32_of(w),
-        c_out: u32_of(c_out),
-        oh: u32_of(oh),
-        ow: u32_of(ow),
-        ph: u32_of(padding[0]),
-        pw: u32_of(padding[1]),
-        tiles_h: u32_of(tiles_h),
-        tiles_w: u32_of(tiles_w),
-        co_pad: u32_of(co_pad),
-        ci_pad: u32_of(ci_pad),
         x_off: xv.shift,
         y_off: dv.shift,
-        ..Params::default()
+        ..Params::new([n, c_in, h, w], [c_out, oh, ow], padding)
     };
     let vv = gpu.whole(&v, "Winograd-transformed input")?;
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "input_by_tile",
         &params,
-        &[(1, &xv), (5, &vv)],
-        tiles * ci_pad / VEC,
-    )?;
+        &[(slot::X, &xv), (slot::OUT4, &vv)],
+    )
+    .run(gpu, tiles * ci_pad / VEC)?;
     let gv = gpu.whole(&g, "Winograd-transformed output gradient")?;
-    launch(
-        gpu,
+    Launch::new(
         Shader::Winograd,
         "grad_transform",
         &params,
-        &[(7, &dv), (5, &gv)],
-        tiles * co_pad / VEC,
-    )?;
+        &[(slot::DY, &dv), (slot::OUT4, &gv)],
+    )
+    .run(gpu, tiles * co_pad / VEC)?;
     // Columns past c_in (products with the repeated last channel) are computed, never read.
     let mv = gpu.whole(&m, "Winograd products")?;
     batched_products(
         gpu,
-        XI,
+        (XI, [tiles * co_pad, tiles * ci_pad, c_out * ci_pad]),
         [c_out, ci_pad, tiles],
         (&gv, ALayout::KMajor(co_pad)),
         (&vv, ci_pad),
         &mv,
-        [tiles * co_pad, tiles * ci_pad, c_out * ci_pad],
         None,
     )?;
-    // The kernel writes dweight as vec4s (binding 5) when c_in is a multiple of 4, else as
-    // scalars (binding 8); the other binding gets a placeholder.
-    let unused = Tensor::uninit(gpu, &[VEC], DType::F32);
-    let (mv, wv, uv) = (
-        gpu.whole(&m, "Winograd products")?,
-        gpu.whole(&dw, "conv2d weight gradient")?,
-        gpu.whole(&unused, "unused weight-gradient binding")?,
-    );
-    let (vec4_out, scalar_out) = if c_in % VEC == 0 {
-        (&wv, &uv)
+    // dweight as vec4s when c_in is a multiple of 4 (each invocation's 36 floats then start on a
+    // vec4), else as scalars.
+    let (entry, out) = if c_in % VEC == 0 {
+        ("weight_grad_output_vec4", slot::OUT4)
     } else {
-        (&uv, &wv)
+        ("weight_grad_output", slot::DWEIGHT)
     };
-    launch(
-        gpu,
+    let wv = gpu.whole(&dw, "conv2d weight gradient")?;
+    Launch::new(
         Shader::Winograd,
-        "weight_grad_output",
+        entry,
         &params,
-        &[(9, &mv), (5, vec4_out), (8, scalar_out)],
-        c_out * ci_pad / VEC,
-    )?;
+        &[(slot::M4, &mv), (out, &wv)],
+    )
+    .run(gpu, c_out * ci_pad / VEC)?;
     Ok(Some(dw))
 }

@@ -1,0 +1,89 @@
+//! The shader files, and the key a compiled pipeline is cached under.
+
+/// One WGSL file under `shaders/` (an op family).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shader {
+    Conv2d,
+    Winograd,
+    ConvTranspose2d,
+    BatchNorm,
+    Pool,
+    Matmul,
+    Elementwise,
+    Loss,
+    Optim,
+    Reduce,
+    Metrics,
+}
+
+/// Helpers every kernel file uses (the folded-grid index); prepended to each file.
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// The launch parameters and bindings conv2d.wgsl and conv_transpose2d.wgsl share (one Rust twin,
+/// as one WGSL struct); prepended to both after COMMON.
+const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
+
+impl Shader {
+    pub const ALL: [Shader; 11] = [
+        Shader::Conv2d,
+        Shader::Winograd,
+        Shader::ConvTranspose2d,
+        Shader::BatchNorm,
+        Shader::Pool,
+        Shader::Matmul,
+        Shader::Elementwise,
+        Shader::Loss,
+        Shader::Optim,
+        Shader::Reduce,
+        Shader::Metrics,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shader::Conv2d => "conv2d.wgsl",
+            Shader::Winograd => "winograd.wgsl",
+            Shader::ConvTranspose2d => "conv_transpose2d.wgsl",
+            Shader::BatchNorm => "batch_norm.wgsl",
+            Shader::Pool => "pool.wgsl",
+            Shader::Matmul => "matmul.wgsl",
+            Shader::Elementwise => "elementwise.wgsl",
+            Shader::Loss => "loss.wgsl",
+            Shader::Optim => "optim.wgsl",
+            Shader::Reduce => "reduce.wgsl",
+            Shader::Metrics => "metrics.wgsl",
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
+            Shader::ConvTranspose2d => include_str!("../../shaders/conv_transpose2d.wgsl"),
+            Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
+            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
+            Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
+            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
+            Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
+        }
+    }
+}
+
+/// The complete WGSL source compiled for a shader file: the common helpers, the convolutions' shared
+/// declarations for those two files, then the file.
+pub fn shader_source(shader: Shader) -> String {
+    let prelude = match shader {
+        Shader::Conv2d | Shader::ConvTranspose2d => CONV_COMMON,
+        _ => "",
+    };
+    format!("{COMMON}\n{prelude}\n{}", shader.body())
+}
+
+/// Cache key: file, entry point, and override constants (values as bit patterns, so the key hashes).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PipelineKey {
+    pub(crate) shader: Shader,
+    pub(crate) entry: &'static str,
+    pub(crate) constants: Vec<(&'static str, u64)>,
+}

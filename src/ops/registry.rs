@@ -1,0 +1,57 @@
+//! Every shader file's interface in one list, for tests/shaders.rs. Apart from interface.rs, so
+//! that the op files, which use interface.rs's macros, are not imported back by it.
+
+use super::conv::{self, winograd};
+use super::interface::Interface;
+use super::{batch_norm, elementwise, loss, matmul, metrics, optim, pool, reduce};
+use crate::gpu::Shader;
+
+/// Every shader file's interface, in `Shader::ALL`'s order.
+pub fn interfaces() -> Vec<Interface> {
+    let interface = |shader, params, slots| Interface {
+        shader,
+        params,
+        slots,
+    };
+    vec![
+        interface(
+            Shader::Conv2d,
+            &[conv::Params::LAYOUT],
+            conv::conv2d_slot::ALL,
+        ),
+        interface(
+            Shader::Winograd,
+            &[winograd::Params::LAYOUT],
+            winograd::slot::ALL,
+        ),
+        interface(
+            Shader::ConvTranspose2d,
+            &[conv::Params::LAYOUT],
+            conv::transpose_slot::ALL,
+        ),
+        interface(
+            Shader::BatchNorm,
+            &[batch_norm::Params::LAYOUT],
+            batch_norm::slot::ALL,
+        ),
+        interface(Shader::Pool, &[pool::Params::LAYOUT], pool::slot::ALL),
+        interface(Shader::Matmul, &[matmul::Params::LAYOUT], matmul::slot::ALL),
+        interface(
+            Shader::Elementwise,
+            &[elementwise::Params::LAYOUT],
+            elementwise::slot::ALL,
+        ),
+        interface(Shader::Loss, &[loss::Params::LAYOUT], loss::slot::ALL),
+        interface(
+            Shader::Optim,
+            &[optim::SgdParams::LAYOUT, optim::AdamParams::LAYOUT],
+            optim::slot::ALL,
+        ),
+        interface(Shader::Reduce, &[reduce::Params::LAYOUT], reduce::slot::ALL),
+        interface(
+            Shader::Metrics,
+            &[metrics::Params::LAYOUT],
+            metrics::slot::ALL,
+        ),
+    ]
+}
