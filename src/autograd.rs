@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::ops::batch_norm::{self, BatchNormParams};
+use crate::ops::batch_norm::{self, BatchNormParams, RunningStats};
 use crate::ops::conv2d::{self, Conv2dArgs};
 use crate::ops::pool::{self, MaxPoolArgs};
 use crate::ops::{conv_transpose2d, elementwise, loss, matmul, reduce};
@@ -55,18 +55,15 @@ pub struct Graph<'g> {
     nodes: RefCell<Vec<Node<'g>>>,
 }
 
-/// What `Graph::batch_norm2d` normalises with: the layer's affine parameters and running
-/// statistics, its mode and hyper-parameters.
+/// What `Graph::batch_norm2d` normalises with: the layer's affine parameters, its running
+/// statistics, and its mode.
 #[derive(Clone, Copy)]
 pub struct BatchNormArgs<'a> {
     pub gamma: &'a Var,
     pub beta: &'a Var,
-    pub running_mean: &'a Tensor,
-    pub running_var: &'a Tensor,
+    pub running: RunningStats<'a>,
     /// Batch statistics (and running statistics updated) rather than the running statistics.
     pub training: bool,
-    pub momentum: f32,
-    pub eps: f32,
 }
 
 impl<'g> Graph<'g> {
@@ -235,19 +232,13 @@ impl<'g> Graph<'g> {
         let BatchNormArgs {
             gamma,
             beta,
-            running_mean,
-            running_var,
+            running,
             training,
-            momentum,
-            eps,
         } = *bn;
         let p = BatchNormParams {
             gamma: &gamma.value,
             beta: &beta.value,
-            running_mean,
-            running_var,
-            momentum,
-            eps,
+            running,
         };
         let out = if training {
             batch_norm::batch_norm2d_train(self.gpu, &x.value, &p)?

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::ops::batch_norm::{self, BatchNormParams};
+use crate::ops::batch_norm::{self, BatchNormParams, RunningStats};
 use crate::ops::conv2d::{self, Conv2dArgs};
 use crate::ops::optim::{AdamConfig, SgdConfig};
 use crate::ops::pool::MaxPoolArgs;
@@ -269,10 +269,12 @@ fn batch_norm_check(gpu: &Gpu, rng: &mut StdRng, training: bool) -> Result<f64> 
         let p = BatchNormParams {
             gamma: &t[1],
             beta: &t[2],
-            running_mean: &running_mean,
-            running_var: &running_var,
-            momentum: batch_norm::DEFAULT_MOMENTUM,
-            eps: batch_norm::DEFAULT_EPS,
+            running: RunningStats {
+                mean: &running_mean,
+                var: &running_var,
+                momentum: batch_norm::DEFAULT_MOMENTUM,
+                eps: batch_norm::DEFAULT_EPS,
+            },
         };
         if training {
             batch_norm::batch_norm2d_train(gpu, &t[0], &p)

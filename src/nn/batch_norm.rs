@@ -6,6 +6,7 @@ use crate::autograd::{BatchNormArgs, Graph, Var};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::nn::Param;
+use crate::ops::batch_norm::RunningStats;
 use crate::tensor::Tensor;
 
 /// BatchNorm2d(C): affine, tracking running statistics, eps 1e-5, momentum 0.1.
@@ -50,11 +51,13 @@ impl Module for BatchNorm2d {
             &BatchNormArgs {
                 gamma: &gamma,
                 beta: &beta,
-                running_mean: &self.running_mean,
-                running_var: &self.running_var,
+                running: RunningStats {
+                    mean: &self.running_mean,
+                    var: &self.running_var,
+                    momentum: ctx.bn_momentum.unwrap_or(self.momentum),
+                    eps: self.eps,
+                },
                 training: ctx.training,
-                momentum: ctx.bn_momentum.unwrap_or(self.momentum),
-                eps: self.eps,
             },
         )
     }

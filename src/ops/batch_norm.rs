@@ -46,14 +46,21 @@ fn segments(hw: usize) -> (usize, usize) {
     (hw.div_ceil(seg_len), seg_len)
 }
 
-/// The affine parameters and running statistics of one BatchNorm2d, each [C].
+/// A BatchNorm2d's running statistics, each [C], and the hyper-parameters that update and use
+/// them.
+#[derive(Clone, Copy)]
+pub struct RunningStats<'a> {
+    pub mean: &'a Tensor,
+    pub var: &'a Tensor,
+    pub momentum: f32,
+    pub eps: f32,
+}
+
+/// The affine parameters, each [C], and running statistics of one BatchNorm2d.
 pub struct BatchNormParams<'a> {
     pub gamma: &'a Tensor,
     pub beta: &'a Tensor,
-    pub running_mean: &'a Tensor,
-    pub running_var: &'a Tensor,
-    pub momentum: f32,
-    pub eps: f32,
+    pub running: RunningStats<'a>,
 }
 
 /// Forward result: y, and the statistics used, [2, C] = (mean, 1/sqrt(var + eps)), kept for backward.
@@ -75,8 +82,8 @@ fn check(x: &Tensor, p: &BatchNormParams) -> Result<[usize; 4]> {
     for (name, t) in [
         ("weight", p.gamma),
         ("bias", p.beta),
-        ("running_mean", p.running_mean),
-        ("running_var", p.running_var),
+        ("running_mean", p.running.mean),
+        ("running_var", p.running.var),
     ] {
         crate::ensure_shape!(
             t.shape() == [c],
@@ -150,16 +157,16 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
         n: u32_of(n),
         c: u32_of(c),
         hw: u32_of(h * w),
-        momentum: p.momentum,
-        eps: p.eps,
+        momentum: p.running.momentum,
+        eps: p.running.eps,
         count: u32_of(n * h * w),
         segments: u32_of(segs),
         seg_len: u32_of(seg_len),
         ..Params::default()
     };
     let partials_v = gpu.whole(&partials, "batch_norm2d partial sums")?;
-    let rm = gpu.whole(p.running_mean, "batch_norm2d running_mean")?;
-    let rv = gpu.whole(p.running_var, "batch_norm2d running_var")?;
+    let rm = gpu.whole(p.running.mean, "batch_norm2d running_mean")?;
+    let rv = gpu.whole(p.running.var, "batch_norm2d running_var")?;
     let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
     Launch::new(
         Shader::BatchNorm,
@@ -183,11 +190,11 @@ pub fn batch_norm2d_eval(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<B
     let stats = Tensor::uninit(gpu, &[2, c], DType::F32);
     let params = Params {
         c: u32_of(c),
-        eps: p.eps,
+        eps: p.running.eps,
         ..Params::default()
     };
-    let rm = gpu.whole(p.running_mean, "batch_norm2d running_mean")?;
-    let rv = gpu.whole(p.running_var, "batch_norm2d running_var")?;
+    let rm = gpu.whole(p.running.mean, "batch_norm2d running_mean")?;
+    let rv = gpu.whole(p.running.var, "batch_norm2d running_var")?;
     let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
     Launch::new(
         Shader::BatchNorm,

@@ -1,6 +1,6 @@
 //! batch_norm2d in training and evaluation mode: outputs, running statistics, gradients.
 
-use wgnn::ops::batch_norm::{self, BatchNormParams};
+use wgnn::ops::batch_norm::{self, BatchNormParams, RunningStats};
 
 use crate::common::*;
 use crate::reference::BatchNorm;
@@ -56,10 +56,12 @@ fn check_mode(training: bool) {
         let p = BatchNormParams {
             gamma: &gamma,
             beta: &beta,
-            running_mean: &rm,
-            running_var: &rv,
-            momentum: 0.1,
-            eps: 1e-5,
+            running: RunningStats {
+                mean: &rm,
+                var: &rv,
+                momentum: 0.1,
+                eps: 1e-5,
+            },
         };
         let out = if training {
             batch_norm::batch_norm2d_train(gpu, &x, &p).unwrap()
@@ -161,10 +163,12 @@ fn batch_norm_training_needs_two_values_per_channel() {
     let p = BatchNormParams {
         gamma: &ones,
         beta: &ones,
-        running_mean: &ones,
-        running_var: &ones,
-        momentum: 0.1,
-        eps: 1e-5,
+        running: RunningStats {
+            mean: &ones,
+            var: &ones,
+            momentum: 0.1,
+            eps: 1e-5,
+        },
     };
     let err = batch_norm::batch_norm2d_train(gpu, &x, &p)
         .err()

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use wgnn::ops::batch_norm::{self, BatchNormParams};
+use wgnn::ops::batch_norm::{self, BatchNormParams, RunningStats};
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::pool::{self, MaxPoolArgs};
 use wgnn::ops::{conv_transpose2d, elementwise, loss, matmul, optim, reduce};
@@ -168,10 +168,12 @@ fn batch_norm_splits_by_batch() {
     let p = BatchNormParams {
         gamma: &gamma,
         beta: &beta,
-        running_mean: &rm,
-        running_var: &rv,
-        momentum: 0.1,
-        eps: 1e-5,
+        running: RunningStats {
+            mean: &rm,
+            var: &rv,
+            momentum: 0.1,
+            eps: 1e-5,
+        },
     };
     let out = batch_norm::batch_norm2d_train(g, &x, &p).unwrap();
     assert_close("chunked bn y", &bn.forward(), &down(&out.y), TOL);

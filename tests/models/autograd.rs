@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use wgnn::autograd::{BatchNormArgs, Graph, Var};
 use wgnn::gpu::Gpu;
+use wgnn::ops::batch_norm::RunningStats;
 use wgnn::ops::conv2d::Conv2dArgs;
 use wgnn::ops::pool::MaxPoolArgs;
 use wgnn::{Result, Tensor};
@@ -41,11 +42,13 @@ fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Resul
         &BatchNormArgs {
             gamma: &v[3],
             beta: &v[4],
-            running_mean: &stats[0],
-            running_var: &stats[1],
+            running: RunningStats {
+                mean: &stats[0],
+                var: &stats[1],
+                momentum: 0.1,
+                eps: 1e-5,
+            },
             training: true,
-            momentum: 0.1,
-            eps: 1e-5,
         },
     )?;
     let h = g.relu(&h)?;
