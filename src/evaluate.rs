@@ -40,8 +40,17 @@ pub fn logits(gpu: &Gpu, model: &mut Model, batch: &Batch) -> Result<Tensor> {
     Ok(model.forward(&g, &x, &ctx)?.value)
 }
 
-/// Checks that labels fit the model's classes (an out-of-range label cannot be scored).
-pub fn check_labels(batch: &Batch, classes: usize) -> Result<()> {
+/// The labels of `batch`, each within the model's `classes` (an out-of-range label cannot be
+/// scored); `purpose` ("training") names what needs them in the error for unlabelled data.
+pub fn checked_labels<'b>(batch: &'b Batch, classes: usize, purpose: &str) -> Result<&'b [i32]> {
+    check_labels(batch, classes)?;
+    batch
+        .labels
+        .as_deref()
+        .ok_or_else(|| Error::File(format!("{purpose} needs labelled data")))
+}
+
+fn check_labels(batch: &Batch, classes: usize) -> Result<()> {
     if let Some(bad) = batch
         .labels
         .iter()
@@ -68,11 +77,7 @@ pub fn evaluate(
     let (mut correct, mut seen, mut loss_sum, mut loss_weight) = (0usize, 0usize, 0.0f64, 0.0f64);
     for batch in Batches::new(data, batch_size, None, Default::default()) {
         let batch = batch?;
-        check_labels(&batch, model.classes)?;
-        let labels = batch
-            .labels
-            .as_ref()
-            .ok_or_else(|| Error::File("evaluation needs labelled data".into()))?;
+        let labels = checked_labels(&batch, model.classes, "evaluation")?;
         // Uploaded before the forward is recorded: an upload submits the work recorded so far.
         let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;
         let out = logits(gpu, model, &batch)?;

@@ -451,10 +451,7 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
         })
     };
     let o = TrainOptions {
-        arch: Architecture::Fcn32s,
-        train: tiles(4, 1),
         val: Some(tiles(3, 2)),
-        classes: 7,
         epochs: 4,
         batch_size: 4,
         optimizer: OptimizerConfig::Adam(wgnn::optimizer::AdamConfig {
@@ -462,16 +459,9 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
             weight_decay: 0.0,
             ..Default::default()
         }),
-        augment: Default::default(),
-        init: None,
-        backbone: None,
         upsampling_init: UpsamplingInit::Bilinear,
-        seed: 0,
         precise_bn: 4,
-        out: dir.path().to_owned(),
-        progress: false,
-        resume: false,
-        checkpoint_every: 0,
+        ..TrainOptions::new(Architecture::Fcn32s, tiles(4, 1), 7, dir.path().to_owned())
     };
     let ids: Vec<String> = vec!["0000".into(), "0002".into()];
     let curves = dir.path().join("curves.png");

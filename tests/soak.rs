@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use wgnn::data::{Augment, SyntheticClassify};
-use wgnn::models::{Architecture, UpsamplingInit};
+use wgnn::models::Architecture;
 use wgnn::ops::optim::AdamConfig;
 use wgnn::optimizer::OptimizerConfig;
 use wgnn::train::{OnStep, StepEvent, TrainOptions, train_observed};
@@ -33,10 +33,6 @@ fn memory_stays_flat_over_many_steps() {
         seed: 1,
     });
     let o = TrainOptions {
-        arch: Architecture::Vgg16bn,
-        train: data,
-        val: None,
-        classes: 2,
         epochs: 4,
         batch_size: 4,
         optimizer: OptimizerConfig::Adam(AdamConfig {
@@ -45,15 +41,8 @@ fn memory_stays_flat_over_many_steps() {
             ..AdamConfig::default()
         }),
         augment: Augment::Flip,
-        init: None,
-        backbone: None,
-        upsampling_init: UpsamplingInit::Default,
-        seed: 0,
         precise_bn: 8,
-        out: dir.path().to_owned(),
-        progress: false,
-        resume: false,
-        checkpoint_every: 0,
+        ..TrainOptions::new(Architecture::Vgg16bn, data, 2, dir.path().to_owned())
     };
     let mut samples = Vec::new();
     let mut watch = |e: StepEvent| {

@@ -87,7 +87,7 @@ pub struct Args {
     seed: u64,
     /// After each epoch, recompute BN running statistics over this many training images (Precise
     /// BN); 0 keeps PyTorch's momentum averages.
-    #[arg(long, default_value_t = 500, value_name = "IMAGES", allow_negative_numbers = true, value_parser = at_least(0))]
+    #[arg(long, default_value_t = train::DEFAULT_PRECISE_BN as u32, value_name = "IMAGES", allow_negative_numbers = true, value_parser = at_least(0))]
     precise_bn: u32,
     /// Where checkpoints and metrics go (default with --resume: the resumed folder).
     #[arg(long, value_name = "DIR", required_unless_present = "resume")]

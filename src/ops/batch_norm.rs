@@ -2,7 +2,7 @@
 
 use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader};
+use crate::gpu::{Gpu, Launch, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -152,7 +152,6 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
     );
     let partials = plane_partials(gpu, "stats_partials", x, None, None)?;
     let (segs, seg_len) = segments(h * w);
-    let stats = Tensor::uninit(gpu, &[2, c], DType::F32);
     let params = Params {
         n: u32_of(n),
         c: u32_of(c),
@@ -165,21 +164,13 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
         ..Params::default()
     };
     let partials_v = gpu.whole(&partials, "batch_norm2d partial sums")?;
-    let rm = gpu.whole(p.running.mean, "batch_norm2d running_mean")?;
-    let rv = gpu.whole(p.running.var, "batch_norm2d running_var")?;
-    let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
-    Launch::new(
-        Shader::BatchNorm,
+    let stats = statistics(
+        gpu,
         "stats_finalize",
         &params,
-        &[
-            (slot::PARTIALS_IN, &partials_v),
-            (slot::RUNNING_MEAN, &rm),
-            (slot::RUNNING_VAR, &rv),
-            (slot::STATS, &sv),
-        ],
-    )
-    .run(gpu, c)?;
+        Some(&partials_v),
+        &p.running,
+    )?;
     let y = apply(gpu, x, &stats, p)?;
     Ok(BatchNormOutput { y, stats })
 }
@@ -187,28 +178,41 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
 /// Evaluation-mode batch_norm2d: normalises with the running statistics, which stay unchanged.
 pub fn batch_norm2d_eval(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<BatchNormOutput> {
     let [_, c, _, _] = check(x, p)?;
-    let stats = Tensor::uninit(gpu, &[2, c], DType::F32);
     let params = Params {
         c: u32_of(c),
         eps: p.running.eps,
         ..Params::default()
     };
-    let rm = gpu.whole(p.running.mean, "batch_norm2d running_mean")?;
-    let rv = gpu.whole(p.running.var, "batch_norm2d running_var")?;
-    let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
-    Launch::new(
-        Shader::BatchNorm,
-        "stats_eval",
-        &params,
-        &[
-            (slot::RUNNING_MEAN, &rm),
-            (slot::RUNNING_VAR, &rv),
-            (slot::STATS, &sv),
-        ],
-    )
-    .run(gpu, c)?;
+    let stats = statistics(gpu, "stats_eval", &params, None, &p.running)?;
     let y = apply(gpu, x, &stats, p)?;
     Ok(BatchNormOutput { y, stats })
+}
+
+/// The [2, C] statistics `entry` computes (`stats_finalize` from the batch's partial sums, updating
+/// the running statistics; `stats_eval` from the running statistics alone), one invocation per
+/// channel.
+fn statistics(
+    gpu: &Gpu,
+    entry: &'static str,
+    params: &Params,
+    partials: Option<&View>,
+    running: &RunningStats,
+) -> Result<Tensor> {
+    let c = params.c as usize;
+    let stats = Tensor::uninit(gpu, &[2, c], DType::F32);
+    let rm = gpu.whole(running.mean, "batch_norm2d running_mean")?;
+    let rv = gpu.whole(running.var, "batch_norm2d running_var")?;
+    let sv = gpu.whole(&stats, "batch_norm2d statistics")?;
+    let mut buffers = vec![
+        (slot::RUNNING_MEAN, &rm),
+        (slot::RUNNING_VAR, &rv),
+        (slot::STATS, &sv),
+    ];
+    if let Some(partials) = partials {
+        buffers.push((slot::PARTIALS_IN, partials));
+    }
+    Launch::new(Shader::BatchNorm, entry, params, &buffers).run(gpu, c)?;
+    Ok(stats)
 }
 
 /// y = (x - mean) * invstd * gamma + beta, chunked over the batch.

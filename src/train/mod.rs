@@ -6,7 +6,7 @@ mod options;
 mod resume;
 
 pub use metrics::{EpochRecord, metrics_csv, parse_metrics_csv, read_metrics_csv, training_curves};
-pub use options::{Observer, OnStep, StepEvent, TrainOptions};
+pub use options::{DEFAULT_PRECISE_BN, Observer, OnStep, StepEvent, TrainOptions};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use crate::autograd::Graph;
 use crate::checkpoint::{self, Checkpoint};
 use crate::data::{Augment, Batches};
 use crate::error::{Error, Result};
-use crate::evaluate::{check_labels, evaluate};
+use crate::evaluate::{checked_labels, evaluate};
 use crate::gpu::Gpu;
 use crate::models::Model;
 use crate::nn::{Context, collect_grads, recompute_batch_norm_statistics};
@@ -255,11 +255,7 @@ fn train_steps(run: &mut Run) -> Result<()> {
     let mut pending: Option<(usize, usize, Download)> = None;
     for (step, batch) in (at.step..).zip(batches) {
         let batch = batch?;
-        check_labels(&batch, model.classes)?;
-        let labels = batch
-            .labels
-            .as_ref()
-            .ok_or_else(|| Error::File("training needs labelled data".into()))?;
+        let labels = checked_labels(&batch, model.classes, "training")?;
         let g = Graph::training(gpu)?;
         let x = g.input(Tensor::from_f32(gpu, &batch.shape, &batch.images)?);
         let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;

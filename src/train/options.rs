@@ -37,6 +37,37 @@ pub struct TrainOptions {
     pub checkpoint_every: usize,
 }
 
+/// Images Precise BN averages over after each epoch unless told otherwise.
+pub const DEFAULT_PRECISE_BN: usize = 500;
+
+impl TrainOptions {
+    /// A new run of `arch` with `classes` on `train` into `out`, and for everything else what
+    /// `wgnn train` does unless told otherwise: 3 epochs, the architecture's batch size,
+    /// `OptimizerConfig::default()`, no augmentation, fresh PyTorch-initialised weights, seed 0,
+    /// Precise BN over 500 images, no validation data, checkpoints after epochs only.
+    pub fn new(arch: Architecture, train: Arc<dyn Dataset>, classes: usize, out: PathBuf) -> Self {
+        TrainOptions {
+            arch,
+            train,
+            val: None,
+            classes,
+            epochs: 3,
+            batch_size: arch.default_batch_size(),
+            optimizer: OptimizerConfig::default(),
+            augment: Augment::None,
+            init: None,
+            backbone: None,
+            upsampling_init: UpsamplingInit::Default,
+            seed: 0,
+            precise_bn: DEFAULT_PRECISE_BN,
+            out,
+            progress: false,
+            resume: false,
+            checkpoint_every: 0,
+        }
+    }
+}
+
 /// After every optimiser step (and its checkpoint, if it has one): which step it was. Tests watch
 /// memory and inject failures here.
 #[derive(Clone, Copy, Debug)]

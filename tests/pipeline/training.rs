@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wgnn::data::{Augment, SyntheticClassify, SyntheticSegment};
+use wgnn::data::{SyntheticClassify, SyntheticSegment};
 use wgnn::models::{Architecture, UpsamplingInit};
 use wgnn::ops::optim::AdamConfig;
 use wgnn::optimizer::OptimizerConfig;
@@ -20,10 +20,7 @@ pub fn options(
     out: &std::path::Path,
 ) -> TrainOptions {
     TrainOptions {
-        arch,
-        train: train_set,
         val: Some(val),
-        classes,
         epochs,
         batch_size: batch,
         optimizer: OptimizerConfig::Adam(AdamConfig {
@@ -31,16 +28,10 @@ pub fn options(
             weight_decay: 0.0,
             ..AdamConfig::default()
         }),
-        augment: Augment::None,
-        init: None,
-        backbone: None,
         upsampling_init: UpsamplingInit::Bilinear,
         seed: 3,
         precise_bn: 100,
-        out: out.to_owned(),
-        progress: false,
-        resume: false,
-        checkpoint_every: 0,
+        ..TrainOptions::new(arch, train_set, classes, out.to_owned())
     }
 }
 
