@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use wgnn::checkpoint::Checkpoint;
-use wgnn::data::Augment;
+use wgnn::data::{Augment, Dataset};
 use wgnn::gpu::{self, Gpu};
 use wgnn::models::{Architecture, UpsamplingInit};
 use wgnn::optimizer::{AdamConfig, OptimizerConfig, SgdConfig};
@@ -41,6 +41,24 @@ enum UpsamplingArg {
     Default,
     /// Bilinear interpolation and zero bias, as wkentaro/pytorch-fcn.
     Bilinear,
+}
+
+impl From<AugmentArg> for Augment {
+    fn from(a: AugmentArg) -> Augment {
+        match a {
+            AugmentArg::None => Augment::None,
+            AugmentArg::Flip => Augment::Flip,
+        }
+    }
+}
+
+impl From<UpsamplingArg> for UpsamplingInit {
+    fn from(u: UpsamplingArg) -> UpsamplingInit {
+        match u {
+            UpsamplingArg::Default => UpsamplingInit::Default,
+            UpsamplingArg::Bilinear => UpsamplingInit::Bilinear,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -143,6 +161,37 @@ impl Args {
         }
     }
 
+    /// --model, else the --init weights', else the task's; --classes, else the --init weights',
+    /// else the training labels'. --classes must agree with --init's.
+    fn architecture_and_classes(&self, train: &dyn Dataset) -> Result<(Architecture, usize)> {
+        let from_init = self
+            .init
+            .as_deref()
+            .map(|p| Checkpoint::open(p)?.architecture())
+            .transpose()?;
+        let arch = self
+            .model
+            .map(Architecture::from)
+            .or(from_init.map(|(arch, _)| arch))
+            .unwrap_or(self.task.default_architecture());
+        check_task(self.task, arch)?;
+        let classes = self
+            .classes
+            .map(|c| c as usize)
+            .or(from_init.map(|(_, c)| c))
+            .unwrap_or_else(|| train.classes());
+        if let (Some(wanted), Some(init), Some((_, init_classes))) =
+            (self.classes, &self.init, from_init)
+            && wanted as usize != init_classes
+        {
+            return Err(Error::Shape(format!(
+                "--classes {wanted} does not match the {init_classes} classes of the --init weights {}",
+                init.display()
+            )));
+        }
+        Ok((arch, classes))
+    }
+
     fn optimizer(&self) -> OptimizerConfig {
         match self.optimizer {
             OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig {
@@ -184,30 +233,7 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
         (None, Some(_)) => None,
     };
     let val_source = data_source(a.val.as_deref().or(a.data.as_deref()));
-    let from_init = a
-        .init
-        .as_deref()
-        .map(|p| Checkpoint::open(p)?.architecture())
-        .transpose()?;
-    let arch = a
-        .model
-        .map(Architecture::from)
-        .or(from_init.map(|(arch, _)| arch))
-        .unwrap_or(a.task.default_architecture());
-    check_task(a.task, arch)?;
-    let classes = a
-        .classes
-        .map(|c| c as usize)
-        .or(from_init.map(|(_, c)| c))
-        .unwrap_or_else(|| train_data.classes());
-    if let (Some(wanted), Some(init), Some((_, init_classes))) = (a.classes, &a.init, from_init)
-        && wanted as usize != init_classes
-    {
-        return Err(Error::Shape(format!(
-            "--classes {wanted} does not match the {init_classes} classes of the --init weights {}",
-            init.display()
-        )));
-    }
+    let (arch, classes) = a.architecture_and_classes(train_data.as_ref())?;
     let batch_size = a
         .batch_size
         .map_or(arch.default_batch_size(), |b| b as usize);
@@ -260,16 +286,10 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
         epochs: a.epochs as usize,
         batch_size,
         optimizer,
-        augment: match a.augment {
-            AugmentArg::None => Augment::None,
-            AugmentArg::Flip => Augment::Flip,
-        },
+        augment: a.augment.into(),
         init: a.init,
         backbone: a.backbone,
-        upsampling_init: match a.upsampling_init {
-            UpsamplingArg::Default => UpsamplingInit::Default,
-            UpsamplingArg::Bilinear => UpsamplingInit::Bilinear,
-        },
+        upsampling_init: a.upsampling_init.into(),
         seed: a.seed,
         precise_bn: a.precise_bn as usize,
         out: out.clone(),
