@@ -378,7 +378,6 @@ use std::sync::Arc;
 
 use wgnn::data::{Dataset, Subset, SyntheticSegment};
 use wgnn::models::{Architecture, Model, UpsamplingInit};
-use wgnn::optimizer::OptimizerConfig;
 use wgnn::pictures::snapshots::{SnapshotSettings, Snapshots};
 use wgnn::train::{Observer, StepEvent, TrainOptions, train_observed};
 use wgnn::{Gpu, GpuOptions};
@@ -413,7 +412,10 @@ impl<F: FnMut(StepEvent) -> wgnn::Result<()>> Observer for WithSnapshots<F> {
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
 mod cli_support;
+#[path = "support/train.rs"]
+mod train_support;
 use cli_support::{Scratch, ok, predict_args, train_and_val, wgnn};
+use train_support::adam_without_decay;
 
 fn gpu() -> Gpu {
     Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| {
@@ -454,11 +456,7 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
         val: Some(tiles(3, 2)),
         epochs: 4,
         batch_size: 4,
-        optimizer: OptimizerConfig::Adam(wgnn::optimizer::AdamConfig {
-            lr: 1e-3,
-            weight_decay: 0.0,
-            ..Default::default()
-        }),
+        optimizer: adam_without_decay(1e-3),
         upsampling_init: UpsamplingInit::Bilinear,
         precise_bn: 4,
         ..TrainOptions::new(Architecture::Fcn32s, tiles(4, 1), 7, dir.path().to_owned())

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use wgnn::data::{Dataset, SyntheticClassify, SyntheticSegment};
 use wgnn::models::{Architecture, UpsamplingInit};
-use wgnn::ops::optim::AdamConfig;
 use wgnn::optimizer::OptimizerConfig;
 use wgnn::train::{TrainOptions, train};
 
 use crate::gpu;
+use crate::train_support::adam_without_decay;
 
 /// `count` images of two synthetic classes.
 pub fn two_classes(count: usize, seed: u64) -> Arc<dyn Dataset> {
@@ -41,11 +41,7 @@ pub fn options(
         val: Some(val),
         epochs,
         batch_size: batch,
-        optimizer: OptimizerConfig::Adam(AdamConfig {
-            lr: 1e-4,
-            weight_decay: 0.0,
-            ..AdamConfig::default()
-        }),
+        optimizer: adam_without_decay(1e-4),
         upsampling_init: UpsamplingInit::Bilinear,
         seed: 3,
         precise_bn: 100,
