@@ -1,5 +1,6 @@
 //! conv2d and conv_transpose2d, forward and all three gradients (conv2d's Winograd path: winograd.rs).
 
+use wgnn::Tensor;
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::{conv_transpose2d, reduce};
 
@@ -29,6 +30,38 @@ pub const fn case(
         padding,
         bias,
     }
+}
+
+impl Case {
+    fn args(&self) -> Conv2dArgs {
+        Conv2dArgs {
+            stride: self.stride,
+            padding: self.padding,
+        }
+    }
+
+    /// The case's input `x`, weight `w` and bias `b` (if it has one) on the GPU.
+    fn upload_inputs(
+        &self,
+        x: &[f64],
+        w: &[f64],
+        b: Option<&Vec<f64>>,
+    ) -> (Tensor, Tensor, Option<Tensor>) {
+        let (x, w) = (upload(&self.x, x), upload(&self.w, w));
+        (x, w, b.map(|b| upload(&[b.len()], b)))
+    }
+}
+
+/// Asserts `y`, the output of `op` for case `i`, against the reference's shape and values.
+#[track_caller]
+fn assert_forward(i: usize, op: &str, y: &Tensor, y_dims: [usize; 4], expected: &[f64]) {
+    assert_eq!(y.shape(), y_dims, "case {i}: output shape");
+    assert_close(
+        &format!("case {i}: {op} forward"),
+        expected,
+        &download(y),
+        TOL,
+    );
 }
 
 /// conv2d shapes: batch 1 and C = 1, C = 3, sizes that are multiples of no tile, stride larger
@@ -78,21 +111,10 @@ fn conv2d_forward_and_gradients_match_reference() {
 pub fn check_conv2d(i: usize, c: &Case) {
     let gpu = gpu();
     let r = random_conv(c, 100 + i as u64);
-    let args = Conv2dArgs {
-        stride: c.stride,
-        padding: c.padding,
-    };
-    let x = upload(&c.x, &r.x);
-    let w = upload(&c.w, &r.w);
-    let b = r.b.as_ref().map(|b| upload(&[c.w[0]], b));
+    let args = c.args();
+    let (x, w, b) = c.upload_inputs(&r.x, &r.w, r.b.as_ref());
     let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-    assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
-    assert_close(
-        &format!("case {i}: conv2d forward"),
-        &r.forward(),
-        &download(&y),
-        TOL,
-    );
+    assert_forward(i, "conv2d", &y, r.y_dims(), &r.forward());
 
     let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
     let dy = upload(y.shape(), &dy_host);
@@ -133,21 +155,10 @@ fn conv_transpose2d_forward_and_gradients_match_reference() {
             stride: c.stride,
             padding: c.padding,
         };
-        let args = Conv2dArgs {
-            stride: c.stride,
-            padding: c.padding,
-        };
-        let x = upload(&c.x, &r.x);
-        let w = upload(&c.w, &r.w);
-        let b = r.b.as_ref().map(|b| upload(&[c.w[1]], b));
+        let args = c.args();
+        let (x, w, b) = c.upload_inputs(&r.x, &r.w, r.b.as_ref());
         let y = conv_transpose2d::conv_transpose2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-        assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
-        assert_close(
-            &format!("case {i}: conv_transpose2d forward"),
-            &r.forward(),
-            &download(&y),
-            TOL,
-        );
+        assert_forward(i, "conv_transpose2d", &y, r.y_dims(), &r.forward());
 
         let dy_host = f32_exact(&random(&mut rg, y.numel()));
         let dy = upload(y.shape(), &dy_host);
