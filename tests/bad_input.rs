@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
 mod cli_support;
-use cli_support::{headless, text};
+use cli_support::{Scratch, eval_args, headless, predict_args, text, train_args};
 
 /// Runs wgnn and checks that it failed as a user should see it: a non-zero exit, and on stderr
 /// exactly one line starting `error: `, with no panic, holding every one of `words`.
@@ -45,23 +45,8 @@ fn fails(args: &[&str], words: &[&str]) {
     }
 }
 
-/// A temporary folder for one test.
-struct Scratch(tempfile::TempDir);
-
+/// Scratch folders of data to break.
 impl Scratch {
-    fn new() -> Scratch {
-        Scratch(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-
-    /// A path inside, as a command-line argument.
-    fn arg(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-
     /// A folder of valid data written by `wgnn synth` (`args`: the task and its options).
     fn synth(&self, name: &str, args: &[&str]) -> PathBuf {
         let dir = self.path(name);
@@ -74,6 +59,17 @@ impl Scratch {
             .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         dir
+    }
+
+    /// Classification data: `ten`, four images of the default ten classes (labels 0 to 3), and
+    /// `thirteen`, 13 images of 13 classes (labels 0 to 12).
+    fn ten_and_thirteen(&self) -> (PathBuf, PathBuf) {
+        let ten = self.synth("ten", &["classify", "--count", "4"]);
+        let thirteen = self.synth(
+            "thirteen",
+            &["classify", "--count", "13", "--classes", "13"],
+        );
+        (ten, thirteen)
     }
 
     /// A copy of folder `from` (flat), to break without touching the original.
@@ -225,55 +221,32 @@ fn missing_and_empty_data_folders_are_named() {
     let run = s.arg("run");
     for task in ["classify", "segment"] {
         fails(
-            &["train", task, "--data", &missing, "--out", &run],
+            &train_args(task, &missing, &run, &[]),
             &["cannot read folder", "no_such_folder"],
         );
         fails(
-            &["train", task, "--data", &empty, "--out", &run],
+            &train_args(task, &empty, &run, &[]),
             &["empty_folder holds no"],
         );
     }
     fails(
-        &[
-            "train", "classify", "--data", valid, "--val", &missing, "--out", &run,
-        ],
+        &train_args("classify", valid, &run, &["--val", &missing]),
         &["cannot read folder", "no_such_folder"],
     );
     assert!(!s.path("run").exists(), "a failed run creates no --out");
 
     for folder in [&missing, &empty] {
         let name = Path::new(folder).file_name().unwrap().to_str().unwrap();
-        fails(
-            &["eval", "classify", "--weights", &weights, "--data", folder],
-            &[name],
-        );
+        fails(&eval_args("classify", &weights, folder), &[name]);
     }
     let preds = s.user_folder("results", &["preds.csv"]);
     let out = s.arg("results/preds.csv");
     fails(
-        &[
-            "predict",
-            "classify",
-            "--weights",
-            &weights,
-            "--images",
-            &missing,
-            "--out",
-            &out,
-        ],
+        &predict_args("classify", &weights, &missing, &out, &[]),
         &["cannot read folder", "no_such_folder"],
     );
     fails(
-        &[
-            "predict",
-            "classify",
-            "--weights",
-            &weights,
-            "--images",
-            &empty,
-            "--out",
-            &out,
-        ],
+        &predict_args("classify", &weights, &empty, &out, &[]),
         &["empty_folder holds no PNG or JPEG images"],
     );
     preds.check();
@@ -289,11 +262,11 @@ fn files_that_break_the_layout_are_named() {
         std::fs::copy(classes.join("0_0.png"), data.join(name)).unwrap();
         let data = data.to_str().unwrap();
         fails(
-            &["train", "classify", "--data", data, "--out", &s.arg("run")],
+            &train_args("classify", data, &s.arg("run"), &[]),
             &[name, "does not follow", "{label}_{index}.png"],
         );
         fails(
-            &["eval", "classify", "--weights", &weights, "--data", data],
+            &eval_args("classify", &weights, data),
             &[name, "{label}_{index}.png"],
         );
     }
@@ -308,26 +281,19 @@ fn files_that_break_the_layout_are_named() {
     };
     let unpaired = broken("unpaired", "5_sat.jpg");
     fails(
-        &[
-            "train",
-            "segment",
-            "--data",
-            &unpaired,
-            "--out",
-            &s.arg("run"),
-        ],
+        &train_args("segment", &unpaired, &s.arg("run"), &[]),
         &["5_sat.jpg has no mask", "5_mask.png"],
     );
     for odd in ["tile.png", "0001_mask.jpg"] {
         let data = broken(&format!("with_{odd}"), odd);
         fails(
-            &["train", "segment", "--data", &data, "--out", &s.arg("run")],
+            &train_args("segment", &data, &s.arg("run"), &[]),
             &[odd, "does not follow the segmentation layout"],
         );
     }
     let twice = broken("twice", "0000_sat.jpg");
     fails(
-        &["train", "segment", "--data", &twice, "--out", &s.arg("run")],
+        &train_args("segment", &twice, &s.arg("run"), &[]),
         &["0000_sat.jpg", "0000_sat.png", "0000_mask.png"],
     );
     assert!(!s.path("run").exists());
@@ -349,25 +315,10 @@ fn corrupt_and_truncated_images_are_named() {
         std::fs::write(data.join("3_3.png"), bytes).unwrap();
         let data = data.to_str().unwrap();
         let words = ["cannot decode image", "3_3.png"];
+        fails(&train_args("classify", data, &s.arg("run"), &[]), &words);
+        fails(&eval_args("classify", &weights, data), &words);
         fails(
-            &["train", "classify", "--data", data, "--out", &s.arg("run")],
-            &words,
-        );
-        fails(
-            &["eval", "classify", "--weights", &weights, "--data", data],
-            &words,
-        );
-        fails(
-            &[
-                "predict",
-                "classify",
-                "--weights",
-                &weights,
-                "--images",
-                data,
-                "--out",
-                &preds,
-            ],
+            &predict_args("classify", &weights, data, &preds, &[]),
             &words,
         );
     }
@@ -381,14 +332,7 @@ fn corrupt_and_truncated_images_are_named() {
     let bytes = std::fs::read(&jpeg).unwrap();
     std::fs::write(&jpeg, &bytes[..100]).unwrap();
     fails(
-        &[
-            "train",
-            "segment",
-            "--data",
-            jpeg_tiles.to_str().unwrap(),
-            "--out",
-            &s.arg("run"),
-        ],
+        &train_args("segment", jpeg_tiles.to_str().unwrap(), &s.arg("run"), &[]),
         &["cannot decode image", "0001_sat.jpg"],
     );
     assert!(!s.path("run").exists());
@@ -402,21 +346,8 @@ fn an_image_or_mask_of_another_size_is_named_with_both_sizes() {
     RgbImage::new(16, 16).save(small.join("3_9.png")).unwrap();
     let small = small.to_str().unwrap();
     let words = ["3_9.png", "16x16", "32x32"];
-    fails(
-        &["train", "classify", "--data", small, "--out", &s.arg("run")],
-        &words,
-    );
-    fails(
-        &[
-            "eval",
-            "classify",
-            "--weights",
-            &vgg_weights(&s),
-            "--data",
-            small,
-        ],
-        &words,
-    );
+    fails(&train_args("classify", small, &s.arg("run"), &[]), &words);
+    fails(&eval_args("classify", &vgg_weights(&s), small), &words);
 
     let tiles = s.synth("tiles", &["segment", "--count", "2"]);
     let odd_mask = s.copy(&tiles, "odd_mask");
@@ -428,28 +359,8 @@ fn an_image_or_mask_of_another_size_is_named_with_both_sizes() {
         .unwrap();
     let odd_mask = odd_mask.to_str().unwrap();
     let words = ["0001_mask.png", "32x32", "64x64"];
-    fails(
-        &[
-            "train",
-            "segment",
-            "--data",
-            odd_mask,
-            "--out",
-            &s.arg("run"),
-        ],
-        &words,
-    );
-    fails(
-        &[
-            "eval",
-            "segment",
-            "--weights",
-            &fcn_weights(&s),
-            "--data",
-            odd_mask,
-        ],
-        &words,
-    );
+    fails(&train_args("segment", odd_mask, &s.arg("run"), &[]), &words);
+    fails(&eval_args("segment", &fcn_weights(&s), odd_mask), &words);
     assert!(!s.path("run").exists());
 }
 
@@ -471,14 +382,8 @@ fn masks_and_images_without_their_pair_are_named() {
         (&no_mask, ["0001_sat.png", "has no mask"]),
     ] {
         let data = data.to_str().unwrap();
-        fails(
-            &["train", "segment", "--data", data, "--out", &s.arg("run")],
-            &words,
-        );
-        fails(
-            &["eval", "segment", "--weights", &weights, "--data", data],
-            &words,
-        );
+        fails(&train_args("segment", data, &s.arg("run"), &[]), &words);
+        fails(&eval_args("segment", &weights, data), &words);
     }
     assert!(!s.path("run").exists());
 }
@@ -497,16 +402,7 @@ fn fcn_inputs_must_be_multiples_of_32() {
     let earlier = s.earlier_run("run");
     for model in ["fcn32s", "fcn16s"] {
         fails(
-            &[
-                "train",
-                "segment",
-                "--model",
-                model,
-                "--data",
-                data,
-                "--out",
-                &s.arg("run"),
-            ],
+            &train_args("segment", data, &s.arg("run"), &["--model", model]),
             &[data, "48x48", model, "multiples of 32"],
         );
     }
@@ -514,21 +410,12 @@ fn fcn_inputs_must_be_multiples_of_32() {
 
     let weights = fcn_weights(&s);
     fails(
-        &["eval", "segment", "--weights", &weights, "--data", data],
+        &eval_args("segment", &weights, data),
         &[data, "48x48", "fcn32s", "multiples of 32"],
     );
     let masks = s.user_folder("masks", &["0000_mask.png"]);
     fails(
-        &[
-            "predict",
-            "segment",
-            "--weights",
-            &weights,
-            "--images",
-            data,
-            "--out",
-            &s.arg("masks"),
-        ],
+        &predict_args("segment", &weights, data, &s.arg("masks"), &[]),
         &[data, "48x48", "fcn32s", "multiples of 32"],
     );
     masks.check();
@@ -608,23 +495,11 @@ fn bad_weight_files_name_the_file_or_the_tensor() {
     let earlier = s.earlier_run("run");
     for (file, words) in &cases {
         let weights = s.arg(file);
-        fails(
-            &["eval", "classify", "--weights", &weights, "--data", data],
-            words,
-        );
+        fails(&eval_args("classify", &weights, data), words);
         // Into the earlier run's folder and into a new one, which must not be created.
         for out in ["run", "fresh"] {
             fails(
-                &[
-                    "train",
-                    "classify",
-                    "--init",
-                    &weights,
-                    "--data",
-                    data,
-                    "--out",
-                    &s.arg(out),
-                ],
+                &train_args("classify", data, &s.arg(out), &["--init", &weights]),
                 words,
             );
         }
@@ -636,51 +511,22 @@ fn bad_weight_files_name_the_file_or_the_tensor() {
 #[test]
 fn a_class_count_that_does_not_match_the_weights_is_an_error() {
     let s = Scratch::new();
-    let ten = s.synth("ten", &["classify", "--count", "4"]);
-    let thirteen = s.synth(
-        "thirteen",
-        &["classify", "--count", "13", "--classes", "13"],
-    );
+    let (ten, thirteen) = s.ten_and_thirteen();
     let (ten, thirteen) = (ten.to_str().unwrap(), thirteen.to_str().unwrap());
     let weights = vgg_weights(&s);
     fails(
-        &[
-            "train",
+        &train_args(
             "classify",
-            "--init",
-            &weights,
-            "--classes",
-            "5",
-            "--data",
             ten,
-            "--out",
             &s.arg("run"),
-        ],
+            &["--init", &weights, "--classes", "5"],
+        ),
         &["--classes 5", "10 classes", "vgg.safetensors"],
     );
     let too_high = ["12_12.png", "label 12", "10 classes"];
+    fails(&eval_args("classify", &weights, thirteen), &too_high);
     fails(
-        &[
-            "eval",
-            "classify",
-            "--weights",
-            &weights,
-            "--data",
-            thirteen,
-        ],
-        &too_high,
-    );
-    fails(
-        &[
-            "train",
-            "classify",
-            "--init",
-            &weights,
-            "--data",
-            thirteen,
-            "--out",
-            &s.arg("run"),
-        ],
+        &train_args("classify", thirteen, &s.arg("run"), &["--init", &weights]),
         &too_high,
     );
     assert!(!s.path("run").exists());
@@ -689,32 +535,17 @@ fn a_class_count_that_does_not_match_the_weights_is_an_error() {
 #[test]
 fn labels_outside_the_classes_are_named() {
     let s = Scratch::new();
-    let ten = s.synth("ten", &["classify", "--count", "4"]);
-    let thirteen = s.synth(
-        "thirteen",
-        &["classify", "--count", "13", "--classes", "13"],
-    );
+    let (ten, thirteen) = s.ten_and_thirteen();
     let (ten, thirteen) = (ten.to_str().unwrap(), thirteen.to_str().unwrap());
     let earlier = s.earlier_run("run");
     let run = s.arg("run");
     fails(
-        &[
-            "train",
-            "classify",
-            "--data",
-            thirteen,
-            "--classes",
-            "10",
-            "--out",
-            &run,
-        ],
+        &train_args("classify", thirteen, &run, &["--classes", "10"]),
         &[thirteen, "12_12.png", "label 12", "10 classes"],
     );
     // Without --classes the training labels (0..3) set four classes; the validation set goes beyond.
     fails(
-        &[
-            "train", "classify", "--data", ten, "--val", thirteen, "--out", &run,
-        ],
+        &train_args("classify", ten, &run, &["--val", thirteen]),
         &[thirteen, "12_12.png", "label 12", "4 classes"],
     );
     earlier.check();
@@ -744,74 +575,38 @@ fn absurd_flags_and_unwritable_outputs_are_one_line() {
         ("--weight-decay", "inf"),
     ] {
         fails(
-            &[
-                "train", "classify", "--data", data, "--out", &run, flag, value,
-            ],
+            &train_args("classify", data, &run, &[flag, value]),
             &[flag, &format!("'{value}'"), "expected"],
         );
     }
     earlier.check();
     let weights = vgg_weights(&s);
-    fails(
-        &[
-            "eval",
-            "classify",
-            "--weights",
-            &weights,
-            "--data",
-            data,
-            "--batch-size",
-            "0",
-        ],
-        &["--batch-size", "at least 1"],
-    );
+    let mut zero_batch = eval_args("classify", &weights, data);
+    zero_batch.extend(["--batch-size", "0"]);
+    fails(&zero_batch, &["--batch-size", "at least 1"]);
 
     // Under a regular file nothing can be created, whoever runs the test (root included).
     std::fs::write(s.path("file"), "a regular file").unwrap();
     fails(
-        &[
-            "train",
-            "classify",
-            "--data",
-            data,
-            "--out",
-            &s.arg("file/run"),
-        ],
+        &train_args("classify", data, &s.arg("file/run"), &[]),
         &["cannot create", "file/run"],
     );
-    let predict = [
-        "predict",
-        "classify",
-        "--weights",
-        &weights,
-        "--images",
-        data,
-    ];
     fails(
-        &[&predict[..], &["--out", &s.arg("file/preds.csv")]].concat(),
+        &predict_args("classify", &weights, data, &s.arg("file/preds.csv"), &[]),
         &["cannot write", "file/preds.csv"],
     );
     fails(
-        &[&predict[..], &["--out", &run]].concat(),
+        &predict_args("classify", &weights, data, &run, &[]),
         &["cannot write", "is a folder"],
     );
     let logits = ["--logits", &s.arg("file/logits.safetensors")];
     fails(
-        &[&predict[..], &["--out", &s.arg("preds.csv")], &logits].concat(),
+        &predict_args("classify", &weights, data, &s.arg("preds.csv"), &logits),
         &["cannot write", "file/logits.safetensors"],
     );
     let fcn = fcn_weights(&s);
     fails(
-        &[
-            "predict",
-            "segment",
-            "--weights",
-            &fcn,
-            "--images",
-            data,
-            "--out",
-            &s.arg("file/masks"),
-        ],
+        &predict_args("segment", &fcn, data, &s.arg("file/masks"), &[]),
         &["cannot create", "file/masks"],
     );
     assert!(!s.path("preds.csv").exists());

@@ -3,7 +3,9 @@
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
 mod cli_support;
-use cli_support::{headless, ok, synth, text, wgnn};
+use cli_support::{
+    Scratch, eval_args, headless, ok, predict_args, text, train_and_val, train_args, wgnn,
+};
 
 #[test]
 fn info_lists_adapters_limits_and_the_choice() {
@@ -137,117 +139,94 @@ fn workgroup_size_is_overridable_and_checked() {
     }
 }
 
+/// `wgnn predict TASK` with the run's last weights on `val`, into `out`, with `--logits`: the
+/// shape of the logits it wrote.
+fn predict_logits_shape(s: &Scratch, task: &str, out: &str) -> Vec<usize> {
+    ok(&predict_args(
+        task,
+        &s.arg("run/last.safetensors"),
+        &s.arg("val"),
+        &s.arg(out),
+        &["--logits", &s.arg("logits.safetensors")],
+    ));
+    let bytes = std::fs::read(s.path("logits.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensor("logits").unwrap().shape().to_vec()
+}
+
 /// synth -> train -> eval -> predict in a temporary folder, for classification.
 #[test]
 fn classify_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    synth("classify", &p("train"), 6, 1);
-    synth("classify", &p("val"), 4, 2);
-    let log = ok(&[
-        "train",
+    let s = train_and_val("classify", 6, 4);
+    let log = ok(&train_args(
         "classify",
-        "--data",
-        &p("train"),
-        "--val",
-        &p("val"),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "3",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "1e-4",
-        "--out",
-        &p("run"),
-    ]);
+        &s.arg("train"),
+        &s.arg("run"),
+        &[
+            "--val",
+            &s.arg("val"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "3",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-4",
+        ],
+    ));
     assert!(log.contains("epoch 1/1: train loss"), "{log}");
-    let csv = std::fs::read_to_string(p("run/metrics.csv")).unwrap();
+    let csv = std::fs::read_to_string(s.arg("run/metrics.csv")).unwrap();
     assert!(
         csv.starts_with("epoch,train_loss,val_metric,seconds\n1,"),
         "{csv}"
     );
-    let eval = ok(&[
-        "eval",
+    let eval = ok(&eval_args(
         "classify",
-        "--weights",
-        &p("run/best.safetensors"),
-        "--data",
-        &p("val"),
-    ]);
+        &s.arg("run/best.safetensors"),
+        &s.arg("val"),
+    ));
     assert!(eval.contains("accuracy "), "{eval}");
-    ok(&[
-        "predict",
-        "classify",
-        "--weights",
-        &p("run/last.safetensors"),
-        "--images",
-        &p("val"),
-        "--out",
-        &p("preds.csv"),
-        "--logits",
-        &p("logits.safetensors"),
-    ]);
-    let preds = std::fs::read_to_string(p("preds.csv")).unwrap();
+    let logits = predict_logits_shape(&s, "classify", "preds.csv");
+    let preds = std::fs::read_to_string(s.arg("preds.csv")).unwrap();
     let rows: Vec<&str> = preds.lines().collect();
     assert_eq!(rows[0], "image_id,label");
     assert_eq!(rows.len(), 5, "{preds}");
     assert!(rows[1].starts_with("0_0.png,"), "{preds}");
-    let bytes = std::fs::read(p("logits.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     // Six training images of the built-in set carry labels 0..5: the model has six classes.
-    assert_eq!(st.tensor("logits").unwrap().shape(), [4, 6]);
+    assert_eq!(logits, [4, 6]);
 }
 
 /// synth -> train -> eval -> predict for segmentation, with FCN16s.
 #[test]
 fn segment_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    synth("segment", &p("train"), 2, 1);
-    synth("segment", &p("val"), 2, 2);
-    ok(&[
-        "train",
+    let s = train_and_val("segment", 2, 2);
+    ok(&train_args(
         "segment",
-        "--model",
-        "fcn16s",
-        "--data",
-        &p("train"),
-        "--val",
-        &p("val"),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "2",
-        "--out",
-        &p("run"),
-    ]);
-    let eval = ok(&[
-        "eval",
+        &s.arg("train"),
+        &s.arg("run"),
+        &[
+            "--model",
+            "fcn16s",
+            "--val",
+            &s.arg("val"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+        ],
+    ));
+    let eval = ok(&eval_args(
         "segment",
-        "--weights",
-        &p("run/last.safetensors"),
-        "--data",
-        &p("val"),
-    ]);
+        &s.arg("run/last.safetensors"),
+        &s.arg("val"),
+    ));
     for needle in ["0 urban", "5 barren", "mIoU"] {
         assert!(eval.contains(needle), "{eval}");
     }
-    ok(&[
-        "predict",
-        "segment",
-        "--weights",
-        &p("run/last.safetensors"),
-        "--images",
-        &p("val"),
-        "--out",
-        &p("masks"),
-        "--logits",
-        &p("logits.safetensors"),
-    ]);
+    let logits = predict_logits_shape(&s, "segment", "masks");
     for id in ["0000", "0001"] {
-        let mask = image::open(p(&format!("masks/{id}_mask.png")))
+        let mask = image::open(s.arg(&format!("masks/{id}_mask.png")))
             .unwrap()
             .to_rgb8();
         assert_eq!(mask.dimensions(), (64, 64));
@@ -257,9 +236,7 @@ fn segment_end_to_end() {
             "mask colours are the land-cover code"
         );
     }
-    let bytes = std::fs::read(p("logits.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(st.tensor("logits").unwrap().shape(), [2, 7, 64, 64]);
+    assert_eq!(logits, [2, 7, 64, 64]);
 }
 
 #[test]

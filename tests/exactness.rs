@@ -87,6 +87,11 @@ fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
 
+/// The relative error of `ours` against the fixture's tensor `name`.
+fn fixture_err(st: &SafeTensors, name: &str, ours: &[f32]) -> f64 {
+    rel_err(&f64s(&f32s(st, name)), &f64s(ours))
+}
+
 fn check(arch: Architecture, classes: usize, train_step: bool) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
         "tests/fixtures/pytorch_exact/{}.safetensors",
@@ -101,20 +106,20 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
     let x = Tensor::from_f32(&gpu, &x_shape, &f32s(&st, "input")).unwrap();
     let targets: Vec<i32> = bytemuck::pod_collect_to_vec(st.tensor("targets").unwrap().data());
     let targets = Tensor::from_i32(&gpu, &t_shape, &targets).unwrap();
+    let assert_like_pytorch = |fixture: &str, ours: &Tensor, what: &str| {
+        let e = fixture_err(&st, fixture, &ours.to_f32(&gpu).unwrap());
+        assert!(
+            e < TOL,
+            "{}: {what}: relative error {e:.2e} against PyTorch",
+            arch.name()
+        );
+    };
 
     let g = Graph::inference(&gpu);
     let logits = m
         .forward(&g, &g.input(x.clone()), &Context::eval())
         .unwrap();
-    let e = rel_err(
-        &f64s(&f32s(&st, "eval_logits")),
-        &f64s(&logits.value.to_f32(&gpu).unwrap()),
-    );
-    assert!(
-        e < TOL,
-        "{}: eval logits differ from PyTorch by {e:.2e}",
-        arch.name()
-    );
+    assert_like_pytorch("eval_logits", &logits.value, "eval logits");
     if !train_step {
         return;
     }
@@ -138,15 +143,7 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
     Optimizer::new(OptimizerConfig::Sgd(sgd))
         .step(&gpu, m.net.as_mut())
         .unwrap();
-    let loss_err = rel_err(
-        &f64s(&f32s(&st, "train_loss")),
-        &f64s(&loss.value.to_f32(&gpu).unwrap()),
-    );
-    assert!(
-        loss_err < TOL,
-        "{}: train loss differs by {loss_err:.2e}",
-        arch.name()
-    );
+    assert_like_pytorch("train_loss", &loss.value, "train loss");
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -166,7 +163,7 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
         };
         checked += 1;
         let err = if tensor_len <= 8192 {
-            rel_err(&f64s(&f32s(&st, &format!("after.{name}"))), &f64s(&ours))
+            fixture_err(&st, &format!("after.{name}"), &ours)
         } else {
             let positions: Vec<usize> = hashed_uniform(name_seed(&format!("{name}.positions")), 64)
                 .iter()
@@ -183,11 +180,7 @@ fn check(arch: Architecture, classes: usize, train_step: bool) {
                 st.tensor(&format!("delta_norm.{name}")).unwrap().data(),
             );
             let delta_err = (delta - theirs[0]).abs() / theirs[0].max(1e-30);
-            rel_err(
-                &f64s(&f32s(&st, &format!("sampled.{name}"))),
-                &f64s(&sampled),
-            )
-            .max(
+            fixture_err(&st, &format!("sampled.{name}"), &sampled).max(
                 // The change of a large weight is compared through its norm, which is much smaller
                 // than the weight itself and so a sharper test of the gradient.
                 if theirs[0] > 1e-6 { delta_err } else { 0.0 },

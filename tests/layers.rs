@@ -167,6 +167,12 @@ fn imports() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     edges
 }
 
+/// Fails listing `found`, one a line under `what`, unless there are none.
+#[track_caller]
+fn assert_none(what: &str, found: &[String]) {
+    assert!(found.is_empty(), "{what}:\n{}", found.join("\n"));
+}
+
 #[test]
 fn modules_import_only_lower_layers() {
     let mut wrong = Vec::new();
@@ -179,11 +185,7 @@ fn modules_import_only_lower_layers() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "imports against the layers:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("imports against the layers", &wrong);
 }
 
 #[test]
@@ -197,11 +199,7 @@ fn no_two_files_import_each_other() {
             }
         }
     }
-    assert!(
-        circles.is_empty(),
-        "import circles:\n{}",
-        circles.join("\n")
-    );
+    assert_none("import circles", &circles);
 }
 
 #[test]

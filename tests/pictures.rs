@@ -378,7 +378,6 @@ use std::sync::Arc;
 
 use wgnn::data::{Dataset, Subset, SyntheticSegment};
 use wgnn::models::{Architecture, Model, UpsamplingInit};
-use wgnn::optimizer::OptimizerConfig;
 use wgnn::pictures::snapshots::{SnapshotSettings, Snapshots};
 use wgnn::train::{Observer, StepEvent, TrainOptions, train_observed};
 use wgnn::{Gpu, GpuOptions};
@@ -413,7 +412,10 @@ impl<F: FnMut(StepEvent) -> wgnn::Result<()>> Observer for WithSnapshots<F> {
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
 mod cli_support;
-use cli_support::{ok, synth, wgnn};
+#[path = "support/train.rs"]
+mod train_support;
+use cli_support::{Scratch, ok, predict_args, train_and_val, wgnn};
+use train_support::adam_without_decay;
 
 fn gpu() -> Gpu {
     Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| {
@@ -454,11 +456,7 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
         val: Some(tiles(3, 2)),
         epochs: 4,
         batch_size: 4,
-        optimizer: OptimizerConfig::Adam(wgnn::optimizer::AdamConfig {
-            lr: 1e-3,
-            weight_decay: 0.0,
-            ..Default::default()
-        }),
+        optimizer: adam_without_decay(1e-3),
         upsampling_init: UpsamplingInit::Bilinear,
         precise_bn: 4,
         ..TrainOptions::new(Architecture::Fcn32s, tiles(4, 1), 7, dir.path().to_owned())
@@ -581,18 +579,15 @@ fn curves_and_snapshots_are_drawn_after_every_epoch() {
 /// `compare` and `plot` draw from the run's weights and metrics.
 #[test]
 fn segmentation_pictures_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    synth("segment", &p("train"), 4, 1);
-    synth("segment", &p("val"), 3, 2);
+    let s = train_and_val("segment", 4, 3);
     let train = |epochs: &str, place: [&str; 2]| {
         ok(&[
             "train",
             "segment",
             "--data",
-            &p("train"),
+            &s.arg("train"),
             "--val",
-            &p("val"),
+            &s.arg("val"),
             "--epochs",
             epochs,
             "--batch-size",
@@ -605,21 +600,17 @@ fn segmentation_pictures_from_the_command_line() {
             place[1],
         ])
     };
-    train("1", ["--out", &p("run")]);
-    assert_eq!(
-        png(Path::new(&p("run/curves.png"))).dimensions(),
-        (960, 340)
-    );
-    let log = train("2", ["--resume", &p("run")]);
+    train("1", ["--out", &s.arg("run")]);
+    assert_eq!(png(&s.path("run/curves.png")).dimensions(), (960, 340));
+    let log = train("2", ["--resume", &s.arg("run")]);
     assert!(log.contains("curves.png"), "{log}");
-    let records = read_metrics_csv(Path::new(&p("run/metrics.csv"))).unwrap();
+    let records = read_metrics_csv(&s.path("run/metrics.csv")).unwrap();
     assert_eq!(records.len(), 2);
-    let val: Arc<dyn Dataset> =
-        Arc::new(wgnn::data::SegmentFolder::open(Path::new(&p("val"))).unwrap());
+    let val: Arc<dyn Dataset> = Arc::new(wgnn::data::SegmentFolder::open(&s.path("val")).unwrap());
     let chosen = Subset::by_ids(val, &["0000".into(), "0002".into()], "val").unwrap();
     let montage = wgnn::pictures::snapshots::snapshot_montage(
         &chosen,
-        Path::new(&p("run/snapshots")),
+        &s.path("run/snapshots"),
         &losses(&records),
         "fcn32s",
     )
@@ -629,27 +620,23 @@ fn segmentation_pictures_from_the_command_line() {
         4,
         "satellite, ground truth, epochs 1 and 2"
     );
-    let drawn = png(Path::new(&p("run/snapshots.png")));
+    let drawn = png(&s.path("run/snapshots.png"));
     keep("snapshots_resumed.png", &drawn);
     let layout = montage.layout();
     assert_eq!(drawn.dimensions(), (layout.width, layout.height));
 
     // --overlay: {id}_overlay.png beside each mask, the blend of mask and tile, with the legend.
-    ok(&[
-        "predict",
+    ok(&predict_args(
         "segment",
-        "--weights",
-        &p("run/last.safetensors"),
-        "--images",
-        &p("val"),
-        "--out",
-        &p("masks"),
-        "--overlay",
-    ]);
+        &s.arg("run/last.safetensors"),
+        &s.arg("val"),
+        &s.arg("masks"),
+        &["--overlay"],
+    ));
     for id in ["0000", "0001", "0002"] {
-        let overlay = png(Path::new(&p(&format!("masks/{id}_overlay.png"))));
-        let mask = png(Path::new(&p(&format!("masks/{id}_mask.png"))));
-        let tile = png(Path::new(&p(&format!("val/{id}_sat.png"))));
+        let overlay = png(&s.path(&format!("masks/{id}_overlay.png")));
+        let mask = png(&s.path(&format!("masks/{id}_mask.png")));
+        let tile = png(&s.path(&format!("val/{id}_sat.png")));
         assert_eq!(overlay.width(), 256);
         assert_eq!(
             overlay.height(),
@@ -670,20 +657,20 @@ fn segmentation_pictures_from_the_command_line() {
     let out = ok(&[
         "compare",
         "--weights",
-        &p("run/best.safetensors"),
+        &s.arg("run/best.safetensors"),
         "--weights",
-        &p("run/last.safetensors"),
+        &s.arg("run/last.safetensors"),
         "--data",
-        &p("val"),
+        &s.arg("val"),
         "--ids",
         "0002,0000",
         "--out",
-        &p("compare.png"),
+        &s.arg("compare.png"),
     ]);
     let mut iou = wgnn::ops::metrics::IouCounts::new(7);
     for id in ["0002", "0000"] {
         let classes = |file: String| -> Vec<i32> {
-            png(Path::new(&p(&file)))
+            png(&s.path(&file))
                 .pixels()
                 .map(|px| mask_class(px.0))
                 .collect()
@@ -702,7 +689,7 @@ fn segmentation_pictures_from_the_command_line() {
         wgnn::pictures::mean_iou_of_present_classes(&iou)
     );
     assert!(last_line.ends_with(&expected), "{last_line} vs {expected}");
-    let compare = png(Path::new(&p("compare.png")));
+    let compare = png(&s.path("compare.png"));
     keep("compare_run.png", &compare);
     // Rows of 192-pixel cells for two tiles; columns: image, ground truth, two models.
     assert!(
@@ -711,42 +698,44 @@ fn segmentation_pictures_from_the_command_line() {
         compare.dimensions()
     );
 
-    ok(&["plot", &p("run/metrics.csv"), "--out", &p("replot.png")]);
-    assert_eq!(png(Path::new(&p("replot.png"))).dimensions(), (960, 340));
+    ok(&[
+        "plot",
+        &s.arg("run/metrics.csv"),
+        "--out",
+        &s.arg("replot.png"),
+    ]);
+    assert_eq!(png(&s.path("replot.png")).dimensions(), (960, 340));
 }
 
 /// `wgnn embed` on VGG16-bn weights: the scatter plot and one CSV row per image.
 #[test]
 fn embed_writes_a_plot_and_the_points() {
     let gpu = gpu();
-    let dir = tempfile::tempdir().unwrap();
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let s = Scratch::new();
     let mut model = Model::new(&gpu, Architecture::Vgg16bn, 3, 1, UpsamplingInit::Default).unwrap();
-    wgnn::checkpoint::save(&gpu, &mut model, Path::new(&p("vgg.safetensors"))).unwrap();
+    wgnn::checkpoint::save(&gpu, &mut model, &s.path("vgg.safetensors")).unwrap();
     ok(&[
         "synth",
         "classify",
         "--out",
-        &p("val"),
+        &s.arg("val"),
         "--count",
         "15",
         "--classes",
         "3",
     ]);
-    ok(&[
-        "embed",
-        "--weights",
-        &p("vgg.safetensors"),
-        "--data",
-        &p("val"),
+    let (weights, val) = (s.arg("vgg.safetensors"), s.arg("val"));
+    let embed = ["embed", "--weights", &weights, "--data", &val];
+    let flags = [
         "--out",
-        &p("embed.png"),
+        &s.arg("embed.png"),
         "--layer",
         "classifier-input",
         "--seed",
         "3",
-    ]);
-    let csv = std::fs::read_to_string(p("embed.csv")).unwrap();
+    ];
+    ok(&[&embed[..], &flags].concat());
+    let csv = std::fs::read_to_string(s.arg("embed.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "image_id,label,x,y");
     assert_eq!(rows.len(), 16, "{csv}");
@@ -762,7 +751,7 @@ fn embed_writes_a_plot_and_the_points() {
             f[2].parse::<f32>().unwrap().is_finite() && f[3].parse::<f32>().unwrap().is_finite()
         );
     }
-    let plot = png(Path::new(&p("embed.png")));
+    let plot = png(&s.path("embed.png"));
     keep("embed_run.png", &plot);
     assert_eq!(plot.height(), 720);
     for class in 0..3 {
@@ -771,71 +760,42 @@ fn embed_writes_a_plot_and_the_points() {
             "class {class}"
         );
     }
-    let e = fails(&[
-        "embed",
-        "--weights",
-        &p("vgg.safetensors"),
-        "--data",
-        &p("val"),
-        "--out",
-        &p("e.png"),
-        "--perplexity",
-        "5",
-    ]);
+    let e = fails(&[&embed[..], &["--out", &s.arg("e.png"), "--perplexity", "5"]].concat());
     assert!(
         e.contains("--perplexity 5") && e.contains("at most 4"),
         "{e}"
     );
-    let e = fails(&[
-        "compare",
-        "--weights",
-        &p("vgg.safetensors"),
-        "--out",
-        &p("c.png"),
-    ]);
+    let e = fails(&["compare", "--weights", &weights, "--out", &s.arg("c.png")]);
     assert!(e.contains("vgg16bn is a classification model"), "{e}");
 }
 
 /// Misuse is one line naming what is wrong, before anything runs.
 #[test]
 fn picture_flags_fail_in_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    let e = fails(&[
-        "predict",
+    let s = Scratch::new();
+    let e = fails(&predict_args(
         "classify",
-        "--weights",
         "x",
-        "--images",
         "y",
-        "--out",
-        &p("a.csv"),
-        "--overlay",
-    ]);
+        &s.arg("a.csv"),
+        &["--overlay"],
+    ));
     assert!(e.contains("--overlay"), "{e}");
-    let e = fails(&[
-        "train",
-        "classify",
-        "--snapshot",
-        "0001",
-        "--out",
-        &p("run"),
-    ]);
+    let snapshot =
+        |task: &str, ids: &str| fails(&["train", task, "--snapshot", ids, "--out", &s.arg("run")]);
+    let e = snapshot("classify", "0001");
     assert!(e.contains("--snapshot"), "{e}");
-    let e = fails(&["train", "segment", "--snapshot", "0042", "--out", &p("run")]);
+    let e = snapshot("segment", "0042");
     assert!(e.contains("no tile 0042"), "{e}");
-    assert!(
-        !Path::new(&p("run")).exists(),
-        "a refused run made its folder"
-    );
-    let e = fails(&["plot", &p("missing.csv"), "--out", &p("c.png")]);
+    assert!(!s.path("run").exists(), "a refused run made its folder");
+    let e = fails(&["plot", &s.arg("missing.csv"), "--out", &s.arg("c.png")]);
     assert!(e.contains("missing.csv"), "{e}");
     let e = fails(&[
         "compare",
         "--weights",
         "x.safetensors",
         "--out",
-        &p("no/such/c.png"),
+        &s.arg("no/such/c.png"),
     ]);
     assert!(e.contains("not an existing folder"), "{e}");
 }

@@ -121,6 +121,19 @@ fn rust_layouts(interface: &Interface) -> BTreeMap<&'static str, Layout> {
         .collect()
 }
 
+/// Runs `check` on every interface with its parsed shader, and fails listing every problem it
+/// reports.
+fn assert_every_interface(
+    check: impl Fn(&Interface, &naga::Module, &naga::valid::ModuleInfo) -> Vec<String>,
+) {
+    let mut failures = Vec::new();
+    for interface in interfaces() {
+        let (module, info) = parsed(interface.shader);
+        failures.extend(check(&interface, &module, &info));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn every_shader_file_has_an_interface() {
     let shaders: Vec<Shader> = interfaces().iter().map(|i| i.shader).collect();
@@ -131,11 +144,10 @@ fn every_shader_file_has_an_interface() {
 /// fields, types, offsets and size of its Rust twin; every Rust twin is bound by some entry point.
 #[test]
 fn every_uniform_struct_matches_its_rust_twin() {
-    let mut failures = Vec::new();
-    for interface in interfaces() {
+    assert_every_interface(|interface, module, info| {
         let file = interface.shader.file_name();
-        let (module, info) = parsed(interface.shader);
-        let rust = rust_layouts(&interface);
+        let rust = rust_layouts(interface);
+        let mut failures = Vec::new();
         let mut bound = BTreeMap::new();
         for (i, entry) in module.entry_points.iter().enumerate() {
             let uses = info.get_entry_point(i);
@@ -160,7 +172,7 @@ fn every_uniform_struct_matches_its_rust_twin() {
                     .iter()
                     .map(|m| {
                         let field = m.name.clone().unwrap_or_default();
-                        (field, type_name(&module, m.ty), m.offset as usize)
+                        (field, type_name(module, m.ty), m.offset as usize)
                     })
                     .collect();
                 bound.insert(name, (fields, *span as usize));
@@ -180,18 +192,16 @@ fn every_uniform_struct_matches_its_rust_twin() {
                 failures.push(format!("{file}: no entry point binds the Rust {name}"));
             }
         }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        failures
+    });
 }
 
 /// Each named slot is the binding of the WGSL storage buffer of that name, and every storage
 /// buffer of a file has a named slot.
 #[test]
 fn every_named_slot_is_its_wgsl_binding() {
-    let mut failures = Vec::new();
-    for interface in interfaces() {
+    assert_every_interface(|interface, module, _| {
         let file = interface.shader.file_name();
-        let (module, _) = parsed(interface.shader);
         let wgsl: BTreeMap<String, Option<(u32, u32)>> = module
             .global_variables
             .iter()
@@ -206,11 +216,11 @@ fn every_named_slot_is_its_wgsl_binding() {
             .iter()
             .map(|s| (s.name.to_owned(), Some((0, s.binding))))
             .collect();
-        if rust != wgsl {
-            failures.push(format!(
-                "{file}: named slots differ from the WGSL bindings\n  WGSL: {wgsl:?}\n  Rust: {rust:?}"
-            ));
+        if rust == wgsl {
+            return Vec::new();
         }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        vec![format!(
+            "{file}: named slots differ from the WGSL bindings\n  WGSL: {wgsl:?}\n  Rust: {rust:?}"
+        )]
+    });
 }

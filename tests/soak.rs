@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use wgnn::data::{Augment, SyntheticClassify};
 use wgnn::models::Architecture;
-use wgnn::ops::optim::AdamConfig;
-use wgnn::optimizer::OptimizerConfig;
 use wgnn::train::{OnStep, StepEvent, TrainOptions, train_observed};
 use wgnn::{Gpu, GpuOptions};
+
+#[path = "support/train.rs"]
+mod train_support;
+use train_support::adam_without_decay;
 
 /// Resident memory of this process, from /proc (Linux).
 fn resident_bytes() -> u64 {
@@ -35,11 +37,7 @@ fn memory_stays_flat_over_many_steps() {
     let o = TrainOptions {
         epochs: 4,
         batch_size: 4,
-        optimizer: OptimizerConfig::Adam(AdamConfig {
-            lr: 1e-3,
-            weight_decay: 0.0,
-            ..AdamConfig::default()
-        }),
+        optimizer: adam_without_decay(1e-3),
         augment: Augment::Flip,
         precise_bn: 8,
         ..TrainOptions::new(Architecture::Vgg16bn, data, 2, dir.path().to_owned())

@@ -1,10 +1,10 @@
 //! batch_norm2d in training and evaluation mode: outputs, running statistics, gradients.
 
-use wgnn::ops::batch_norm::{self, BatchNormParams, RunningStats};
+use wgnn::ops::batch_norm;
 
+use crate::TOL;
 use crate::common::*;
 use crate::reference::BatchNorm;
-use crate::{REF_FD_TOL, TOL};
 
 /// C = 1 and 3, 1x1 planes (VGG's last block on 32x32 inputs), batch 1, planes larger than a
 /// workgroup, non-square planes, planes of several partial-sum segments (1024 values each) read
@@ -53,16 +53,7 @@ fn check_mode(training: bool) {
         let x = upload(&dims, &r.x);
         let (gamma, beta) = (upload(&[c], &r.gamma), upload(&[c], &r.beta));
         let (rm, rv) = (upload(&[c], &r.running_mean), upload(&[c], &r.running_var));
-        let p = BatchNormParams {
-            gamma: &gamma,
-            beta: &beta,
-            running: RunningStats {
-                mean: &rm,
-                var: &rv,
-                momentum: 0.1,
-                eps: 1e-5,
-            },
-        };
+        let p = batch_norm_params(&gamma, &beta, &rm, &rv);
         let out = if training {
             batch_norm::batch_norm2d_train(gpu, &x, &p).unwrap()
         } else {
@@ -134,24 +125,9 @@ fn batch_norm_reference_matches_finite_differences() {
         let lx = |v: &[f64]| with(&|b| b.x = v.to_vec());
         let lg = |v: &[f64]| with(&|b| b.gamma = v.to_vec());
         let lb = |v: &[f64]| with(&|b| b.beta = v.to_vec());
-        assert_close(
-            "bn reference dx",
-            &numeric_grad(&lx, &base.x),
-            &dx,
-            REF_FD_TOL,
-        );
-        assert_close(
-            "bn reference dgamma",
-            &numeric_grad(&lg, &base.gamma),
-            &dgamma,
-            REF_FD_TOL,
-        );
-        assert_close(
-            "bn reference dbeta",
-            &numeric_grad(&lb, &base.beta),
-            &dbeta,
-            REF_FD_TOL,
-        );
+        assert_finite_differences("bn reference dx", &lx, &base.x, &dx);
+        assert_finite_differences("bn reference dgamma", &lg, &base.gamma, &dgamma);
+        assert_finite_differences("bn reference dbeta", &lb, &base.beta, &dbeta);
     }
 }
 
@@ -160,16 +136,7 @@ fn batch_norm_training_needs_two_values_per_channel() {
     let gpu = gpu();
     let x = wgnn::Tensor::zeros(gpu, &[1, 2, 1, 1]);
     let ones = wgnn::Tensor::zeros(gpu, &[2]);
-    let p = BatchNormParams {
-        gamma: &ones,
-        beta: &ones,
-        running: RunningStats {
-            mean: &ones,
-            var: &ones,
-            momentum: 0.1,
-            eps: 1e-5,
-        },
-    };
+    let p = batch_norm_params(&ones, &ones, &ones, &ones);
     let err = batch_norm::batch_norm2d_train(gpu, &x, &p)
         .err()
         .unwrap()

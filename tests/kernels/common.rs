@@ -1,10 +1,14 @@
-//! Shared by the kernel tests: the GPU, seeded random data, and relative-error norms.
+//! Shared by the kernel tests: the GPU, seeded random data, batch_norm2d's parameters, and
+//! relative-error comparisons against the references and finite differences.
 
 use std::sync::OnceLock;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use wgnn::ops::batch_norm::{BatchNormParams, RunningStats};
 use wgnn::{Gpu, GpuOptions, Tensor};
+
+use crate::{REF_FD_TOL, TOL};
 
 /// The device every kernel test runs on. A missing adapter fails the tests (never skips them).
 pub fn gpu() -> &'static Gpu {
@@ -36,15 +40,43 @@ pub fn f32_exact(v: &[f64]) -> Vec<f64> {
 }
 
 pub fn upload(shape: &[usize], v: &[f64]) -> Tensor {
-    Tensor::from_f32(gpu(), shape, &as_f32(v)).unwrap()
+    upload_to(gpu(), shape, v)
+}
+
+pub fn upload_to(gpu: &Gpu, shape: &[usize], v: &[f64]) -> Tensor {
+    Tensor::from_f32(gpu, shape, &as_f32(v)).unwrap()
 }
 
 pub fn download(t: &Tensor) -> Vec<f64> {
-    t.to_f32(gpu())
+    download_from(gpu(), t)
+}
+
+pub fn download_from(gpu: &Gpu, t: &Tensor) -> Vec<f64> {
+    t.to_f32(gpu)
         .unwrap()
         .iter()
         .map(|&x| f64::from(x))
         .collect()
+}
+
+/// batch_norm2d's parameters with PyTorch's default momentum (0.1) and eps (1e-5), as the
+/// kernel tests' references have them.
+pub fn batch_norm_params<'a>(
+    gamma: &'a Tensor,
+    beta: &'a Tensor,
+    mean: &'a Tensor,
+    var: &'a Tensor,
+) -> BatchNormParams<'a> {
+    BatchNormParams {
+        gamma,
+        beta,
+        running: RunningStats {
+            mean,
+            var,
+            momentum: 0.1,
+            eps: 1e-5,
+        },
+    }
 }
 
 /// ||value - reference|| / ||reference||.
@@ -64,8 +96,37 @@ pub fn assert_close(what: &str, reference: &[f64], value: &[f64], tol: f64) {
     assert!(e <= tol, "{what}: relative error {e:.3e} exceeds {tol:.0e}");
 }
 
-/// Central finite differences of a scalar function of f64 inputs, for checking the references.
-pub fn numeric_grad(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+/// Asserts the gradients `values` (dx, dw, db, on `gpu`) of `what` against the reference's
+/// `(dx, dw, db)`, each within TOL.
+#[track_caller]
+pub fn assert_grads(
+    gpu: &Gpu,
+    what: &str,
+    reference: (Vec<f64>, Vec<f64>, Vec<f64>),
+    values: [&Tensor; 3],
+) {
+    let (dx, dw, db) = reference;
+    let named = [("dx", dx), ("dw", dw), ("db", db)];
+    for ((name, reference), value) in named.into_iter().zip(values) {
+        let value = download_from(gpu, value);
+        assert_close(&format!("{what} {name}"), &reference, &value, TOL);
+    }
+}
+
+/// Asserts that `grad`, a reference's gradient of the scalar `loss` at `x`, matches central
+/// finite differences within REF_FD_TOL, naming what was compared.
+#[track_caller]
+pub fn assert_finite_differences(
+    what: &str,
+    loss: &dyn Fn(&[f64]) -> f64,
+    x: &[f64],
+    grad: &[f64],
+) {
+    assert_close(what, &numeric_grad(loss, x), grad, REF_FD_TOL);
+}
+
+/// Central finite differences of a scalar function of f64 inputs.
+fn numeric_grad(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
     let h = 1e-6;
     let mut x = x.to_vec();
     (0..x.len())

@@ -1,11 +1,12 @@
 //! conv2d and conv_transpose2d, forward and all three gradients (conv2d's Winograd path: winograd.rs).
 
+use wgnn::Tensor;
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::{conv_transpose2d, reduce};
 
+use crate::TOL;
 use crate::common::*;
 use crate::reference::{Conv, ConvTranspose, Window};
-use crate::{REF_FD_TOL, TOL};
 
 pub struct Case {
     x: [usize; 4],
@@ -29,6 +30,38 @@ pub const fn case(
         padding,
         bias,
     }
+}
+
+impl Case {
+    fn args(&self) -> Conv2dArgs {
+        Conv2dArgs {
+            stride: self.stride,
+            padding: self.padding,
+        }
+    }
+
+    /// The case's input `x`, weight `w` and bias `b` (if it has one) on the GPU.
+    fn upload_inputs(
+        &self,
+        x: &[f64],
+        w: &[f64],
+        b: Option<&Vec<f64>>,
+    ) -> (Tensor, Tensor, Option<Tensor>) {
+        let (x, w) = (upload(&self.x, x), upload(&self.w, w));
+        (x, w, b.map(|b| upload(&[b.len()], b)))
+    }
+}
+
+/// Asserts `y`, the output of `op` for case `i`, against the reference's shape and values.
+#[track_caller]
+fn assert_forward(i: usize, op: &str, y: &Tensor, y_dims: [usize; 4], expected: &[f64]) {
+    assert_eq!(y.shape(), y_dims, "case {i}: output shape");
+    assert_close(
+        &format!("case {i}: {op} forward"),
+        expected,
+        &download(y),
+        TOL,
+    );
 }
 
 /// conv2d shapes: batch 1 and C = 1, C = 3, sizes that are multiples of no tile, stride larger
@@ -78,47 +111,20 @@ fn conv2d_forward_and_gradients_match_reference() {
 pub fn check_conv2d(i: usize, c: &Case) {
     let gpu = gpu();
     let r = random_conv(c, 100 + i as u64);
-    let args = Conv2dArgs {
-        stride: c.stride,
-        padding: c.padding,
-    };
-    let x = upload(&c.x, &r.x);
-    let w = upload(&c.w, &r.w);
-    let b = r.b.as_ref().map(|b| upload(&[c.w[0]], b));
+    let args = c.args();
+    let (x, w, b) = c.upload_inputs(&r.x, &r.w, r.b.as_ref());
     let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-    assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
-    assert_close(
-        &format!("case {i}: conv2d forward"),
-        &r.forward(),
-        &download(&y),
-        TOL,
-    );
+    assert_forward(i, "conv2d", &y, r.y_dims(), &r.forward());
 
     let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
     let dy = upload(y.shape(), &dy_host);
-    let (dx_ref, dw_ref, db_ref) = r.backward(&dy_host);
+    let expected = r.backward(&dy_host);
     let dx = conv2d::conv2d_input_grad(gpu, &dy, &w, [c.x[2], c.x[3]], args).unwrap();
     let dw = conv2d::conv2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
     let db = reduce::channel_sums(gpu, &dy).unwrap();
     assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
-    assert_close(
-        &format!("case {i}: conv2d dx"),
-        &dx_ref,
-        &download(&dx),
-        TOL,
-    );
-    assert_close(
-        &format!("case {i}: conv2d dw"),
-        &dw_ref,
-        &download(&dw),
-        TOL,
-    );
-    assert_close(
-        &format!("case {i}: conv2d db"),
-        &db_ref,
-        &download(&db),
-        TOL,
-    );
+    let what = format!("case {i}: conv2d");
+    assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
 }
 
 /// conv_transpose2d shapes: FCN's stride == kernel (scaled down from 32/32; with planes and rows of
@@ -149,49 +155,22 @@ fn conv_transpose2d_forward_and_gradients_match_reference() {
             stride: c.stride,
             padding: c.padding,
         };
-        let args = Conv2dArgs {
-            stride: c.stride,
-            padding: c.padding,
-        };
-        let x = upload(&c.x, &r.x);
-        let w = upload(&c.w, &r.w);
-        let b = r.b.as_ref().map(|b| upload(&[c.w[1]], b));
+        let args = c.args();
+        let (x, w, b) = c.upload_inputs(&r.x, &r.w, r.b.as_ref());
         let y = conv_transpose2d::conv_transpose2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-        assert_eq!(y.shape(), r.y_dims(), "case {i}: output shape");
-        assert_close(
-            &format!("case {i}: conv_transpose2d forward"),
-            &r.forward(),
-            &download(&y),
-            TOL,
-        );
+        assert_forward(i, "conv_transpose2d", &y, r.y_dims(), &r.forward());
 
         let dy_host = f32_exact(&random(&mut rg, y.numel()));
         let dy = upload(y.shape(), &dy_host);
-        let (dx_ref, dw_ref, db_ref) = r.backward(&dy_host);
+        let expected = r.backward(&dy_host);
         let dx = conv_transpose2d::conv_transpose2d_input_grad(gpu, &dy, &w, args).unwrap();
         let dw =
             conv_transpose2d::conv_transpose2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args)
                 .unwrap();
         let db = reduce::channel_sums(gpu, &dy).unwrap();
         assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
-        assert_close(
-            &format!("case {i}: conv_transpose2d dx"),
-            &dx_ref,
-            &download(&dx),
-            TOL,
-        );
-        assert_close(
-            &format!("case {i}: conv_transpose2d dw"),
-            &dw_ref,
-            &download(&dw),
-            TOL,
-        );
-        assert_close(
-            &format!("case {i}: conv_transpose2d db"),
-            &db_ref,
-            &download(&db),
-            TOL,
-        );
+        let what = format!("case {i}: conv_transpose2d");
+        assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
     }
 }
 
@@ -201,53 +180,22 @@ fn conv_references_match_finite_differences() {
     let base = random_conv(c, 7);
     let dy = random(&mut rng(8), base.y_dims().iter().product());
     let (dx, dw, db) = base.backward(&dy);
-    let loss_x = |x: &[f64]| {
-        dot(
-            &dy,
-            &Conv {
-                x: x.to_vec(),
-                ..random_conv(c, 7)
-            }
-            .forward(),
-        )
+    // dy . forward() of the base convolution with one of its inputs edited.
+    let loss_with = |edit: &dyn Fn(&mut Conv)| {
+        let mut conv = random_conv(c, 7);
+        edit(&mut conv);
+        dot(&dy, &conv.forward())
     };
-    let loss_w = |w: &[f64]| {
-        dot(
-            &dy,
-            &Conv {
-                w: w.to_vec(),
-                ..random_conv(c, 7)
-            }
-            .forward(),
-        )
-    };
-    let loss_b = |b: &[f64]| {
-        dot(
-            &dy,
-            &Conv {
-                b: Some(b.to_vec()),
-                ..random_conv(c, 7)
-            }
-            .forward(),
-        )
-    };
-    assert_close(
-        "conv2d reference dx",
-        &numeric_grad(&loss_x, &base.x),
-        &dx,
-        REF_FD_TOL,
-    );
-    assert_close(
-        "conv2d reference dw",
-        &numeric_grad(&loss_w, &base.w),
-        &dw,
-        REF_FD_TOL,
-    );
-    assert_close(
+    let loss_x = |v: &[f64]| loss_with(&|conv| conv.x = v.to_vec());
+    let loss_w = |v: &[f64]| loss_with(&|conv| conv.w = v.to_vec());
+    let loss_b = |v: &[f64]| loss_with(&|conv| conv.b = Some(v.to_vec()));
+    assert_finite_differences("conv2d reference dx", &loss_x, &base.x, &dx);
+    assert_finite_differences("conv2d reference dw", &loss_w, &base.w, &dw);
+    assert_finite_differences(
         "conv2d reference db",
-        &numeric_grad(&loss_b, base.b.as_ref().unwrap()),
+        &loss_b,
+        base.b.as_ref().unwrap(),
         &db,
-        REF_FD_TOL,
     );
 
     let make = |x: Vec<f64>, w: Vec<f64>, b: Vec<f64>| ConvTranspose {
@@ -267,24 +215,9 @@ fn conv_references_match_finite_differences() {
     let lx = |x: &[f64]| dot(&dy, &make(x.to_vec(), w0.clone(), b0.clone()).forward());
     let lw = |w: &[f64]| dot(&dy, &make(x0.clone(), w.to_vec(), b0.clone()).forward());
     let lb = |b: &[f64]| dot(&dy, &make(x0.clone(), w0.clone(), b.to_vec()).forward());
-    assert_close(
-        "conv_transpose2d reference dx",
-        &numeric_grad(&lx, &x0),
-        &dx,
-        REF_FD_TOL,
-    );
-    assert_close(
-        "conv_transpose2d reference dw",
-        &numeric_grad(&lw, &w0),
-        &dw,
-        REF_FD_TOL,
-    );
-    assert_close(
-        "conv_transpose2d reference db",
-        &numeric_grad(&lb, &b0),
-        &db,
-        REF_FD_TOL,
-    );
+    assert_finite_differences("conv_transpose2d reference dx", &lx, &x0, &dx);
+    assert_finite_differences("conv_transpose2d reference dw", &lw, &w0, &dw);
+    assert_finite_differences("conv_transpose2d reference db", &lb, &b0, &db);
 }
 
 #[test]

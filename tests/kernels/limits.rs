@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use wgnn::ops::batch_norm::{self, BatchNormParams, RunningStats};
+use wgnn::ops::batch_norm;
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::pool::{self, MaxPoolArgs};
 use wgnn::ops::{conv_transpose2d, elementwise, loss, matmul, optim, reduce};
@@ -34,15 +34,11 @@ fn small() -> &'static Gpu {
 }
 
 fn up(shape: &[usize], v: &[f64]) -> Tensor {
-    Tensor::from_f32(small(), shape, &as_f32(v)).unwrap()
+    upload_to(small(), shape, v)
 }
 
 fn down(t: &Tensor) -> Vec<f64> {
-    t.to_f32(small())
-        .unwrap()
-        .iter()
-        .map(|&x| f64::from(x))
-        .collect()
+    download_from(small(), t)
 }
 
 #[test]
@@ -85,25 +81,11 @@ fn conv_and_conv_transpose_split_by_batch() {
     assert_close("chunked conv2d y", &c.forward(), &down(&y), TOL);
     let dy_host = f32_exact(&random(&mut r, y.numel()));
     let dy = up(y.shape(), &dy_host);
-    let (dx, dw, db) = c.backward(&dy_host);
-    assert_close(
-        "chunked conv2d dx",
-        &dx,
-        &down(&conv2d::conv2d_input_grad(g, &dy, &w, [6, 5], args).unwrap()),
-        TOL,
-    );
-    assert_close(
-        "chunked conv2d dw",
-        &dw,
-        &down(&conv2d::conv2d_weight_grad(g, &x, &dy, [3, 3], args).unwrap()),
-        TOL,
-    );
-    assert_close(
-        "chunked conv2d db",
-        &db,
-        &down(&reduce::channel_sums(g, &dy).unwrap()),
-        TOL,
-    );
+    let expected = c.backward(&dy_host);
+    let dx = conv2d::conv2d_input_grad(g, &dy, &w, [6, 5], args).unwrap();
+    let dw = conv2d::conv2d_weight_grad(g, &x, &dy, [3, 3], args).unwrap();
+    let db = reduce::channel_sums(g, &dy).unwrap();
+    assert_grads(g, "chunked conv2d", expected, [&dx, &dw, &db]);
 
     let t = ConvTranspose {
         x: f32_exact(&random(&mut r, 4 * 3 * 3 * 4)),
@@ -165,16 +147,7 @@ fn batch_norm_splits_by_batch() {
     };
     let (x, gamma, beta) = (up(&dims, &bn.x), up(&[3], &bn.gamma), up(&[3], &bn.beta));
     let (rm, rv) = (up(&[3], &bn.running_mean), up(&[3], &bn.running_var));
-    let p = BatchNormParams {
-        gamma: &gamma,
-        beta: &beta,
-        running: RunningStats {
-            mean: &rm,
-            var: &rv,
-            momentum: 0.1,
-            eps: 1e-5,
-        },
-    };
+    let p = batch_norm_params(&gamma, &beta, &rm, &rv);
     let out = batch_norm::batch_norm2d_train(g, &x, &p).unwrap();
     assert_close("chunked bn y", &bn.forward(), &down(&out.y), TOL);
     assert_close(

@@ -2,9 +2,9 @@
 
 use wgnn::ops::matmul;
 
+use crate::TOL;
 use crate::common::*;
 use crate::reference;
-use crate::{REF_FD_TOL, TOL};
 
 #[test]
 fn linear_matches_reference() {
@@ -43,25 +43,12 @@ fn linear_matches_reference() {
         );
         let dy = f32_exact(&random(&mut r, m * n));
         let dyt = upload(&[m, n], &dy);
-        let (dx, dw, db) = reference::linear_backward(&x, &w, &dy, [m, k, n]);
-        assert_close(
-            &format!("case {i}: dx"),
-            &dx,
-            &download(&matmul::linear_input_grad(gpu, &dyt, &wt).unwrap()),
-            TOL,
-        );
-        assert_close(
-            &format!("case {i}: dw"),
-            &dw,
-            &download(&matmul::linear_weight_grad(gpu, &xt, &dyt).unwrap()),
-            TOL,
-        );
-        assert_close(
-            &format!("case {i}: db"),
-            &db,
-            &download(&matmul::linear_bias_grad(gpu, &dyt).unwrap()),
-            TOL,
-        );
+        let expected = reference::linear_backward(&x, &w, &dy, [m, k, n]);
+        let dx = matmul::linear_input_grad(gpu, &dyt, &wt).unwrap();
+        let dw = matmul::linear_weight_grad(gpu, &xt, &dyt).unwrap();
+        let db = matmul::linear_bias_grad(gpu, &dyt).unwrap();
+        let what = format!("case {i}: linear");
+        assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
     }
 }
 
@@ -79,22 +66,7 @@ fn linear_reference_matches_finite_differences() {
     let lx = |v: &[f64]| dot(&dy, &reference::linear(v, &w, Some(&b), [m, k, n]));
     let lw = |v: &[f64]| dot(&dy, &reference::linear(&x, v, Some(&b), [m, k, n]));
     let lb = |v: &[f64]| dot(&dy, &reference::linear(&x, &w, Some(v), [m, k, n]));
-    assert_close(
-        "linear reference dx",
-        &numeric_grad(&lx, &x),
-        &dx,
-        REF_FD_TOL,
-    );
-    assert_close(
-        "linear reference dw",
-        &numeric_grad(&lw, &w),
-        &dw,
-        REF_FD_TOL,
-    );
-    assert_close(
-        "linear reference db",
-        &numeric_grad(&lb, &b),
-        &db,
-        REF_FD_TOL,
-    );
+    assert_finite_differences("linear reference dx", &lx, &x, &dx);
+    assert_finite_differences("linear reference dw", &lw, &w, &dw);
+    assert_finite_differences("linear reference db", &lb, &b, &db);
 }

@@ -2,9 +2,9 @@
 
 use wgnn::ops::pool::{self, MaxPoolArgs};
 
+use crate::TOL;
 use crate::common::*;
 use crate::reference::{self, Window};
-use crate::{REF_FD_TOL, TOL};
 
 /// VGG's 2/2, odd sizes (floor), overlapping windows with
 /// padding, stride larger than the kernel, non-square windows, C = 1.
@@ -19,6 +19,18 @@ const MAX_CASES: [MaxCase; 6] = [
     ([2, 2, 6, 7], [3, 2], [1, 2], [1, 0]),
     ([4, 3, 2, 2], [2, 2], [2, 2], [0, 0]),
 ];
+
+/// MAX_CASES as (input, arguments).
+fn max_cases() -> impl Iterator<Item = ([usize; 4], MaxPoolArgs)> {
+    MAX_CASES.iter().map(|&(dims, kernel, stride, padding)| {
+        let args = MaxPoolArgs {
+            kernel,
+            stride,
+            padding,
+        };
+        (dims, args)
+    })
+}
 
 fn check_max_pool(x_host: &[f64], dims: [usize; 4], args: MaxPoolArgs, label: &str) {
     let gpu = gpu();
@@ -52,12 +64,7 @@ fn check_max_pool(x_host: &[f64], dims: [usize; 4], args: MaxPoolArgs, label: &s
 
 #[test]
 fn max_pool_matches_reference() {
-    for (i, &(dims, kernel, stride, padding)) in MAX_CASES.iter().enumerate() {
-        let args = MaxPoolArgs {
-            kernel,
-            stride,
-            padding,
-        };
+    for (i, (dims, args)) in max_cases().enumerate() {
         let x = f32_exact(&random(&mut rng(700 + i as u64), dims.iter().product()));
         check_max_pool(&x, dims, args, &format!("case {i}"));
     }
@@ -67,12 +74,7 @@ fn max_pool_matches_reference() {
 /// PyTorch, and overlapping windows must send each output's gradient to that one element.
 #[test]
 fn max_pool_ties_resolve_like_pytorch() {
-    for (i, &(dims, kernel, stride, padding)) in MAX_CASES.iter().enumerate() {
-        let args = MaxPoolArgs {
-            kernel,
-            stride,
-            padding,
-        };
+    for (i, (dims, args)) in max_cases().enumerate() {
         let mut r = rng(800 + i as u64);
         let x: Vec<f64> = random(&mut r, dims.iter().product())
             .iter()
@@ -136,12 +138,7 @@ fn pool_references_match_finite_differences() {
     let dy = random(&mut rng(12), 42);
     let loss = |v: &[f64]| dot(&dy, &reference::adaptive_avg_pool(v, dims, out));
     let dx = reference::adaptive_avg_pool_backward(&dy, dims, out);
-    assert_close(
-        "adaptive reference dx",
-        &numeric_grad(&loss, &x),
-        &dx,
-        REF_FD_TOL,
-    );
+    assert_finite_differences("adaptive reference dx", &loss, &x, &dx);
 
     let win = Window {
         kernel: [3, 2],
@@ -152,12 +149,7 @@ fn pool_references_match_finite_differences() {
     let dy = random(&mut rng(13), y.len());
     let loss = |v: &[f64]| dot(&dy, &reference::max_pool(v, dims, win).0);
     let dx = reference::max_pool_backward(&dy, &arg, dims, yd);
-    assert_close(
-        "max_pool reference dx",
-        &numeric_grad(&loss, &x),
-        &dx,
-        REF_FD_TOL,
-    );
+    assert_finite_differences("max_pool reference dx", &loss, &x, &dx);
 }
 
 /// PyTorch propagates NaN through max pooling.

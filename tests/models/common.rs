@@ -1,4 +1,4 @@
-//! The GPU shared by these tests, and the PyTorch fixtures.
+//! The GPU shared by these tests, the PyTorch fixtures, and errors that must name their cause.
 
 use std::sync::OnceLock;
 
@@ -11,6 +11,18 @@ pub fn gpu() -> &'static Gpu {
             panic!("GPU tests need an adapter: {e}\n(on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
         })
     })
+}
+
+/// Asserts that `result` is an error whose message holds every one of `words`.
+#[track_caller]
+pub fn assert_error_names<T>(result: wgnn::Result<T>, words: &[&str]) {
+    let Err(e) = result else {
+        panic!("succeeded where an error naming {words:?} was due")
+    };
+    let message = e.to_string();
+    for word in words {
+        assert!(message.contains(word), "no {word:?} in: {message}");
+    }
 }
 
 /// A PyTorch printout from `tests/fixtures/pytorch` (copied from the homework spec): the module

@@ -1,5 +1,6 @@
 //! Folder layouts, decoding, normalisation, the mask colour code, and the batch loader.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use image::{Rgb, RgbImage};
@@ -7,6 +8,11 @@ use wgnn::data::{
     Augment, Batches, ClassifyFolder, Dataset, IMAGENET_MEAN, IMAGENET_STD, ImageFolder,
     LAND_COVER, SegmentFolder, SyntheticClassify, SyntheticSegment, mask_class,
 };
+
+/// Saves a black `width` x `height` image as `dir/name`, in the format its extension names.
+fn save_black(dir: &Path, name: &str, width: u32, height: u32) {
+    RgbImage::new(width, height).save(dir.join(name)).unwrap();
+}
 
 #[test]
 fn mask_colours_map_to_classes_by_thresholding() {
@@ -48,7 +54,7 @@ fn classification_folder_reads_labels_and_normalises() {
 fn badly_named_files_are_clear_errors() {
     for name in ["cat.png", "x_1.png", "3_b.png"] {
         let dir = tempfile::tempdir().unwrap();
-        RgbImage::new(4, 4).save(dir.path().join(name)).unwrap();
+        save_black(dir.path(), name, 4, 4);
         let e = ClassifyFolder::open(dir.path()).err().unwrap().to_string();
         assert!(e.contains(name) && e.contains("{label}_{index}.png"), "{e}");
     }
@@ -76,13 +82,9 @@ fn segmentation_folder_pairs_tiles_with_masks() {
     let mut mask = RgbImage::from_pixel(4, 2, Rgb([0, 255, 255]));
     mask.put_pixel(1, 0, Rgb([255, 0, 0]));
     mask.put_pixel(2, 1, Rgb([0, 0, 250]));
-    RgbImage::new(4, 2)
-        .save(dir.path().join("0010_sat.jpg"))
-        .unwrap();
+    save_black(dir.path(), "0010_sat.jpg", 4, 2);
     mask.save(dir.path().join("0010_mask.png")).unwrap();
-    RgbImage::new(4, 2)
-        .save(dir.path().join("0097_sat.png"))
-        .unwrap();
+    save_black(dir.path(), "0097_sat.png", 4, 2);
     mask.save(dir.path().join("0097_mask.png")).unwrap();
     let data = SegmentFolder::open(dir.path()).unwrap();
     assert_eq!(
@@ -106,12 +108,8 @@ fn segmentation_folder_pairs_tiles_with_masks() {
 #[test]
 fn mismatched_and_corrupt_images_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    RgbImage::new(8, 8)
-        .save(dir.path().join("0001_sat.png"))
-        .unwrap();
-    RgbImage::new(8, 4)
-        .save(dir.path().join("0001_mask.png"))
-        .unwrap();
+    save_black(dir.path(), "0001_sat.png", 8, 8);
+    save_black(dir.path(), "0001_mask.png", 8, 4);
     let e = SegmentFolder::open(dir.path())
         .unwrap()
         .get(0)
@@ -121,12 +119,8 @@ fn mismatched_and_corrupt_images_are_clear_errors() {
     assert!(e.contains("is 4x8 but its image is 8x8"), "{e}");
 
     let dir = tempfile::tempdir().unwrap();
-    RgbImage::new(32, 32)
-        .save(dir.path().join("0_1.png"))
-        .unwrap();
-    RgbImage::new(16, 16)
-        .save(dir.path().join("1_2.png"))
-        .unwrap();
+    save_black(dir.path(), "0_1.png", 32, 32);
+    save_black(dir.path(), "1_2.png", 16, 16);
     std::fs::write(dir.path().join("2_3.png"), b"\x89PNG truncated").unwrap();
     let data: Arc<dyn Dataset> = Arc::new(ClassifyFolder::open(dir.path()).unwrap());
     let e = Batches::new(Arc::clone(&data), 2, None, Augment::None)
@@ -213,15 +207,9 @@ fn loader_batches_shuffles_by_seed_and_flips() {
 #[test]
 fn image_folder_ids_for_prediction() {
     let dir = tempfile::tempdir().unwrap();
-    RgbImage::new(4, 4)
-        .save(dir.path().join("0107_sat.jpg"))
-        .unwrap();
-    RgbImage::new(4, 4)
-        .save(dir.path().join("0107_mask.png"))
-        .unwrap();
-    RgbImage::new(4, 4)
-        .save(dir.path().join("holiday.png"))
-        .unwrap();
+    save_black(dir.path(), "0107_sat.jpg", 4, 4);
+    save_black(dir.path(), "0107_mask.png", 4, 4);
+    save_black(dir.path(), "holiday.png", 4, 4);
     let data = ImageFolder::open(dir.path()).unwrap();
     assert_eq!(
         (data.len(), data.id(0), data.id(1)),

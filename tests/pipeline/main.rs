@@ -5,6 +5,8 @@ mod metrics;
 mod resume;
 #[path = "../support/runs.rs"]
 mod runs;
+#[path = "../support/train.rs"]
+mod train_support;
 mod training;
 
 use std::sync::OnceLock;

@@ -3,10 +3,8 @@
 //! steps: tests/soak.rs).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use wgnn::checkpoint::Checkpoint;
-use wgnn::data::SyntheticClassify;
 use wgnn::models::{Architecture, Model, UpsamplingInit};
 use wgnn::ops::optim::{AdamConfig, SgdConfig};
 use wgnn::optimizer::OptimizerConfig;
@@ -15,15 +13,11 @@ use wgnn::{Error, Gpu, GpuOptions};
 
 use crate::gpu;
 use crate::runs::{losses, tensors};
-use crate::training::options;
+use crate::training::{options, two_classes};
 
 /// VGG16-bn on `count` synthetic images of 2 classes, batches of 4, no validation set.
 fn run(dir: &Path, count: usize, epochs: usize, optimizer: OptimizerConfig) -> TrainOptions {
-    let data = Arc::new(SyntheticClassify {
-        count,
-        classes: 2,
-        seed: 1,
-    });
+    let data = two_classes(count, 1);
     let mut o = options(Architecture::Vgg16bn, data.clone(), data, 2, epochs, 4, dir);
     o.val = None;
     o.precise_bn = 4;

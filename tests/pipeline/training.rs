@@ -2,18 +2,36 @@
 
 use std::sync::Arc;
 
-use wgnn::data::{SyntheticClassify, SyntheticSegment};
+use wgnn::data::{Dataset, SyntheticClassify, SyntheticSegment};
 use wgnn::models::{Architecture, UpsamplingInit};
-use wgnn::ops::optim::AdamConfig;
 use wgnn::optimizer::OptimizerConfig;
 use wgnn::train::{TrainOptions, train};
 
 use crate::gpu;
+use crate::train_support::adam_without_decay;
+
+/// `count` images of two synthetic classes.
+pub fn two_classes(count: usize, seed: u64) -> Arc<dyn Dataset> {
+    Arc::new(SyntheticClassify {
+        count,
+        classes: 2,
+        seed,
+    })
+}
+
+/// `count` synthetic 32x32 tiles.
+fn small_tiles(count: usize, seed: u64) -> Arc<dyn Dataset> {
+    Arc::new(SyntheticSegment {
+        count,
+        size: 32,
+        seed,
+    })
+}
 
 pub fn options(
     arch: Architecture,
-    train_set: Arc<dyn wgnn::data::Dataset>,
-    val: Arc<dyn wgnn::data::Dataset>,
+    train_set: Arc<dyn Dataset>,
+    val: Arc<dyn Dataset>,
     classes: usize,
     epochs: usize,
     batch: usize,
@@ -23,11 +41,7 @@ pub fn options(
         val: Some(val),
         epochs,
         batch_size: batch,
-        optimizer: OptimizerConfig::Adam(AdamConfig {
-            lr: 1e-4,
-            weight_decay: 0.0,
-            ..AdamConfig::default()
-        }),
+        optimizer: adam_without_decay(1e-4),
         upsampling_init: UpsamplingInit::Bilinear,
         seed: 3,
         precise_bn: 100,
@@ -40,16 +54,7 @@ pub fn options(
 #[test]
 fn vgg16bn_learns_synthetic_classes() {
     let dir = tempfile::tempdir().unwrap();
-    let train_set = Arc::new(SyntheticClassify {
-        count: 16,
-        classes: 2,
-        seed: 1,
-    });
-    let val = Arc::new(SyntheticClassify {
-        count: 16,
-        classes: 2,
-        seed: 2,
-    });
+    let (train_set, val) = (two_classes(16, 1), two_classes(16, 2));
     let records = train(
         gpu(),
         &options(Architecture::Vgg16bn, train_set, val, 2, 4, 4, dir.path()),
@@ -82,16 +87,7 @@ fn vgg16bn_learns_synthetic_classes() {
 fn fcn_losses_fall_on_synthetic_tiles() {
     for arch in [Architecture::Fcn32s, Architecture::Fcn16s] {
         let dir = tempfile::tempdir().unwrap();
-        let train_set = Arc::new(SyntheticSegment {
-            count: 4,
-            size: 32,
-            seed: 1,
-        });
-        let val = Arc::new(SyntheticSegment {
-            count: 2,
-            size: 32,
-            seed: 2,
-        });
+        let (train_set, val) = (small_tiles(4, 1), small_tiles(2, 2));
         let records = train(gpu(), &options(arch, train_set, val, 7, 3, 2, dir.path())).unwrap();
         assert!(
             records[2].train_loss < records[0].train_loss,
@@ -106,14 +102,8 @@ fn fcn_losses_fall_on_synthetic_tiles() {
 #[test]
 fn a_diverging_loss_stops_training_with_its_epoch_and_step() {
     let dir = tempfile::tempdir().unwrap();
-    let data = |seed| -> Arc<dyn wgnn::data::Dataset> {
-        Arc::new(SyntheticClassify {
-            count: 12,
-            classes: 2,
-            seed,
-        })
-    };
-    let mut o = options(Architecture::Vgg16bn, data(1), data(2), 2, 2, 4, dir.path());
+    let (train_set, val) = (two_classes(12, 1), two_classes(12, 2));
+    let mut o = options(Architecture::Vgg16bn, train_set, val, 2, 2, 4, dir.path());
     o.optimizer = OptimizerConfig::Sgd(wgnn::ops::optim::SgdConfig {
         lr: 1e30,
         momentum: 0.0,

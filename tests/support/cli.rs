@@ -1,5 +1,6 @@
-//! Running the `wgnn` binary from tests.
+//! Running the `wgnn` binary from tests: its argument lists, and scratch folders of data.
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// `wgnn` as on a headless server or CI: no `XDG_RUNTIME_DIR` (Mesa's device-select layer prints
@@ -48,4 +49,67 @@ pub fn synth(task: &str, out: &str, count: usize, seed: u64) {
         "--seed",
         &seed.to_string(),
     ]);
+}
+
+/// The arguments of `wgnn train TASK --data DATA --out OUT`, then `flags`.
+pub fn train_args<'a>(
+    task: &'a str,
+    data: &'a str,
+    out: &'a str,
+    flags: &[&'a str],
+) -> Vec<&'a str> {
+    [&["train", task, "--data", data, "--out", out][..], flags].concat()
+}
+
+/// The arguments of `wgnn eval TASK --weights WEIGHTS --data DATA`.
+pub fn eval_args<'a>(task: &'a str, weights: &'a str, data: &'a str) -> Vec<&'a str> {
+    vec!["eval", task, "--weights", weights, "--data", data]
+}
+
+/// The arguments of `wgnn predict TASK --weights WEIGHTS --images IMAGES --out OUT`, then `flags`.
+pub fn predict_args<'a>(
+    task: &'a str,
+    weights: &'a str,
+    images: &'a str,
+    out: &'a str,
+    flags: &[&'a str],
+) -> Vec<&'a str> {
+    let command = [
+        "predict",
+        task,
+        "--weights",
+        weights,
+        "--images",
+        images,
+        "--out",
+        out,
+    ];
+    [&command[..], flags].concat()
+}
+
+/// A temporary folder for one test.
+pub struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch(tempfile::tempdir().unwrap())
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    /// A path inside, as a command-line argument.
+    pub fn arg(&self, name: &str) -> String {
+        self.path(name).to_string_lossy().into_owned()
+    }
+}
+
+/// A scratch folder holding `train` and `val`, folders of `train_count` and `val_count` items of
+/// `wgnn synth TASK` data (seeds 1 and 2).
+pub fn train_and_val(task: &str, train_count: usize, val_count: usize) -> Scratch {
+    let s = Scratch::new();
+    synth(task, &s.arg("train"), train_count, 1);
+    synth(task, &s.arg("val"), val_count, 2);
+    s
 }
