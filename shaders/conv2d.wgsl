@@ -9,6 +9,9 @@
 //                        packed[ci, ky, kx, co] = weight[ci, co, kh-1-ky, kw-1-kx], which makes the
 //                        forward kernels compute the input gradient of a stride-1 convolution
 //                        (padding k - 1 - p). One invocation per vec4 of packed channels.
+//   pack_weight_blocks:  pack_weight without flip when c_in * kh * kw is a multiple of 4: a 4 x 4
+//                        block per invocation, four vec4 loads along the weight's rows stored as
+//                        four vec4s along packed rows.
 //   pad_rows:            out4 as [n, ci, yy, xx] = x[n, ci, yy - ph, xx - pw], zero outside x, for
 //                        yy < oh + kh - 1 and xx < 4 * row_vec4s (whole vec4s). One invocation
 //                        per vec4.
@@ -51,7 +54,6 @@ const QUADS: u32 = 2u;
 const_assert FC * QUADS == 16u;
 
 // Params and bindings 0 to 4 (params, x, weight, bias, y): conv_common.wgsl, prepended.
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(7) var<storage, read> packed: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read> x_last: array<vec4<f32>>;
@@ -493,16 +495,13 @@ fn forward_rows_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
                      @builtin(local_invocation_id) lid: vec3<u32>) {
     let blk = rows_block(workgroup_index(wid, nwg) * WG + lid.x);
     if (!blk.valid) { return; }
-    // Channels past c_out repeat the last (they are not stored).
-    var b: array<f32, FC>;
-    for (var c = 0u; c < FC; c++) {
-        b[c] = bias[min(blk.co0 + c, params.c_out - 1u)];
-    }
-    store_rows(blk, b);
+    let lo = biases4(blk.co0);
+    let hi = biases4(blk.co0 + 4u);
+    store_rows(blk, array<f32, FC>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w));
 }
 
 // Stores a forward_rows block, channel co0 + c plus b[c]. Written out (FC * QUADS = 16 entries),
-// so acc is only indexed by constants (see forward_rows).
+// so acc is only indexed by constants (see acc in rows_block).
 fn store_rows(blk: RowsBlock, b: array<f32, FC>) {
     store_block(0u, blk, b, blk.acc[0]);
     store_block(1u, blk, b, blk.acc[1]);

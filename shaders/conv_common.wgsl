@@ -5,7 +5,7 @@ struct Params {
     n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, kh: u32, kw: u32,
     sh: u32, sw: u32, ph: u32, pw: u32, x_off: u32, y_off: u32,
     segments: u32, rows_per_segment: u32, flip: u32, rows: u32, row_vec4s: u32,
-    image_major: u32, _pad: u32,
+    image_major: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -24,8 +24,10 @@
 //   transpose:    c[j, i] = a[i, j] for a [m, n] (c's rows padded to b_row floats, the padding
 //                 zeroed), so linear's weight [out, in] becomes a row-major B. One invocation per
 //                 element of c.
-// Each product entry point has a _bias twin (matmul_bias, ...), the only ones that read `bias`
-// (has_bias 1 or 2): the others bind no buffer for it.
+// The vec4 product entry points have a _bias twin (matmul_vec4_bias, matmul_vec4x2_bias,
+// matmul_rows_vec4x2_bias), the only ones that read `bias` (has_bias 1 or 2): the others bind no
+// buffer for it. `matmul` has none: linear's B, the only operand a bias comes with, is always
+// vec4-aligned.
 
 override WG: u32 = 64;
 const TM: u32 = 4u;
@@ -105,13 +107,13 @@ fn scalar_block(m0: u32, n0: u32) -> array<array<f32, TN>, TM> {
     return acc;
 }
 
-// Stores `matmul`'s block at (m0, n0) with the bias values bb.
-fn store_scalar_block(m0: u32, n0: u32, acc: array<array<f32, TN>, TM>, bb: BlockBias) {
+// Stores `matmul`'s block at (m0, n0).
+fn store_scalar_block(m0: u32, n0: u32, acc: array<array<f32, TN>, TM>) {
     // Flat loops without breaks, so they unroll and acc stays in registers.
     for (var i = 0u; i < TM; i++) {
         for (var j = 0u; j < TN; j++) {
             if (m0 + i < params.m && n0 + j < params.n) {
-                store(m0 + i, n0 + j, acc[i][j], bb.cols[0][j]);
+                store(m0 + i, n0 + j, acc[i][j], 0.0);
             }
         }
     }
@@ -123,16 +125,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= scalar_blocks()) { return; }
     let o = scalar_origin(i);
-    store_scalar_block(o.x, o.y, scalar_block(o.x, o.y), BlockBias());
-}
-
-@compute @workgroup_size(WG)
-fn matmul_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= scalar_blocks()) { return; }
-    let o = scalar_origin(i);
-    store_scalar_block(o.x, o.y, scalar_block(o.x, o.y), block_bias(o.x, o.y));
+    store_scalar_block(o.x, o.y, scalar_block(o.x, o.y));
 }
 
 // c[row, col] = value, plus b (the bias of column col) and the old c[row, col] when asked.

@@ -1,8 +1,10 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016): each
 // 2x2 output tile costs 16 multiplies per (input, output) channel pair instead of 36, so the same
 // product kernel finishes the convolution 2.25x sooner. With T tiles (n * ceil(oh/2) * ceil(ow/2)),
-// the transformed weight U [16, c_in, co_pad] and input V [16, c_in, t_pad] are k-major operands of
-// matmul.wgsl's matmul_vec4x2, batched in one dispatch: M[xi] [c_out, t_pad] = U[xi]^T V[xi].
+// the transformed weight U and input V [16, c_in, t_pad] are operands of matmul.wgsl's products,
+// batched in one dispatch: M[xi] [c_out, t_pad] = U[xi] V[xi] over c_in, with U [16, c_out, ci_pad]
+// row-major (weights_transform_rows, matmul_rows_vec4x2) for a forward, or U [16, c_in, co_pad]
+// k-major (weights_transform, matmul_vec4x2) for an input gradient.
 //   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
 //                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient (the weight is the
 //                      forward's [c_in', c_out', 3, 3]); zero for co >= c_out. One invocation per

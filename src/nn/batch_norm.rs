@@ -1,11 +1,10 @@
 //! BatchNorm2d, and Precise BN: its running statistics recomputed over training batches.
 
 use super::layers::{nchw, upload};
-use super::{Context, Entry, Module};
+use super::{Context, Entry, Module, Param};
 use crate::autograd::{BatchNormArgs, Graph, Var};
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::nn::Param;
 use crate::ops::batch_norm::RunningStats;
 use crate::tensor::Tensor;
 

@@ -15,7 +15,7 @@ kernel_params! {
     struct Params {
         n: u32, c: u32, hw: u32, n_base: u32, x_off: u32, dy_off: u32, out_off: u32,
         training: u32, momentum: f32, eps: f32, count: u32, segments: u32, seg_len: u32,
-        vec4_ok: u32, _pad: u32,
+        vec4_ok: u32, _pad1: u32, _pad2: u32,
     }
 }
 

@@ -78,16 +78,23 @@ pub(crate) fn matmul(
             slot::A,
             slot::B4,
         ),
-        _ => (
-            ["matmul", "matmul_bias"],
-            m.div_ceil(TM) * n.div_ceil(TN),
-            slot::A,
-            slot::B,
-        ),
+        _ => {
+            // No bias twin: linear's B, the only operand a bias comes with, is always vec4-aligned.
+            crate::ensure_shape!(
+                bias.is_none(),
+                "matmul: a bias needs B's rows as whole vec4s (the scalar kernel reads none)"
+            );
+            (
+                ["matmul", "matmul"],
+                m.div_ceil(TM) * n.div_ceil(TN),
+                slot::A,
+                slot::B,
+            )
+        }
     };
-    // The vec4 kernels store through c4 (vec4_out) as well as c: the same view, bound as both.
     let mut buffers = vec![(a_slot, a.0), (b_slot, b.0), (slot::C, c)];
-    if entries[0] != "matmul" {
+    if b_vec4 {
+        // The vec4 kernels store through c4 (vec4_out) as well as c: the same view, bound as both.
         buffers.push((slot::C4, c));
     }
     let (entry, buffers) = optional_input(entries, bias.map(|b| (slot::BIAS, b)), &buffers);

@@ -84,7 +84,7 @@ pub fn train_observed(
         observer,
     };
     while run.at.epoch <= o.epochs {
-        run_epoch(&mut run).map_err(|e| {
+        run.epoch().map_err(|e| {
             match e {
                 // The GPU is gone: say where the run can be picked up again, if anywhere.
                 Error::Device(msg) if last.exists() => Error::Device(format!(
@@ -113,84 +113,151 @@ struct Run<'a> {
     observer: &'a mut dyn Observer,
 }
 
-/// A `Run` borrowed apart.
-type RunParts<'r, 'a> = (
-    &'a Gpu,
-    &'a TrainOptions,
-    &'r mut Model,
-    &'r mut Optimizer,
-    &'r mut Position,
-    &'r mut (dyn Observer + 'a),
-);
-
-impl<'a> Run<'a> {
-    fn parts(&mut self) -> RunParts<'_, 'a> {
-        (
-            self.gpu,
-            self.o,
-            &mut self.model,
-            &mut self.optimizer,
-            &mut self.at,
-            &mut *self.observer,
-        )
-    }
-}
-
-/// The rest of epoch `at.epoch`: its remaining steps, Precise BN, validation, and the files.
-fn run_epoch(run: &mut Run) -> Result<()> {
-    let start = Instant::now();
-    train_steps(run)?;
-    let (gpu, o, model, optimizer, at, observer) = run.parts();
-    let epoch = at.epoch;
-    let train_loss = at.loss_sum / at.images.max(1) as f64;
-    precise_batch_norm(gpu, o, model, epoch)?;
-    let (val_metric, score) = match &o.val {
-        Some(val) => {
-            let m = evaluate(gpu, model, Arc::clone(val), o.batch_size)?.metric();
-            (m, m)
+impl Run<'_> {
+    /// The rest of epoch `at.epoch`: its remaining steps, Precise BN, validation, and the files.
+    fn epoch(&mut self) -> Result<()> {
+        let start = Instant::now();
+        self.steps()?;
+        let (gpu, o) = (self.gpu, self.o);
+        let epoch = self.at.epoch;
+        let train_loss = self.at.loss_sum / self.at.images.max(1) as f64;
+        precise_batch_norm(gpu, o, &mut self.model, epoch)?;
+        let (val_metric, score) = match &o.val {
+            Some(val) => {
+                let m = evaluate(gpu, &mut self.model, Arc::clone(val), o.batch_size)?.metric();
+                (m, m)
+            }
+            // Without validation data the lowest training loss counts as best.
+            None => (f64::NAN, -train_loss),
+        };
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            val_metric,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        println!(
+            "epoch {epoch}/{}: train loss {train_loss:.4}, validation {} {}, {:.1} s",
+            o.epochs,
+            o.arch.metric_name(),
+            if val_metric.is_nan() {
+                "n/a".to_owned()
+            } else {
+                format!("{val_metric:.4}")
+            },
+            record.seconds
+        );
+        self.at.records.push(record);
+        self.observer
+            .after_epoch(gpu, &mut self.model, &self.at.records)?;
+        // best.safetensors and metrics.csv go first: if the run stops before last.safetensors is
+        // replaced, the resumed run repeats this epoch and writes them again, identically.
+        // NaN never compares greater, so an undefined metric never replaces a defined best.
+        let when = format!("by the end of epoch {epoch}");
+        if score > self.at.best || epoch == 1 {
+            self.at.best = if score.is_nan() { self.at.best } else { score };
+            checkpoint::save(gpu, &mut self.model, &o.out.join("best.safetensors"))
+                .map_err(|e| diverged(e, &when))?;
         }
-        // Without validation data the lowest training loss counts as best.
-        None => (f64::NAN, -train_loss),
-    };
-    let record = EpochRecord {
-        epoch,
-        train_loss,
-        val_metric,
-        seconds: start.elapsed().as_secs_f64(),
-    };
-    println!(
-        "epoch {epoch}/{}: train loss {train_loss:.4}, validation {} {}, {:.1} s",
-        o.epochs,
-        o.arch.metric_name(),
-        if val_metric.is_nan() {
-            "n/a".to_owned()
-        } else {
-            format!("{val_metric:.4}")
-        },
-        record.seconds
-    );
-    at.records.push(record);
-    observer.after_epoch(gpu, model, &at.records)?;
-    // best.safetensors and metrics.csv go first: if the run stops before last.safetensors is
-    // replaced, the resumed run repeats this epoch and writes them again, identically.
-    // NaN never compares greater, so an undefined metric never replaces a defined best.
-    let when = format!("by the end of epoch {epoch}");
-    if score > at.best || epoch == 1 {
-        at.best = if score.is_nan() { at.best } else { score };
-        checkpoint::save(gpu, model, &o.out.join("best.safetensors"))
-            .map_err(|e| diverged(e, &when))?;
+        crate::fsutil::write_atomically(
+            &o.out.join("metrics.csv"),
+            metrics_csv(&self.at.records).as_bytes(),
+        )?;
+        let curves = training_curves(&self.at.records, o.arch.metric_name());
+        crate::draw::save_png(&curves, &o.out.join("curves.png"))?;
+        self.at.epoch += 1;
+        self.at.step = 0;
+        self.at.loss_sum = 0.0;
+        self.at.images = 0;
+        save_resume_point(gpu, o, &mut self.model, &self.optimizer, &self.at)
+            .map_err(|e| diverged(e, &when))
     }
-    crate::fsutil::write_atomically(
-        &o.out.join("metrics.csv"),
-        metrics_csv(&at.records).as_bytes(),
-    )?;
-    let curves = training_curves(&at.records, o.arch.metric_name());
-    crate::draw::save_png(&curves, &o.out.join("curves.png"))?;
-    at.epoch += 1;
-    at.step = 0;
-    at.loss_sum = 0.0;
-    at.images = 0;
-    save_resume_point(gpu, o, model, optimizer, at).map_err(|e| diverged(e, &when))
+
+    /// The remaining steps of epoch `at.epoch`, saving a resume point every `checkpoint_every`
+    /// steps.
+    fn steps(&mut self) -> Result<()> {
+        let (gpu, o) = (self.gpu, self.o);
+        let epoch = self.at.epoch;
+        let seed = o.seed.wrapping_add(epoch as u64);
+        let batches = Batches::starting_at(
+            Arc::clone(&o.train),
+            o.batch_size,
+            Some(seed),
+            o.augment,
+            self.at.step,
+        );
+        let count = batches.batch_count();
+        let bar = if o.progress {
+            ProgressBar::new(count as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+                .expect("valid progress template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{epoch}/{}", o.epochs));
+        bar.set_position(self.at.step as u64);
+        let start = Instant::now();
+        let images_before = self.at.images;
+        // A step's loss is collected after the next step is submitted, so the GPU never waits for
+        // the host between steps.
+        let collect = |at: &mut Position, (step, batch_images, loss): (usize, usize, Download)| {
+            let value = f64::from(loss.wait(gpu)?[0]);
+            if !value.is_finite() {
+                return Err(Error::Shape(format!(
+                    "the loss became {value} at epoch {epoch}, step {}; the last good checkpoint is kept. \
+                 Usual causes: a learning rate too high, or bad labels",
+                    step + 1
+                )));
+            }
+            at.loss_sum += value * batch_images as f64;
+            at.images += batch_images;
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.4}  {:.2} images/s",
+                at.loss_sum / at.images as f64,
+                (at.images - images_before) as f64 / start.elapsed().as_secs_f64()
+            ));
+            Ok(())
+        };
+        let mut pending: Option<(usize, usize, Download)> = None;
+        for (step, batch) in (self.at.step..).zip(batches) {
+            let batch = batch?;
+            let labels = checked_labels(&batch, self.model.classes, "training")?;
+            let g = Graph::training(gpu)?;
+            let x = g.input(Tensor::from_f32(gpu, &batch.shape, &batch.images)?);
+            let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;
+            let ctx = Context::train(seed.wrapping_mul(0x1000_0000_01b3) ^ step as u64);
+            let logits = self.model.forward(&g, &x, &ctx)?;
+            let loss = g.cross_entropy(&logits, &targets, None)?;
+            let mut grads = g.backward(&loss)?;
+            collect_grads(self.model.net.as_mut(), &mut grads);
+            self.optimizer.step(gpu, self.model.net.as_mut())?;
+            let download = loss.value.to_f32_later(gpu)?;
+            if let Some(previous) = pending.replace((step, batch.shape[0], download)) {
+                collect(&mut self.at, previous)?;
+            }
+            let done = step + 1;
+            if o.checkpoint_every > 0 && done % o.checkpoint_every == 0 && done < count {
+                // Only a step whose loss was seen to be finite is saved.
+                if let Some(current) = pending.take() {
+                    collect(&mut self.at, current)?;
+                }
+                self.at.step = done;
+                save_resume_point(gpu, o, &mut self.model, &self.optimizer, &self.at)
+                    .map_err(|e| diverged(e, &format!("at epoch {epoch}, step {done}")))?;
+            }
+            self.observer.after_step(StepEvent { epoch, step: done })?;
+        }
+        if let Some(last) = pending {
+            collect(&mut self.at, last)?;
+        }
+        self.at.step = count;
+        bar.finish_and_clear();
+        Ok(())
+    }
 }
 
 /// A checkpoint refused for non-finite weights, said as what it means for the run.
@@ -202,91 +269,6 @@ fn diverged(e: Error, when: &str) -> Error {
         )),
         other => other,
     }
-}
-
-/// The remaining steps of epoch `at.epoch`, saving a resume point every `checkpoint_every` steps.
-fn train_steps(run: &mut Run) -> Result<()> {
-    let (gpu, o, model, optimizer, at, observer) = run.parts();
-    let epoch = at.epoch;
-    let seed = o.seed.wrapping_add(epoch as u64);
-    let batches = Batches::starting_at(
-        Arc::clone(&o.train),
-        o.batch_size,
-        Some(seed),
-        o.augment,
-        at.step,
-    );
-    let count = batches.batch_count();
-    let bar = if o.progress {
-        ProgressBar::new(count as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid progress template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("{epoch}/{}", o.epochs));
-    bar.set_position(at.step as u64);
-    let start = Instant::now();
-    let images_before = at.images;
-    // A step's loss is collected after the next step is submitted, so the GPU never waits for
-    // the host between steps.
-    let collect = |at: &mut Position, (step, batch_images, loss): (usize, usize, Download)| {
-        let value = f64::from(loss.wait(gpu)?[0]);
-        if !value.is_finite() {
-            return Err(Error::Shape(format!(
-                "the loss became {value} at epoch {epoch}, step {}; the last good checkpoint is kept. \
-                 Usual causes: a learning rate too high, or bad labels",
-                step + 1
-            )));
-        }
-        at.loss_sum += value * batch_images as f64;
-        at.images += batch_images;
-        bar.inc(1);
-        bar.set_message(format!(
-            "loss {:.4}  {:.2} images/s",
-            at.loss_sum / at.images as f64,
-            (at.images - images_before) as f64 / start.elapsed().as_secs_f64()
-        ));
-        Ok(())
-    };
-    let mut pending: Option<(usize, usize, Download)> = None;
-    for (step, batch) in (at.step..).zip(batches) {
-        let batch = batch?;
-        let labels = checked_labels(&batch, model.classes, "training")?;
-        let g = Graph::training(gpu)?;
-        let x = g.input(Tensor::from_f32(gpu, &batch.shape, &batch.images)?);
-        let targets = Tensor::from_i32(gpu, &batch.label_shape(), labels)?;
-        let ctx = Context::train(seed.wrapping_mul(0x1000_0000_01b3) ^ step as u64);
-        let logits = model.forward(&g, &x, &ctx)?;
-        let loss = g.cross_entropy(&logits, &targets, None)?;
-        let mut grads = g.backward(&loss)?;
-        collect_grads(model.net.as_mut(), &mut grads);
-        optimizer.step(gpu, model.net.as_mut())?;
-        let download = loss.value.to_f32_later(gpu)?;
-        if let Some(previous) = pending.replace((step, batch.shape[0], download)) {
-            collect(at, previous)?;
-        }
-        let done = step + 1;
-        if o.checkpoint_every > 0 && done % o.checkpoint_every == 0 && done < count {
-            // Only a step whose loss was seen to be finite is saved.
-            if let Some(current) = pending.take() {
-                collect(at, current)?;
-            }
-            at.step = done;
-            save_resume_point(gpu, o, model, optimizer, at)
-                .map_err(|e| diverged(e, &format!("at epoch {epoch}, step {done}")))?;
-        }
-        observer.after_step(StepEvent { epoch, step: done })?;
-    }
-    if let Some(last) = pending {
-        collect(at, last)?;
-    }
-    at.step = count;
-    bar.finish_and_clear();
-    Ok(())
 }
 
 /// Precise BN after epoch `epoch` (see `recompute_batch_norm_statistics`): over up to

@@ -92,14 +92,14 @@ kernel_params! {
         n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, kh: u32, kw: u32,
         sh: u32, sw: u32, ph: u32, pw: u32, x_off: u32, y_off: u32,
         segments: u32, rows_per_segment: u32, flip: u32, rows: u32, row_vec4s: u32,
-        image_major: u32, _pad: u32,
+        image_major: u32, _pad0: u32, _pad1: u32, _pad2: u32,
     }
 }
 
 slots! {
     /// conv2d.wgsl's storage bindings.
     mod conv2d_slot {
-        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, DY: dy = 5, PARTIAL: partial = 6,
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, PARTIAL: partial = 6,
         PACKED: packed = 7, X_LAST: x_last = 8, DY_LAST: dy_last = 9, X_ROWS: x_rows = 10,
         OUT4: out4 = 11, WEIGHT4: weight4 = 12,
     }
