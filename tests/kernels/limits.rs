@@ -228,6 +228,15 @@ fn pooling_elementwise_linear_loss_and_optimisers_split() {
         &down(&y),
         TOL,
     );
+    // With a bias, the row chunks run matmul_vec4_bias (its own rng: the inputs below stay as they were).
+    let b = f32_exact(&random(&mut rng(2001), n));
+    let y = matmul::linear(g, &up(&[m, k], &a), &up(&[n, k], &w), Some(&up(&[n], &b))).unwrap();
+    assert_close(
+        "chunked linear with bias",
+        &reference::linear(&a, &w, Some(&b), [m, k, n]),
+        &down(&y),
+        TOL,
+    );
     let dy = f32_exact(&random(&mut r, m * n));
     let (_, dw, db) = reference::linear_backward(&a, &w, &dy, [m, k, n]);
     assert_close(
