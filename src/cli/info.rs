@@ -66,7 +66,7 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
             println!("    {name:<32} {value}");
         }
     }
-    let chosen = gpu::choose_adapter(wanted)?;
+    let chosen = gpu::choose_adapter(wanted, None)?;
     println!("wgnn uses: {}", gpu::describe(&chosen.get_info()));
     Ok(ExitCode::SUCCESS)
 }

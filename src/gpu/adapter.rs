@@ -44,20 +44,23 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8, u8) {
     (hardware, backend, kind)
 }
 
-/// The adapter to use: the best one, or the best whose name contains `wanted` (case-insensitive).
-/// `wanted` falls back to the `WGNN_ADAPTER` environment variable.
-pub fn choose_adapter(wanted: Option<&str>) -> Result<wgpu::Adapter> {
+/// The adapter to use: the best one, or the best whose name contains `wanted` (case-insensitive),
+/// among `backends` if given. `wanted` falls back to the `WGNN_ADAPTER` environment variable.
+pub fn choose_adapter(
+    wanted: Option<&str>,
+    backends: Option<wgpu::Backends>,
+) -> Result<wgpu::Adapter> {
     let from_env = std::env::var(ADAPTER_ENV).ok().filter(|s| !s.is_empty());
     let wanted = wanted.map(str::to_owned).or(from_env);
     // GL is probed only when no Vulkan/Metal/DX12 adapter fits: its compute support is the weakest,
     // probing it is slow, and its drivers print to stderr.
-    let mut adapters = ranked_adapters(wgpu::Backends::PRIMARY);
+    let mut adapters = ranked_adapters(backends.unwrap_or(wgpu::Backends::PRIMARY));
     let fits = |a: &wgpu::Adapter| {
         wanted
             .as_ref()
             .is_none_or(|w| a.get_info().name.to_lowercase().contains(&w.to_lowercase()))
     };
-    if !adapters.iter().any(fits) {
+    if backends.is_none() && !adapters.iter().any(fits) {
         adapters.extend(ranked_adapters(wgpu::Backends::SECONDARY));
     }
     if adapters.is_empty() {

@@ -76,8 +76,22 @@ impl<'a> Launch<'a> {
     /// Records `invocations` invocations (one-dimensional kernels; the device's workgroup size
     /// makes the grid) into the open encoder.
     pub(crate) fn run(&self, gpu: &Gpu, invocations: usize) -> Result<()> {
-        gpu.launch(self, invocations as u64)
+        gpu.launch(self, Grid::Invocations(invocations as u64))
     }
+
+    /// Records `workgroups` workgroups of the device's tile (tiled.wgsl's `TX` x `TY`
+    /// invocations, `TK`-deep stages) into the open encoder.
+    pub(crate) fn run_tiles(&self, gpu: &Gpu, workgroups: usize) -> Result<()> {
+        gpu.launch(self, Grid::Tiles(workgroups as u64))
+    }
+}
+
+/// How a launch's size is given.
+enum Grid {
+    /// Invocations of a kernel whose workgroup size is the override `WG`.
+    Invocations(u64),
+    /// Workgroups of a kernel whose workgroup is the tile (overrides `TX`, `TY`, `TK`).
+    Tiles(u64),
 }
 
 impl Gpu {
@@ -157,18 +171,32 @@ impl Gpu {
             .collect()
     }
 
-    fn launch(&self, l: &Launch, invocations: u64) -> Result<()> {
-        if invocations == 0 {
+    fn launch(&self, l: &Launch, size: Grid) -> Result<()> {
+        let (workgroups, mut constants) = match size {
+            Grid::Invocations(invocations) => {
+                let workgroup = self.tuning.workgroup_size;
+                (
+                    invocations.div_ceil(u64::from(workgroup)),
+                    vec![("WG", f64::from(workgroup))],
+                )
+            }
+            Grid::Tiles(workgroups) => {
+                let tile = self.tuning.tile;
+                (
+                    workgroups,
+                    vec![
+                        ("TX", f64::from(tile.tx)),
+                        ("TY", f64::from(tile.ty)),
+                        ("TK", f64::from(tile.tk)),
+                    ],
+                )
+            }
+        };
+        if workgroups == 0 {
             return Ok(());
         }
         self.check_lost()?;
-        let workgroup = self.tuning.workgroup_size;
-        let grid = self.fold(
-            invocations.div_ceil(u64::from(workgroup)),
-            l.shader,
-            l.entry,
-        )?;
-        let mut constants = vec![("WG", f64::from(workgroup))];
+        let grid = self.fold(workgroups, l.shader, l.entry)?;
         constants.extend_from_slice(l.constants);
         let pipeline = self.pipeline(l.shader, l.entry, &constants)?;
         // Not `create_buffer_init`: its mapping panics once the device is lost.

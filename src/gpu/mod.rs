@@ -72,39 +72,163 @@ impl PendingRead {
 pub struct GpuOptions {
     /// Substring of the adapter name; falls back to `WGNN_ADAPTER`, then to the best adapter.
     pub adapter: Option<String>,
+    /// The backends to look for adapters on (default: Vulkan, Metal and DX12, then GL; narrowed
+    /// further by `WGPU_BACKEND`).
+    pub backends: Option<wgpu::Backends>,
     /// Largest storage-buffer binding wgnn will create, in bytes.
     pub max_binding_bytes: Option<u64>,
-    /// Largest workgroup count per dispatch dimension wgnn will use.
+    /// Largest workgroup count per dimension wgnn will use.
     pub max_workgroups_per_dim: Option<u32>,
     /// Invocations per workgroup instead of the device's default (see `Tuning`); also
     /// `WGNN_WORKGROUP_SIZE`.
     pub workgroup_size: Option<u32>,
+    /// The kernel family instead of the device's default (see `Tuning`); also `WGNN_KERNELS`.
+    pub kernels: Option<KernelFamily>,
+    /// Open the device with WebGPU's default limits instead of the adapter's; also
+    /// `WGNN_LIMITS=webgpu`.
+    pub webgpu_limits: bool,
 }
 
 /// Environment variable that overrides the workgroup size.
 pub const WORKGROUP_SIZE_ENV: &str = "WGNN_WORKGROUP_SIZE";
+/// Environment variable that picks the kernel family: `gpu` or `cpu`.
+pub const KERNELS_ENV: &str = "WGNN_KERNELS";
+/// Environment variable that, set to `webgpu`, opens the device with WebGPU's default limits.
+pub const LIMITS_ENV: &str = "WGNN_LIMITS";
+
+/// The two kernel families for products and convolutions. Both compute the same results within
+/// f32 rounding, each in a fixed order (bit-reproducible on one device).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelFamily {
+    /// Register blocks per invocation, no workgroup memory: what CPU devices (lavapipe) run
+    /// fastest, where workgroup memory is ordinary memory and barriers cost.
+    Cpu,
+    /// Workgroup tiles: operand tiles staged in workgroup memory and shared by 64 to 256
+    /// invocations, each accumulating a 4x4 register block (tiled.wgsl): what GPUs are built for.
+    Gpu,
+}
+
+impl KernelFamily {
+    /// The name `WGNN_KERNELS` takes and reports print.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelFamily::Cpu => "cpu",
+            KernelFamily::Gpu => "gpu",
+        }
+    }
+
+    fn parse(v: &str) -> Result<KernelFamily> {
+        match v.trim() {
+            "cpu" => Ok(KernelFamily::Cpu),
+            "gpu" => Ok(KernelFamily::Gpu),
+            _ => Err(Error::Device(format!(
+                "{KERNELS_ENV}={v} is not a kernel family: use gpu or cpu"
+            ))),
+        }
+    }
+}
+
+/// The workgroup tile of the GPU family (tiled.wgsl's `override` constants): `tx` x `ty`
+/// invocations, each computing a 4x4 block, so the workgroup computes a (4 ty) x (4 tx) tile of
+/// the output, reading `tk` columns of A and rows of B per stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    pub tx: u32,
+    pub ty: u32,
+    pub tk: u32,
+}
+
+impl Tile {
+    /// Rows and columns of the output each invocation computes (tiled.wgsl's RM and RN).
+    pub const BLOCK: u32 = 4;
+
+    /// Workgroup memory the tile stages: a (4 ty) x tk tile of A and a tk x (4 tx) tile of B.
+    pub fn workgroup_bytes(self) -> u32 {
+        4 * self.tk * Tile::BLOCK * (self.tx + self.ty)
+    }
+
+    /// Rows (m) and columns (n) of the output one workgroup computes.
+    pub fn output(self) -> [usize; 2] {
+        [
+            (self.ty * Tile::BLOCK) as usize,
+            (self.tx * Tile::BLOCK) as usize,
+        ]
+    }
+
+    /// The largest of the preferred tiles the limits allow: 64x64 outputs from 256 invocations
+    /// with 16-deep stages (8 KiB of workgroup memory) first, smaller where a device grants less.
+    fn within(limits: &wgpu::Limits) -> Tile {
+        const PREFERRED: [Tile; 5] = [
+            Tile {
+                tx: 16,
+                ty: 16,
+                tk: 16,
+            },
+            Tile {
+                tx: 16,
+                ty: 8,
+                tk: 16,
+            },
+            Tile {
+                tx: 8,
+                ty: 8,
+                tk: 16,
+            },
+            Tile {
+                tx: 8,
+                ty: 8,
+                tk: 8,
+            },
+            Tile {
+                tx: 4,
+                ty: 4,
+                tk: 8,
+            },
+        ];
+        let fits = |t: &Tile| {
+            t.tx * t.ty <= limits.max_compute_invocations_per_workgroup
+                && t.tx <= limits.max_compute_workgroup_size_x
+                && t.ty <= limits.max_compute_workgroup_size_y
+                && t.workgroup_bytes() <= limits.max_compute_workgroup_storage_size
+        };
+        PREFERRED
+            .into_iter()
+            .find(fits)
+            .unwrap_or(PREFERRED[PREFERRED.len() - 1])
+    }
+}
 
 /// Launch shapes chosen per device. The kernels' per-invocation register blocks are fixed in WGSL
 /// (function-scope arrays cannot be sized by `override` constants); the workgroup size is the WGSL
-/// `override WG` of every kernel.
+/// `override WG` of every register-block kernel, the tile the overrides of tiled.wgsl.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tuning {
     pub workgroup_size: u32,
+    pub family: KernelFamily,
+    pub tile: Tile,
 }
 
 impl Tuning {
     /// Defaults: 64 invocations on CPU devices (lavapipe: 32, 64 and 128 measured the same, see
     /// PERFORMANCE.md 8), 256 on GPUs (a multiple of every vendor's SIMD width, four to eight
-    /// waves to hide latency), never above the device's limits.
+    /// waves to hide latency), never above the device's limits. The register-block family on CPU
+    /// devices, the tiled one on discrete, integrated and virtual GPUs.
     pub fn for_device(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Tuning {
-        let preferred = match info.device_type {
-            wgpu::DeviceType::Cpu | wgpu::DeviceType::Other => 64,
-            _ => 256,
-        };
+        let cpu_like = matches!(
+            info.device_type,
+            wgpu::DeviceType::Cpu | wgpu::DeviceType::Other
+        );
+        let preferred = if cpu_like { 64 } else { 256 };
         Tuning {
             workgroup_size: preferred
                 .min(limits.max_compute_invocations_per_workgroup)
                 .min(limits.max_compute_workgroup_size_x),
+            family: if cpu_like {
+                KernelFamily::Cpu
+            } else {
+                KernelFamily::Gpu
+            },
+            tile: Tile::within(limits),
         }
     }
 }
@@ -145,9 +269,35 @@ pub struct Gpu {
 impl Gpu {
     /// Opens the chosen adapter with its own limits (not wgpu's conservative defaults).
     pub fn new(options: &GpuOptions) -> Result<Gpu> {
-        let adapter = choose_adapter(options.adapter.as_deref())?;
+        let adapter = choose_adapter(options.adapter.as_deref(), options.backends)?;
         let info = adapter.get_info();
-        let limits = adapter.limits();
+        let webgpu_limits = options.webgpu_limits
+            || match std::env::var(LIMITS_ENV) {
+                Ok(v) if v.trim() == "webgpu" => true,
+                Ok(v) if v.trim().is_empty() || v.trim() == "adapter" => false,
+                Ok(v) => {
+                    return Err(Error::Device(format!(
+                        "{LIMITS_ENV}={v} is not a choice of limits: use webgpu or adapter"
+                    )));
+                }
+                Err(_) => false,
+            };
+        let limits = if webgpu_limits {
+            let webgpu = wgpu::Limits::default();
+            let mut short = None;
+            webgpu.check_limits_with_fail_fn(&adapter.limits(), true, |name, want, have| {
+                short = Some(format!("{name} is {have}, WebGPU's default is {want}"));
+            });
+            if let Some(short) = short {
+                return Err(Error::Device(format!(
+                    "{} does not grant WebGPU's default limits ({short}); unset {LIMITS_ENV}",
+                    describe(&info)
+                )));
+            }
+            webgpu
+        } else {
+            adapter.limits()
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgnn device"),
             required_features: adapter.features() & WANTED_FEATURES,
@@ -211,6 +361,16 @@ impl Gpu {
                 )));
             }
             tuning.workgroup_size = size;
+        }
+        let family = match options.kernels {
+            Some(f) => Some(f),
+            None => match std::env::var(KERNELS_ENV) {
+                Ok(v) if !v.trim().is_empty() => Some(KernelFamily::parse(&v)?),
+                _ => None,
+            },
+        };
+        if let Some(family) = family {
+            tuning.family = family;
         }
         Ok(Gpu {
             device,

@@ -14,6 +14,7 @@ pub enum Shader {
     Optim,
     Reduce,
     Metrics,
+    Tiled,
 }
 
 /// Helpers every kernel file uses (the folded-grid index); prepended to each file.
@@ -23,7 +24,7 @@ const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 11] = [
+    pub const ALL: [Shader; 12] = [
         Shader::Conv2d,
         Shader::Winograd,
         Shader::ConvTranspose2d,
@@ -35,6 +36,7 @@ impl Shader {
         Shader::Optim,
         Shader::Reduce,
         Shader::Metrics,
+        Shader::Tiled,
     ];
 
     pub fn file_name(self) -> &'static str {
@@ -50,6 +52,7 @@ impl Shader {
             Shader::Optim => "optim.wgsl",
             Shader::Reduce => "reduce.wgsl",
             Shader::Metrics => "metrics.wgsl",
+            Shader::Tiled => "tiled.wgsl",
         }
     }
 
@@ -66,6 +69,7 @@ impl Shader {
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
+            Shader::Tiled => include_str!("../../shaders/tiled.wgsl"),
         }
     }
 }

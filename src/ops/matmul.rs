@@ -1,9 +1,10 @@
 //! linear and its gradients through one strided matrix product (matmul.wgsl).
 
 use super::reduce::sum_columns_into;
+use super::tiled::{self, BiasAlong, Product, Strides};
 use super::{optional_input, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader, View};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -27,13 +28,6 @@ slots! {
     }
 }
 
-/// Strides of an operand: element (i, j) is at i * row + j * col.
-#[derive(Clone, Copy)]
-pub(crate) struct Strides {
-    pub(crate) row: usize,
-    pub(crate) col: usize,
-}
-
 /// c[m, n] (+)= A(m, k) B(k, n) (+ bias) for views already cut to fit a binding.
 pub(crate) fn matmul(
     gpu: &Gpu,
@@ -44,6 +38,20 @@ pub(crate) fn matmul(
     c: &View,
     accumulate: bool,
 ) -> Result<()> {
+    if gpu.tuning().family == KernelFamily::Gpu {
+        return tiled::product(
+            gpu,
+            &Product {
+                dims: [m, n, k],
+                batch: (1, [0; 3]),
+                a,
+                b,
+                c,
+                bias: bias.map(|v| (v, BiasAlong::Columns)),
+                accumulate,
+            },
+        );
+    }
     let params = Params {
         m: u32_of(m),
         n: u32_of(n),
@@ -125,6 +133,24 @@ pub(crate) fn batched_products(
     c: &View,
     row_bias: Option<&View>,
 ) -> Result<()> {
+    if gpu.tuning().family == KernelFamily::Gpu {
+        let a_strides = match a_layout {
+            ALayout::KMajor(col) => Strides { row: 1, col },
+            ALayout::Rows(row) => Strides { row, col: 1 },
+        };
+        return tiled::product(
+            gpu,
+            &Product {
+                dims: [m, n, k],
+                batch: (batch, strides),
+                a: (a, a_strides),
+                b: (b, Strides { row: b_row, col: 1 }),
+                c,
+                bias: row_bias.map(|v| (v, BiasAlong::Rows)),
+                accumulate: false,
+            },
+        );
+    }
     let (entries, a_row, a_col) = match a_layout {
         ALayout::KMajor(col) => (["matmul_vec4x2", "matmul_vec4x2_bias"], 1, col),
         ALayout::Rows(row) => (["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"], row, 1),

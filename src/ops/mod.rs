@@ -12,6 +12,7 @@ pub mod optim;
 pub mod pool;
 pub mod reduce;
 mod registry;
+mod tiled;
 
 pub use conv::{conv_transpose2d, conv2d, winograd};
 pub use interface::{Field, Interface, ParamsLayout};

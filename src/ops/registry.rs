@@ -3,7 +3,7 @@
 
 use super::conv::{self, winograd};
 use super::interface::Interface;
-use super::{batch_norm, elementwise, loss, matmul, metrics, optim, pool, reduce};
+use super::{batch_norm, elementwise, loss, matmul, metrics, optim, pool, reduce, tiled};
 use crate::gpu::Shader;
 
 /// Every shader file's interface, in `Shader::ALL`'s order.
@@ -53,5 +53,6 @@ pub fn interfaces() -> Vec<Interface> {
             &[metrics::Params::LAYOUT],
             metrics::slot::ALL,
         ),
+        interface(Shader::Tiled, &[tiled::Params::LAYOUT], tiled::slot::ALL),
     ]
 }

@@ -6,15 +6,16 @@ use std::sync::OnceLock;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wgnn::ops::batch_norm::{BatchNormParams, RunningStats};
-use wgnn::{Gpu, GpuOptions, Tensor};
+use wgnn::{Gpu, Tensor};
 
 use crate::{REF_FD_TOL, TOL};
 
-/// The device every kernel test runs on. A missing adapter fails the tests (never skips them).
+/// The device every kernel test runs on (`options()` of the test binary). A missing adapter fails
+/// the tests (never skips them).
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
-        Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| {
+        Gpu::new(&crate::options()).unwrap_or_else(|e| {
             panic!(
                 "GPU tests need an adapter: {e}\n(on Linux without a GPU: apt-get install mesa-vulkan-drivers)"
             )

@@ -27,7 +27,7 @@ fn small() -> &'static Gpu {
             max_binding_bytes: Some(BINDING),
             max_workgroups_per_dim: Some(WORKGROUPS),
             workgroup_size: Some(WORKGROUP_SIZE),
-            ..GpuOptions::default()
+            ..crate::options()
         })
         .expect("GPU tests need an adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
     })

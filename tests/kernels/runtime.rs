@@ -1,6 +1,6 @@
 //! The runtime: tensors, the buffer pool, the pipeline cache, adapter choice.
 
-use wgnn::gpu::{self, Gpu, GpuOptions};
+use wgnn::gpu::{self, Gpu};
 use wgnn::{DType, Tensor};
 
 use crate::common::gpu;
@@ -33,7 +33,7 @@ fn tensors_round_trip() {
 /// Buffers freed by dropped tensors are reused: the same work twice allocates nothing new.
 #[test]
 fn buffer_pool_reuses_freed_buffers() {
-    let gpu = Gpu::new(&GpuOptions::default()).unwrap();
+    let gpu = Gpu::new(&crate::options()).unwrap();
     let work = |gpu: &Gpu| {
         let x = Tensor::from_f32(gpu, &[4, 3, 9, 9], &[0.5; 972]).unwrap();
         let y = wgnn::ops::elementwise::relu(gpu, &x).unwrap();
@@ -52,7 +52,7 @@ fn buffer_pool_reuses_freed_buffers() {
 
 #[test]
 fn unknown_adapter_is_a_clear_error() {
-    let err = gpu::choose_adapter(Some("no-such-gpu-xyz"))
+    let err = gpu::choose_adapter(Some("no-such-gpu-xyz"), None)
         .err()
         .unwrap()
         .to_string();
@@ -60,4 +60,27 @@ fn unknown_adapter_is_a_clear_error() {
         err.contains("no adapter name contains \"no-such-gpu-xyz\"") && err.contains("adapters:"),
         "{err}"
     );
+}
+
+/// The test binary runs on the device it asks for: the backend and kernel family of `options()`.
+#[test]
+fn the_device_is_the_one_asked_for() {
+    let options = crate::options();
+    let gpu = gpu();
+    if let Some(backends) = options.backends {
+        assert!(
+            backends.contains(gpu.adapter_info().backend.into()),
+            "{:?} is not among {backends:?}",
+            gpu.adapter_info().backend
+        );
+    }
+    if let Some(family) = options.kernels {
+        assert_eq!(gpu.tuning().family, family);
+    }
+    if options.webgpu_limits {
+        assert_eq!(
+            gpu.plan_limits().max_binding_bytes,
+            wgpu::Limits::default().max_storage_buffer_binding_size
+        );
+    }
 }

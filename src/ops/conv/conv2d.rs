@@ -3,10 +3,13 @@
 //! Winograd's or weight_grad.rs's.
 
 pub use super::{Conv2dArgs, conv_out_len};
-use super::{Params, VEC, check_operands, conv2d_slot as slot, gather, weight_grad, winograd};
+use super::{
+    Params, VEC, check_operands, conv2d_slot as slot, gather, geometry, weight_grad, winograd,
+};
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
+use crate::ops::tiled;
 use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
@@ -28,7 +31,8 @@ pub fn conv2d(
     bias: Option<&Tensor>,
     args: Conv2dArgs,
 ) -> Result<Tensor> {
-    let ([_, _, h, w], [c_out, kh, kw]) = check_operands("conv2d", x, weight, 1, bias, &args)?;
+    let (dims, [c_out, kh, kw]) = check_operands("conv2d", x, weight, 1, bias, &args)?;
+    let [_, _, h, w] = dims;
     let (Some(oh), Some(ow)) = (
         conv_out_len(h, kh, args.stride[0], args.padding[0]),
         conv_out_len(w, kw, args.stride[1], args.padding[1]),
@@ -39,6 +43,10 @@ pub fn conv2d(
             args.padding
         ));
     };
+    if gpu.tuning().family == KernelFamily::Gpu {
+        let g = geometry(dims, [c_out, kh, kw], [oh, ow], args);
+        return tiled::convolution(gpu, x, weight, bias, g);
+    }
     if [kh, kw] == [3, 3]
         && args.stride == [1, 1]
         && let Some(y) = winograd::conv3x3(gpu, x, weight, false, bias, [oh, ow], args.padding)?
@@ -251,7 +259,10 @@ pub fn conv2d_input_grad(
     args: Conv2dArgs,
 ) -> Result<Tensor> {
     let [c_out, c_in, kh, kw] = nchw("conv2d backward", "weight", weight.shape())?;
-    let as_forward = args.stride == [1, 1] && args.padding[0] < kh && args.padding[1] < kw;
+    let as_forward = args.stride == [1, 1]
+        && args.padding[0] < kh
+        && args.padding[1] < kw
+        && gpu.tuning().family == KernelFamily::Cpu;
     if !as_forward {
         return gather::transposed_gather(gpu, dy, weight, None, input_hw, args);
     }
@@ -299,6 +310,7 @@ pub fn conv2d_weight_grad(
 ) -> Result<Tensor> {
     if kernel == [3, 3]
         && args.stride == [1, 1]
+        && gpu.tuning().family == KernelFamily::Cpu
         && let Some(dw) = winograd::weight_grad3x3(gpu, x, dy, args.padding)?
     {
         return Ok(dw);

@@ -1,10 +1,10 @@
 //! The transposed-convolution gather (conv_transpose2d.wgsl's forward): conv_transpose2d's forward
 //! and conv2d's general input gradient.
 
-use super::{Conv2dArgs, Params, check_operands, transpose_slot as slot};
+use super::{Conv2dArgs, Params, check_operands, geometry, transpose_slot as slot};
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader};
-use crate::ops::optional_input;
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
+use crate::ops::{optional_input, tiled};
 use crate::tensor::{DType, Tensor};
 
 /// The transposed convolution into an output of the given size (conv2d's input gradient asks for
@@ -17,8 +17,12 @@ pub(crate) fn transposed_gather(
     out_hw: [usize; 2],
     args: Conv2dArgs,
 ) -> Result<Tensor> {
-    let ([n, c_in, h, w], [c_out, kh, kw]) =
-        check_operands("conv_transpose2d", x, weight, 0, bias, &args)?;
+    let (dims, [c_out, kh, kw]) = check_operands("conv_transpose2d", x, weight, 0, bias, &args)?;
+    if gpu.tuning().family == KernelFamily::Gpu {
+        let g = geometry(dims, [c_out, kh, kw], out_hw, args);
+        return tiled::transposed(gpu, x, weight, bias, g);
+    }
+    let [n, c_in, h, w] = dims;
     let [oh, ow] = out_hw;
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let wv = gpu.whole(weight, "conv_transpose2d weight")?;

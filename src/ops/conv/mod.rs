@@ -9,6 +9,7 @@ mod gather;
 mod weight_grad;
 pub mod winograd;
 
+use super::tiled::Geometry;
 use super::{nchw, u32_of};
 use crate::error::Result;
 use crate::ops::interface::{kernel_params, slots};
@@ -38,6 +39,24 @@ pub fn conv_out_len(input: usize, kernel: usize, stride: usize, padding: usize) 
     (input + 2 * padding)
         .checked_sub(kernel)
         .map(|span| span / stride + 1)
+}
+
+/// The GPU family's description of a convolution of x [_, c_in, h, w] into [_, c_out, out_hw].
+fn geometry(
+    [_, c_in, h, w]: [usize; 4],
+    [c_out, kh, kw]: [usize; 3],
+    out_hw: [usize; 2],
+    args: Conv2dArgs,
+) -> Geometry {
+    Geometry {
+        c_in,
+        in_hw: [h, w],
+        c_out,
+        out_hw,
+        kernel: [kh, kw],
+        stride: args.stride,
+        padding: args.padding,
+    }
 }
 
 /// The shape check every convolution makes of its arguments and kernel size.

@@ -1,10 +1,11 @@
 //! The weight gradient of a convolution (conv2d.wgsl's channels_last and weight_grad_partial,
 //! summed by reduce.wgsl): conv2d's, and conv_transpose2d's with x and dy exchanged.
 
-use super::{Conv2dArgs, Params, VEC, check_args, conv_out_len, conv2d_slot as slot};
+use super::{Conv2dArgs, Params, VEC, check_args, conv_out_len, conv2d_slot as slot, geometry};
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
 use crate::ops::reduce::sum_columns_into;
+use crate::ops::tiled;
 use crate::ops::{nchw, u32_of};
 use crate::tensor::{DType, Tensor};
 
@@ -66,6 +67,10 @@ pub(crate) fn weight_grad(
         g.shape(),
         x.shape()
     );
+    if gpu.tuning().family == KernelFamily::Gpu {
+        let geometry = geometry([xn, c_in, h, w], [c_out, kh, kw], [oh, ow], args);
+        return tiled::weight_grad(gpu, g, x, geometry);
+    }
     let weights = c_out * c_in * kh * kw;
     let dw = Tensor::uninit(gpu, &[c_out, c_in, kh, kw], DType::F32);
     if n * oh * ow == 0 {
