@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::autograd::Graph;
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelTiming};
+use crate::gpu::{Gpu, KernelTiming, Tuning};
 use crate::models::{Architecture, Model, UpsamplingInit};
 use crate::nn::{Context, collect_grads};
 use crate::ops::conv2d::{self, Conv2dArgs};
@@ -269,9 +269,10 @@ pub fn default_shape(arch: Architecture) -> (usize, usize) {
     }
 }
 
-/// The heading of the tables: the adapter and its ceilings.
-pub fn print_ceilings(adapter: &str, ceilings: &Ceilings) {
+/// The heading of the tables: the adapter, the kernels that run, and the device's ceilings.
+pub fn print_ceilings(adapter: &str, tuning: &Tuning, ceilings: &Ceilings) {
     println!("wgnn bench on {adapter}");
+    println!("kernel family: {tuning}");
     println!(
         "device ceilings: compute {:.2} GFLOP/s (matmul 1024^3 {:.2}), buffer copy {:.2} GB/s",
         ceilings.compute_gflops, ceilings.matmul_gflops, ceilings.copy_gbps
@@ -324,9 +325,16 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
 }
 
 /// Everything measured, as `wgnn bench --json` prints it.
-pub fn json(adapter: &str, ceilings: &Ceilings, reports: &[ModelReport]) -> String {
+pub fn json(
+    adapter: &str,
+    tuning: &Tuning,
+    ceilings: &Ceilings,
+    reports: &[ModelReport],
+) -> String {
     let out = serde_json::json!({
         "adapter": adapter,
+        "kernel_family": tuning.family.name(),
+        "kernels": tuning.to_string(),
         "ceilings": ceilings,
         "models": reports,
     });

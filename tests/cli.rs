@@ -19,7 +19,8 @@ fn info_lists_adapters_limits_and_the_choice() {
         "workgroup memory",
         "subgroup sizes",
         "timestamp queries",
-        "wgnn workgroup size",
+        "wgnn kernels",
+        "WGNN_KERNELS",
         "wgnn uses:",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
@@ -139,6 +140,38 @@ fn workgroup_size_is_overridable_and_checked() {
     }
 }
 
+/// The kernel family and WebGPU's limits can be chosen by the environment (the kernels pass their
+/// checks), and a bad choice is a one-line error.
+#[test]
+fn kernel_family_and_limits_are_choosable_and_checked() {
+    let run = |var: &str, value: &str| {
+        headless()
+            .args(["gradcheck", "--only", "conv2d", "--only", "linear"])
+            .env(var, value)
+            .output()
+            .unwrap()
+    };
+    for (var, value) in [("WGNN_KERNELS", "gpu"), ("WGNN_LIMITS", "webgpu")] {
+        let out = run(var, value);
+        assert!(out.status.success(), "{var}={value}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("all checks passed"));
+    }
+    for (var, value) in [("WGNN_KERNELS", "tpu"), ("WGNN_LIMITS", "huge")] {
+        let out = run(var, value);
+        let stderr = text(&out.stderr);
+        assert!(
+            !out.status.success() && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(
+            lines[0].starts_with("error:") && lines[0].contains(var),
+            "{stderr}"
+        );
+    }
+}
+
 /// `wgnn predict TASK` with the run's last weights on `val`, into `out`, with `--logits`: the
 /// shape of the logits it wrote.
 fn predict_logits_shape(s: &Scratch, task: &str, out: &str) -> Vec<usize> {
@@ -195,6 +228,42 @@ fn classify_end_to_end() {
     assert!(rows[1].starts_with("0_0.png,"), "{preds}");
     // Six training images of the built-in set carry labels 0..5: the model has six classes.
     assert_eq!(logits, [4, 6]);
+}
+
+/// Each model trains an epoch on the GL backend with the GPU kernel family, and under WebGPU's
+/// default limits with the device's own family: the same commands, other devices.
+#[test]
+fn every_model_trains_on_gl_and_under_webgpu_limits() {
+    let devices: [&[(&str, &str)]; 2] = [
+        &[("WGPU_BACKEND", "gl"), ("WGNN_KERNELS", "gpu")],
+        &[("WGNN_LIMITS", "webgpu")],
+    ];
+    let classify = train_and_val("classify", 3, 1);
+    let segment = train_and_val("segment", 2, 1);
+    for env in devices {
+        for (task, model, s) in [
+            ("classify", "vgg16bn", &classify),
+            ("segment", "fcn32s", &segment),
+            ("segment", "fcn16s", &segment),
+        ] {
+            let out = format!("{model}-{}", env[0].1);
+            let mut command = headless();
+            command.args(train_args(
+                task,
+                &s.arg("train"),
+                &s.arg(&out),
+                &["--model", model, "--epochs", "1", "--batch-size", "2"],
+            ));
+            command.envs(env.iter().copied());
+            let run = command.output().unwrap();
+            let log = text(&run.stdout);
+            assert!(
+                run.status.success() && log.contains("epoch 1/1: train loss"),
+                "{model} with {env:?}:\n{log}{}",
+                text(&run.stderr)
+            );
+        }
+    }
 }
 
 /// synth -> train -> eval -> predict for segmentation, with FCN16s.

@@ -37,7 +37,7 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
     let adapter = gpu::describe(gpu.adapter_info());
     let ceilings = bench::ceilings(&gpu)?;
     if !a.json {
-        bench::print_ceilings(&adapter, &ceilings);
+        bench::print_ceilings(&adapter, &gpu.tuning(), &ceilings);
     }
     let mut reports = Vec::new();
     for arch in models {
@@ -51,7 +51,10 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
         reports.push(r);
     }
     if a.json {
-        println!("{}", bench::json(&adapter, &ceilings, &reports));
+        println!(
+            "{}",
+            bench::json(&adapter, &gpu.tuning(), &ceilings, &reports)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

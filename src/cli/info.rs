@@ -54,10 +54,11 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
                 if timestamps { "yes" } else { "no" }.to_owned(),
             ),
             (
-                "wgnn workgroup size",
+                "wgnn kernels",
                 format!(
-                    "{} (override: {})",
-                    gpu::Tuning::for_device(&a, &l).workgroup_size,
+                    "{} (override: {}, {})",
+                    gpu::Tuning::for_device(&a, &l),
+                    gpu::KERNELS_ENV,
                     gpu::WORKGROUP_SIZE_ENV
                 ),
             ),

@@ -42,6 +42,9 @@ pub(crate) struct Launch<'a> {
     constants: &'a [(&'static str, f64)],
     /// Floating-point operations, for the profiler's GFLOP/s (0 where not counted).
     flops: f64,
+    /// What the launch computes where the entry point alone does not say (its override
+    /// constants choose), for the profiler's table and error messages.
+    variant: Option<&'static str>,
 }
 
 impl<'a> Launch<'a> {
@@ -59,6 +62,7 @@ impl<'a> Launch<'a> {
             buffers,
             constants: &[],
             flops: 0.0,
+            variant: None,
         }
     }
 
@@ -66,6 +70,14 @@ impl<'a> Launch<'a> {
     /// own pipeline).
     pub(crate) fn constants(self, constants: &'a [(&'static str, f64)]) -> Launch<'a> {
         Launch { constants, ..self }
+    }
+
+    /// Names what this launch computes, where its override constants choose it.
+    pub(crate) fn variant(self, variant: &'static str) -> Launch<'a> {
+        Launch {
+            variant: Some(variant),
+            ..self
+        }
     }
 
     /// Tells the profiler how many floating-point operations the kernel performs.
@@ -228,7 +240,10 @@ impl Gpu {
                 l.entry
             )));
         }
-        let kernel = || format!("{}::{}", l.shader.file_name(), l.entry);
+        let kernel = || match l.variant {
+            Some(v) => format!("{}::{} ({v})", l.shader.file_name(), l.entry),
+            None => format!("{}::{}", l.shader.file_name(), l.entry),
+        };
         let bytes: u64 = l
             .buffers
             .iter()

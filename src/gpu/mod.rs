@@ -79,8 +79,8 @@ pub struct GpuOptions {
     pub max_binding_bytes: Option<u64>,
     /// Largest workgroup count per dimension wgnn will use.
     pub max_workgroups_per_dim: Option<u32>,
-    /// Invocations per workgroup instead of the device's default (see `Tuning`); also
-    /// `WGNN_WORKGROUP_SIZE`.
+    /// Invocations per workgroup instead of the device's default (see `Tuning`; for the GPU
+    /// family the most a tile may have); also `WGNN_WORKGROUP_SIZE`.
     pub workgroup_size: Option<u32>,
     /// The kernel family instead of the device's default (see `Tuning`); also `WGNN_KERNELS`.
     pub kernels: Option<KernelFamily>,
@@ -157,44 +157,32 @@ impl Tile {
 
     /// The largest of the preferred tiles the limits allow: 64x64 outputs from 256 invocations
     /// with 16-deep stages (8 KiB of workgroup memory) first, smaller where a device grants less.
-    fn within(limits: &wgpu::Limits) -> Tile {
-        const PREFERRED: [Tile; 5] = [
-            Tile {
-                tx: 16,
-                ty: 16,
-                tk: 16,
-            },
-            Tile {
-                tx: 16,
-                ty: 8,
-                tk: 16,
-            },
-            Tile {
-                tx: 8,
-                ty: 8,
-                tk: 16,
-            },
-            Tile {
-                tx: 8,
-                ty: 8,
-                tk: 8,
-            },
-            Tile {
-                tx: 4,
-                ty: 4,
-                tk: 8,
-            },
+    /// `invocations` caps the workgroup below the device's limit (`WGNN_WORKGROUP_SIZE`).
+    fn within(limits: &wgpu::Limits, invocations: Option<u32>) -> Tile {
+        // (tx, ty, tk), best first.
+        const PREFERRED: [(u32, u32, u32); 6] = [
+            (16, 16, 16),
+            (16, 8, 16),
+            (8, 8, 16),
+            (8, 8, 8),
+            (8, 4, 8),
+            (4, 4, 8),
         ];
+        let max_invocations = invocations
+            .map_or(limits.max_compute_invocations_per_workgroup, |i| {
+                i.min(limits.max_compute_invocations_per_workgroup)
+            });
         let fits = |t: &Tile| {
-            t.tx * t.ty <= limits.max_compute_invocations_per_workgroup
+            t.tx * t.ty <= max_invocations
                 && t.tx <= limits.max_compute_workgroup_size_x
                 && t.ty <= limits.max_compute_workgroup_size_y
                 && t.workgroup_bytes() <= limits.max_compute_workgroup_storage_size
         };
-        PREFERRED
+        let tiles = PREFERRED.map(|(tx, ty, tk)| Tile { tx, ty, tk });
+        tiles
             .into_iter()
             .find(fits)
-            .unwrap_or(PREFERRED[PREFERRED.len() - 1])
+            .unwrap_or(tiles[tiles.len() - 1])
     }
 }
 
@@ -228,7 +216,27 @@ impl Tuning {
             } else {
                 KernelFamily::Gpu
             },
-            tile: Tile::within(limits),
+            tile: Tile::within(limits, None),
+        }
+    }
+}
+
+impl std::fmt::Display for Tuning {
+    /// The kernel family and its launch shape, as `wgnn info` and `wgnn bench` print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let [rows, cols] = self.tile.output();
+        match self.family {
+            KernelFamily::Cpu => write!(
+                f,
+                "cpu (register blocks, {} invocations per workgroup)",
+                self.workgroup_size
+            ),
+            KernelFamily::Gpu => write!(
+                f,
+                "gpu (workgroup tiles of {rows}x{cols} outputs, {} invocations, {}-deep stages)",
+                self.tile.tx * self.tile.ty,
+                self.tile.tk
+            ),
         }
     }
 }
@@ -361,6 +369,7 @@ impl Gpu {
                 )));
             }
             tuning.workgroup_size = size;
+            tuning.tile = Tile::within(&limits, Some(size));
         }
         let family = match options.kernels {
             Some(f) => Some(f),

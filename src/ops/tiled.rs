@@ -42,6 +42,18 @@ enum Mode {
     WeightGrad = 3,
 }
 
+impl Mode {
+    /// The name profiles show beside the entry point.
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Product => "product",
+            Mode::Convolution => "convolution",
+            Mode::Transposed => "transposed convolution",
+            Mode::WeightGrad => "weight gradient",
+        }
+    }
+}
+
 /// Strides of an operand: element (i, j) is at i * row + j * col.
 #[derive(Clone, Copy)]
 pub(crate) struct Strides {
@@ -123,6 +135,7 @@ fn launch(
     );
     Launch::new(Shader::Tiled, entry, &params, &buffers)
         .constants(&[("MODE", mode as u32 as f64)])
+        .variant(mode.name())
         .flops(flops)
         .run_tiles(gpu, workgroups)
 }
