@@ -139,8 +139,22 @@ pub struct Tile {
 }
 
 impl Tile {
-    /// Rows and columns of the output each invocation computes (tiled.wgsl's RM and RN).
+    /// Rows and columns of the output each invocation computes (tiled.wgsl's 4 x 4 block).
     pub const BLOCK: u32 = 4;
+
+    /// The tiles wgnn chooses from, best first.
+    pub const PREFERRED: [Tile; 6] = [
+        Tile::new(16, 16, 16),
+        Tile::new(16, 8, 16),
+        Tile::new(8, 8, 16),
+        Tile::new(8, 8, 8),
+        Tile::new(8, 4, 8),
+        Tile::new(4, 4, 8),
+    ];
+
+    const fn new(tx: u32, ty: u32, tk: u32) -> Tile {
+        Tile { tx, ty, tk }
+    }
 
     /// Workgroup memory the tile stages: a (4 ty) x tk tile of A and a tk x (4 tx) tile of B.
     pub fn workgroup_bytes(self) -> u32 {
@@ -159,15 +173,6 @@ impl Tile {
     /// with 16-deep stages (8 KiB of workgroup memory) first, smaller where a device grants less.
     /// `invocations` caps the workgroup below the device's limit (`WGNN_WORKGROUP_SIZE`).
     fn within(limits: &wgpu::Limits, invocations: Option<u32>) -> Tile {
-        // (tx, ty, tk), best first.
-        const PREFERRED: [(u32, u32, u32); 6] = [
-            (16, 16, 16),
-            (16, 8, 16),
-            (8, 8, 16),
-            (8, 8, 8),
-            (8, 4, 8),
-            (4, 4, 8),
-        ];
         let max_invocations = invocations
             .map_or(limits.max_compute_invocations_per_workgroup, |i| {
                 i.min(limits.max_compute_invocations_per_workgroup)
@@ -178,7 +183,7 @@ impl Tile {
                 && t.ty <= limits.max_compute_workgroup_size_y
                 && t.workgroup_bytes() <= limits.max_compute_workgroup_storage_size
         };
-        let tiles = PREFERRED.map(|(tx, ty, tk)| Tile { tx, ty, tk });
+        let tiles = Tile::PREFERRED;
         tiles
             .into_iter()
             .find(fits)
@@ -197,6 +202,9 @@ pub struct Tuning {
 }
 
 impl Tuning {
+    /// The register-block family's workgroup sizes: CPU devices', GPUs'.
+    pub const WORKGROUP_SIZES: [u32; 2] = [64, 256];
+
     /// Defaults: 64 invocations on CPU devices (lavapipe: 32, 64 and 128 measured the same, see
     /// PERFORMANCE.md 8), 256 on GPUs (a multiple of every vendor's SIMD width, four to eight
     /// waves to hide latency), never above the device's limits. The register-block family on CPU
@@ -206,7 +214,8 @@ impl Tuning {
             info.device_type,
             wgpu::DeviceType::Cpu | wgpu::DeviceType::Other
         );
-        let preferred = if cpu_like { 64 } else { 256 };
+        let [cpu, gpu] = Tuning::WORKGROUP_SIZES;
+        let preferred = if cpu_like { cpu } else { gpu };
         Tuning {
             workgroup_size: preferred
                 .min(limits.max_compute_invocations_per_workgroup)

@@ -20,13 +20,15 @@ pub struct ParamsLayout {
     pub size: usize,
 }
 
-/// The Rust side of one shader file: the uniform struct(s) its entry points bind at binding 0, and
-/// its storage bindings by name.
+/// The Rust side of one shader file: the uniform struct(s) its entry points bind at binding 0, its
+/// storage bindings by name, and the values its launches give its own `override` constants (the
+/// launch shape's, `WG` or the tile's `TX`, `TY`, `TK`, come from `Tuning`).
 #[derive(Clone, Copy, Debug)]
 pub struct Interface {
     pub shader: Shader,
     pub params: &'static [ParamsLayout],
     pub slots: &'static [Slot],
+    pub overrides: &'static [(&'static str, &'static [f64])],
 }
 
 /// Declares a kernel's uniform parameter struct (`#[repr(C)]`, Pod, fields of 4-byte scalars

@@ -12,13 +12,17 @@ pub fn interfaces() -> Vec<Interface> {
         shader,
         params,
         slots,
+        overrides: &[],
     };
     vec![
-        interface(
-            Shader::Conv2d,
-            &[conv::Params::LAYOUT],
-            conv::conv2d_slot::ALL,
-        ),
+        Interface {
+            overrides: conv::conv2d::OVERRIDES,
+            ..interface(
+                Shader::Conv2d,
+                &[conv::Params::LAYOUT],
+                conv::conv2d_slot::ALL,
+            )
+        },
         interface(
             Shader::Winograd,
             &[winograd::Params::LAYOUT],
@@ -53,6 +57,9 @@ pub fn interfaces() -> Vec<Interface> {
             &[metrics::Params::LAYOUT],
             metrics::slot::ALL,
         ),
-        interface(Shader::Tiled, &[tiled::Params::LAYOUT], tiled::slot::ALL),
+        Interface {
+            overrides: tiled::OVERRIDES,
+            ..interface(Shader::Tiled, &[tiled::Params::LAYOUT], tiled::slot::ALL)
+        },
     ]
 }

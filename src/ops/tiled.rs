@@ -42,6 +42,9 @@ enum Mode {
     WeightGrad = 3,
 }
 
+/// The values launches give tiled.wgsl's `MODE` (for tests/shaders.rs).
+pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[("MODE", &[0.0, 1.0, 2.0, 3.0])];
+
 impl Mode {
     /// The name profiles show beside the entry point.
     fn name(self) -> &'static str {

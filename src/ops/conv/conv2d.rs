@@ -20,6 +20,12 @@ const FX: usize = 4;
 /// for kernels up to MAX_KW wide (two vec4s of a padded row hold a quad's inputs).
 const QUADS: usize = 2;
 const MAX_KW: usize = 5;
+/// The values launches give conv2d.wgsl's own overrides: `forward_rows`'s kernel width KW
+/// (1..=MAX_KW) and ROW_PAIRS (for tests/shaders.rs).
+pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[
+    ("KW", &[1.0, 2.0, 3.0, 4.0, 5.0]),
+    ("ROW_PAIRS", &[0.0, 1.0]),
+];
 /// Planes of at least this many blocks run image by image in `forward_rows` (see its grid order).
 const IMAGE_MAJOR_BLOCKS: usize = 8;
 
