@@ -15,6 +15,10 @@
 //                      vec4 of a plane when vec4_ok (planes and offsets multiples of 4).
 //   backward_partials: per segment, (sum dy, sum dy * xhat). Same grid as stats_partials.
 //   backward_finalize: per channel, dbeta = sum dy and dgamma = sum dy * xhat over the segments.
+//   stats_partials_workgroup, backward_partials_workgroup: the GPU family's stats_partials and
+//                      backward_partials: one workgroup per segment, its WG invocations reading
+//                      consecutive values (coalesced), summed by workgroup_sum (workgroup_sum.wgsl).
+//                      Grid = n * c * segments workgroups, folded.
 //   backward_input:    training: dx = gamma * invstd * (dy - dbeta / m - xhat * dgamma / m), m = n*h*w;
 //                      evaluation (statistics are constants): dx = gamma * invstd * dy. One
 //                      invocation per element; backward_input_vec4: per vec4 of a plane.
@@ -115,6 +119,41 @@ fn stats_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     partials[slot + 1u] = sum_squared_deviations(seg.x, seg.y, mean);
 }
 
+// The GPU family's sum over a segment of x, or of (x - mean)^2 with `squared`: invocation t adds
+// elements t, t + WG, ... (vec4s when vec4_ok), then the workgroup adds the invocations' sums.
+fn workgroup_segment_sum(seg: vec2<u32>, lid: u32, mean: f32, squared: bool) -> f32 {
+    var acc = vec4<f32>(0.0);
+    if (params.vec4_ok == 1u) {
+        let first = (params.x_off + seg.x) / 4u;
+        for (var v = lid; v < seg.y / 4u; v += WG) {
+            let d = x4[first + v] - mean;
+            acc += select(x4[first + v], d * d, squared);
+        }
+    } else {
+        for (var j = lid; j < seg.y; j += WG) {
+            let d = x[params.x_off + seg.x + j] - mean;
+            acc.x += select(x[params.x_off + seg.x + j], d * d, squared);
+        }
+    }
+    return workgroup_sum((acc.x + acc.y) + (acc.z + acc.w), lid);
+}
+
+@compute @workgroup_size(WG)
+fn stats_partials_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
+                            @builtin(num_workgroups) nwg: vec3<u32>,
+                            @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg);
+    if (i >= params.n * params.c * params.segments) { return; }
+    let seg = segment(i);
+    let mean = workgroup_segment_sum(seg, lid.x, 0.0, false) / f32(seg.y);
+    let m2 = workgroup_segment_sum(seg, lid.x, mean, true);
+    if (lid.x == 0u) {
+        let slot = partial_slot(i);
+        partials[slot] = mean;
+        partials[slot + 1u] = m2;
+    }
+}
+
 @compute @workgroup_size(WG)
 fn stats_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -198,6 +237,42 @@ fn backward_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     let slot = partial_slot(i);
     partials[slot] = sum_dy.x + sum_dy.y + sum_dy.z + sum_dy.w;
     partials[slot + 1u] = (sum_dy_dx.x + sum_dy_dx.y + sum_dy_dx.z + sum_dy_dx.w) * stats_in[params.c + ch];
+}
+
+@compute @workgroup_size(WG)
+fn backward_partials_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
+                               @builtin(num_workgroups) nwg: vec3<u32>,
+                               @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg);
+    if (i >= params.n * params.c * params.segments) { return; }
+    let ch = (i / params.segments) % params.c;
+    let mean = stats_in[ch];
+    let seg = segment(i);
+    var sum_dy = vec4<f32>(0.0);
+    var sum_dy_dx = vec4<f32>(0.0);
+    if (params.vec4_ok == 1u) {
+        let first_x = (params.x_off + seg.x) / 4u;
+        let first_dy = (params.dy_off + seg.x) / 4u;
+        for (var v = lid.x; v < seg.y / 4u; v += WG) {
+            let g = dy4[first_dy + v];
+            sum_dy += g;
+            sum_dy_dx += g * (x4[first_x + v] - mean);
+        }
+    } else {
+        for (var j = lid.x; j < seg.y; j += WG) {
+            let g = dy[params.dy_off + seg.x + j];
+            sum_dy.x += g;
+            sum_dy_dx.x += g * (x[params.x_off + seg.x + j] - mean);
+        }
+    }
+    let sums = workgroup_sum2(vec2<f32>((sum_dy.x + sum_dy.y) + (sum_dy.z + sum_dy.w),
+                                        (sum_dy_dx.x + sum_dy_dx.y) + (sum_dy_dx.z + sum_dy_dx.w)),
+                              lid.x);
+    if (lid.x == 0u) {
+        let slot = partial_slot(i);
+        partials[slot] = sums.x;
+        partials[slot + 1u] = sums.y * stats_in[params.c + ch];
+    }
 }
 
 @compute @workgroup_size(WG)

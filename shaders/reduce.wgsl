@@ -4,6 +4,9 @@
 //                output, summing in order (four running sums of a vec4 when vec4_ok: len, block
 //                and in_off multiples of 4); no workgroup barriers, which cost more than the sums
 //                on lavapipe. Grid = ceil(groups * parts / WG), folded.
+//   sum_blocks_workgroup: the GPU family's sum_blocks: one workgroup per output, its WG
+//                invocations reading consecutive values (coalesced), summed by workgroup_sum
+//                (workgroup_sum.wgsl). Grid = groups * parts workgroups, folded.
 //   sum_columns: input viewed as [rows, cols]; out[c] = sum over rows of in[r, c], plus out[c]
 //                itself when `accumulate` is 1 (to add up chunks). One invocation per column, or
 //                per four columns read as vec4s when vec4_ok (cols and in_off multiples of 4).
@@ -40,6 +43,31 @@ fn sum_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         }
     }
     dst[o] = (acc.x + acc.y) + (acc.z + acc.w);
+}
+
+@compute @workgroup_size(WG)
+fn sum_blocks_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_id) lid: vec3<u32>) {
+    let o = workgroup_index(wid, nwg);
+    if (o >= params.groups * params.parts) { return; }
+    let begin = (o / params.parts) * params.len + (o % params.parts) * params.block;
+    let count = min(params.block, params.len - (o % params.parts) * params.block);
+    var acc = vec4<f32>(0.0);
+    if (params.vec4_ok == 1u) {
+        let first = (params.in_off + begin) / 4u;
+        for (var v = lid.x; v < count / 4u; v += WG) {
+            acc += src4[first + v];
+        }
+    } else {
+        for (var t = lid.x; t < count; t += WG) {
+            acc.x += src[params.in_off + begin + t];
+        }
+    }
+    let total = workgroup_sum((acc.x + acc.y) + (acc.z + acc.w), lid.x);
+    if (lid.x == 0u) {
+        dst[o] = total;
+    }
 }
 
 @compute @workgroup_size(WG)

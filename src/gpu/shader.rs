@@ -74,11 +74,16 @@ impl Shader {
     }
 }
 
+/// The GPU family's workgroup reduction; prepended to the files whose kernels reduce.
+const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
+
 /// The complete WGSL source compiled for a shader file: the common helpers, the convolutions' shared
-/// declarations for those two files, then the file.
+/// declarations for those two files or the workgroup reduction for the reducing ones, then the
+/// file.
 pub fn shader_source(shader: Shader) -> String {
     let prelude = match shader {
         Shader::Conv2d | Shader::ConvTranspose2d => CONV_COMMON,
+        Shader::BatchNorm | Shader::Reduce => WORKGROUP_SUM,
         _ => "",
     };
     format!("{COMMON}\n{prelude}\n{}", shader.body())

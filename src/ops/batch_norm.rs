@@ -2,7 +2,7 @@
 
 use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader, View};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -95,11 +95,31 @@ fn check(x: &Tensor, p: &BatchNormParams) -> Result<[usize; 4]> {
     Ok(shape)
 }
 
-/// Per-segment partial sums (`entry` = stats_partials or backward_partials) into a
-/// [N, segments, C, 2] tensor.
+/// Which per-segment partial sums `plane_partials` computes.
+#[derive(Clone, Copy)]
+enum Partials {
+    /// (mean, sum of squared deviations) of x.
+    Stats,
+    /// (sum dy, sum dy * xhat).
+    Backward,
+}
+
+impl Partials {
+    /// The kernel: one invocation per segment (CPU family) or one workgroup (GPU family).
+    fn entry(self, family: KernelFamily) -> &'static str {
+        match (self, family) {
+            (Partials::Stats, KernelFamily::Cpu) => "stats_partials",
+            (Partials::Stats, KernelFamily::Gpu) => "stats_partials_workgroup",
+            (Partials::Backward, KernelFamily::Cpu) => "backward_partials",
+            (Partials::Backward, KernelFamily::Gpu) => "backward_partials_workgroup",
+        }
+    }
+}
+
+/// Per-segment partial sums into a [N, segments, C, 2] tensor.
 fn plane_partials(
     gpu: &Gpu,
-    entry: &'static str,
+    partial_sums: Partials,
     x: &Tensor,
     dy: Option<&Tensor>,
     stats: Option<&Tensor>,
@@ -135,8 +155,18 @@ fn plane_partials(
             buffers.push((slot::DY, dv));
             buffers.push((slot::DY4, dv));
         }
-        Launch::new(Shader::BatchNorm, entry, &params, &buffers)
-            .run(gpu, chunk.len() * c * segs)?;
+        let tuning = gpu.tuning();
+        let per_segment = match tuning.family {
+            KernelFamily::Cpu => 1,
+            KernelFamily::Gpu => tuning.workgroup_size as usize,
+        };
+        Launch::new(
+            Shader::BatchNorm,
+            partial_sums.entry(tuning.family),
+            &params,
+            &buffers,
+        )
+        .run(gpu, chunk.len() * c * segs * per_segment)?;
     }
     Ok(partials)
 }
@@ -150,7 +180,7 @@ pub fn batch_norm2d_train(gpu: &Gpu, x: &Tensor, p: &BatchNormParams) -> Result<
         "batch_norm2d: training needs more than one value per channel, input is {:?}",
         x.shape()
     );
-    let partials = plane_partials(gpu, "stats_partials", x, None, None)?;
+    let partials = plane_partials(gpu, Partials::Stats, x, None, None)?;
     let (segs, seg_len) = segments(h * w);
     let params = Params {
         n: u32_of(n),
@@ -275,7 +305,7 @@ pub fn batch_norm2d_backward(
         stats.shape(),
         x.shape()
     );
-    let partials = plane_partials(gpu, "backward_partials", x, Some(dy), Some(stats))?;
+    let partials = plane_partials(gpu, Partials::Backward, x, Some(dy), Some(stats))?;
     let (segs, _) = segments(h * w);
     let dgamma = Tensor::uninit(gpu, &[c], DType::F32);
     let dbeta = Tensor::uninit(gpu, &[c], DType::F32);

@@ -2,7 +2,7 @@
 
 use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -47,13 +47,19 @@ pub(crate) fn sum_rows(gpu: &Gpu, x: &Tensor, rows: usize, len: usize) -> Result
         let partial = Tensor::uninit(gpu, &[chunk.len() * parts], DType::F32);
         let dst = gpu.whole(&partial, "row partial sums")?;
         let total = chunk.len() * parts;
+        let tuning = gpu.tuning();
+        // CPU family: one invocation per block; GPU family: one workgroup.
+        let (entry, per_block) = match tuning.family {
+            KernelFamily::Cpu => ("sum_blocks", 1),
+            KernelFamily::Gpu => ("sum_blocks_workgroup", tuning.workgroup_size as usize),
+        };
         Launch::new(
             Shader::Reduce,
-            "sum_blocks",
+            entry,
             &params,
             &[(slot::SRC, &src), (slot::DST, &dst), (slot::SRC4, &src)],
         )
-        .run(gpu, total)?;
+        .run(gpu, total * per_block)?;
         let summed = if parts > 1 {
             sum_rows(gpu, &partial, chunk.len(), parts)?
         } else {
