@@ -73,38 +73,70 @@ fn segment_len(seg: u32) -> f32 {
     return f32(min(params.seg_len, params.hw - seg * params.seg_len));
 }
 
-// Sum of x over `len` elements from `at` (both multiples of 4 when vec4_ok).
-fn sum_x(at: u32, len: u32) -> f32 {
+// The elements a summing invocation reads of a segment (seg = first element, length; multiples of
+// 4 when vec4_ok): every `stride`-th vec4 (or value) from its `lane`-th. The CPU family's
+// invocations read a whole segment (lane 0, stride 1), the GPU family's a workgroup's share.
+struct Share {
+    seg: vec2<u32>,
+    lane: u32,
+    stride: u32,
+}
+
+// Sum of x over a share.
+fn sum_x(share: Share) -> f32 {
     var acc = vec4<f32>(0.0);
     if (params.vec4_ok == 1u) {
-        let first = (params.x_off + at) / 4u;
-        for (var v = 0u; v < len / 4u; v++) {
+        let first = (params.x_off + share.seg.x) / 4u;
+        for (var v = share.lane; v < share.seg.y / 4u; v += share.stride) {
             acc += x4[first + v];
         }
     } else {
-        for (var j = 0u; j < len; j++) {
-            acc.x += x[params.x_off + at + j];
+        for (var j = share.lane; j < share.seg.y; j += share.stride) {
+            acc.x += x[params.x_off + share.seg.x + j];
         }
     }
     return acc.x + acc.y + acc.z + acc.w;
 }
 
-// Sum of (x - mean)^2 over the same elements.
-fn sum_squared_deviations(at: u32, len: u32, mean: f32) -> f32 {
+// Sum of (x - mean)^2 over a share.
+fn sum_squared_deviations(share: Share, mean: f32) -> f32 {
     var acc = vec4<f32>(0.0);
     if (params.vec4_ok == 1u) {
-        let first = (params.x_off + at) / 4u;
-        for (var v = 0u; v < len / 4u; v++) {
+        let first = (params.x_off + share.seg.x) / 4u;
+        for (var v = share.lane; v < share.seg.y / 4u; v += share.stride) {
             let d = x4[first + v] - mean;
             acc += d * d;
         }
     } else {
-        for (var j = 0u; j < len; j++) {
-            let d = x[params.x_off + at + j] - mean;
+        for (var j = share.lane; j < share.seg.y; j += share.stride) {
+            let d = x[params.x_off + share.seg.x + j] - mean;
             acc.x += d * d;
         }
     }
     return acc.x + acc.y + acc.z + acc.w;
+}
+
+// (sum dy, sum dy * (x - mean)) over a share.
+fn sum_dy_and_dy_dx(share: Share, mean: f32) -> vec2<f32> {
+    var sum_dy = vec4<f32>(0.0);
+    var sum_dy_dx = vec4<f32>(0.0);
+    if (params.vec4_ok == 1u) {
+        let first_x = (params.x_off + share.seg.x) / 4u;
+        let first_dy = (params.dy_off + share.seg.x) / 4u;
+        for (var v = share.lane; v < share.seg.y / 4u; v += share.stride) {
+            let g = dy4[first_dy + v];
+            sum_dy += g;
+            sum_dy_dx += g * (x4[first_x + v] - mean);
+        }
+    } else {
+        for (var j = share.lane; j < share.seg.y; j += share.stride) {
+            let g = dy[params.dy_off + share.seg.x + j];
+            sum_dy.x += g;
+            sum_dy_dx.x += g * (x[params.x_off + share.seg.x + j] - mean);
+        }
+    }
+    return vec2<f32>(sum_dy.x + sum_dy.y + sum_dy.z + sum_dy.w,
+                     sum_dy_dx.x + sum_dy_dx.y + sum_dy_dx.z + sum_dy_dx.w);
 }
 
 @compute @workgroup_size(WG)
@@ -112,30 +144,11 @@ fn stats_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
                   @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= params.n * params.c * params.segments) { return; }
-    let seg = segment(i);
-    let mean = sum_x(seg.x, seg.y) / f32(seg.y);
+    let share = Share(segment(i), 0u, 1u);
+    let mean = sum_x(share) / f32(share.seg.y);
     let slot = partial_slot(i);
     partials[slot] = mean;
-    partials[slot + 1u] = sum_squared_deviations(seg.x, seg.y, mean);
-}
-
-// The GPU family's sum over a segment of x, or of (x - mean)^2 with `squared`: invocation t adds
-// elements t, t + WG, ... (vec4s when vec4_ok), then the workgroup adds the invocations' sums.
-fn workgroup_segment_sum(seg: vec2<u32>, lid: u32, mean: f32, squared: bool) -> f32 {
-    var acc = vec4<f32>(0.0);
-    if (params.vec4_ok == 1u) {
-        let first = (params.x_off + seg.x) / 4u;
-        for (var v = lid; v < seg.y / 4u; v += WG) {
-            let d = x4[first + v] - mean;
-            acc += select(x4[first + v], d * d, squared);
-        }
-    } else {
-        for (var j = lid; j < seg.y; j += WG) {
-            let d = x[params.x_off + seg.x + j] - mean;
-            acc.x += select(x[params.x_off + seg.x + j], d * d, squared);
-        }
-    }
-    return workgroup_sum((acc.x + acc.y) + (acc.z + acc.w), lid);
+    partials[slot + 1u] = sum_squared_deviations(share, mean);
 }
 
 @compute @workgroup_size(WG)
@@ -144,9 +157,9 @@ fn stats_partials_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
                             @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg);
     if (i >= params.n * params.c * params.segments) { return; }
-    let seg = segment(i);
-    let mean = workgroup_segment_sum(seg, lid.x, 0.0, false) / f32(seg.y);
-    let m2 = workgroup_segment_sum(seg, lid.x, mean, true);
+    let share = Share(segment(i), lid.x, WG);
+    let mean = workgroup_sum(sum_x(share), lid.x) / f32(share.seg.y);
+    let m2 = workgroup_sum(sum_squared_deviations(share, mean), lid.x);
     if (lid.x == 0u) {
         let slot = partial_slot(i);
         partials[slot] = mean;
@@ -214,29 +227,11 @@ fn backward_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     if (i >= params.n * params.c * params.segments) { return; }
     let ch = (i / params.segments) % params.c;
-    let mean = stats_in[ch];
-    let seg = segment(i);
     // sum dy * xhat = invstd * sum dy * (x - mean).
-    var sum_dy = vec4<f32>(0.0);
-    var sum_dy_dx = vec4<f32>(0.0);
-    if (params.vec4_ok == 1u) {
-        let first_x = (params.x_off + seg.x) / 4u;
-        let first_dy = (params.dy_off + seg.x) / 4u;
-        for (var v = 0u; v < seg.y / 4u; v++) {
-            let g = dy4[first_dy + v];
-            sum_dy += g;
-            sum_dy_dx += g * (x4[first_x + v] - mean);
-        }
-    } else {
-        for (var j = 0u; j < seg.y; j++) {
-            let g = dy[params.dy_off + seg.x + j];
-            sum_dy.x += g;
-            sum_dy_dx.x += g * (x[params.x_off + seg.x + j] - mean);
-        }
-    }
+    let sums = sum_dy_and_dy_dx(Share(segment(i), 0u, 1u), stats_in[ch]);
     let slot = partial_slot(i);
-    partials[slot] = sum_dy.x + sum_dy.y + sum_dy.z + sum_dy.w;
-    partials[slot + 1u] = (sum_dy_dx.x + sum_dy_dx.y + sum_dy_dx.z + sum_dy_dx.w) * stats_in[params.c + ch];
+    partials[slot] = sums.x;
+    partials[slot + 1u] = sums.y * stats_in[params.c + ch];
 }
 
 @compute @workgroup_size(WG)
@@ -246,28 +241,8 @@ fn backward_partials_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
     let i = workgroup_index(wid, nwg);
     if (i >= params.n * params.c * params.segments) { return; }
     let ch = (i / params.segments) % params.c;
-    let mean = stats_in[ch];
-    let seg = segment(i);
-    var sum_dy = vec4<f32>(0.0);
-    var sum_dy_dx = vec4<f32>(0.0);
-    if (params.vec4_ok == 1u) {
-        let first_x = (params.x_off + seg.x) / 4u;
-        let first_dy = (params.dy_off + seg.x) / 4u;
-        for (var v = lid.x; v < seg.y / 4u; v += WG) {
-            let g = dy4[first_dy + v];
-            sum_dy += g;
-            sum_dy_dx += g * (x4[first_x + v] - mean);
-        }
-    } else {
-        for (var j = lid.x; j < seg.y; j += WG) {
-            let g = dy[params.dy_off + seg.x + j];
-            sum_dy.x += g;
-            sum_dy_dx.x += g * (x[params.x_off + seg.x + j] - mean);
-        }
-    }
-    let sums = workgroup_sum2(vec2<f32>((sum_dy.x + sum_dy.y) + (sum_dy.z + sum_dy.w),
-                                        (sum_dy_dx.x + sum_dy_dx.y) + (sum_dy_dx.z + sum_dy_dx.w)),
-                              lid.x);
+    let share = Share(segment(i), lid.x, WG);
+    let sums = workgroup_sum2(sum_dy_and_dy_dx(share, stats_in[ch]), lid.x);
     if (lid.x == 0u) {
         let slot = partial_slot(i);
         partials[slot] = sums.x;

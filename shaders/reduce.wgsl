@@ -24,25 +24,31 @@ struct Params {
 @group(0) @binding(3) var<storage, read> src4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> dst4: array<vec4<f32>>;
 
-@compute @workgroup_size(WG)
-fn sum_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_id) lid: vec3<u32>) {
-    let o = workgroup_index(wid, nwg) * WG + lid.x;
-    if (o >= params.groups * params.parts) { return; }
+// Sum of the `lane`-th, (lane + stride)-th, ... vec4s (or values) of output o's block: the whole
+// block for the CPU family's invocations (lane 0, stride 1), a workgroup's share for the GPU's.
+fn block_sum(o: u32, lane: u32, stride: u32) -> f32 {
     let begin = (o / params.parts) * params.len + (o % params.parts) * params.block;
     let count = min(params.block, params.len - (o % params.parts) * params.block);
     var acc = vec4<f32>(0.0);
     if (params.vec4_ok == 1u) {
         let first = (params.in_off + begin) / 4u;
-        for (var v = 0u; v < count / 4u; v++) {
+        for (var v = lane; v < count / 4u; v += stride) {
             acc += src4[first + v];
         }
     } else {
-        for (var t = 0u; t < count; t++) {
+        for (var t = lane; t < count; t += stride) {
             acc.x += src[params.in_off + begin + t];
         }
     }
-    dst[o] = (acc.x + acc.y) + (acc.z + acc.w);
+    return (acc.x + acc.y) + (acc.z + acc.w);
+}
+
+@compute @workgroup_size(WG)
+fn sum_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_id) lid: vec3<u32>) {
+    let o = workgroup_index(wid, nwg) * WG + lid.x;
+    if (o >= params.groups * params.parts) { return; }
+    dst[o] = block_sum(o, 0u, 1u);
 }
 
 @compute @workgroup_size(WG)
@@ -51,20 +57,7 @@ fn sum_blocks_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(local_invocation_id) lid: vec3<u32>) {
     let o = workgroup_index(wid, nwg);
     if (o >= params.groups * params.parts) { return; }
-    let begin = (o / params.parts) * params.len + (o % params.parts) * params.block;
-    let count = min(params.block, params.len - (o % params.parts) * params.block);
-    var acc = vec4<f32>(0.0);
-    if (params.vec4_ok == 1u) {
-        let first = (params.in_off + begin) / 4u;
-        for (var v = lid.x; v < count / 4u; v += WG) {
-            acc += src4[first + v];
-        }
-    } else {
-        for (var t = lid.x; t < count; t += WG) {
-            acc.x += src[params.in_off + begin + t];
-        }
-    }
-    let total = workgroup_sum((acc.x + acc.y) + (acc.z + acc.w), lid.x);
+    let total = workgroup_sum(block_sum(o, lid.x, WG), lid.x);
     if (lid.x == 0u) {
         dst[o] = total;
     }

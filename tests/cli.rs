@@ -127,17 +127,22 @@ fn workgroup_size_is_overridable_and_checked() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("all checks passed"));
     for bad in ["0", "lots", "100000"] {
-        let out = run(bad);
-        let stderr = text(&out.stderr);
-        assert!(
-            !out.status.success() && !stderr.contains("panicked"),
-            "{stderr}"
-        );
-        let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{stderr}");
-        assert!(lines[0].starts_with("error:"), "{stderr}");
-        assert!(lines[0].contains("workgroup size") || lines[0].contains("WGNN_WORKGROUP_SIZE"));
+        let line = one_line_error(&run(bad));
+        assert!(line.contains("workgroup size") || line.contains("WGNN_WORKGROUP_SIZE"));
     }
+}
+
+/// The one stderr line, starting `error:`, of a command that failed without a panic.
+fn one_line_error(out: &std::process::Output) -> String {
+    let stderr = text(&out.stderr);
+    assert!(
+        !out.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("error:"), "{stderr}");
+    lines[0].to_owned()
 }
 
 /// The kernel family and WebGPU's limits can be chosen by the environment (the kernels pass their
@@ -157,18 +162,7 @@ fn kernel_family_and_limits_are_choosable_and_checked() {
         assert!(text(&out.stdout).contains("all checks passed"));
     }
     for (var, value) in [("WGNN_KERNELS", "tpu"), ("WGNN_LIMITS", "huge")] {
-        let out = run(var, value);
-        let stderr = text(&out.stderr);
-        assert!(
-            !out.status.success() && !stderr.contains("panicked"),
-            "{stderr}"
-        );
-        let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{stderr}");
-        assert!(
-            lines[0].starts_with("error:") && lines[0].contains(var),
-            "{stderr}"
-        );
+        assert!(one_line_error(&run(var, value)).contains(var));
     }
 }
 

@@ -102,20 +102,66 @@ fn fixture(arch: Architecture) -> Vec<u8> {
     std::fs::read(&path).unwrap()
 }
 
-/// `family`: the kernel family (the device's own choice where the test does not ask for one).
-fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<KernelFamily>) {
-    let bytes = fixture(arch);
-    let st = SafeTensors::deserialize(&bytes).unwrap();
+/// A model with the hashed weights on a device with the kernel `family` (the device's own choice
+/// where the test asks for none), and the fixture's batch uploaded.
+struct Setup {
+    gpu: Gpu,
+    m: Model,
+    x: Tensor,
+    targets: Tensor,
+    /// The fixture's safetensors bytes.
+    fixture: Vec<u8>,
+}
+
+fn setup(arch: Architecture, classes: usize, family: Option<KernelFamily>) -> Setup {
+    let fixture = fixture(arch);
+    let st = SafeTensors::deserialize(&fixture).unwrap();
     let gpu = gpu_with(GpuOptions {
         kernels: family,
         ..GpuOptions::default()
     });
-    let mut m = model(&gpu, arch, classes);
+    let m = model(&gpu, arch, classes);
     let x_shape = st.tensor("input").unwrap().shape().to_vec();
     let t_shape = st.tensor("targets").unwrap().shape().to_vec();
     let x = Tensor::from_f32(&gpu, &x_shape, &f32s(&st, "input")).unwrap();
     let targets: Vec<i32> = bytemuck::pod_collect_to_vec(st.tensor("targets").unwrap().data());
     let targets = Tensor::from_i32(&gpu, &t_shape, &targets).unwrap();
+    Setup {
+        gpu,
+        m,
+        x,
+        targets,
+        fixture,
+    }
+}
+
+/// One train-mode SGD step (momentum 0, weight decay 0, mean cross-entropy); returns the loss.
+fn sgd_step(gpu: &Gpu, m: &mut Model, x: Tensor, targets: &Tensor) -> Tensor {
+    let g = Graph::training(gpu).unwrap();
+    let logits = m.forward(&g, &g.input(x), &Context::train(0)).unwrap();
+    let loss = g.cross_entropy(&logits, targets, None).unwrap();
+    let mut grads = g.backward(&loss).unwrap();
+    collect_grads(m.net.as_mut(), &mut grads);
+    let sgd = SgdConfig {
+        lr: LR,
+        momentum: 0.0,
+        weight_decay: 0.0,
+    };
+    Optimizer::new(OptimizerConfig::Sgd(sgd))
+        .step(gpu, m.net.as_mut())
+        .unwrap();
+    loss.value
+}
+
+fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<KernelFamily>) {
+    let Setup {
+        gpu,
+        mut m,
+        x,
+        targets,
+        fixture,
+    } = setup(arch, classes, family);
+    let st = SafeTensors::deserialize(&fixture).unwrap();
     let assert_like_pytorch = |fixture: &str, ours: &Tensor, what: &str| {
         let e = fixture_err(&st, fixture, &ours.to_f32(&gpu).unwrap());
         assert!(
@@ -140,20 +186,8 @@ fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<Ke
             before.insert(name.to_owned(), p.value.to_f32(&gpu).unwrap());
         }
     });
-    let g = Graph::training(&gpu).unwrap();
-    let logits = m.forward(&g, &g.input(x), &Context::train(0)).unwrap();
-    let loss = g.cross_entropy(&logits, &targets, None).unwrap();
-    let mut grads = g.backward(&loss).unwrap();
-    collect_grads(m.net.as_mut(), &mut grads);
-    let sgd = SgdConfig {
-        lr: LR,
-        momentum: 0.0,
-        weight_decay: 0.0,
-    };
-    Optimizer::new(OptimizerConfig::Sgd(sgd))
-        .step(&gpu, m.net.as_mut())
-        .unwrap();
-    assert_like_pytorch("train_loss", &loss.value, "train loss");
+    let loss = sgd_step(&gpu, &mut m, x, &targets);
+    assert_like_pytorch("train_loss", &loss, "train loss");
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -231,18 +265,13 @@ struct FamilyRun {
 }
 
 fn family_run(arch: Architecture, classes: usize, family: KernelFamily) -> FamilyRun {
-    let bytes = fixture(arch);
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    let gpu = gpu_with(GpuOptions {
-        kernels: Some(family),
-        ..GpuOptions::default()
-    });
-    let mut m = model(&gpu, arch, classes);
-    let x_shape = st.tensor("input").unwrap().shape().to_vec();
-    let t_shape = st.tensor("targets").unwrap().shape().to_vec();
-    let x = Tensor::from_f32(&gpu, &x_shape, &f32s(&st, "input")).unwrap();
-    let targets: Vec<i32> = bytemuck::pod_collect_to_vec(st.tensor("targets").unwrap().data());
-    let targets = Tensor::from_i32(&gpu, &t_shape, &targets).unwrap();
+    let Setup {
+        gpu,
+        mut m,
+        x,
+        targets,
+        ..
+    } = setup(arch, classes, Some(family));
     let g = Graph::inference(&gpu);
     let logits = m
         .forward(&g, &g.input(x.clone()), &Context::eval())
@@ -257,19 +286,7 @@ fn family_run(arch: Architecture, classes: usize, family: KernelFamily) -> Famil
         });
         values
     };
-    let g = Graph::training(&gpu).unwrap();
-    let out = m.forward(&g, &g.input(x), &Context::train(0)).unwrap();
-    let loss = g.cross_entropy(&out, &targets, None).unwrap();
-    let mut grads = g.backward(&loss).unwrap();
-    collect_grads(m.net.as_mut(), &mut grads);
-    let sgd = SgdConfig {
-        lr: LR,
-        momentum: 0.0,
-        weight_decay: 0.0,
-    };
-    Optimizer::new(OptimizerConfig::Sgd(sgd))
-        .step(&gpu, m.net.as_mut())
-        .unwrap();
+    sgd_step(&gpu, &mut m, x, &targets);
     FamilyRun {
         logits,
         after: params(&mut m),

@@ -179,47 +179,34 @@ pub(crate) fn product(gpu: &Gpu, p: &Product) -> Result<()> {
     )
 }
 
-/// y [images, c_out, out_hw] = conv2d(x, weight) + bias for x [images, c_in, in_hw] and weight
-/// [c_out, c_in, kh, kw], images chunked to fit the bindings.
+/// Which convolution `convolution` computes.
+#[derive(Clone, Copy)]
+pub(crate) enum Convolution {
+    /// conv2d(x, weight) + bias, weight [c_out, c_in, kh, kw].
+    Direct,
+    /// conv_transpose2d(x, weight) + bias, weight [c_in, c_out, kh, kw] (also conv2d's input
+    /// gradient), one grid layer per output phase.
+    Transposed,
+}
+
+/// y [images, c_out, out_hw] of x [images, c_in, in_hw], images chunked to fit the bindings.
 pub(crate) fn convolution(
     gpu: &Gpu,
+    kind: Convolution,
     x: &Tensor,
     weight: &Tensor,
     bias: Option<&Tensor>,
     g: Geometry,
 ) -> Result<Tensor> {
-    convolution_like(gpu, Mode::Convolution, x, weight, bias, g)
-}
-
-/// y [images, c_out, out_hw] = conv_transpose2d(x, weight) + bias for x [images, c_in, in_hw]
-/// and weight [c_in, c_out, kh, kw] (also conv2d's input gradient), one grid layer per phase.
-pub(crate) fn transposed(
-    gpu: &Gpu,
-    x: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    g: Geometry,
-) -> Result<Tensor> {
-    convolution_like(gpu, Mode::Transposed, x, weight, bias, g)
-}
-
-fn convolution_like(
-    gpu: &Gpu,
-    mode: Mode,
-    x: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    g: Geometry,
-) -> Result<Tensor> {
+    let (mode, op) = match kind {
+        Convolution::Direct => (Mode::Convolution, "conv2d"),
+        Convolution::Transposed => (Mode::Transposed, "conv_transpose2d"),
+    };
     let images = x.shape()[0];
     let [oh, ow] = g.out_hw;
     let [kh, kw] = g.kernel;
     let [sh, sw] = g.stride;
     let y = Tensor::uninit(gpu, &[images, g.c_out, oh, ow], DType::F32);
-    let op = match mode {
-        Mode::Transposed => "conv_transpose2d",
-        _ => "conv2d",
-    };
     let wv = gpu.whole(weight, &format!("{op} weight"))?;
     let bv = bias
         .map(|b| gpu.whole(b, &format!("{op} bias")))

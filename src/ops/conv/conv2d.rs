@@ -9,7 +9,7 @@ use super::{
 use crate::error::Result;
 use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
-use crate::ops::tiled;
+use crate::ops::tiled::{self, Convolution};
 use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
@@ -51,7 +51,7 @@ pub fn conv2d(
     };
     if gpu.tuning().family == KernelFamily::Gpu {
         let g = geometry(dims, [c_out, kh, kw], [oh, ow], args);
-        return tiled::convolution(gpu, x, weight, bias, g);
+        return tiled::convolution(gpu, Convolution::Direct, x, weight, bias, g);
     }
     if [kh, kw] == [3, 3]
         && args.stride == [1, 1]

@@ -4,7 +4,8 @@
 use super::{Conv2dArgs, Params, check_operands, geometry, transpose_slot as slot};
 use crate::error::Result;
 use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
-use crate::ops::{optional_input, tiled};
+use crate::ops::optional_input;
+use crate::ops::tiled::{self, Convolution};
 use crate::tensor::{DType, Tensor};
 
 /// The transposed convolution into an output of the given size (conv2d's input gradient asks for
@@ -20,7 +21,7 @@ pub(crate) fn transposed_gather(
     let (dims, [c_out, kh, kw]) = check_operands("conv_transpose2d", x, weight, 0, bias, &args)?;
     if gpu.tuning().family == KernelFamily::Gpu {
         let g = geometry(dims, [c_out, kh, kw], out_hw, args);
-        return tiled::transposed(gpu, x, weight, bias, g);
+        return tiled::convolution(gpu, Convolution::Transposed, x, weight, bias, g);
     }
     let [n, c_in, h, w] = dims;
     let [oh, ow] = out_hw;
