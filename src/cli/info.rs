@@ -6,6 +6,7 @@ use wgnn::Result;
 use wgnn::gpu;
 
 pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
+    let forced_family = gpu::KernelFamily::from_env()?;
     let adapters = gpu::ranked_adapters(wgpu::Backends::all());
     if adapters.is_empty() {
         println!("no adapters with compute shaders");
@@ -19,7 +20,10 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
             "    backend {:?}, type {:?}, driver {} {}",
             a.backend, a.device_type, a.driver, a.driver_info
         );
-        let rows: [(&str, String); 10] = [
+        let subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
+        let mut tuning = gpu::Tuning::for_device(&a, &l, adapter.features());
+        tuning.family = forced_family.unwrap_or(tuning.family);
+        let rows: [(&str, String); 11] = [
             ("max buffer size", format!("{} bytes", l.max_buffer_size)),
             (
                 "max storage binding size",
@@ -50,6 +54,10 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
                 format!("{}..{}", a.subgroup_min_size, a.subgroup_max_size),
             ),
             (
+                "subgroup operations",
+                if subgroups { "yes" } else { "no" }.to_owned(),
+            ),
+            (
                 "timestamp queries",
                 if timestamps { "yes" } else { "no" }.to_owned(),
             ),
@@ -57,7 +65,7 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
                 "wgnn kernels",
                 format!(
                     "{} (override: {}, {})",
-                    gpu::Tuning::for_device(&a, &l),
+                    tuning,
                     gpu::KERNELS_ENV,
                     gpu::WORKGROUP_SIZE_ENV
                 ),

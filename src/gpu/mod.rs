@@ -14,7 +14,7 @@ pub use dispatch::Slot;
 pub(crate) use dispatch::{Elements, Launch, View};
 pub use pool::PoolStats;
 pub use profiler::KernelTiming;
-pub use shader::{Shader, shader_source};
+pub use shader::{Shader, WorkgroupSum, shader_source, shader_source_with};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,6 +87,9 @@ pub struct GpuOptions {
     /// Open the device with WebGPU's default limits instead of the adapter's; also
     /// `WGNN_LIMITS=webgpu`.
     pub webgpu_limits: bool,
+    /// Leave subgroup operations unused even where the adapter has them (the GPU family's
+    /// reductions then use the workgroup-memory tree).
+    pub without_subgroups: bool,
 }
 
 /// Environment variable that overrides the workgroup size.
@@ -114,6 +117,14 @@ impl KernelFamily {
         match self {
             KernelFamily::Cpu => "cpu",
             KernelFamily::Gpu => "gpu",
+        }
+    }
+
+    /// The family `WGNN_KERNELS` asks for, if it is set.
+    pub fn from_env() -> Result<Option<KernelFamily>> {
+        match std::env::var(KERNELS_ENV) {
+            Ok(v) if !v.trim().is_empty() => KernelFamily::parse(&v).map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -199,6 +210,7 @@ pub struct Tuning {
     pub workgroup_size: u32,
     pub family: KernelFamily,
     pub tile: Tile,
+    pub workgroup_sum: WorkgroupSum,
 }
 
 impl Tuning {
@@ -209,7 +221,12 @@ impl Tuning {
     /// PERFORMANCE.md 8), 256 on GPUs (a multiple of every vendor's SIMD width, four to eight
     /// waves to hide latency), never above the device's limits. The register-block family on CPU
     /// devices, the tiled one on discrete, integrated and virtual GPUs.
-    pub fn for_device(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Tuning {
+    /// Subgroup operations for the reductions where `features` has them.
+    pub fn for_device(
+        info: &wgpu::AdapterInfo,
+        limits: &wgpu::Limits,
+        features: wgpu::Features,
+    ) -> Tuning {
         let cpu_like = matches!(
             info.device_type,
             wgpu::DeviceType::Cpu | wgpu::DeviceType::Other
@@ -226,6 +243,11 @@ impl Tuning {
                 KernelFamily::Gpu
             },
             tile: Tile::within(limits, None),
+            workgroup_sum: if features.contains(wgpu::Features::SUBGROUP) {
+                WorkgroupSum::Subgroups
+            } else {
+                WorkgroupSum::Tree
+            },
         }
     }
 }
@@ -242,9 +264,14 @@ impl std::fmt::Display for Tuning {
             ),
             KernelFamily::Gpu => write!(
                 f,
-                "gpu (workgroup tiles of {rows}x{cols} outputs, {} invocations, {}-deep stages)",
+                "gpu (workgroup tiles of {rows}x{cols} outputs, {} invocations, {}-deep stages; \
+                 reductions by {})",
                 self.tile.tx * self.tile.ty,
-                self.tile.tk
+                self.tile.tk,
+                match self.workgroup_sum {
+                    WorkgroupSum::Tree => "a workgroup-memory tree",
+                    WorkgroupSum::Subgroups => "subgroup operations",
+                }
             ),
         }
     }
@@ -263,7 +290,8 @@ pub struct PlanLimits {
 /// Features wgnn asks for when the adapter has them.
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
     .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
-    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+    .union(wgpu::Features::SUBGROUP);
 
 /// An open GPU: everything ops need to allocate, compile and launch.
 pub struct Gpu {
@@ -315,9 +343,14 @@ impl Gpu {
         } else {
             adapter.limits()
         };
+        let wanted_features = if options.without_subgroups {
+            WANTED_FEATURES - wgpu::Features::SUBGROUP
+        } else {
+            WANTED_FEATURES
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgnn device"),
-            required_features: adapter.features() & WANTED_FEATURES,
+            required_features: adapter.features() & wanted_features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -357,7 +390,7 @@ impl Gpu {
                 }),
             binding_offset_alignment: u64::from(limits.min_storage_buffer_offset_alignment),
         };
-        let mut tuning = Tuning::for_device(&info, &limits);
+        let mut tuning = Tuning::for_device(&info, &limits, device.features());
         let wanted = match options.workgroup_size {
             Some(size) => Some(size),
             None => match std::env::var(WORKGROUP_SIZE_ENV) {
@@ -382,10 +415,7 @@ impl Gpu {
         }
         let family = match options.kernels {
             Some(f) => Some(f),
-            None => match std::env::var(KERNELS_ENV) {
-                Ok(v) if !v.trim().is_empty() => Some(KernelFamily::parse(&v)?),
-                _ => None,
-            },
+            None => KernelFamily::from_env()?,
         };
         if let Some(family) = family {
             tuning.family = family;

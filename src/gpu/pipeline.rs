@@ -2,7 +2,7 @@
 //! inside an error scope so a failure names its kernel.
 
 use super::Gpu;
-use super::shader::{PipelineKey, Shader, shader_source};
+use super::shader::{PipelineKey, Shader, shader_source_with};
 use crate::error::{Error, Result};
 
 impl Gpu {
@@ -69,7 +69,9 @@ impl Gpu {
             self.device.create_shader_module_trusted(
                 wgpu::ShaderModuleDescriptor {
                     label: Some(shader.file_name()),
-                    source: wgpu::ShaderSource::Wgsl(shader_source(shader).into()),
+                    source: wgpu::ShaderSource::Wgsl(
+                        shader_source_with(shader, self.tuning.workgroup_sum).into(),
+                    ),
                 },
                 wgpu::ShaderRuntimeChecks {
                     force_loop_bounding: false,

@@ -74,16 +74,38 @@ impl Shader {
     }
 }
 
-/// The GPU family's workgroup reduction; prepended to the files whose kernels reduce.
-const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
+/// How the GPU family's kernels add up a workgroup's values (`workgroup_sum`), prepended to the
+/// files whose kernels reduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WorkgroupSum {
+    /// A halving tree in workgroup memory (workgroup_sum.wgsl): every device.
+    Tree,
+    /// Subgroup operations, then one pass over workgroup memory (workgroup_sum_subgroup.wgsl):
+    /// devices with wgpu's SUBGROUP feature.
+    Subgroups,
+}
+
+impl WorkgroupSum {
+    fn source(self) -> &'static str {
+        match self {
+            WorkgroupSum::Tree => include_str!("../../shaders/workgroup_sum.wgsl"),
+            WorkgroupSum::Subgroups => include_str!("../../shaders/workgroup_sum_subgroup.wgsl"),
+        }
+    }
+}
+
+/// The complete WGSL source compiled for a shader file on a device without subgroup operations.
+pub fn shader_source(shader: Shader) -> String {
+    shader_source_with(shader, WorkgroupSum::Tree)
+}
 
 /// The complete WGSL source compiled for a shader file: the common helpers, the convolutions' shared
-/// declarations for those two files or the workgroup reduction for the reducing ones, then the
-/// file.
-pub fn shader_source(shader: Shader) -> String {
+/// declarations for those two files or the workgroup reduction `sum` for the reducing ones, then
+/// the file.
+pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
     let prelude = match shader {
         Shader::Conv2d | Shader::ConvTranspose2d => CONV_COMMON,
-        Shader::BatchNorm | Shader::Reduce => WORKGROUP_SUM,
+        Shader::BatchNorm | Shader::Reduce => sum.source(),
         _ => "",
     };
     format!("{COMMON}\n{prelude}\n{}", shader.body())
