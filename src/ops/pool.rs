@@ -1,6 +1,6 @@
 //! max_pool2d and adaptive_avg_pool2d (pool.wgsl), forward and backward.
 
-use super::conv2d::conv_out_len;
+use super::conv2d::Conv2dArgs;
 use super::{nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
@@ -23,6 +23,16 @@ impl MaxPoolArgs {
             stride: [k, k],
             padding: [0, 0],
         }
+    }
+
+    /// Output [height, width] of pooling an `input` [height, width], if the window fits the padded
+    /// input.
+    pub fn out_hw(&self, input: [usize; 2]) -> Option<[usize; 2]> {
+        let conv = Conv2dArgs {
+            stride: self.stride,
+            padding: self.padding,
+        };
+        conv.out_hw(input, self.kernel)
     }
 }
 
@@ -152,10 +162,7 @@ pub fn max_pool2d(gpu: &Gpu, x: &Tensor, args: MaxPoolArgs) -> Result<MaxPoolOut
         args.padding,
         args.kernel
     );
-    let (Some(oh), Some(ow)) = (
-        conv_out_len(h, args.kernel[0], args.stride[0], args.padding[0]),
-        conv_out_len(w, args.kernel[1], args.stride[1], args.padding[1]),
-    ) else {
+    let Some([oh, ow]) = args.out_hw([h, w]) else {
         return Err(crate::shape_err!(
             "max_pool2d: kernel {:?} is larger than the padded input {:?}",
             args.kernel,

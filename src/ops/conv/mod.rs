@@ -33,11 +33,38 @@ impl Default for Conv2dArgs {
     }
 }
 
+impl Conv2dArgs {
+    /// Output [height, width] of a convolution of an `input` [height, width] by a `kernel`
+    /// [height, width], if the kernel fits the padded input.
+    pub fn out_hw(&self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
+        let len = |i: usize| conv_out_len(input[i], kernel[i], self.stride[i], self.padding[i]);
+        Some([len(0)?, len(1)?])
+    }
+
+    /// Output [height, width] of a transposed convolution of an `input` [height, width] by a
+    /// `kernel` [height, width], if the padding leaves any output.
+    pub fn transpose_out_hw(&self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
+        let len =
+            |i: usize| conv_transpose_out_len(input[i], kernel[i], self.stride[i], self.padding[i]);
+        Some([len(0)?, len(1)?])
+    }
+}
+
 /// Output size of a convolution along one axis, if the kernel fits the padded input.
 pub fn conv_out_len(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
     (input + 2 * padding)
         .checked_sub(kernel)
         .map(|span| span / stride + 1)
+}
+
+/// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
+pub fn conv_transpose_out_len(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Option<usize> {
+    ((input.max(1) - 1) * stride + kernel).checked_sub(2 * padding)
 }
 
 /// The shape check every convolution makes of its arguments and kernel size.
