@@ -1,7 +1,7 @@
 //! linear and its gradients through one strided matrix product (matmul.wgsl).
 
 use super::reduce::sum_columns_into;
-use super::{optional_input, u32_of};
+use super::{check_weight_and_bias, optional_input, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
@@ -219,19 +219,7 @@ fn matrix(op: &str, what: &str, t: &Tensor) -> Result<[usize; 2]> {
 pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let [_, k] = matrix("linear", "input", x)?;
     let [n, wk] = matrix("linear", "weight", weight)?;
-    crate::ensure_shape!(
-        wk == k,
-        "linear: weight {:?} expects {wk} input features, input {:?} has {k}",
-        weight.shape(),
-        x.shape()
-    );
-    if let Some(b) = bias {
-        crate::ensure_shape!(
-            b.shape() == [n],
-            "linear: bias must be [{n}], got {:?}",
-            b.shape()
-        );
-    }
+    check_weight_and_bias("linear", [x, weight], [wk, k], "features", (bias, n))?;
     let (w_t, row) = transposed(gpu, weight)?;
     let wv = gpu.whole(&w_t, "transposed linear weight")?;
     let bv = bias.map(|b| gpu.whole(b, "linear bias")).transpose()?;

@@ -9,7 +9,7 @@ mod gather;
 mod weight_grad;
 pub mod winograd;
 
-use super::{nchw, u32_of};
+use super::{check_weight_and_bias, nchw, u32_of};
 use crate::error::Result;
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::Tensor;
@@ -96,20 +96,7 @@ fn check_operands(
     let [a, b, kh, kw] = nchw(op, "weight", weight.shape())?;
     let (wc_in, c_out) = if in_axis == 0 { (a, b) } else { (b, a) };
     check_args(op, args, [kh, kw])?;
-    let c_in = dims[1];
-    crate::ensure_shape!(
-        wc_in == c_in,
-        "{op}: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
-        weight.shape(),
-        x.shape()
-    );
-    if let Some(b) = bias {
-        crate::ensure_shape!(
-            b.shape() == [c_out],
-            "{op}: bias must be [{c_out}], got {:?}",
-            b.shape()
-        );
-    }
+    check_weight_and_bias(op, [x, weight], [wc_in, dims[1]], "channels", (bias, c_out))?;
     Ok((dims, [c_out, kh, kw]))
 }
 
