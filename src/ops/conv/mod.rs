@@ -1,6 +1,6 @@
 //! Convolutions: conv2d (conv2d.wgsl, or winograd.wgsl for wide 3x3 layers), conv_transpose2d
-//! (conv_transpose2d.wgsl), and what they share: the argument type, its check, and the launch
-//! parameters of conv2d.wgsl and conv_transpose2d.wgsl. conv2d's input gradient and
+//! (conv_transpose2d.wgsl), and what they share: the argument type, its check, output sizes, and
+//! the launch parameters of conv2d.wgsl and conv_transpose2d.wgsl. conv2d's input gradient and
 //! conv_transpose2d's forward are one gather (gather.rs); both weight gradients are weight_grad.rs.
 
 pub mod conv2d;
@@ -42,7 +42,7 @@ impl Conv2dArgs {
     }
 
     /// Output [height, width] of a transposed convolution of an `input` [height, width] by a
-    /// `kernel` [height, width], if the padding leaves any output.
+    /// `kernel` [height, width]; None if the padding would make it negative.
     pub fn transpose_out_hw(&self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
         let len =
             |i: usize| conv_transpose_out_len(input[i], kernel[i], self.stride[i], self.padding[i]);
