@@ -51,6 +51,23 @@ struct Params {
 @group(0) @binding(17) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(18) var<storage, read_write> out4: array<vec4<f32>>;
 
+// Element i of [n, c, per] values (per = hw for the values themselves, segments for the partial
+// sums' invocations): its channel ch; valid is false past the last.
+struct Element {
+    i: u32,
+    ch: u32,
+    valid: bool,
+}
+
+fn element(i: u32, per: u32) -> Element {
+    return Element(i, (i / per) % params.c, i < params.n * params.c * per);
+}
+
+// The element of [n, c, per] values this invocation computes.
+fn invocation_element(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, per: u32) -> Element {
+    return element(workgroup_index(wid, nwg) * WG + lid.x, per);
+}
+
 // Invocation i of a partial-sum kernel covers segment i % segments of plane i / segments (of
 // the view): its first element and length.
 fn segment(i: u32) -> vec2<u32> {
@@ -142,11 +159,11 @@ fn sum_dy_and_dy_dx(share: Share, mean: f32) -> vec2<f32> {
 @compute @workgroup_size(WG)
 fn stats_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * params.c * params.segments) { return; }
-    let share = Share(segment(i), 0u, 1u);
+    let at = invocation_element(wid, nwg, lid, params.segments);
+    if (!at.valid) { return; }
+    let share = Share(segment(at.i), 0u, 1u);
     let mean = sum_x(share) / f32(share.seg.y);
-    let slot = partial_slot(i);
+    let slot = partial_slot(at.i);
     partials[slot] = mean;
     partials[slot + 1u] = sum_squared_deviations(share, mean);
 }
@@ -206,32 +223,30 @@ fn stats_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 fn apply(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    let total = params.n * params.c * params.hw;
     if (params.vec4_ok == 1u) {
         // Four values of one plane per invocation.
-        if (4u * i >= total) { return; }
-        let ch = (4u * i / params.hw) % params.c;
-        let xhat = (x4[params.x_off / 4u + i] - stats_in[ch]) * stats_in[params.c + ch];
-        out4[params.out_off / 4u + i] = xhat * gamma[ch] + beta[ch];
+        let at = element(4u * i, params.hw);
+        if (!at.valid) { return; }
+        let xhat = (x4[params.x_off / 4u + i] - stats_in[at.ch]) * stats_in[params.c + at.ch];
+        out4[params.out_off / 4u + i] = xhat * gamma[at.ch] + beta[at.ch];
     } else {
-        if (i >= total) { return; }
-        let ch = (i / params.hw) % params.c;
-        let xhat = (x[params.x_off + i] - stats_in[ch]) * stats_in[params.c + ch];
-        out[params.out_off + i] = xhat * gamma[ch] + beta[ch];
+        let at = element(i, params.hw);
+        if (!at.valid) { return; }
+        let xhat = (x[params.x_off + i] - stats_in[at.ch]) * stats_in[params.c + at.ch];
+        out[params.out_off + i] = xhat * gamma[at.ch] + beta[at.ch];
     }
 }
 
 @compute @workgroup_size(WG)
 fn backward_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * params.c * params.segments) { return; }
-    let ch = (i / params.segments) % params.c;
+    let at = invocation_element(wid, nwg, lid, params.segments);
+    if (!at.valid) { return; }
     // sum dy * xhat = invstd * sum dy * (x - mean).
-    let sums = sum_dy_and_dy_dx(Share(segment(i), 0u, 1u), stats_in[ch]);
-    let slot = partial_slot(i);
+    let sums = sum_dy_and_dy_dx(Share(segment(at.i), 0u, 1u), stats_in[at.ch]);
+    let slot = partial_slot(at.i);
     partials[slot] = sums.x;
-    partials[slot + 1u] = sums.y * stats_in[params.c + ch];
+    partials[slot + 1u] = sums.y * stats_in[params.c + at.ch];
 }
 
 @compute @workgroup_size(WG)
@@ -281,11 +296,10 @@ fn input_grad(ch: u32, g: vec4<f32>, xv: vec4<f32>) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * params.c * params.hw) { return; }
-    let ch = (i / params.hw) % params.c;
-    let dx = input_grad(ch, vec4<f32>(dy[params.dy_off + i]), vec4<f32>(x[params.x_off + i]));
-    out[params.out_off + i] = dx.x;
+    let at = invocation_element(wid, nwg, lid, params.hw);
+    if (!at.valid) { return; }
+    let dx = input_grad(at.ch, vec4<f32>(dy[params.dy_off + at.i]), vec4<f32>(x[params.x_off + at.i]));
+    out[params.out_off + at.i] = dx.x;
 }
 
 // backward_input on vec4s of a plane (vec4_ok); a separate entry point so that neither binds more
@@ -294,7 +308,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 fn backward_input_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                        @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (4u * i >= params.n * params.c * params.hw) { return; }
-    let ch = (4u * i / params.hw) % params.c;
-    out4[params.out_off / 4u + i] = input_grad(ch, dy4[params.dy_off / 4u + i], x4[params.x_off / 4u + i]);
+    let at = element(4u * i, params.hw);
+    if (!at.valid) { return; }
+    out4[params.out_off / 4u + i] = input_grad(at.ch, dy4[params.dy_off / 4u + i], x4[params.x_off / 4u + i]);
 }

@@ -25,10 +25,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read> dloss: array<f32>;
 
-fn position(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
-    return workgroup_index(wid, nwg) * WG + lid.x;
-}
-
 fn target_class(p: u32) -> i32 {
     let t = targets[params.target_off + p];
     if (t == params.ignore_index || t < 0 || t >= i32(params.c)) {
@@ -37,9 +33,25 @@ fn target_class(p: u32) -> i32 {
     return t;
 }
 
-// Index of logit (position p, class 0); classes are s apart.
-fn logit_base(p: u32) -> u32 {
-    return params.logits_off + (p / params.s) * params.c * params.s + p % params.s;
+// The position p this invocation computes and its target class t (-1: ignored); valid is false
+// past the last position.
+struct Position {
+    p: u32,
+    t: i32,
+    valid: bool,
+}
+
+fn position(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> Position {
+    let p = workgroup_index(wid, nwg) * WG + lid.x;
+    if (p >= params.n * params.s) {
+        return Position(p, -1, false);
+    }
+    return Position(p, target_class(p), true);
+}
+
+// Index of (position p, class 0) in an [n, c, s] array starting at `off`; classes are s apart.
+fn class0(off: u32, p: u32) -> u32 {
+    return off + (p / params.s) * params.c * params.s + p % params.s;
 }
 
 fn log_sum_exp(base: u32) -> f32 {
@@ -57,18 +69,17 @@ fn log_sum_exp(base: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn forward_terms(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let p = position(wid, nwg, lid);
-    if (p >= params.n * params.s) { return; }
-    let t = target_class(p);
+    let at = position(wid, nwg, lid);
+    if (!at.valid) { return; }
     var loss = 0.0;
     var ok = 0.0;
-    if (t >= 0) {
-        let base = logit_base(p);
-        loss = log_sum_exp(base) - logits[base + u32(t) * params.s];
+    if (at.t >= 0) {
+        let base = class0(params.logits_off, at.p);
+        loss = log_sum_exp(base) - logits[base + u32(at.t) * params.s];
         ok = 1.0;
     }
-    losses[params.out_off + p] = loss;
-    valid[params.out_off + p] = ok;
+    losses[params.out_off + at.p] = loss;
+    valid[params.out_off + at.p] = ok;
 }
 
 @compute @workgroup_size(1)
@@ -79,12 +90,11 @@ fn mean() {
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_id) lid: vec3<u32>) {
-    let p = position(wid, nwg, lid);
-    if (p >= params.n * params.s) { return; }
-    let t = target_class(p);
-    let base = logit_base(p);
-    let out_base = params.out_off + (p / params.s) * params.c * params.s + p % params.s;
-    if (t < 0) {
+    let at = position(wid, nwg, lid);
+    if (!at.valid) { return; }
+    let base = class0(params.logits_off, at.p);
+    let out_base = class0(params.out_off, at.p);
+    if (at.t < 0) {
         for (var k = 0u; k < params.c; k++) {
             out[out_base + k * params.s] = 0.0;
         }
@@ -93,7 +103,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let lse = log_sum_exp(base);
     let scale = dloss[0] / sums[1];
     for (var k = 0u; k < params.c; k++) {
-        let onehot = select(0.0, 1.0, k == u32(t));
+        let onehot = select(0.0, 1.0, k == u32(at.t));
         out[out_base + k * params.s] = (exp(logits[base + k * params.s] - lse) - onehot) * scale;
     }
 }

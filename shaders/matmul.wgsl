@@ -183,21 +183,18 @@ fn vec4_block(m0: u32, n0: u32) -> Vec4Block {
 // Stores `matmul_vec4`'s block at (m0, n0) with the bias values bb. Written out, so lo and hi are
 // only indexed by constants (a loop here may not unroll, and then the accumulators live in memory).
 fn store_vec4_block(m0: u32, n0: u32, blk: Vec4Block, bb: BlockBias) {
-    if (m0 + 0u < params.m) {
-        store4(m0 + 0u, n0, blk.lo[0], bb.cols[0], bb.rows[0]);
-        store4(m0 + 0u, n0 + 4u, blk.hi[0], bb.cols[1], bb.rows[0]);
-    }
-    if (m0 + 1u < params.m) {
-        store4(m0 + 1u, n0, blk.lo[1], bb.cols[0], bb.rows[1]);
-        store4(m0 + 1u, n0 + 4u, blk.hi[1], bb.cols[1], bb.rows[1]);
-    }
-    if (m0 + 2u < params.m) {
-        store4(m0 + 2u, n0, blk.lo[2], bb.cols[0], bb.rows[2]);
-        store4(m0 + 2u, n0 + 4u, blk.hi[2], bb.cols[1], bb.rows[2]);
-    }
-    if (m0 + 3u < params.m) {
-        store4(m0 + 3u, n0, blk.lo[3], bb.cols[0], bb.rows[3]);
-        store4(m0 + 3u, n0 + 4u, blk.hi[3], bb.cols[1], bb.rows[3]);
+    store_row(m0 + 0u, n0, blk.lo[0], blk.hi[0], bb.cols, bb.rows[0]);
+    store_row(m0 + 1u, n0, blk.lo[1], blk.hi[1], bb.cols, bb.rows[1]);
+    store_row(m0 + 2u, n0, blk.lo[2], blk.hi[2], bb.cols, bb.rows[2]);
+    store_row(m0 + 3u, n0, blk.lo[3], blk.hi[3], bb.cols, bb.rows[3]);
+}
+
+// Stores row `row` of a block if it is inside c: lo at columns n0 .. n0 + 3 and hi at the next
+// four, with the block's column biases b_cols and the row's bias b_row.
+fn store_row(row: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>, b_cols: array<vec4<f32>, 2>, b_row: f32) {
+    if (row < params.m) {
+        store4(row, n0, lo, b_cols[0], b_row);
+        store4(row, n0 + 4u, hi, b_cols[1], b_row);
     }
 }
 
@@ -319,38 +316,14 @@ fn accumulate_k(acc: ptr<function, array<vec4<f32>, 16>>, k: u32, a_base: u32, a
 // Written out: as a loop this did not unroll, and indexing acc with its counter moved the whole
 // block to memory (9.8 against 20.2 GFLOP/s at 1024^3).
 fn store_block(m0: u32, n0: u32, acc: array<vec4<f32>, 16>, bb: BlockBias) {
-    if (m0 + 0u < params.m) {
-        store4(m0 + 0u, n0, acc[0], bb.cols[0], bb.rows[0]);
-        store4(m0 + 0u, n0 + 4u, acc[1], bb.cols[1], bb.rows[0]);
-    }
-    if (m0 + 1u < params.m) {
-        store4(m0 + 1u, n0, acc[2], bb.cols[0], bb.rows[1]);
-        store4(m0 + 1u, n0 + 4u, acc[3], bb.cols[1], bb.rows[1]);
-    }
-    if (m0 + 2u < params.m) {
-        store4(m0 + 2u, n0, acc[4], bb.cols[0], bb.rows[2]);
-        store4(m0 + 2u, n0 + 4u, acc[5], bb.cols[1], bb.rows[2]);
-    }
-    if (m0 + 3u < params.m) {
-        store4(m0 + 3u, n0, acc[6], bb.cols[0], bb.rows[3]);
-        store4(m0 + 3u, n0 + 4u, acc[7], bb.cols[1], bb.rows[3]);
-    }
-    if (m0 + 4u < params.m) {
-        store4(m0 + 4u, n0, acc[8], bb.cols[0], bb.rows[4]);
-        store4(m0 + 4u, n0 + 4u, acc[9], bb.cols[1], bb.rows[4]);
-    }
-    if (m0 + 5u < params.m) {
-        store4(m0 + 5u, n0, acc[10], bb.cols[0], bb.rows[5]);
-        store4(m0 + 5u, n0 + 4u, acc[11], bb.cols[1], bb.rows[5]);
-    }
-    if (m0 + 6u < params.m) {
-        store4(m0 + 6u, n0, acc[12], bb.cols[0], bb.rows[6]);
-        store4(m0 + 6u, n0 + 4u, acc[13], bb.cols[1], bb.rows[6]);
-    }
-    if (m0 + 7u < params.m) {
-        store4(m0 + 7u, n0, acc[14], bb.cols[0], bb.rows[7]);
-        store4(m0 + 7u, n0 + 4u, acc[15], bb.cols[1], bb.rows[7]);
-    }
+    store_row(m0 + 0u, n0, acc[0], acc[1], bb.cols, bb.rows[0]);
+    store_row(m0 + 1u, n0, acc[2], acc[3], bb.cols, bb.rows[1]);
+    store_row(m0 + 2u, n0, acc[4], acc[5], bb.cols, bb.rows[2]);
+    store_row(m0 + 3u, n0, acc[6], acc[7], bb.cols, bb.rows[3]);
+    store_row(m0 + 4u, n0, acc[8], acc[9], bb.cols, bb.rows[4]);
+    store_row(m0 + 5u, n0, acc[10], acc[11], bb.cols, bb.rows[5]);
+    store_row(m0 + 6u, n0, acc[12], acc[13], bb.cols, bb.rows[6]);
+    store_row(m0 + 7u, n0, acc[14], acc[15], bb.cols, bb.rows[7]);
 }
 
 // matmul_rows_vec4x2's 8 x 8 block (see the header), before bias and accumulation.

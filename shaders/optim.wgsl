@@ -32,18 +32,22 @@ struct AdamParams {
 @group(0) @binding(7) var<storage, read_write> moment1_4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> moment2_4: array<vec4<f32>>;
 
-// Invocation i's work: a vec4 index (is_vec4) or an element index.
+// An invocation's work: the index i of its values in the bound arrays (off included), of a vec4
+// (is_vec4) or of one element; valid is false past the tensor's end.
 struct Slot {
-    index: u32,
+    i: u32,
     is_vec4: bool,
+    valid: bool,
 }
 
-fn slot(i: u32, len: u32, vec4_ok: u32) -> Slot {
+fn slot(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, len: u32, off: u32, vec4_ok: u32) -> Slot {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
     let vec4s = select(0u, len / 4u, vec4_ok == 1u);
     if (i < vec4s) {
-        return Slot(i, true);
+        return Slot(off / 4u + i, true, true);
     }
-    return Slot(3u * vec4s + i, false);
+    let element = 3u * vec4s + i;
+    return Slot(off + element, false, element < len);
 }
 
 struct Moments {
@@ -70,23 +74,21 @@ fn sgd_update(w: vec4<f32>, g: vec4<f32>, velocity: vec4<f32>) -> Moments {
 @compute @workgroup_size(WG)
 fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = slot(workgroup_index(wid, nwg) * WG + lid.x, sgd_params.len, sgd_params.vec4_ok);
+    let at = slot(wid, nwg, lid, sgd_params.len, sgd_params.off, sgd_params.vec4_ok);
     if (at.is_vec4) {
-        let j = sgd_params.off / 4u + at.index;
-        let r = sgd_update(weight4[j], grad4[j], moment1_4[j]);
+        let r = sgd_update(weight4[at.i], grad4[at.i], moment1_4[at.i]);
         if (sgd_params.momentum != 0.0) {
-            moment1_4[j] = r.m;
+            moment1_4[at.i] = r.m;
         }
-        weight4[j] = r.weight;
+        weight4[at.i] = r.weight;
         return;
     }
-    if (at.index >= sgd_params.len) { return; }
-    let j = sgd_params.off + at.index;
-    let r = sgd_update(vec4<f32>(weight[j]), vec4<f32>(grad[j]), vec4<f32>(moment1[j]));
+    if (!at.valid) { return; }
+    let r = sgd_update(vec4<f32>(weight[at.i]), vec4<f32>(grad[at.i]), vec4<f32>(moment1[at.i]));
     if (sgd_params.momentum != 0.0) {
-        moment1[j] = r.m.x;
+        moment1[at.i] = r.m.x;
     }
-    weight[j] = r.weight.x;
+    weight[at.i] = r.weight.x;
 }
 
 // Adam on four lanes.
@@ -101,19 +103,18 @@ fn adam_update(w: vec4<f32>, grad_: vec4<f32>, m_old: vec4<f32>, v_old: vec4<f32
 @compute @workgroup_size(WG)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = slot(workgroup_index(wid, nwg) * WG + lid.x, adam_params.len, adam_params.vec4_ok);
+    let at = slot(wid, nwg, lid, adam_params.len, adam_params.off, adam_params.vec4_ok);
     if (at.is_vec4) {
-        let j = adam_params.off / 4u + at.index;
-        let r = adam_update(weight4[j], grad4[j], moment1_4[j], moment2_4[j]);
-        moment1_4[j] = r.m;
-        moment2_4[j] = r.v;
-        weight4[j] = r.weight;
+        let r = adam_update(weight4[at.i], grad4[at.i], moment1_4[at.i], moment2_4[at.i]);
+        moment1_4[at.i] = r.m;
+        moment2_4[at.i] = r.v;
+        weight4[at.i] = r.weight;
         return;
     }
-    if (at.index >= adam_params.len) { return; }
-    let j = adam_params.off + at.index;
-    let r = adam_update(vec4<f32>(weight[j]), vec4<f32>(grad[j]), vec4<f32>(moment1[j]), vec4<f32>(moment2[j]));
-    moment1[j] = r.m.x;
-    moment2[j] = r.v.x;
-    weight[j] = r.weight.x;
+    if (!at.valid) { return; }
+    let r = adam_update(vec4<f32>(weight[at.i]), vec4<f32>(grad[at.i]), vec4<f32>(moment1[at.i]),
+                        vec4<f32>(moment2[at.i]));
+    moment1[at.i] = r.m.x;
+    moment2[at.i] = r.v.x;
+    weight[at.i] = r.weight.x;
 }

@@ -29,8 +29,23 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx4: array<vec4<f32>>;
 
-fn invocation(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
-    return workgroup_index(wid, nwg) * WG + lid.x;
+// An element i of the planes, each w x h: its column x, row y and plane; valid is false past the
+// last plane.
+struct Element {
+    i: u32,
+    x: u32,
+    y: u32,
+    plane: u32,
+    valid: bool,
+}
+
+fn element(i: u32, w: u32, h: u32) -> Element {
+    return Element(i, i % w, (i / w) % h, i / (w * h), i < params.planes * w * h);
+}
+
+// The element of planes of w x h this invocation computes.
+fn invocation_element(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, w: u32, h: u32) -> Element {
+    return element(workgroup_index(wid, nwg) * WG + lid.x, w, h);
 }
 
 // Tested on the bits: compilers may assume `v != v` is false.
@@ -41,16 +56,13 @@ fn is_nan(v: f32) -> bool {
 @compute @workgroup_size(WG)
 fn max_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = invocation(wid, nwg, lid);
-    if (i >= params.planes * params.oh * params.ow) { return; }
-    let ox = i % params.ow;
-    let oy = (i / params.ow) % params.oh;
-    let plane = i / (params.ow * params.oh);
-    let y_begin = max(i32(oy * params.sh) - i32(params.ph), 0);
-    let x_begin = max(i32(ox * params.sw) - i32(params.pw), 0);
-    let y_end = min(i32(oy * params.sh + params.kh) - i32(params.ph), i32(params.h));
-    let x_end = min(i32(ox * params.sw + params.kw) - i32(params.pw), i32(params.w));
-    let base = params.x_off + plane * params.h * params.w;
+    let out = invocation_element(wid, nwg, lid, params.ow, params.oh);
+    if (!out.valid) { return; }
+    let y_begin = max(i32(out.y * params.sh) - i32(params.ph), 0);
+    let x_begin = max(i32(out.x * params.sw) - i32(params.pw), 0);
+    let y_end = min(i32(out.y * params.sh + params.kh) - i32(params.ph), i32(params.h));
+    let x_end = min(i32(out.x * params.sw + params.kw) - i32(params.pw), i32(params.w));
+    let base = params.x_off + out.plane * params.h * params.w;
     var best = bitcast<f32>(0xff800000u);
     var best_index = y_begin * i32(params.w) + x_begin;
     for (var iy = y_begin; iy < y_end; iy++) {
@@ -63,26 +75,23 @@ fn max_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
             }
         }
     }
-    y[params.y_off + i] = best;
-    argmax[params.y_off + i] = best_index;
+    y[params.y_off + out.i] = best;
+    argmax[params.y_off + out.i] = best_index;
 }
 
 @compute @workgroup_size(WG)
 fn max_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = invocation(wid, nwg, lid);
+    let at = invocation_element(wid, nwg, lid, params.w, params.h);
     if (params.halves4 == 1u) {
-        max_backward_halves(i);
+        max_backward_halves(at.i);
         return;
     }
-    if (i >= params.planes * params.h * params.w) { return; }
-    let ix = i % params.w;
-    let iy = (i / params.w) % params.h;
-    let plane = i / (params.w * params.h);
-    let here = i32(iy * params.w + ix);
+    if (!at.valid) { return; }
+    let here = i32(at.y * params.w + at.x);
     // Outputs whose window [o*s - p, o*s - p + k) contains the input position.
-    let ty = iy + params.ph;
-    let tx = ix + params.pw;
+    let ty = at.y + params.ph;
+    let tx = at.x + params.pw;
     let oy_begin = select(0u, (ty + 1u - params.kh + params.sh - 1u) / params.sh, ty + 1u > params.kh);
     let ox_begin = select(0u, (tx + 1u - params.kw + params.sw - 1u) / params.sw, tx + 1u > params.kw);
     let oy_end = min(ty / params.sh + 1u, params.oh);
@@ -90,27 +99,25 @@ fn max_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     var acc = 0.0;
     for (var oy = oy_begin; oy < oy_end; oy++) {
         for (var ox = ox_begin; ox < ox_end; ox++) {
-            let o = params.y_off + (plane * params.oh + oy) * params.ow + ox;
+            let o = params.y_off + (at.plane * params.oh + oy) * params.ow + ox;
             if (argmax_in[o] == here) {
                 acc += dy[o];
             }
         }
     }
-    dx[params.x_off + i] = acc;
+    dx[params.x_off + at.i] = acc;
 }
 
-// max_backward for 2x2 windows of stride 2: inputs 4i .. 4i + 3 (one row, columns ix0 .. ix0 + 3)
-// can only be the argmax of outputs (iy / 2, ix0 / 2) and (iy / 2, ix0 / 2 + 1).
+// max_backward for 2x2 windows of stride 2: inputs 4i .. 4i + 3 (one row y, columns x .. x + 3)
+// can only be the argmax of outputs (y / 2, x / 2) and (y / 2, x / 2 + 1).
 fn max_backward_halves(i: u32) {
-    if (4u * i >= params.planes * params.h * params.w) { return; }
-    let ix0 = (4u * i) % params.w;
-    let iy = (4u * i / params.w) % params.h;
-    let plane = 4u * i / (params.w * params.h);
-    let oy = iy / 2u;
-    let ox = ix0 / 2u;
+    let at = element(4u * i, params.w, params.h);
+    if (!at.valid) { return; }
+    let oy = at.y / 2u;
+    let ox = at.x / 2u;
     var v = vec4<f32>(0.0);
-    let here = i32(iy * params.w + ix0);
-    let o = params.y_off + (plane * params.oh + oy) * params.ow + ox;
+    let here = i32(at.y * params.w + at.x);
+    let o = params.y_off + (at.plane * params.oh + oy) * params.ow + ox;
     if (oy < params.oh && ox < params.ow) {
         let a = argmax_in[o];
         let g = dy[o];
@@ -137,50 +144,44 @@ fn bin_end(o: u32, input: u32, output: u32) -> u32 {
 @compute @workgroup_size(WG)
 fn adaptive_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = invocation(wid, nwg, lid);
-    if (i >= params.planes * params.oh * params.ow) { return; }
-    let ox = i % params.ow;
-    let oy = (i / params.ow) % params.oh;
-    let plane = i / (params.ow * params.oh);
-    let y0 = bin_begin(oy, params.h, params.oh);
-    let y1 = bin_end(oy, params.h, params.oh);
-    let x0 = bin_begin(ox, params.w, params.ow);
-    let x1 = bin_end(ox, params.w, params.ow);
-    let base = params.x_off + plane * params.h * params.w;
+    let out = invocation_element(wid, nwg, lid, params.ow, params.oh);
+    if (!out.valid) { return; }
+    let y0 = bin_begin(out.y, params.h, params.oh);
+    let y1 = bin_end(out.y, params.h, params.oh);
+    let x0 = bin_begin(out.x, params.w, params.ow);
+    let x1 = bin_end(out.x, params.w, params.ow);
+    let base = params.x_off + out.plane * params.h * params.w;
     var acc = 0.0;
     for (var iy = y0; iy < y1; iy++) {
         for (var ix = x0; ix < x1; ix++) {
             acc += x[base + iy * params.w + ix];
         }
     }
-    y[params.y_off + i] = acc / f32((y1 - y0) * (x1 - x0));
+    y[params.y_off + out.i] = acc / f32((y1 - y0) * (x1 - x0));
 }
 
 @compute @workgroup_size(WG)
 fn adaptive_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = invocation(wid, nwg, lid);
-    if (i >= params.planes * params.h * params.w) { return; }
-    let ix = i % params.w;
-    let iy = (i / params.w) % params.h;
-    let plane = i / (params.w * params.h);
-    // Bins containing iy: oy from floor(iy*oh/h) to ceil((iy+1)*oh/h) - 1; checked exactly below.
-    let oy_begin = (iy * params.oh) / params.h;
-    let oy_end = min(((iy + 1u) * params.oh + params.h - 1u) / params.h, params.oh);
-    let ox_begin = (ix * params.ow) / params.w;
-    let ox_end = min(((ix + 1u) * params.ow + params.w - 1u) / params.w, params.ow);
+    let at = invocation_element(wid, nwg, lid, params.w, params.h);
+    if (!at.valid) { return; }
+    // Bins containing row y = at.y: oy from floor(y*oh/h) to ceil((y+1)*oh/h) - 1; checked exactly below.
+    let oy_begin = (at.y * params.oh) / params.h;
+    let oy_end = min(((at.y + 1u) * params.oh + params.h - 1u) / params.h, params.oh);
+    let ox_begin = (at.x * params.ow) / params.w;
+    let ox_end = min(((at.x + 1u) * params.ow + params.w - 1u) / params.w, params.ow);
     var acc = 0.0;
     for (var oy = oy_begin; oy < oy_end; oy++) {
         let y0 = bin_begin(oy, params.h, params.oh);
         let y1 = bin_end(oy, params.h, params.oh);
-        if (iy < y0 || iy >= y1) { continue; }
+        if (at.y < y0 || at.y >= y1) { continue; }
         for (var ox = ox_begin; ox < ox_end; ox++) {
             let x0 = bin_begin(ox, params.w, params.ow);
             let x1 = bin_end(ox, params.w, params.ow);
-            if (ix < x0 || ix >= x1) { continue; }
-            acc += dy[params.y_off + (plane * params.oh + oy) * params.ow + ox]
+            if (at.x < x0 || at.x >= x1) { continue; }
+            acc += dy[params.y_off + (at.plane * params.oh + oy) * params.ow + ox]
                  / f32((y1 - y0) * (x1 - x0));
         }
     }
-    dx[params.x_off + i] = acc;
+    dx[params.x_off + at.i] = acc;
 }

@@ -63,6 +63,33 @@ fn tiles() -> u32 {
     return params.n * params.tiles_h * params.tiles_w;
 }
 
+// An invocation of a transform that writes a [rows, padded] matrix per transformed position, four
+// columns c0 .. c0 + 3 of one row each (padded a multiple of 4); valid is false past the last row.
+struct Lane {
+    row: u32,
+    c0: u32,
+    rows: u32,
+    vec4s: u32,
+    valid: bool,
+}
+
+fn lane(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, rows: u32, padded: u32) -> Lane {
+    let vec4s = padded / 4u;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    return Lane(i / vec4s, (i % vec4s) * 4u, rows, vec4s, i < rows * vec4s);
+}
+
+// Stores the 4x4 transforms v[j] of the lane's columns c0 + j: out4 holds 16 slices [rows, padded]
+// (one per position xi = 4r + c), each vec4 the lane's four columns.
+fn store_transforms(at: Lane, v: array<array<vec4<f32>, 4>, 4>) {
+    let slice = at.rows * at.vec4s;
+    for (var xi = 0u; xi < 16u; xi++) {
+        let r = xi / 4u;
+        let c = xi % 4u;
+        out4[xi * slice + at.row * at.vec4s + at.c0 / 4u] = vec4<f32>(v[0][r][c], v[1][r][c], v[2][r][c], v[3][r][c]);
+    }
+}
+
 // Tap (ky, kx) of the flipped transposed kernel of output channel co and input channel ci, zero
 // past c_out.
 fn tap(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
@@ -90,26 +117,19 @@ fn kernel_row(r: vec3<f32>) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_id) lid: vec3<u32>) {
-    let co_vec4s = params.co_pad / 4u;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_in * co_vec4s) { return; }
-    let co0 = (i % co_vec4s) * 4u;
-    let ci = i / co_vec4s;
-    // u[j][xi] for output channel co0 + j.
+    let at = lane(wid, nwg, lid, params.c_in, params.co_pad);
+    if (!at.valid) { return; }
+    let ci = at.row;
+    // u[j][xi] for output channel c0 + j.
     var u: array<array<vec4<f32>, 4>, 4>;
     for (var j = 0u; j < 4u; j++) {
-        let co = co0 + j;
+        let co = at.c0 + j;
         u[j] = transform_kernel(
             vec3<f32>(tap(co, ci, 0u, 0u), tap(co, ci, 0u, 1u), tap(co, ci, 0u, 2u)),
             vec3<f32>(tap(co, ci, 1u, 0u), tap(co, ci, 1u, 1u), tap(co, ci, 1u, 2u)),
             vec3<f32>(tap(co, ci, 2u, 0u), tap(co, ci, 2u, 1u), tap(co, ci, 2u, 2u)));
     }
-    let slice = params.c_in * co_vec4s;
-    for (var xi = 0u; xi < 16u; xi++) {
-        let r = xi / 4u;
-        let c = xi % 4u;
-        out4[xi * slice + ci * co_vec4s + co0 / 4u] = vec4<f32>(u[0][r][c], u[1][r][c], u[2][r][c], u[3][r][c]);
-    }
+    store_transforms(at, u);
 }
 
 // Tap k (3 ky + kx) of the kernels weight[co, ci0 .. ci0 + 4], zero past c_in.
@@ -197,21 +217,14 @@ fn tile_row(e: vec4<f32>) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn input_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_id) lid: vec3<u32>) {
-    let t_vec4s = params.t_pad / 4u;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_in * t_vec4s) { return; }
-    let t0 = (i % t_vec4s) * 4u;
-    let ci = i / t_vec4s;
-    let v0 = transform_tile(ci, t0);
-    let v1 = transform_tile(ci, t0 + 1u);
-    let v2 = transform_tile(ci, t0 + 2u);
-    let v3 = transform_tile(ci, t0 + 3u);
-    let slice = params.c_in * t_vec4s;
-    for (var xi = 0u; xi < 16u; xi++) {
-        let r = xi / 4u;
-        let c = xi % 4u;
-        out4[xi * slice + ci * t_vec4s + t0 / 4u] = vec4<f32>(v0[r][c], v1[r][c], v2[r][c], v3[r][c]);
+    let at = lane(wid, nwg, lid, params.c_in, params.t_pad);
+    if (!at.valid) { return; }
+    // Tiles c0 .. c0 + 3 of input channel `row`.
+    var v: array<array<vec4<f32>, 4>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        v[j] = transform_tile(at.row, at.c0 + j);
     }
+    store_transforms(at, v);
 }
 
 @compute @workgroup_size(WG)
@@ -264,23 +277,14 @@ fn store_output_tile(i: u32, b: f32) {
 @compute @workgroup_size(WG)
 fn input_by_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let ci_vec4s = params.ci_pad / 4u;
-    let count = tiles();
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= count * ci_vec4s) { return; }
-    let ci0 = (i % ci_vec4s) * 4u;
-    let t = i / ci_vec4s;
+    let at = lane(wid, nwg, lid, tiles(), params.ci_pad);
+    if (!at.valid) { return; }
     // Channels past c_in repeat the last one: the products' columns for them are never stored.
     var v: array<array<vec4<f32>, 4>, 4>;
     for (var j = 0u; j < 4u; j++) {
-        v[j] = transform_tile(min(ci0 + j, params.c_in - 1u), t);
+        v[j] = transform_tile(min(at.c0 + j, params.c_in - 1u), at.row);
     }
-    let slice = count * ci_vec4s;
-    for (var xi = 0u; xi < 16u; xi++) {
-        let r = xi / 4u;
-        let c = xi % 4u;
-        out4[xi * slice + t * ci_vec4s + ci0 / 4u] = vec4<f32>(v[0][r][c], v[1][r][c], v[2][r][c], v[3][r][c]);
-    }
+    store_transforms(at, v);
 }
 
 // Output gradient at row oy, column ox of plane `plane` (an (n, co) pair), zero outside.
@@ -311,23 +315,14 @@ fn grad_row(r: vec2<f32>) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
-    let co_vec4s = params.co_pad / 4u;
-    let count = tiles();
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= count * co_vec4s) { return; }
-    let co0 = (i % co_vec4s) * 4u;
-    let t = i / co_vec4s;
+    let at = lane(wid, nwg, lid, tiles(), params.co_pad);
+    if (!at.valid) { return; }
     // Channels past c_out repeat the last one: the products' rows for them are never stored.
     var g: array<array<vec4<f32>, 4>, 4>;
     for (var j = 0u; j < 4u; j++) {
-        g[j] = transform_grad(min(co0 + j, params.c_out - 1u), t);
+        g[j] = transform_grad(min(at.c0 + j, params.c_out - 1u), at.row);
     }
-    let slice = count * co_vec4s;
-    for (var xi = 0u; xi < 16u; xi++) {
-        let r = xi / 4u;
-        let c = xi % 4u;
-        out4[xi * slice + t * co_vec4s + co0 / 4u] = vec4<f32>(g[0][r][c], g[1][r][c], g[2][r][c], g[3][r][c]);
-    }
+    store_transforms(at, g);
 }
 
 // The taps of invocation i of weight_grad_output: o[k] is tap k = 3 ky + kx of the kernels

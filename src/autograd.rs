@@ -179,17 +179,12 @@ impl<'g> Graph<'g> {
         inputs.extend(b);
         Ok(self.record(y, &inputs, move |gpu, dy, needs| {
             let hw = [xv.shape()[2], xv.shape()[3]];
-            Ok(vec![
-                when(needs[0], || {
-                    conv2d::conv2d_input_grad(gpu, dy, &wv, hw, args)
-                })?,
-                when(needs[1], || {
-                    conv2d::conv2d_weight_grad(gpu, &xv, dy, kernel, args)
-                })?,
-                when(needs.get(2) == Some(&true), || {
-                    reduce::channel_sums(gpu, dy)
-                })?,
-            ])
+            weight_and_bias_grads(
+                needs,
+                || conv2d::conv2d_input_grad(gpu, dy, &wv, hw, args),
+                || conv2d::conv2d_weight_grad(gpu, &xv, dy, kernel, args),
+                || reduce::channel_sums(gpu, dy),
+            )
         }))
     }
 
@@ -212,17 +207,12 @@ impl<'g> Graph<'g> {
         let mut inputs = vec![x, w];
         inputs.extend(b);
         Ok(self.record(y, &inputs, move |gpu, dy, needs| {
-            Ok(vec![
-                when(needs[0], || {
-                    conv_transpose2d::conv_transpose2d_input_grad(gpu, dy, &wv, args)
-                })?,
-                when(needs[1], || {
-                    conv_transpose2d::conv_transpose2d_weight_grad(gpu, &xv, dy, kernel, args)
-                })?,
-                when(needs.get(2) == Some(&true), || {
-                    reduce::channel_sums(gpu, dy)
-                })?,
-            ])
+            weight_and_bias_grads(
+                needs,
+                || conv_transpose2d::conv_transpose2d_input_grad(gpu, dy, &wv, args),
+                || conv_transpose2d::conv_transpose2d_weight_grad(gpu, &xv, dy, kernel, args),
+                || reduce::channel_sums(gpu, dy),
+            )
         }))
     }
 
@@ -292,13 +282,12 @@ impl<'g> Graph<'g> {
         let mut inputs = vec![x, w];
         inputs.extend(b);
         Ok(self.record(y, &inputs, move |gpu, dy, needs| {
-            Ok(vec![
-                when(needs[0], || matmul::linear_input_grad(gpu, dy, &wv))?,
-                when(needs[1], || matmul::linear_weight_grad(gpu, &xv, dy))?,
-                when(needs.get(2) == Some(&true), || {
-                    matmul::linear_bias_grad(gpu, dy)
-                })?,
-            ])
+            weight_and_bias_grads(
+                needs,
+                || matmul::linear_input_grad(gpu, dy, &wv),
+                || matmul::linear_weight_grad(gpu, &xv, dy),
+                || matmul::linear_bias_grad(gpu, dy),
+            )
         }))
     }
 
@@ -355,4 +344,19 @@ impl<'g> Graph<'g> {
 /// Runs `f` only if its gradient is needed.
 fn when(need: bool, f: impl FnOnce() -> Result<Tensor>) -> Result<Option<Tensor>> {
     need.then(f).transpose()
+}
+
+/// The gradients of an op of x, a weight and an optional bias (its third input, if any): dx, dw
+/// and db, each computed only when its input needs it.
+fn weight_and_bias_grads(
+    needs: &[bool],
+    dx: impl FnOnce() -> Result<Tensor>,
+    dw: impl FnOnce() -> Result<Tensor>,
+    db: impl FnOnce() -> Result<Tensor>,
+) -> Result<Vec<Option<Tensor>>> {
+    Ok(vec![
+        when(needs[0], dx)?,
+        when(needs[1], dw)?,
+        when(needs.get(2) == Some(&true), db)?,
+    ])
 }

@@ -1,7 +1,7 @@
 //! What several subcommands share: the enums their flags take (mapped onto the library's types),
 //! opening the GPU, the data, and the checks made before any work.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ValueEnum;
@@ -28,6 +28,14 @@ impl Task {
             Task::Segment => Architecture::Fcn32s,
         }
     }
+}
+
+/// The leading arguments of `eval` and `predict`: the task and the weight file that does it.
+#[derive(clap::Args)]
+pub struct Trained {
+    pub task: Task,
+    #[arg(long, value_name = "FILE")]
+    pub weights: PathBuf,
 }
 
 /// `--model`: `models::Architecture`, by its name.

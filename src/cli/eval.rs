@@ -7,13 +7,12 @@ use wgnn::Result;
 use wgnn::data::LAND_COVER;
 use wgnn::evaluate;
 
-use super::common::{Model, Task, at_least};
+use super::common::{Model, Trained, at_least};
 
 #[derive(clap::Args)]
 pub struct Args {
-    task: Task,
-    #[arg(long, value_name = "FILE")]
-    weights: PathBuf,
+    #[command(flatten)]
+    trained: Trained,
     /// Labelled data in the homework's layout (default: the built-in validation set).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
@@ -25,8 +24,12 @@ pub struct Args {
 }
 
 pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
-    let (weights, dataset) =
-        super::common::weights_and_data(a.task, &a.weights, a.model, a.data.as_deref())?;
+    let (weights, dataset) = super::common::weights_and_data(
+        a.trained.task,
+        &a.trained.weights,
+        a.model,
+        a.data.as_deref(),
+    )?;
     let gpu = super::common::open_gpu(adapter)?;
     let mut m = weights.load(&gpu)?;
     let e = evaluate::evaluate(&gpu, &mut m, dataset, a.batch_size as usize)?;

@@ -9,13 +9,12 @@ use wgnn::data::ImageFolder;
 use wgnn::fsutil::{check_file_destination, check_folder_destination};
 use wgnn::{Error, Result, evaluate};
 
-use super::common::{Model, Task, at_least};
+use super::common::{Model, Task, Trained, at_least};
 
 #[derive(clap::Args)]
 pub struct Args {
-    task: Task,
-    #[arg(long, value_name = "FILE")]
-    weights: PathBuf,
+    #[command(flatten)]
+    trained: Trained,
     #[arg(long, value_name = "DIR")]
     images: PathBuf,
     /// classify: the CSV file to write; segment: the folder for {id}_mask.png.
@@ -34,19 +33,19 @@ pub struct Args {
 }
 
 pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
-    if a.overlay && a.task == Task::Classify {
+    if a.overlay && a.trained.task == Task::Classify {
         return Err(Error::Shape(
             "--overlay draws masks over tiles; it is for `predict segment`".into(),
         ));
     }
-    match a.task {
+    match a.trained.task {
         Task::Classify => check_file_destination(&a.out)?,
         Task::Segment => check_folder_destination(&a.out)?,
     }
     if let Some(path) = &a.logits {
         check_file_destination(path)?;
     }
-    let weights = super::common::open_weights(a.task, &a.weights, a.model)?;
+    let weights = super::common::open_weights(a.trained.task, &a.trained.weights, a.model)?;
     let data = Arc::new(ImageFolder::open(&a.images)?);
     super::common::check_data_fits(
         &wgnn::data::scan(data.as_ref())?,
@@ -63,7 +62,7 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
         a.batch_size as usize,
         a.logits.is_some(),
     )?;
-    match a.task {
+    match a.trained.task {
         Task::Classify => p.write_csv(&a.out)?,
         Task::Segment => p.write_masks(&a.out)?,
     }

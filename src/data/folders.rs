@@ -39,6 +39,14 @@ pub(crate) fn read_rgb(path: &Path) -> Result<image::RgbImage> {
         .map_err(|e| Error::File(format!("cannot decode image {}: {e}", path.display())))
 }
 
+/// `items`, the things found in `dir`, or the error that it holds no `what` when there are none.
+fn found<T>(items: Vec<T>, dir: &Path, what: &str) -> Result<Vec<T>> {
+    if items.is_empty() {
+        return Err(Error::File(format!("{} holds no {what}", dir.display())));
+    }
+    Ok(items)
+}
+
 fn example_image(path: &Path) -> Result<(Vec<f32>, [usize; 2])> {
     let rgb = read_rgb(path)?;
     let size = [rgb.height() as usize, rgb.width() as usize];
@@ -70,12 +78,7 @@ impl ClassifyFolder {
                 })?;
             files.push((path, label));
         }
-        if files.is_empty() {
-            return Err(Error::File(format!(
-                "{} holds no {{label}}_{{index}}.png images",
-                dir.display()
-            )));
-        }
+        let files = found(files, dir, "{label}_{index}.png images")?;
         let classes = files.iter().map(|f| f.1).max().unwrap_or(0) as usize + 1;
         Ok(ClassifyFolder { files, classes })
     }
@@ -161,12 +164,7 @@ impl SegmentFolder {
                 )));
             }
         }
-        if tiles.is_empty() {
-            return Err(Error::File(format!(
-                "{} holds no {{id}}_sat.jpg tiles with {{id}}_mask.png masks",
-                dir.display()
-            )));
-        }
+        let tiles = found(tiles, dir, "{id}_sat.jpg tiles with {id}_mask.png masks")?;
         Ok(SegmentFolder { tiles })
     }
 }
@@ -220,13 +218,9 @@ impl ImageFolder {
             .into_iter()
             .filter(|p| is_image(p) && !file_name(p).ends_with("_mask.png"))
             .collect();
-        if files.is_empty() {
-            return Err(Error::File(format!(
-                "{} holds no PNG or JPEG images",
-                dir.display()
-            )));
-        }
-        Ok(ImageFolder { files })
+        Ok(ImageFolder {
+            files: found(files, dir, "PNG or JPEG images")?,
+        })
     }
 }
 

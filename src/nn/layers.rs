@@ -6,8 +6,7 @@ use super::{Context, Entry, Module, Param, kaiming_uniform};
 use crate::autograd::{Graph, Var};
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::ops::conv_transpose2d::conv_transpose_out_len;
-use crate::ops::conv2d::{Conv2dArgs, conv_out_len};
+use crate::ops::conv2d::Conv2dArgs;
 use crate::ops::pool::MaxPoolArgs;
 use crate::tensor::Tensor;
 
@@ -84,13 +83,9 @@ impl Module for Conv2d {
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let ws = self.weight.value.shape();
         let [n, _, h, w] = nchw("Conv2d", input, ws[1])?;
-        let a = self.args;
-        match (
-            conv_out_len(h, ws[2], a.stride[0], a.padding[0]),
-            conv_out_len(w, ws[3], a.stride[1], a.padding[1]),
-        ) {
-            (Some(oh), Some(ow)) => Ok(vec![n, ws[0], oh, ow]),
-            _ => Err(crate::shape_err!(
+        match self.args.out_hw([h, w], [ws[2], ws[3]]) {
+            Some([oh, ow]) => Ok(vec![n, ws[0], oh, ow]),
+            None => Err(crate::shape_err!(
                 "Conv2d: input {input:?} is smaller than the kernel"
             )),
         }
@@ -180,13 +175,9 @@ impl Module for ConvTranspose2d {
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let ws = self.weight.value.shape();
         let [n, _, h, w] = nchw("ConvTranspose2d", input, ws[0])?;
-        let a = self.args;
-        match (
-            conv_transpose_out_len(h, ws[2], a.stride[0], a.padding[0]),
-            conv_transpose_out_len(w, ws[3], a.stride[1], a.padding[1]),
-        ) {
-            (Some(oh), Some(ow)) => Ok(vec![n, ws[1], oh, ow]),
-            _ => Err(crate::shape_err!(
+        match self.args.transpose_out_hw([h, w], [ws[2], ws[3]]) {
+            Some([oh, ow]) => Ok(vec![n, ws[1], oh, ow]),
+            None => Err(crate::shape_err!(
                 "ConvTranspose2d: empty output for input {input:?}"
             )),
         }
@@ -246,14 +237,10 @@ impl Module for MaxPool2d {
     fn visit(&mut self, _: &str, _: &mut dyn FnMut(&str, Entry<'_>)) {}
 
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        let a = self.0;
         match *input {
-            [n, c, h, w] => match (
-                conv_out_len(h, a.kernel[0], a.stride[0], a.padding[0]),
-                conv_out_len(w, a.kernel[1], a.stride[1], a.padding[1]),
-            ) {
-                (Some(oh), Some(ow)) => Ok(vec![n, c, oh, ow]),
-                _ => Err(crate::shape_err!(
+            [n, c, h, w] => match self.0.out_hw([h, w]) {
+                Some([oh, ow]) => Ok(vec![n, c, oh, ow]),
+                None => Err(crate::shape_err!(
                     "MaxPool2d: input {input:?} is smaller than the window"
                 )),
             },

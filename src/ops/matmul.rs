@@ -2,7 +2,7 @@
 
 use super::reduce::sum_columns_into;
 use super::tiled::{self, BiasAlong, Product, Strides};
-use super::{optional_input, u32_of};
+use super::{check_weight_and_bias, optional_input, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, KernelFamily, Launch, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
@@ -243,59 +243,24 @@ fn matrix(op: &str, what: &str, t: &Tensor) -> Result<[usize; 2]> {
 
 /// y = x weight^T + bias: x [M, K], weight [N, K] (PyTorch's layout), bias [N]; y [M, N].
 pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let [m, k] = matrix("linear", "input", x)?;
+    let [_, k] = matrix("linear", "input", x)?;
     let [n, wk] = matrix("linear", "weight", weight)?;
-    crate::ensure_shape!(
-        wk == k,
-        "linear: weight {:?} expects {wk} input features, input {:?} has {k}",
-        weight.shape(),
-        x.shape()
-    );
-    if let Some(b) = bias {
-        crate::ensure_shape!(
-            b.shape() == [n],
-            "linear: bias must be [{n}], got {:?}",
-            b.shape()
-        );
-    }
-    let y = Tensor::uninit(gpu, &[m, n], DType::F32);
+    check_weight_and_bias("linear", [x, weight], [wk, k], "features", (bias, n))?;
     let (w_t, row) = transposed(gpu, weight)?;
     let wv = gpu.whole(&w_t, "transposed linear weight")?;
     let bv = bias.map(|b| gpu.whole(b, "linear bias")).transpose()?;
-    if let Some((x_t, x_row)) = transposed_if_bindable(gpu, x)? {
-        // Both operands k-major: the 8 x 8 vec4 kernel.
-        let xv = gpu.whole(&x_t, "transposed linear input")?;
-        let yv = gpu.whole(&y, "linear output")?;
-        matmul(
-            gpu,
-            [m, n, k],
-            (&xv, Strides { row: 1, col: x_row }),
-            (&wv, Strides { row, col: 1 }),
-            bv.as_ref(),
-            &yv,
-            false,
-        )?;
-        return Ok(y);
-    }
-    for rows in gpu.batch_chunks(m, &[("linear input", k), ("linear output", n)])? {
-        let xv = gpu.view(x, rows.start * k, rows.len() * k);
-        let yv = gpu.view(&y, rows.start * n, rows.len() * n);
-        matmul(
-            gpu,
-            [rows.len(), n, k],
-            (&xv, Strides { row: k, col: 1 }),
-            (&wv, Strides { row, col: 1 }),
-            bv.as_ref(),
-            &yv,
-            false,
-        )?;
-    }
-    Ok(y)
+    rows_times(
+        gpu,
+        x,
+        (&wv, row, n),
+        bv.as_ref(),
+        ["linear input", "linear output"],
+    )
 }
 
 /// dx [M, K] = dy [M, N] weight [N, K].
 pub fn linear_input_grad(gpu: &Gpu, dy: &Tensor, weight: &Tensor) -> Result<Tensor> {
-    let [m, n] = matrix("linear backward", "dy", dy)?;
+    let [_, n] = matrix("linear backward", "dy", dy)?;
     let [wn, k] = matrix("linear backward", "weight", weight)?;
     crate::ensure_shape!(
         wn == n,
@@ -303,42 +268,38 @@ pub fn linear_input_grad(gpu: &Gpu, dy: &Tensor, weight: &Tensor) -> Result<Tens
         dy.shape(),
         weight.shape()
     );
-    let dx = Tensor::uninit(gpu, &[m, k], DType::F32);
     let wv = gpu.whole(weight, "linear weight")?;
-    if let Some((dy_t, dy_row)) = transposed_if_bindable(gpu, dy)? {
-        let dv = gpu.whole(&dy_t, "transposed linear dy")?;
-        let xv = gpu.whole(&dx, "linear dx")?;
-        matmul(
-            gpu,
-            [m, k, n],
-            (
-                &dv,
-                Strides {
-                    row: 1,
-                    col: dy_row,
-                },
-            ),
-            (&wv, Strides { row: k, col: 1 }),
-            None,
-            &xv,
-            false,
-        )?;
-        return Ok(dx);
+    rows_times(gpu, dy, (&wv, k, k), None, ["linear dy", "linear dx"])
+}
+
+/// out [M, C] = x [M, K] B (+ bias [C]) for a row-major B [K, C] with rows `b_row` floats apart,
+/// given as (B, b_row, C): with x transposed (k-major, so both operands are when B's rows are whole
+/// vec4s: the 8 x 8 kernel) when that fits one binding, else by row chunks of x. `names` name x and
+/// out in errors.
+fn rows_times(
+    gpu: &Gpu,
+    x: &Tensor,
+    (b, b_row, cols): (&View, usize, usize),
+    bias: Option<&View>,
+    [x_name, out_name]: [&str; 2],
+) -> Result<Tensor> {
+    let [m, k] = matrix("linear", "operand", x)?;
+    let out = Tensor::uninit(gpu, &[m, cols], DType::F32);
+    let b = (b, Strides { row: b_row, col: 1 });
+    if let Some((x_t, x_row)) = transposed_if_bindable(gpu, x)? {
+        let xv = gpu.whole(&x_t, &format!("transposed {x_name}"))?;
+        let ov = gpu.whole(&out, out_name)?;
+        let a = (&xv, Strides { row: 1, col: x_row });
+        matmul(gpu, [m, cols, k], a, b, bias, &ov, false)?;
+        return Ok(out);
     }
-    for rows in gpu.batch_chunks(m, &[("linear dy", n), ("linear dx", k)])? {
-        let dv = gpu.view(dy, rows.start * n, rows.len() * n);
-        let xv = gpu.view(&dx, rows.start * k, rows.len() * k);
-        matmul(
-            gpu,
-            [rows.len(), k, n],
-            (&dv, Strides { row: n, col: 1 }),
-            (&wv, Strides { row: k, col: 1 }),
-            None,
-            &xv,
-            false,
-        )?;
+    for rows in gpu.batch_chunks(m, &[(x_name, k), (out_name, cols)])? {
+        let xv = gpu.view(x, rows.start * k, rows.len() * k);
+        let ov = gpu.view(&out, rows.start * cols, rows.len() * cols);
+        let a = (&xv, Strides { row: k, col: 1 });
+        matmul(gpu, [rows.len(), cols, k], a, b, bias, &ov, false)?;
     }
-    Ok(dx)
+    Ok(out)
 }
 
 /// dweight [N, K] = dy^T [N, M] x [M, K], accumulated over row chunks of the batch.

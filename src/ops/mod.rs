@@ -20,6 +20,7 @@ pub use registry::interfaces;
 
 use crate::error::Result;
 use crate::gpu::{Slot, View};
+use crate::tensor::Tensor;
 
 /// The entry point of `[plain, with]` and its buffers: `buffers`, plus `optional` and the `with`
 /// entry when the optional input is given. The shaders give an optional input entry points of
@@ -47,6 +48,31 @@ pub(crate) fn nchw(op: &str, what: &str, shape: &[usize]) -> Result<[usize; 4]> 
             "{op}: {what} must be 4-D [N, C, H, W], got {shape:?}"
         )),
     }
+}
+
+/// The checks an op with a weight makes of it: it expects `expected` input `units` (channels or
+/// features) where x has `got`, and the bias, if any, is [outputs].
+pub(crate) fn check_weight_and_bias(
+    op: &str,
+    [x, weight]: [&Tensor; 2],
+    [expected, got]: [usize; 2],
+    units: &str,
+    (bias, outputs): (Option<&Tensor>, usize),
+) -> Result<()> {
+    crate::ensure_shape!(
+        expected == got,
+        "{op}: weight {:?} expects {expected} input {units}, input {:?} has {got}",
+        weight.shape(),
+        x.shape()
+    );
+    if let Some(b) = bias {
+        crate::ensure_shape!(
+            b.shape() == [outputs],
+            "{op}: bias must be [{outputs}], got {:?}",
+            b.shape()
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn u32_of(v: usize) -> u32 {

@@ -1,6 +1,6 @@
 //! max_pool2d and adaptive_avg_pool2d (pool.wgsl), forward and backward.
 
-use super::conv2d::conv_out_len;
+use super::conv2d::Conv2dArgs;
 use super::{nchw, u32_of};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
@@ -23,6 +23,16 @@ impl MaxPoolArgs {
             stride: [k, k],
             padding: [0, 0],
         }
+    }
+
+    /// Output [height, width] of pooling an `input` [height, width], if the window fits the padded
+    /// input.
+    pub fn out_hw(&self, input: [usize; 2]) -> Option<[usize; 2]> {
+        let conv = Conv2dArgs {
+            stride: self.stride,
+            padding: self.padding,
+        };
+        conv.out_hw(input, self.kernel)
     }
 }
 
@@ -57,8 +67,21 @@ struct Planes {
     window: Option<MaxPoolArgs>,
 }
 
+impl Planes {
+    /// The planes of an [n, c, h, w] input pooled to `out_hw`.
+    fn new([n, c, h, w]: [usize; 4], out_hw: [usize; 2], window: Option<MaxPoolArgs>) -> Planes {
+        Planes {
+            planes: n * c,
+            input_hw: [h, w],
+            out_hw,
+            window,
+        }
+    }
+}
+
 /// Launches a pooling entry over all (n, c) planes, chunked so each chunk's planes fit a binding.
-/// `forward` says whether the kernel runs per output (x, y, argmax) or per input (dy, argmax, dx).
+/// `per_output` says whether the kernel runs per output (x, y, argmax) or per input (dy, argmax,
+/// dx).
 fn launch_planes(
     gpu: &Gpu,
     entry: &'static str,
@@ -75,40 +98,45 @@ fn launch_planes(
 ) -> Result<()> {
     let (ins, outs) = (input_hw[0] * input_hw[1], out_hw[0] * out_hw[1]);
     let (src_per, dst_per) = if per_output { (ins, outs) } else { (outs, ins) };
+    let w = window.unwrap_or(MaxPoolArgs::square(1));
+    let geometry = Params {
+        h: u32_of(input_hw[0]),
+        w: u32_of(input_hw[1]),
+        oh: u32_of(out_hw[0]),
+        ow: u32_of(out_hw[1]),
+        kh: u32_of(w.kernel[0]),
+        kw: u32_of(w.kernel[1]),
+        sh: u32_of(w.stride[0]),
+        sw: u32_of(w.stride[1]),
+        ph: u32_of(w.padding[0]),
+        pw: u32_of(w.padding[1]),
+        ..Params::default()
+    };
+    // max_backward's vec4 path (halves4): 2x2 windows of stride 2 over rows of whole vec4s, in the
+    // chunks whose input shift is a multiple of 4.
+    let halves_window = entry == "max_backward"
+        && w.kernel == [2, 2]
+        && w.stride == [2, 2]
+        && w.padding == [0, 0]
+        && input_hw[1].is_multiple_of(4);
     for chunk in gpu.batch_chunks(planes, &[("pooling input", ins), ("pooling output", outs)])? {
         let sv = gpu.view(input, chunk.start * src_per, chunk.len() * src_per);
         let dv = gpu.view(output, chunk.start * dst_per, chunk.len() * dst_per);
         let av = argmax.map(|a| gpu.view(a, chunk.start * outs, chunk.len() * outs));
-        let w = window.unwrap_or(MaxPoolArgs::square(1));
         // x_off / y_off are the input-plane and output-plane shifts, whichever way data flows.
         let (x_off, y_off) = if per_output {
             (sv.shift, dv.shift)
         } else {
             (dv.shift, sv.shift)
         };
-        let mut params = Params {
+        let halves4 = halves_window && x_off.is_multiple_of(4);
+        let params = Params {
             planes: u32_of(chunk.len()),
-            h: u32_of(input_hw[0]),
-            w: u32_of(input_hw[1]),
-            oh: u32_of(out_hw[0]),
-            ow: u32_of(out_hw[1]),
-            kh: u32_of(w.kernel[0]),
-            kw: u32_of(w.kernel[1]),
-            sh: u32_of(w.stride[0]),
-            sw: u32_of(w.stride[1]),
-            ph: u32_of(w.padding[0]),
-            pw: u32_of(w.padding[1]),
             x_off,
             y_off,
-            ..Params::default()
+            halves4: u32::from(halves4),
+            ..geometry
         };
-        let halves4 = entry == "max_backward"
-            && w.kernel == [2, 2]
-            && w.stride == [2, 2]
-            && w.padding == [0, 0]
-            && input_hw[1].is_multiple_of(4)
-            && x_off.is_multiple_of(4);
-        params.halves4 = u32::from(halves4);
         let mut buffers = if per_output {
             vec![(slot::X, &sv), (slot::Y, &dv)]
         } else {
@@ -152,10 +180,7 @@ pub fn max_pool2d(gpu: &Gpu, x: &Tensor, args: MaxPoolArgs) -> Result<MaxPoolOut
         args.padding,
         args.kernel
     );
-    let (Some(oh), Some(ow)) = (
-        conv_out_len(h, args.kernel[0], args.stride[0], args.padding[0]),
-        conv_out_len(w, args.kernel[1], args.stride[1], args.padding[1]),
-    ) else {
+    let Some([oh, ow]) = args.out_hw([h, w]) else {
         return Err(crate::shape_err!(
             "max_pool2d: kernel {:?} is larger than the padded input {:?}",
             args.kernel,
@@ -164,20 +189,8 @@ pub fn max_pool2d(gpu: &Gpu, x: &Tensor, args: MaxPoolArgs) -> Result<MaxPoolOut
     };
     let y = Tensor::uninit(gpu, &[n, c, oh, ow], DType::F32);
     let argmax = Tensor::uninit(gpu, &[n, c, oh, ow], DType::I32);
-    launch_planes(
-        gpu,
-        "max_forward",
-        Planes {
-            planes: n * c,
-            input_hw: [h, w],
-            out_hw: [oh, ow],
-            window: Some(args),
-        },
-        x,
-        &y,
-        Some(&argmax),
-        true,
-    )?;
+    let planes = Planes::new([n, c, h, w], [oh, ow], Some(args));
+    launch_planes(gpu, "max_forward", planes, x, &y, Some(&argmax), true)?;
     Ok(MaxPoolOutput { y, argmax })
 }
 
@@ -198,20 +211,8 @@ pub fn max_pool2d_backward(
         argmax.shape()
     );
     let dx = Tensor::uninit(gpu, input_shape, DType::F32);
-    launch_planes(
-        gpu,
-        "max_backward",
-        Planes {
-            planes: n * c,
-            input_hw: [h, w],
-            out_hw: [oh, ow],
-            window: Some(args),
-        },
-        dy,
-        &dx,
-        Some(argmax),
-        false,
-    )?;
+    let planes = Planes::new([n, c, h, w], [oh, ow], Some(args));
+    launch_planes(gpu, "max_backward", planes, dy, &dx, Some(argmax), false)?;
     Ok(dx)
 }
 
@@ -225,20 +226,8 @@ pub fn adaptive_avg_pool2d(gpu: &Gpu, x: &Tensor, out: [usize; 2]) -> Result<Ten
         x.shape()
     );
     let y = Tensor::uninit(gpu, &[n, c, out[0], out[1]], DType::F32);
-    launch_planes(
-        gpu,
-        "adaptive_forward",
-        Planes {
-            planes: n * c,
-            input_hw: [h, w],
-            out_hw: out,
-            window: None,
-        },
-        x,
-        &y,
-        None,
-        true,
-    )?;
+    let planes = Planes::new([n, c, h, w], out, None);
+    launch_planes(gpu, "adaptive_forward", planes, x, &y, None, true)?;
     Ok(y)
 }
 
@@ -256,19 +245,7 @@ pub fn adaptive_avg_pool2d_backward(
         dy.shape()
     );
     let dx = Tensor::uninit(gpu, input_shape, DType::F32);
-    launch_planes(
-        gpu,
-        "adaptive_backward",
-        Planes {
-            planes: n * c,
-            input_hw: [h, w],
-            out_hw: [oh, ow],
-            window: None,
-        },
-        dy,
-        &dx,
-        None,
-        false,
-    )?;
+    let planes = Planes::new([n, c, h, w], [oh, ow], None);
+    launch_planes(gpu, "adaptive_backward", planes, dy, &dx, None, false)?;
     Ok(dx)
 }

@@ -6,7 +6,7 @@ use wgnn::ops::{conv_transpose2d, reduce};
 
 use crate::TOL;
 use crate::common::*;
-use crate::reference::{Conv, ConvTranspose, Window};
+use crate::reference::{Conv, ConvTranspose, Convolution, Window};
 
 pub struct Case {
     x: [usize; 4],

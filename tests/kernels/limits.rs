@@ -12,7 +12,7 @@ use wgnn::{Gpu, GpuOptions, Tensor};
 
 use crate::TOL;
 use crate::common::*;
-use crate::reference::{self, BatchNorm, Conv, ConvTranspose, Window};
+use crate::reference::{self, BatchNorm, Conv, ConvTranspose, Convolution, Window};
 
 /// 1 KiB bindings (249 floats after alignment slack), 3 workgroups per dimension, 32 invocations
 /// per workgroup.

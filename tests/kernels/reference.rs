@@ -8,6 +8,18 @@ pub fn idx4(dims: [usize; 4], a: usize, b: usize, c: usize, d: usize) -> usize {
     ((a * dims[1] + b) * dims[2] + c) * dims[3] + d
 }
 
+/// Every index [i_0, .., i_(N-1)] with each i_k < dims[k], in row-major order (the last fastest).
+pub fn grid<const N: usize>(dims: [usize; N]) -> impl Iterator<Item = [usize; N]> {
+    (0..dims.iter().product()).map(move |mut flat: usize| {
+        let mut index = [0; N];
+        for k in (0..N).rev() {
+            index[k] = flat % dims[k];
+            flat /= dims[k];
+        }
+        index
+    })
+}
+
 /// Geometry of a 2-D convolution or pooling window.
 #[derive(Clone, Copy, Debug)]
 pub struct Window {
@@ -38,8 +50,50 @@ pub struct Conv {
     pub win: Window,
 }
 
-impl Conv {
-    pub fn y_dims(&self) -> [usize; 4] {
+/// A convolution's reference, run forward and backward from its taps: the (x index, w index,
+/// y index) of each multiply-add y += x * w, visited in the order the reference makes them.
+pub trait Convolution {
+    /// x, the weight and the bias.
+    fn operands(&self) -> (&[f64], &[f64], Option<&[f64]>);
+    fn y_dims(&self) -> [usize; 4];
+    fn each_tap(&self, f: &mut dyn FnMut(usize, usize, usize));
+
+    /// y: the bias of each output channel plus x * w over the taps.
+    fn forward(&self) -> Vec<f64> {
+        let (x, w, bias) = self.operands();
+        let yd = self.y_dims();
+        let plane = yd[2] * yd[3];
+        let mut y: Vec<f64> = (0..yd.iter().product())
+            .map(|i| bias.map_or(0.0, |bias| bias[i / plane % yd[1]]))
+            .collect();
+        self.each_tap(&mut |xi, wi, yi| y[yi] += x[xi] * w[wi]);
+        y
+    }
+
+    /// (dx, dw, db) for upstream gradient dy.
+    fn backward(&self, dy: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (x, w, _) = self.operands();
+        let mut dx = vec![0.0; x.len()];
+        let mut dw = vec![0.0; w.len()];
+        self.each_tap(&mut |xi, wi, yi| {
+            let g = dy[yi];
+            dx[xi] += g * w[wi];
+            dw[wi] += g * x[xi];
+        });
+        let yd = self.y_dims();
+        let db = (0..yd[1])
+            .map(|c| channel(dy, yd, c).iter().sum())
+            .collect();
+        (dx, dw, db)
+    }
+}
+
+impl Convolution for Conv {
+    fn operands(&self) -> (&[f64], &[f64], Option<&[f64]>) {
+        (&self.x, &self.w, self.b.as_deref())
+    }
+
+    fn y_dims(&self) -> [usize; 4] {
         let [n, _, h, w] = self.x_dims;
         [
             n,
@@ -49,69 +103,20 @@ impl Conv {
         ]
     }
 
-    pub fn forward(&self) -> Vec<f64> {
+    /// Output by output.
+    fn each_tap(&self, f: &mut dyn FnMut(usize, usize, usize)) {
         let [n, c_in, h, w] = self.x_dims;
         let yd = self.y_dims();
         let [c_out, _, kh, kw] = self.w_dims;
-        let mut y = vec![0.0; yd.iter().product()];
-        for b in 0..n {
-            for co in 0..c_out {
-                for oy in 0..yd[2] {
-                    for ox in 0..yd[3] {
-                        let mut acc = self.b.as_ref().map_or(0.0, |bias| bias[co]);
-                        for ci in 0..c_in {
-                            for ky in 0..kh {
-                                for kx in 0..kw {
-                                    if let (Some(iy), Some(ix)) =
-                                        (self.win.tap(0, oy, ky, h), self.win.tap(1, ox, kx, w))
-                                    {
-                                        acc += self.x[idx4(self.x_dims, b, ci, iy, ix)]
-                                            * self.w[idx4(self.w_dims, co, ci, ky, kx)];
-                                    }
-                                }
-                            }
-                        }
-                        y[idx4(yd, b, co, oy, ox)] = acc;
-                    }
-                }
+        for [b, co, oy, ox, ci, ky, kx] in grid([n, c_out, yd[2], yd[3], c_in, kh, kw]) {
+            if let (Some(iy), Some(ix)) = (self.win.tap(0, oy, ky, h), self.win.tap(1, ox, kx, w)) {
+                f(
+                    idx4(self.x_dims, b, ci, iy, ix),
+                    idx4(self.w_dims, co, ci, ky, kx),
+                    idx4(yd, b, co, oy, ox),
+                );
             }
         }
-        y
-    }
-
-    /// (dx, dw, db) for upstream gradient dy.
-    pub fn backward(&self, dy: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let [n, c_in, h, w] = self.x_dims;
-        let yd = self.y_dims();
-        let [c_out, _, kh, kw] = self.w_dims;
-        let mut dx = vec![0.0; self.x.len()];
-        let mut dw = vec![0.0; self.w.len()];
-        let mut db = vec![0.0; c_out];
-        for b in 0..n {
-            for co in 0..c_out {
-                for oy in 0..yd[2] {
-                    for ox in 0..yd[3] {
-                        let g = dy[idx4(yd, b, co, oy, ox)];
-                        db[co] += g;
-                        for ci in 0..c_in {
-                            for ky in 0..kh {
-                                for kx in 0..kw {
-                                    if let (Some(iy), Some(ix)) =
-                                        (self.win.tap(0, oy, ky, h), self.win.tap(1, ox, kx, w))
-                                    {
-                                        let xi = idx4(self.x_dims, b, ci, iy, ix);
-                                        let wi = idx4(self.w_dims, co, ci, ky, kx);
-                                        dx[xi] += g * self.w[wi];
-                                        dw[wi] += g * self.x[xi];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        (dx, dw, db)
     }
 }
 
@@ -127,7 +132,22 @@ pub struct ConvTranspose {
 }
 
 impl ConvTranspose {
-    pub fn y_dims(&self) -> [usize; 4] {
+    /// Output position tap (ky, kx) of input (iy, ix) lands on, if inside the output.
+    fn land(&self, iy: usize, ix: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let yd = self.y_dims();
+        let oy = (iy * self.stride[0] + ky) as isize - self.padding[0] as isize;
+        let ox = (ix * self.stride[1] + kx) as isize - self.padding[1] as isize;
+        (oy >= 0 && ox >= 0 && (oy as usize) < yd[2] && (ox as usize) < yd[3])
+            .then_some((oy as usize, ox as usize))
+    }
+}
+
+impl Convolution for ConvTranspose {
+    fn operands(&self) -> (&[f64], &[f64], Option<&[f64]>) {
+        (&self.x, &self.w, self.b.as_deref())
+    }
+
+    fn y_dims(&self) -> [usize; 4] {
         let [n, _, h, w] = self.x_dims;
         let [_, c_out, kh, kw] = self.w_dims;
         [
@@ -138,87 +158,20 @@ impl ConvTranspose {
         ]
     }
 
-    /// Output position tap (ky, kx) of input (iy, ix) lands on, if inside the output.
-    fn land(&self, iy: usize, ix: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-        let yd = self.y_dims();
-        let oy = (iy * self.stride[0] + ky) as isize - self.padding[0] as isize;
-        let ox = (ix * self.stride[1] + kx) as isize - self.padding[1] as isize;
-        (oy >= 0 && ox >= 0 && (oy as usize) < yd[2] && (ox as usize) < yd[3])
-            .then_some((oy as usize, ox as usize))
-    }
-
-    /// Scatter: every input element adds x * w to the outputs its taps land on.
-    pub fn forward(&self) -> Vec<f64> {
+    /// Scatter: input by input, each input element adding x * w to the outputs its taps land on.
+    fn each_tap(&self, f: &mut dyn FnMut(usize, usize, usize)) {
         let [n, c_in, h, w] = self.x_dims;
         let yd = self.y_dims();
         let [_, c_out, kh, kw] = self.w_dims;
-        let mut y = vec![0.0; yd.iter().product()];
-        for b in 0..n {
-            for co in 0..c_out {
-                let bias = self.b.as_ref().map_or(0.0, |bias| bias[co]);
-                for oy in 0..yd[2] {
-                    for ox in 0..yd[3] {
-                        y[idx4(yd, b, co, oy, ox)] = bias;
-                    }
-                }
-            }
-            for ci in 0..c_in {
-                for iy in 0..h {
-                    for ix in 0..w {
-                        for co in 0..c_out {
-                            for ky in 0..kh {
-                                for kx in 0..kw {
-                                    if let Some((oy, ox)) = self.land(iy, ix, ky, kx) {
-                                        y[idx4(yd, b, co, oy, ox)] += self.x
-                                            [idx4(self.x_dims, b, ci, iy, ix)]
-                                            * self.w[idx4(self.w_dims, ci, co, ky, kx)];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        for [b, ci, iy, ix, co, ky, kx] in grid([n, c_in, h, w, c_out, kh, kw]) {
+            if let Some((oy, ox)) = self.land(iy, ix, ky, kx) {
+                f(
+                    idx4(self.x_dims, b, ci, iy, ix),
+                    idx4(self.w_dims, ci, co, ky, kx),
+                    idx4(yd, b, co, oy, ox),
+                );
             }
         }
-        y
-    }
-
-    pub fn backward(&self, dy: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let [n, c_in, h, w] = self.x_dims;
-        let yd = self.y_dims();
-        let [_, c_out, kh, kw] = self.w_dims;
-        let mut dx = vec![0.0; self.x.len()];
-        let mut dw = vec![0.0; self.w.len()];
-        let mut db = vec![0.0; c_out];
-        for b in 0..n {
-            for co in 0..c_out {
-                for oy in 0..yd[2] {
-                    for ox in 0..yd[3] {
-                        db[co] += dy[idx4(yd, b, co, oy, ox)];
-                    }
-                }
-            }
-            for ci in 0..c_in {
-                for iy in 0..h {
-                    for ix in 0..w {
-                        let xi = idx4(self.x_dims, b, ci, iy, ix);
-                        for co in 0..c_out {
-                            for ky in 0..kh {
-                                for kx in 0..kw {
-                                    if let Some((oy, ox)) = self.land(iy, ix, ky, kx) {
-                                        let g = dy[idx4(yd, b, co, oy, ox)];
-                                        let wi = idx4(self.w_dims, ci, co, ky, kx);
-                                        dx[xi] += g * self.w[wi];
-                                        dw[wi] += g * self.x[xi];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        (dx, dw, db)
     }
 }
 
@@ -382,45 +335,32 @@ fn bin(i: usize, input: usize, out: usize) -> std::ops::Range<usize> {
     (i * input / out)..((i + 1) * input).div_ceil(out)
 }
 
-pub fn adaptive_avg_pool(x: &[f64], dims: [usize; 4], out: [usize; 2]) -> Vec<f64> {
+/// The outputs of adaptive average pooling of an input of `dims` to `out`, in order: each one's
+/// index and the input indices it averages.
+fn adaptive_bins(dims: [usize; 4], out: [usize; 2]) -> impl Iterator<Item = (usize, Vec<usize>)> {
     let [n, c, h, w] = dims;
     let yd = [n, c, out[0], out[1]];
-    let mut y = vec![0.0; yd.iter().product()];
-    for b in 0..n {
-        for ch in 0..c {
-            for oy in 0..out[0] {
-                for ox in 0..out[1] {
-                    let (rows, cols) = (bin(oy, h, out[0]), bin(ox, w, out[1]));
-                    let area = (rows.len() * cols.len()) as f64;
-                    let sum: f64 = rows
-                        .flat_map(|iy| cols.clone().map(move |ix| (iy, ix)))
-                        .map(|(iy, ix)| x[idx4(dims, b, ch, iy, ix)])
-                        .sum();
-                    y[idx4(yd, b, ch, oy, ox)] = sum / area;
-                }
-            }
-        }
-    }
-    y
+    grid(yd).map(move |[b, ch, oy, ox]| {
+        let (rows, cols) = (bin(oy, h, out[0]), bin(ox, w, out[1]));
+        let inputs = rows
+            .flat_map(|iy| cols.clone().map(move |ix| idx4(dims, b, ch, iy, ix)))
+            .collect();
+        (idx4(yd, b, ch, oy, ox), inputs)
+    })
+}
+
+pub fn adaptive_avg_pool(x: &[f64], dims: [usize; 4], out: [usize; 2]) -> Vec<f64> {
+    adaptive_bins(dims, out)
+        .map(|(_, inputs)| inputs.iter().map(|&i| x[i]).sum::<f64>() / inputs.len() as f64)
+        .collect()
 }
 
 pub fn adaptive_avg_pool_backward(dy: &[f64], dims: [usize; 4], out: [usize; 2]) -> Vec<f64> {
-    let [n, c, h, w] = dims;
-    let yd = [n, c, out[0], out[1]];
     let mut dx = vec![0.0; dims.iter().product()];
-    for b in 0..n {
-        for ch in 0..c {
-            for oy in 0..out[0] {
-                for ox in 0..out[1] {
-                    let (rows, cols) = (bin(oy, h, out[0]), bin(ox, w, out[1]));
-                    let share = dy[idx4(yd, b, ch, oy, ox)] / (rows.len() * cols.len()) as f64;
-                    for iy in rows {
-                        for ix in cols.clone() {
-                            dx[idx4(dims, b, ch, iy, ix)] += share;
-                        }
-                    }
-                }
-            }
+    for (o, inputs) in adaptive_bins(dims, out) {
+        let share = dy[o] / inputs.len() as f64;
+        for i in inputs {
+            dx[i] += share;
         }
     }
     dx

@@ -39,10 +39,7 @@ pub fn conv2d(
 ) -> Result<Tensor> {
     let (dims, [c_out, kh, kw]) = check_operands("conv2d", x, weight, 1, bias, &args)?;
     let [_, _, h, w] = dims;
-    let (Some(oh), Some(ow)) = (
-        conv_out_len(h, kh, args.stride[0], args.padding[0]),
-        conv_out_len(w, kw, args.stride[1], args.padding[1]),
-    ) else {
+    let Some([oh, ow]) = args.out_hw([h, w], [kh, kw]) else {
         return Err(crate::shape_err!(
             "conv2d: kernel {kh}x{kw} is larger than the padded input {:?} (padding {:?})",
             x.shape(),

@@ -1,6 +1,7 @@
 //! conv_transpose2d (conv_transpose2d.wgsl): forward as a gather; its input gradient is conv2d's
 //! forward and its weight gradient conv2d's weight gradient with x and dy exchanged.
 
+pub use super::conv_transpose_out_len;
 use super::gather::transposed_gather;
 use super::{Conv2dArgs, Params, check_args, conv2d, transpose_slot as slot, weight_grad};
 use crate::error::Result;
@@ -8,16 +9,6 @@ use crate::gpu::{Gpu, Launch, Shader};
 use crate::ops::matmul::{ALayout, batched_products};
 use crate::ops::{nchw, optional_input};
 use crate::tensor::{DType, Tensor};
-
-/// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
-pub fn conv_transpose_out_len(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Option<usize> {
-    ((input.max(1) - 1) * stride + kernel).checked_sub(2 * padding)
-}
 
 /// y = conv_transpose2d(x, weight) + bias. x [N, Cin, H, W], weight [Cin, Cout, kh, kw], bias [Cout];
 /// y [N, Cout, (H-1)*sh - 2*ph + kh, (W-1)*sw - 2*pw + kw].
@@ -31,10 +22,7 @@ pub fn conv_transpose2d(
     let [_, _, h, w] = nchw("conv_transpose2d", "input", x.shape())?;
     let [_, _, kh, kw] = nchw("conv_transpose2d", "weight", weight.shape())?;
     check_args("conv_transpose2d", &args, [kh, kw])?;
-    let (Some(oh), Some(ow)) = (
-        conv_transpose_out_len(h, kh, args.stride[0], args.padding[0]),
-        conv_transpose_out_len(w, kw, args.stride[1], args.padding[1]),
-    ) else {
+    let Some([oh, ow]) = args.transpose_out_hw([h, w], [kh, kw]) else {
         return Err(crate::shape_err!(
             "conv_transpose2d: padding {:?} removes the whole output of input {:?} with kernel {kh}x{kw}",
             args.padding,

@@ -1,6 +1,6 @@
 //! Convolutions: conv2d (conv2d.wgsl, or winograd.wgsl for wide 3x3 layers), conv_transpose2d
-//! (conv_transpose2d.wgsl), and what they share: the argument type, its check, and the launch
-//! parameters of conv2d.wgsl and conv_transpose2d.wgsl. conv2d's input gradient and
+//! (conv_transpose2d.wgsl), and what they share: the argument type, its check, output sizes, and
+//! the launch parameters of conv2d.wgsl and conv_transpose2d.wgsl. conv2d's input gradient and
 //! conv_transpose2d's forward are one gather (gather.rs); both weight gradients are weight_grad.rs.
 
 pub mod conv2d;
@@ -10,7 +10,7 @@ mod weight_grad;
 pub mod winograd;
 
 use super::tiled::Geometry;
-use super::{nchw, u32_of};
+use super::{check_weight_and_bias, nchw, u32_of};
 use crate::error::Result;
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::Tensor;
@@ -31,6 +31,23 @@ impl Default for Conv2dArgs {
             stride: [1, 1],
             padding: [0, 0],
         }
+    }
+}
+
+impl Conv2dArgs {
+    /// Output [height, width] of a convolution of an `input` [height, width] by a `kernel`
+    /// [height, width], if the kernel fits the padded input.
+    pub fn out_hw(&self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
+        let len = |i: usize| conv_out_len(input[i], kernel[i], self.stride[i], self.padding[i]);
+        Some([len(0)?, len(1)?])
+    }
+
+    /// Output [height, width] of a transposed convolution of an `input` [height, width] by a
+    /// `kernel` [height, width]; None if the padding would make it negative.
+    pub fn transpose_out_hw(&self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
+        let len =
+            |i: usize| conv_transpose_out_len(input[i], kernel[i], self.stride[i], self.padding[i]);
+        Some([len(0)?, len(1)?])
     }
 }
 
@@ -57,6 +74,16 @@ fn geometry(
         stride: args.stride,
         padding: args.padding,
     }
+}
+
+/// Output size of a transposed convolution along one axis: (input - 1) * stride - 2 * padding + kernel.
+pub fn conv_transpose_out_len(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Option<usize> {
+    ((input.max(1) - 1) * stride + kernel).checked_sub(2 * padding)
 }
 
 /// The shape check every convolution makes of its arguments and kernel size.
@@ -88,20 +115,7 @@ fn check_operands(
     let [a, b, kh, kw] = nchw(op, "weight", weight.shape())?;
     let (wc_in, c_out) = if in_axis == 0 { (a, b) } else { (b, a) };
     check_args(op, args, [kh, kw])?;
-    let c_in = dims[1];
-    crate::ensure_shape!(
-        wc_in == c_in,
-        "{op}: weight {:?} expects {wc_in} input channels, input {:?} has {c_in}",
-        weight.shape(),
-        x.shape()
-    );
-    if let Some(b) = bias {
-        crate::ensure_shape!(
-            b.shape() == [c_out],
-            "{op}: bias must be [{c_out}], got {:?}",
-            b.shape()
-        );
-    }
+    check_weight_and_bias(op, [x, weight], [wc_in, dims[1]], "channels", (bias, c_out))?;
     Ok((dims, [c_out, kh, kw]))
 }
 

@@ -1,7 +1,7 @@
 //! The weight gradient of a convolution (conv2d.wgsl's channels_last and weight_grad_partial,
 //! summed by reduce.wgsl): conv2d's, and conv_transpose2d's with x and dy exchanged.
 
-use super::{Conv2dArgs, Params, VEC, check_args, conv_out_len, conv2d_slot as slot, geometry};
+use super::{Conv2dArgs, Params, VEC, check_args, conv2d_slot as slot, geometry};
 use crate::error::Result;
 use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
 use crate::ops::reduce::sum_columns_into;
@@ -57,12 +57,8 @@ pub(crate) fn weight_grad(
     let [xn, c_in, h, w] = nchw("conv weight gradient", "input", x.shape())?;
     check_args("conv weight gradient", &args, kernel)?;
     let [kh, kw] = kernel;
-    let expected = (
-        conv_out_len(h, kh, args.stride[0], args.padding[0]),
-        conv_out_len(w, kw, args.stride[1], args.padding[1]),
-    );
     crate::ensure_shape!(
-        xn == n && expected == (Some(oh), Some(ow)),
+        xn == n && args.out_hw([h, w], kernel) == Some([oh, ow]),
         "conv weight gradient: gradient {:?} does not match input {:?} with kernel {kernel:?}",
         g.shape(),
         x.shape()
