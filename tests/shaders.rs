@@ -1,9 +1,15 @@
 //! Every WGSL file parses and validates with naga, without a GPU, and agrees with the Rust side of
-//! its interface (`wgnn::ops::interfaces`): uniform structs and named binding slots.
+//! its interface (`wgnn::ops::interfaces`): uniform structs and named binding slots. Every entry
+//! point, with each combination of the override values wgnn launches it with, also translates to
+//! what wgpu hands the drivers on Vulkan (SPIR-V), Metal (MSL), DX12 (HLSL) and GL (GLSL), with the
+//! options wgpu's backends use: the GPU tests build the kernels for one platform only, and a
+//! backend can reject what another accepts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use wgnn::gpu::{Shader, shader_source};
+use naga::back::{glsl, hlsl, msl, spv};
+use naga::proc::{BoundsCheckPolicies, BoundsCheckPolicy};
+use wgnn::gpu::{Shader, Tile, Tuning, shader_source};
 use wgnn::ops::{Interface, interfaces};
 
 #[test]
@@ -230,4 +236,358 @@ fn every_named_slot_is_its_wgsl_binding() {
             "{file}: named slots differ from the WGSL bindings\n  WGSL: {wgsl:?}\n  Rust: {rust:?}"
         )]
     });
+}
+
+/// Override values of one launch, as wgnn passes them to wgpu.
+type Constants = Vec<(&'static str, f64)>;
+
+/// The launch-shape overrides' values: tiled.wgsl's tile (`TX`, `TY`, `TK`) is one of the GPU
+/// family's tiles, every other file's workgroup size (`WG`) one of the register-block family's.
+fn launch_shapes(shader: Shader) -> Vec<Constants> {
+    if shader == Shader::Tiled {
+        Tile::PREFERRED
+            .iter()
+            .map(|t| {
+                vec![
+                    ("TX", f64::from(t.tx)),
+                    ("TY", f64::from(t.ty)),
+                    ("TK", f64::from(t.tk)),
+                ]
+            })
+            .collect()
+    } else {
+        Tuning::WORKGROUP_SIZES
+            .iter()
+            .map(|&wg| vec![("WG", f64::from(wg))])
+            .collect()
+    }
+}
+
+/// Every combination of a launch shape and the values launches give the file's own overrides.
+fn override_combinations(interface: &Interface) -> Vec<Constants> {
+    let mut combinations = launch_shapes(interface.shader);
+    for &(name, values) in interface.overrides {
+        combinations = combinations
+            .iter()
+            .flat_map(|c| {
+                values.iter().map(move |&v| {
+                    let mut c = c.clone();
+                    c.push((name, v));
+                    c
+                })
+            })
+            .collect();
+    }
+    combinations
+}
+
+/// Every override a file declares is one launches set (the launch shape's or one its interface
+/// lists), so the translation test below tries its values: a new override must be listed.
+#[test]
+fn every_override_is_set_by_launches() {
+    assert_every_interface(|interface, module, _| {
+        // Unnamed overrides are naga's for array sizes computed from overrides (tiled.wgsl's
+        // `TK * TY`): no pipeline sets them.
+        let declared: BTreeSet<&str> = module
+            .overrides
+            .iter()
+            .filter_map(|(_, o)| o.name.as_deref())
+            .collect();
+        let set: BTreeSet<&str> = launch_shapes(interface.shader)[0]
+            .iter()
+            .map(|&(name, _)| name)
+            .chain(interface.overrides.iter().map(|&(name, _)| name))
+            .collect();
+        if declared == set {
+            return Vec::new();
+        }
+        vec![format!(
+            "{}: the overrides declared differ from those launches set\n  WGSL: {declared:?}\n  \
+             launches: {set:?}",
+            interface.shader.file_name()
+        )]
+    });
+}
+
+/// Translates the module of one entry point (overrides resolved, so it holds that entry point
+/// only) for one backend; `Err` is the backend's complaint.
+type Translate = fn(&naga::Module, &naga::valid::ModuleInfo) -> Result<(), String>;
+
+/// wgnn's kernels keep buffer bounds checks (`ShaderRuntimeChecks` in src/gpu/pipeline.rs): what
+/// wgpu's Vulkan backend asks for without robustBufferAccess2, and its Metal backend always.
+const RESTRICT: BoundsCheckPolicies = BoundsCheckPolicies {
+    index: BoundsCheckPolicy::Restrict,
+    buffer: BoundsCheckPolicy::Restrict,
+    image_load: BoundsCheckPolicy::Restrict,
+    binding_array: BoundsCheckPolicy::Unchecked,
+};
+
+/// The single entry point of an overrides-resolved module, as (stage, name).
+fn entry(module: &naga::Module) -> (naga::ShaderStage, String) {
+    let [ep] = &module.entry_points[..] else {
+        panic!(
+            "process_overrides kept {} entry points",
+            module.entry_points.len()
+        );
+    };
+    (ep.stage, ep.name.clone())
+}
+
+/// The resources of an overrides-resolved module (compacted to what its entry point uses, as the
+/// layout wgpu derives for wgnn's pipelines, `layout: None`), each with the index the backend's
+/// binding gets: numbered in binding order, as wgpu's Vulkan and Metal layouts number them (its GL
+/// and DX12 layouts count each kind of resource separately; translation only needs each resource
+/// to have its own).
+fn resources(module: &naga::Module) -> Vec<(u32, naga::ResourceBinding, naga::AddressSpace)> {
+    let mut resources: Vec<_> = module
+        .global_variables
+        .iter()
+        .filter_map(|(_, var)| var.binding.map(|b| (b, var.space)))
+        .collect();
+    resources.sort_by_key(|&(b, _)| (b.group, b.binding));
+    (0..)
+        .zip(resources)
+        .map(|(i, (b, space))| (i, b, space))
+        .collect()
+}
+
+/// Vulkan: SPIR-V 1.0 (wgpu's target for Vulkan 1.0 devices) with wgpu's writer flags (not naga's
+/// defaults, which add debug names in debug builds) and only the capabilities wgpu's Vulkan backend
+/// always enables (wgnn asks for no shader features); no workgroup-memory zeroing, loop bounding or
+/// division checks (wgnn turns them off).
+fn vulkan(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+    use spv::Capability as C;
+    let options = spv::Options {
+        lang_version: (1, 0),
+        flags: spv::WriterFlags::LABEL_VARYINGS | spv::WriterFlags::FORCE_POINT_SIZE,
+        fake_missing_bindings: false,
+        binding_map: resources(module)
+            .into_iter()
+            .map(|(index, binding, _)| {
+                let info = spv::BindingInfo {
+                    descriptor_set: binding.group,
+                    binding: index,
+                    binding_array_size: None,
+                };
+                (binding, info)
+            })
+            .collect(),
+        capabilities: Some(
+            [
+                C::Shader,
+                C::Matrix,
+                C::Sampled1D,
+                C::Image1D,
+                C::ImageQuery,
+                C::DerivativeControl,
+                C::StorageImageExtendedFormats,
+            ]
+            .into_iter()
+            .collect(),
+        ),
+        bounds_check_policies: RESTRICT,
+        zero_initialize_workgroup_memory: spv::ZeroInitializeWorkgroupMemoryMode::None,
+        force_loop_bounding: false,
+        emit_int_div_checks: false,
+        ..spv::Options::default()
+    };
+    let (shader_stage, entry_point) = entry(module);
+    let pipeline = spv::PipelineOptions {
+        shader_stage,
+        entry_point,
+    };
+    spv::write_vec(module, info, &options, Some(&pipeline))
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Metal: MSL 2.0 (macOS 10.13, the oldest wgpu's Metal backend targets), every resource in a
+/// buffer slot of its own (wgnn binds buffers only) and the array-length buffer after them, as
+/// wgpu's pipeline layouts place them.
+fn metal(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+    let resources = resources(module);
+    let slots: msl::BindingMap = resources
+        .iter()
+        .map(|&(slot, binding, space)| {
+            let mutable = matches!(space, naga::AddressSpace::Storage { access }
+                if access.contains(naga::StorageAccess::STORE));
+            let target = msl::BindTarget {
+                buffer: Some(slot as u8),
+                mutable,
+                ..msl::BindTarget::default()
+            };
+            (binding, target)
+        })
+        .collect();
+    let storage = resources
+        .iter()
+        .any(|(_, _, space)| matches!(space, naga::AddressSpace::Storage { .. }));
+    let (stage, name) = entry(module);
+    let options = msl::Options {
+        lang_version: (2, 0),
+        per_entry_point_map: BTreeMap::from([(
+            name.clone(),
+            msl::EntryPointResources {
+                sizes_buffer: storage.then_some(slots.len() as u8),
+                resources: slots,
+                immediates_buffer: None,
+            },
+        )]),
+        fake_missing_bindings: false,
+        bounds_check_policies: RESTRICT,
+        zero_initialize_workgroup_memory: false,
+        force_loop_bounding: false,
+        emit_int_div_checks: false,
+        ..msl::Options::default()
+    };
+    let pipeline = msl::PipelineOptions {
+        entry_point: Some((stage, name)),
+        ..msl::PipelineOptions::default()
+    };
+    let (_, translated) =
+        msl::write_string(module, info, &options, &pipeline).map_err(|e| e.to_string())?;
+    translated
+        .entry_point_names
+        .into_iter()
+        .try_for_each(|name| name.map(drop).map_err(|e| e.to_string()))
+}
+
+/// DX12: shader model 5.1 (what wgpu compiles with FXC, its fallback where no DXC library is
+/// installed), indexing restricted.
+fn dx12(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+    let options = hlsl::Options {
+        shader_model: hlsl::ShaderModel::V5_1,
+        binding_map: resources(module)
+            .into_iter()
+            .map(|(register, binding, _)| {
+                let target = hlsl::BindTarget {
+                    space: 0,
+                    register,
+                    binding_array_size: None,
+                    dynamic_storage_buffer_offsets_index: None,
+                    restrict_indexing: false,
+                };
+                (binding, target)
+            })
+            .collect(),
+        fake_missing_bindings: false,
+        zero_initialize_workgroup_memory: false,
+        restrict_indexing: true,
+        force_loop_bounding: false,
+        ..hlsl::Options::default()
+    };
+    let pipeline = hlsl::PipelineOptions {
+        entry_point: Some(entry(module)),
+    };
+    let mut source = String::new();
+    let reflection = hlsl::Writer::new(&mut source, &options, &pipeline)
+        .write(module, info, None)
+        .map_err(|e| e.to_string())?;
+    reflection
+        .entry_point_names
+        .into_iter()
+        .try_for_each(|name| name.map(drop).map_err(|e| e.to_string()))
+}
+
+/// GL: GLSL ES 3.10, the oldest with compute shaders (wgpu's GL backend needs them for compute),
+/// wgpu's writer flags, and no bounds checks (wgpu's GL backend asks for none on buffers).
+fn gl(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+    let options = glsl::Options {
+        version: glsl::Version::new_gles(310),
+        writer_flags: glsl::WriterFlags::ADJUST_COORDINATE_SPACE
+            | glsl::WriterFlags::FORCE_POINT_SIZE,
+        binding_map: resources(module)
+            .into_iter()
+            .map(|(point, binding, _)| (binding, point as u8))
+            .collect(),
+        zero_initialize_workgroup_memory: false,
+    };
+    let (shader_stage, entry_point) = entry(module);
+    let pipeline = glsl::PipelineOptions {
+        shader_stage,
+        entry_point,
+        multiview: None,
+    };
+    let mut source = String::new();
+    glsl::Writer::new(
+        &mut source,
+        module,
+        info,
+        &options,
+        &pipeline,
+        BoundsCheckPolicies::default(),
+    )
+    .and_then(|mut writer| writer.write())
+    .map(drop)
+    .map_err(|e| e.to_string())
+}
+
+/// The platforms wgpu translates WGSL for, each with its language.
+const BACKENDS: [(&str, Translate); 4] = [
+    ("Vulkan (SPIR-V)", vulkan),
+    ("Metal (MSL)", metal),
+    ("DX12 (HLSL)", dx12),
+    ("GL (GLSL)", gl),
+];
+
+/// Each entry point with each combination of its file's override values (an entry point ignores
+/// those it does not read), its overrides resolved as wgpu's backends resolve them
+/// (`process_overrides`), translated for each backend. The module is validated with no optional
+/// capabilities: wgnn opens devices without shader features.
+#[test]
+fn every_entry_point_translates_for_every_backend() {
+    let mut failures = Vec::new();
+    let mut translations = 0;
+    for interface in interfaces() {
+        let file = interface.shader.file_name();
+        let source = shader_source(interface.shader);
+        let module = naga::front::wgsl::parse_str(&source).unwrap();
+        let info = match naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        {
+            Ok(info) => info,
+            Err(e) => {
+                failures.push(e.emit_to_string_with_path(&source, file));
+                continue;
+            }
+        };
+        for constants in override_combinations(&interface) {
+            let pipeline_constants: naga::back::PipelineConstants = constants
+                .iter()
+                .map(|&(name, value)| (name.to_owned(), value))
+                .collect();
+            let shown: Vec<String> = constants.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            for ep in &module.entry_points {
+                let at = format!("{file}::{} ({})", ep.name, shown.join(", "));
+                let resolved = naga::back::pipeline_constants::process_overrides(
+                    &module,
+                    &info,
+                    Some((ep.stage, &ep.name)),
+                    &pipeline_constants,
+                );
+                let (resolved, resolved_info) = match resolved {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failures.push(format!("{at}: overrides: {e}"));
+                        continue;
+                    }
+                };
+                for (backend, translate) in BACKENDS {
+                    translations += 1;
+                    if let Err(e) = translate(&resolved, &resolved_info) {
+                        failures.push(format!("{at}: {backend}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures ({translations} translations tried):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
