@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::proc::{BoundsCheckPolicies, BoundsCheckPolicy};
-use wgnn::gpu::{Shader, Tile, Tuning, shader_source};
+use wgnn::gpu::{Shader, Tile, Tuning, WorkgroupSum, shader_source, shader_source_with};
 use wgnn::ops::{Interface, interfaces};
 
 #[test]
@@ -311,7 +311,9 @@ fn every_override_is_set_by_launches() {
 
 /// Translates the module of one entry point (overrides resolved, so it holds that entry point
 /// only) for one backend; `Err` is the backend's complaint.
-type Translate = fn(&naga::Module, &naga::valid::ModuleInfo) -> Result<(), String>;
+/// A backend's translation; the flag says the device has subgroup operations (wgpu's SUBGROUP
+/// feature), which wgnn's reductions then use.
+type Translate = fn(&naga::Module, &naga::valid::ModuleInfo, bool) -> Result<(), String>;
 
 /// wgnn's kernels keep buffer bounds checks (`ShaderRuntimeChecks` in src/gpu/pipeline.rs): what
 /// wgpu's Vulkan backend asks for without robustBufferAccess2, and its Metal backend always.
@@ -355,10 +357,24 @@ fn resources(module: &naga::Module) -> Vec<(u32, naga::ResourceBinding, naga::Ad
 /// defaults, which add debug names in debug builds) and only the capabilities wgpu's Vulkan backend
 /// always enables (wgnn asks for no shader features); no workgroup-memory zeroing, loop bounding or
 /// division checks (wgnn turns them off).
-fn vulkan(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+fn vulkan(
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    subgroups: bool,
+) -> Result<(), String> {
     use spv::Capability as C;
+    // With subgroups: SPIR-V 1.3 (Vulkan 1.1) and the capabilities wgpu adds for SUBGROUP.
+    let subgroup_capabilities = [
+        C::GroupNonUniform,
+        C::GroupNonUniformVote,
+        C::GroupNonUniformArithmetic,
+        C::GroupNonUniformBallot,
+        C::GroupNonUniformShuffle,
+        C::GroupNonUniformShuffleRelative,
+        C::GroupNonUniformQuad,
+    ];
     let options = spv::Options {
-        lang_version: (1, 0),
+        lang_version: if subgroups { (1, 3) } else { (1, 0) },
         flags: spv::WriterFlags::LABEL_VARYINGS | spv::WriterFlags::FORCE_POINT_SIZE,
         fake_missing_bindings: false,
         binding_map: resources(module)
@@ -383,6 +399,12 @@ fn vulkan(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), S
                 C::StorageImageExtendedFormats,
             ]
             .into_iter()
+            .chain(
+                subgroups
+                    .then_some(subgroup_capabilities)
+                    .into_iter()
+                    .flatten(),
+            )
             .collect(),
         ),
         bounds_check_policies: RESTRICT,
@@ -404,7 +426,11 @@ fn vulkan(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), S
 /// Metal: MSL 2.0 (macOS 10.13, the oldest wgpu's Metal backend targets), every resource in a
 /// buffer slot of its own (wgnn binds buffers only) and the array-length buffer after them, as
 /// wgpu's pipeline layouts place them.
-fn metal(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+fn metal(
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    subgroups: bool,
+) -> Result<(), String> {
     let resources = resources(module);
     let slots: msl::BindingMap = resources
         .iter()
@@ -424,7 +450,8 @@ fn metal(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), St
         .any(|(_, _, space)| matches!(space, naga::AddressSpace::Storage { .. }));
     let (stage, name) = entry(module);
     let options = msl::Options {
-        lang_version: (2, 0),
+        // SIMD-group functions need MSL 2.1.
+        lang_version: if subgroups { (2, 1) } else { (2, 0) },
         per_entry_point_map: BTreeMap::from([(
             name.clone(),
             msl::EntryPointResources {
@@ -454,9 +481,18 @@ fn metal(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), St
 
 /// DX12: shader model 5.1 (what wgpu compiles with FXC, its fallback where no DXC library is
 /// installed), indexing restricted.
-fn dx12(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+fn dx12(
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    subgroups: bool,
+) -> Result<(), String> {
     let options = hlsl::Options {
-        shader_model: hlsl::ShaderModel::V5_1,
+        // Wave operations need shader model 6.0 (DXC), where wgpu offers SUBGROUP.
+        shader_model: if subgroups {
+            hlsl::ShaderModel::V6_0
+        } else {
+            hlsl::ShaderModel::V5_1
+        },
         binding_map: resources(module)
             .into_iter()
             .map(|(register, binding, _)| {
@@ -491,7 +527,7 @@ fn dx12(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), Str
 
 /// GL: GLSL ES 3.10, the oldest with compute shaders (wgpu's GL backend needs them for compute),
 /// wgpu's writer flags, and no bounds checks (wgpu's GL backend asks for none on buffers).
-fn gl(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), String> {
+fn gl(module: &naga::Module, info: &naga::valid::ModuleInfo, _: bool) -> Result<(), String> {
     let options = glsl::Options {
         version: glsl::Version::new_gles(310),
         writer_flags: glsl::WriterFlags::ADJUST_COORDINATE_SPACE
@@ -522,12 +558,13 @@ fn gl(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Result<(), Strin
     .map_err(|e| e.to_string())
 }
 
-/// The platforms wgpu translates WGSL for, each with its language.
-const BACKENDS: [(&str, Translate); 4] = [
-    ("Vulkan (SPIR-V)", vulkan),
-    ("Metal (MSL)", metal),
-    ("DX12 (HLSL)", dx12),
-    ("GL (GLSL)", gl),
+/// The platforms wgpu translates WGSL for, each with its language, and whether wgpu offers
+/// subgroup operations there (not on GL).
+const BACKENDS: [(&str, Translate, bool); 4] = [
+    ("Vulkan (SPIR-V)", vulkan, true),
+    ("Metal (MSL)", metal, true),
+    ("DX12 (HLSL)", dx12, true),
+    ("GL (GLSL)", gl, false),
 ];
 
 /// Each entry point with each combination of its file's override values (an entry point ignores
@@ -539,49 +576,13 @@ fn every_entry_point_translates_for_every_backend() {
     let mut failures = Vec::new();
     let mut translations = 0;
     for interface in interfaces() {
-        let file = interface.shader.file_name();
-        let source = shader_source(interface.shader);
-        let module = naga::front::wgsl::parse_str(&source).unwrap();
-        let info = match naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::empty(),
-        )
-        .validate(&module)
-        {
-            Ok(info) => info,
-            Err(e) => {
-                failures.push(e.emit_to_string_with_path(&source, file));
+        for sum in [WorkgroupSum::Tree, WorkgroupSum::Subgroups] {
+            let source = shader_source_with(interface.shader, sum);
+            // Only the reducing files differ with subgroups.
+            if sum == WorkgroupSum::Subgroups && source == shader_source(interface.shader) {
                 continue;
             }
-        };
-        for constants in override_combinations(&interface) {
-            let pipeline_constants: naga::back::PipelineConstants = constants
-                .iter()
-                .map(|&(name, value)| (name.to_owned(), value))
-                .collect();
-            let shown: Vec<String> = constants.iter().map(|(n, v)| format!("{n}={v}")).collect();
-            for ep in &module.entry_points {
-                let at = format!("{file}::{} ({})", ep.name, shown.join(", "));
-                let resolved = naga::back::pipeline_constants::process_overrides(
-                    &module,
-                    &info,
-                    Some((ep.stage, &ep.name)),
-                    &pipeline_constants,
-                );
-                let (resolved, resolved_info) = match resolved {
-                    Ok(r) => r,
-                    Err(e) => {
-                        failures.push(format!("{at}: overrides: {e}"));
-                        continue;
-                    }
-                };
-                for (backend, translate) in BACKENDS {
-                    translations += 1;
-                    if let Err(e) = translate(&resolved, &resolved_info) {
-                        failures.push(format!("{at}: {backend}: {e}"));
-                    }
-                }
-            }
+            translations += translate_file(&interface, sum, &source, &mut failures);
         }
     }
     assert!(
@@ -590,4 +591,66 @@ fn every_entry_point_translates_for_every_backend() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Validates one file's `source` (with the SUBGROUP capability only for the subgroup reductions)
+/// and translates each entry point with each combination of override values for each backend
+/// that offers `sum`, pushing what fails; returns the translations tried.
+fn translate_file(
+    interface: &Interface,
+    sum: WorkgroupSum,
+    source: &str,
+    failures: &mut Vec<String>,
+) -> usize {
+    let subgroups = sum == WorkgroupSum::Subgroups;
+    let file = interface.shader.file_name();
+    let module = naga::front::wgsl::parse_str(source).unwrap();
+    let capabilities = if subgroups {
+        naga::valid::Capabilities::SUBGROUP
+    } else {
+        naga::valid::Capabilities::empty()
+    };
+    let info = match naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
+        .validate(&module)
+    {
+        Ok(info) => info,
+        Err(e) => {
+            failures.push(e.emit_to_string_with_path(source, file));
+            return 0;
+        }
+    };
+    let mut translations = 0;
+    for constants in override_combinations(interface) {
+        let pipeline_constants: naga::back::PipelineConstants = constants
+            .iter()
+            .map(|&(name, value)| (name.to_owned(), value))
+            .collect();
+        let shown: Vec<String> = constants.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        for ep in &module.entry_points {
+            let at = format!("{file}::{} ({}; {sum:?})", ep.name, shown.join(", "));
+            let resolved = naga::back::pipeline_constants::process_overrides(
+                &module,
+                &info,
+                Some((ep.stage, &ep.name)),
+                &pipeline_constants,
+            );
+            let (resolved, resolved_info) = match resolved {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.push(format!("{at}: overrides: {e}"));
+                    continue;
+                }
+            };
+            for (backend, translate, offers_subgroups) in BACKENDS {
+                if subgroups && !offers_subgroups {
+                    continue;
+                }
+                translations += 1;
+                if let Err(e) = translate(&resolved, &resolved_info, subgroups) {
+                    failures.push(format!("{at}: {backend}: {e}"));
+                }
+            }
+        }
+    }
+    translations
 }
