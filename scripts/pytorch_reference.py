@@ -1,8 +1,9 @@
 """PyTorch reference fixtures for wgnn's exactness tests.
 
-Builds the homework's models (VGG16-bn, FCN32s, FCN16s) in PyTorch with weights from a hash formula
-that tests/exactness.rs reproduces bit for bit, runs an eval-mode forward and one train-mode SGD step
-(momentum 0, weight decay 0, mean cross-entropy), and writes what the Rust test compares:
+Builds the homework's models (VGG16-bn, FCN32s, FCN16s; homework_models.py) with weights from a
+hash formula that tests/exactness.rs reproduces bit for bit, runs an eval-mode forward and one
+train-mode SGD step (momentum 0, weight decay 0, mean cross-entropy), and writes what the Rust test
+compares:
   inputs, targets, eval logits, the loss, and the updated state_dict (small tensors whole; large
   ones as the norm of their change plus values at hashed positions).
 
@@ -14,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 from safetensors.numpy import save_file
+
+from homework_models import FCN16s, FCN32s, VGG16bn
 
 MASK64 = (1 << 64) - 1
 LR = 0.05
@@ -61,64 +64,6 @@ def hashed_value(name, shape):
         fan_in = int(np.prod(shape[1:]))
         v = u * np.float32(1.0 / np.sqrt(fan_in))
     return v.reshape(shape)
-
-
-def vgg_features():
-    layers, c_in = [], 3
-    for c in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]:
-        if c == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
-            c_in = c
-    return layers
-
-
-class VGG16bn(nn.Module):
-    def __init__(self, classes):
-        super().__init__()
-        self.features = nn.Sequential(*vgg_features())
-        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-        self.classifier = nn.Linear(25088, classes)
-
-    def forward(self, x):
-        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
-
-
-class FCN32s(nn.Module):
-    def __init__(self, classes):
-        super().__init__()
-        self.vgg_backbone = nn.Sequential(*vgg_features())
-        self.down_sampling = nn.Sequential(
-            nn.Conv2d(512, 4096, 1), nn.ReLU(inplace=True), nn.Dropout2d(0.5),
-            nn.Conv2d(4096, 4096, 1), nn.ReLU(inplace=True), nn.Dropout2d(0.5),
-            nn.Conv2d(4096, classes, 1))
-        self.up_sampling = nn.ConvTranspose2d(classes, classes, 32, 32, bias=False)
-
-    def forward(self, x):
-        return self.up_sampling(self.down_sampling(self.vgg_backbone(x)))
-
-
-class FCN16s(nn.Module):
-    def __init__(self, classes):
-        super().__init__()
-        features = vgg_features()
-        self.vgg_backbone4 = nn.Sequential(*features[:34])
-        self.vgg_backbone5 = nn.Sequential()
-        for i, m in enumerate(features[34:]):
-            self.vgg_backbone5.add_module(str(34 + i), m)
-        self.down_sampling = nn.Sequential(
-            nn.Conv2d(512, 4096, 1), nn.BatchNorm2d(4096), nn.ReLU(inplace=True),
-            nn.Conv2d(4096, 4096, 1), nn.BatchNorm2d(4096), nn.ReLU(inplace=True),
-            nn.Conv2d(4096, classes, 1))
-        self.reduce_channel = nn.Conv2d(512, classes, 1)
-        self.up_sampling2 = nn.ConvTranspose2d(classes, classes, 2, 2)
-        self.up_sampling32 = nn.ConvTranspose2d(classes, classes, 16, 16)
-
-    def forward(self, x):
-        x4 = self.vgg_backbone4(x)
-        x5 = self.vgg_backbone5(x4)
-        return self.up_sampling32(self.up_sampling2(self.down_sampling(x5)) + self.reduce_channel(x4))
 
 
 CASES = {
