@@ -68,6 +68,11 @@ fn invocation_element(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, per: u32) 
     return element(workgroup_index(wid, nwg) * WG + lid.x, per);
 }
 
+// The GPU family's partial sums: the segment of [n, c, segments] this workgroup sums.
+fn workgroup_element(wid: vec3<u32>, nwg: vec3<u32>) -> Element {
+    return element(workgroup_index(wid, nwg), params.segments);
+}
+
 // Invocation i of a partial-sum kernel covers segment i % segments of plane i / segments (of
 // the view): its first element and length.
 fn segment(i: u32) -> vec2<u32> {
@@ -172,13 +177,13 @@ fn stats_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 fn stats_partials_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
                             @builtin(num_workgroups) nwg: vec3<u32>,
                             @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg);
-    if (i >= params.n * params.c * params.segments) { return; }
-    let share = Share(segment(i), lid.x, WG);
+    let at = workgroup_element(wid, nwg);
+    if (!at.valid) { return; }
+    let share = Share(segment(at.i), lid.x, WG);
     let mean = workgroup_sum(sum_x(share), lid.x) / f32(share.seg.y);
     let m2 = workgroup_sum(sum_squared_deviations(share, mean), lid.x);
     if (lid.x == 0u) {
-        let slot = partial_slot(i);
+        let slot = partial_slot(at.i);
         partials[slot] = mean;
         partials[slot + 1u] = m2;
     }
@@ -253,15 +258,14 @@ fn backward_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
 fn backward_partials_workgroup(@builtin(workgroup_id) wid: vec3<u32>,
                                @builtin(num_workgroups) nwg: vec3<u32>,
                                @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg);
-    if (i >= params.n * params.c * params.segments) { return; }
-    let ch = (i / params.segments) % params.c;
-    let share = Share(segment(i), lid.x, WG);
-    let sums = workgroup_sum2(sum_dy_and_dy_dx(share, stats_in[ch]), lid.x);
+    let at = workgroup_element(wid, nwg);
+    if (!at.valid) { return; }
+    let sums = workgroup_sum2(
+        sum_dy_and_dy_dx(Share(segment(at.i), lid.x, WG), stats_in[at.ch]), lid.x);
     if (lid.x == 0u) {
-        let slot = partial_slot(i);
+        let slot = partial_slot(at.i);
         partials[slot] = sums.x;
-        partials[slot + 1u] = sums.y * stats_in[params.c + ch];
+        partials[slot + 1u] = sums.y * stats_in[params.c + at.ch];
     }
 }
 

@@ -87,9 +87,6 @@ pub struct GpuOptions {
     /// Open the device with WebGPU's default limits instead of the adapter's; also
     /// `WGNN_LIMITS=webgpu`.
     pub webgpu_limits: bool,
-    /// Leave subgroup operations unused even where the adapter has them (the GPU family's
-    /// reductions then use the workgroup-memory tree).
-    pub without_subgroups: bool,
 }
 
 /// Environment variable that overrides the workgroup size.
@@ -343,14 +340,9 @@ impl Gpu {
         } else {
             adapter.limits()
         };
-        let wanted_features = if options.without_subgroups {
-            WANTED_FEATURES - wgpu::Features::SUBGROUP
-        } else {
-            WANTED_FEATURES
-        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgnn device"),
-            required_features: adapter.features() & wanted_features,
+            required_features: adapter.features() & WANTED_FEATURES,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
