@@ -300,7 +300,7 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
         mib(r.model_state_bytes)
     );
     println!(
-        "  {:<40} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
+        "  {:<46} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
         "kernel (one training step)", "calls", "total ms", "GFLOP/s", "of max", "GB/s", "share"
     );
     for k in &r.kernels {
@@ -312,7 +312,7 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "  {:<40} {:>6} {:>10.1} {:>9} {:>7} {:>8.2} {:>5.1}%",
+            "  {:<46} {:>6} {:>10.1} {:>9} {:>7} {:>8.2} {:>5.1}%",
             k.kernel,
             k.calls,
             k.milliseconds,
