@@ -24,8 +24,9 @@
 // Grid: tiles_m * tiles_n * batch workgroups of TX x TY invocations, folded; workgroup (z, tm, tn)
 // computes the (4 TY) x (4 TX) tile of C at (4 TY tm, 4 TX tn), each invocation a 4 x 4 register
 // block. Per stage the workgroup stages TK columns of A and TK rows of B in workgroup memory (each
-// invocation loading 4 TK / TX and 4 TK / TY of them, along the operand's contiguous index), then
-// every invocation adds 16 products per pair of vec4s it reads. Each C(i, j) is summed in one fixed
+// invocation loading 4 TK / TX and 4 TK / TY of them, along the operand's contiguous index; in
+// MODE 0 as vec4s where a_vec4 / b_vec4 say the operand is aligned: a4 and b4 are a and b read
+// as vec4s), then every invocation adds 16 products per pair of vec4s it reads. Each C(i, j) is summed in one fixed
 // order, so results are bit-reproducible on a device.
 
 override TX: u32 = 16u;
@@ -37,7 +38,7 @@ struct Params {
     m: u32, n: u32, k: u32, a_row: u32, a_col: u32, b_row: u32, b_col: u32, has_bias: u32,
     accumulate: u32, a_off: u32, b_off: u32, c_off: u32, a_batch: u32, b_batch: u32, c_batch: u32,
     batch: u32, tiles_m: u32, tiles_n: u32, k_split: u32, c_in: u32, h: u32, w: u32, oh: u32, ow: u32,
-    kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, _pad0: u32, _pad1: u32,
+    kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, a_vec4: u32, b_vec4: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -45,6 +46,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+// The same views as a and b, read four floats at a time (a_vec4, b_vec4).
+@group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
 
 // A's tile, k-major: a_tile[kk * TY + r / 4][r % 4] = A(tile row r, stage column kk).
 var<workgroup> a_tile: array<vec4<f32>, TK * TY>;
@@ -170,6 +174,82 @@ fn b_at(work: Work, kk: u32, j: u32) -> f32 {
     }
 }
 
+// MODE 0 with a_vec4 2 (A k-major: a_row 1; a_col, a_off and a_batch multiples of 4): A(i0 ..
+// i0 + 3, kk) as one vec4 load, zero past m or the k range.
+fn a_column4(work: Work, i0: u32, kk: u32) -> vec4<f32> {
+    if (i0 >= params.m || kk >= work.k_end) { return vec4<f32>(); }
+    let v = a4[(params.a_off + work.z * params.a_batch + i0 + kk * params.a_col) / 4u];
+    return select(vec4<f32>(), v, i0 + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.m));
+}
+
+// MODE 0 with a_vec4 1 (A row-major: a_col 1; a_row, a_off and a_batch multiples of 4): A(i, kk ..
+// kk + 3) as one vec4 load, zero past m or the k range.
+fn a_row4(work: Work, i: u32, kk: u32) -> vec4<f32> {
+    if (i >= params.m || kk >= work.k_end) { return vec4<f32>(); }
+    let v = a4[(params.a_off + work.z * params.a_batch + i * params.a_row + kk) / 4u];
+    return select(vec4<f32>(), v, kk + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(work.k_end));
+}
+
+// MODE 0 with b_vec4 1 (B row-major: b_col 1; b_row, b_off and b_batch multiples of 4): B(kk, j0 ..
+// j0 + 3) as one vec4 load, zero past n or the k range.
+fn b_row4(work: Work, kk: u32, j0: u32) -> vec4<f32> {
+    if (j0 >= params.n || kk >= work.k_end) { return vec4<f32>(); }
+    let v = b4[(params.b_off + work.z * params.b_batch + kk * params.b_row + j0) / 4u];
+    return select(vec4<f32>(), v, j0 + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.n));
+}
+
+// Stages A's tile for the stage at k0: vec4 loads where a_vec4 allows, else one value at a time
+// along A's contiguous index.
+fn stage_a(work: Work, k0: u32, flat: u32) {
+    let rows = 4u * TY;
+    if (MODE == 0u && params.a_vec4 == 2u) {
+        for (var e = flat; e < TK * TY; e += TX * TY) {
+            a_tile[e] = a_column4(work, work.m0 + 4u * (e % TY), k0 + e / TY);
+        }
+        return;
+    }
+    if (MODE == 0u && params.a_vec4 == 1u) {
+        for (var e = flat; e < TK / 4u * rows; e += TX * TY) {
+            let r = e / (TK / 4u);
+            let kk = 4u * (e % (TK / 4u));
+            let v = a_row4(work, work.m0 + r, k0 + kk);
+            for (var t = 0u; t < 4u; t++) {
+                a_tile[(kk + t) * TY + r / 4u][r % 4u] = v[t];
+            }
+        }
+        return;
+    }
+    for (var e = flat; e < TK * rows; e += TX * TY) {
+        var r = e % rows;
+        var kk = e / rows;
+        if (a_runs_along_k()) {
+            r = e / TK;
+            kk = e % TK;
+        }
+        a_tile[kk * TY + r / 4u][r % 4u] = a_at(work, work.m0 + r, k0 + kk);
+    }
+}
+
+// Stages B's tile for the stage at k0: vec4 loads where b_vec4 allows, else one value at a time.
+fn stage_b(work: Work, k0: u32, flat: u32) {
+    let cols = 4u * TX;
+    if (MODE == 0u && params.b_vec4 == 1u) {
+        for (var e = flat; e < TK * TX; e += TX * TY) {
+            b_tile[e] = b_row4(work, k0 + e / TX, work.n0 + 4u * (e % TX));
+        }
+        return;
+    }
+    for (var e = flat; e < TK * cols; e += TX * TY) {
+        var j = e % cols;
+        var kk = e / cols;
+        if (b_runs_along_k()) {
+            j = e / TK;
+            kk = e % TK;
+        }
+        b_tile[kk * TX + j / 4u][j % 4u] = b_at(work, k0 + kk, work.n0 + j);
+    }
+}
+
 // Whether A's contiguous index is its column kk (loads then run along kk) rather than its row.
 fn a_runs_along_k() -> bool {
     return MODE != 0u || params.a_col == 1u;
@@ -183,28 +263,10 @@ fn b_runs_along_k() -> bool {
 // The 4 x 4 block of C at rows m0 + 4 ty .. and columns n0 + 4 tx .., before bias and accumulation.
 fn tile_product(work: Work, lid: vec3<u32>) -> array<vec4<f32>, 4> {
     let flat = lid.y * TX + lid.x;
-    let rows = 4u * TY;
-    let cols = 4u * TX;
     var acc: array<vec4<f32>, 4>;
     for (var k0 = work.k_begin; k0 < work.k_end; k0 += TK) {
-        for (var e = flat; e < TK * rows; e += TX * TY) {
-            var r = e % rows;
-            var kk = e / rows;
-            if (a_runs_along_k()) {
-                r = e / TK;
-                kk = e % TK;
-            }
-            a_tile[kk * TY + r / 4u][r % 4u] = a_at(work, work.m0 + r, k0 + kk);
-        }
-        for (var e = flat; e < TK * cols; e += TX * TY) {
-            var j = e % cols;
-            var kk = e / cols;
-            if (b_runs_along_k()) {
-                j = e / TK;
-                kk = e % TK;
-            }
-            b_tile[kk * TX + j / 4u][j % 4u] = b_at(work, k0 + kk, work.n0 + j);
-        }
+        stage_a(work, k0, flat);
+        stage_b(work, k0, flat);
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
             let av = a_tile[kk * TY + lid.y];

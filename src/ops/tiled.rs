@@ -17,14 +17,14 @@ kernel_params! {
         accumulate: u32, a_off: u32, b_off: u32, c_off: u32, a_batch: u32, b_batch: u32,
         c_batch: u32, batch: u32, tiles_m: u32, tiles_n: u32, k_split: u32, c_in: u32, h: u32,
         w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32,
-        _pad0: u32, _pad1: u32,
+        a_vec4: u32, b_vec4: u32,
     }
 }
 
 slots! {
     /// tiled.wgsl's storage bindings.
     mod slot {
-        A: a = 1, B: b = 2, BIAS: bias = 3, C: c = 4,
+        A: a = 1, B: b = 2, BIAS: bias = 3, C: c = 4, A4: a4 = 5, B4: b4 = 6,
     }
 }
 
@@ -114,14 +114,22 @@ impl Geometry {
     }
 }
 
+/// The views a launch binds: A, B and C, and a bias where one is added.
+struct Operands<'a> {
+    a: &'a View<'a>,
+    b: &'a View<'a>,
+    c: &'a View<'a>,
+    bias: Option<&'a View<'a>>,
+}
+
 /// Records one tiled launch of `params` (its m, n and batch set) with C's `max_columns` per grid
-/// layer.
+/// layer. A and B are also bound as a4 and b4, which MODE 0 reads where a_vec4 and b_vec4 say.
 fn launch(
     gpu: &Gpu,
     mode: Mode,
     mut params: Params,
     max_columns: usize,
-    buffers: (&[(crate::gpu::Slot, &View)], Option<&View>),
+    operands: Operands,
     flops: f64,
 ) -> Result<()> {
     let [rows, cols] = gpu.tuning().tile.output();
@@ -133,14 +141,36 @@ fn launch(
         .product();
     let (entry, buffers) = optional_input(
         ["tiled", "tiled_bias"],
-        buffers.1.map(|b| (slot::BIAS, b)),
-        buffers.0,
+        operands.bias.map(|b| (slot::BIAS, b)),
+        &[
+            (slot::A, operands.a),
+            (slot::B, operands.b),
+            (slot::C, operands.c),
+            (slot::A4, operands.a),
+            (slot::B4, operands.b),
+        ],
     );
     Launch::new(Shader::Tiled, entry, &params, &buffers)
         .constants(&[("MODE", mode as u32 as f64)])
         .variant(mode.name())
         .flops(flops)
         .run_tiles(gpu, workgroups)
+}
+
+/// `a_vec4` / `b_vec4` for an operand: ROW_MAJOR where its rows (col 1) start on vec4s,
+/// COLUMN_MAJOR where its columns (row 1) do, else 0 (one value at a time).
+const ROW_MAJOR: u32 = 1;
+const COLUMN_MAJOR: u32 = 2;
+
+fn vec4_layout((_, strides): (&View, Strides), batch_stride: usize, shift: u32) -> u32 {
+    let aligned = |stride: usize| {
+        stride.is_multiple_of(4) && batch_stride.is_multiple_of(4) && shift.is_multiple_of(4)
+    };
+    match (strides.row, strides.col) {
+        (row, 1) if aligned(row) => ROW_MAJOR,
+        (1, col) if aligned(col) => COLUMN_MAJOR,
+        _ => 0,
+    }
 }
 
 /// The products of `p` in one dispatch.
@@ -160,6 +190,8 @@ pub(crate) fn product(gpu: &Gpu, p: &Product) -> Result<()> {
         a_off: p.a.0.shift,
         b_off: p.b.0.shift,
         c_off: p.c.shift,
+        a_vec4: vec4_layout(p.a, a_batch, p.a.0.shift),
+        b_vec4: u32::from(vec4_layout(p.b, b_batch, p.b.0.shift) == ROW_MAJOR),
         a_batch: u32_of(a_batch),
         b_batch: u32_of(b_batch),
         c_batch: u32_of(c_batch),
@@ -171,10 +203,12 @@ pub(crate) fn product(gpu: &Gpu, p: &Product) -> Result<()> {
         Mode::Product,
         params,
         n,
-        (
-            &[(slot::A, p.a.0), (slot::B, p.b.0), (slot::C, p.c)],
-            p.bias.map(|(v, _)| v),
-        ),
+        Operands {
+            a: p.a.0,
+            b: p.b.0,
+            c: p.c,
+            bias: p.bias.map(|(v, _)| v),
+        },
         2.0 * (batch * m * n * k) as f64,
     )
 }
@@ -252,10 +286,12 @@ pub(crate) fn convolution(
             mode,
             params,
             chunk.len() * pixels,
-            (
-                &[(slot::A, &wv), (slot::B, &xv), (slot::C, &yv)],
-                bv.as_ref(),
-            ),
+            Operands {
+                a: &wv,
+                b: &xv,
+                c: &yv,
+                bias: bv.as_ref(),
+            },
             match mode {
                 Mode::Transposed => 2.0 * (chunk.len() * per_x * g.c_out * kh * kw) as f64,
                 _ => 2.0 * (g.c_out * columns * g.c_in * kh * kw) as f64,
@@ -322,7 +358,12 @@ pub(crate) fn weight_grad(gpu: &Gpu, gy: &Tensor, x: &Tensor, g: Geometry) -> Re
             Mode::WeightGrad,
             params,
             n,
-            (&[(slot::A, &gv), (slot::B, &xv), (slot::C, &pv)], None),
+            Operands {
+                a: &gv,
+                b: &xv,
+                c: &pv,
+                bias: None,
+            },
             2.0 * (m * n * k) as f64,
         )?;
         if !direct {

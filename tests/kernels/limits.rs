@@ -237,6 +237,20 @@ fn pooling_elementwise_linear_loss_and_optimisers_split() {
         &down(&y),
         TOL,
     );
+    // Rows of whole vec4s (k a multiple of 4): the GPU family reads the chunks' rows of A as vec4s
+    // (own rngs: the inputs below stay as they were).
+    let k4 = 28;
+    let (a4, w4) = (
+        f32_exact(&random(&mut rng(2002), m * k4)),
+        f32_exact(&random(&mut rng(2003), n * k4)),
+    );
+    let y = matmul::linear(g, &up(&[m, k4], &a4), &up(&[n, k4], &w4), None).unwrap();
+    assert_close(
+        "chunked linear, rows of whole vec4s",
+        &reference::linear(&a4, &w4, None, [m, k4, n]),
+        &down(&y),
+        TOL,
+    );
     let dy = f32_exact(&random(&mut r, m * n));
     let (_, dw, db) = reference::linear_backward(&a, &w, &dy, [m, k, n]);
     assert_close(
