@@ -3,7 +3,7 @@
 use wgnn::gpu::{self, Gpu};
 use wgnn::{DType, Tensor};
 
-use crate::common::gpu;
+use crate::common::{batch_norm_params, gpu, random, rng, upload};
 
 #[test]
 fn tensors_round_trip() {
@@ -82,5 +82,44 @@ fn the_device_is_the_one_asked_for() {
             gpu.plan_limits().max_binding_bytes,
             wgpu::Limits::default().max_storage_buffer_binding_size
         );
+    }
+}
+
+/// The same work twice gives the same bits: every sum runs in a fixed order (no float atomics), in
+/// both kernel families (the products, the split weight gradient added layer by layer, the
+/// workgroup reductions of batch norm).
+#[test]
+fn results_are_bit_reproducible() {
+    use wgnn::ops::batch_norm;
+    use wgnn::ops::conv2d::{self, Conv2dArgs};
+
+    let gpu = gpu();
+    let mut r = rng(77);
+    let x = upload(&[3, 5, 17, 13], &random(&mut r, 3 * 5 * 17 * 13));
+    let w = upload(&[6, 5, 3, 3], &random(&mut r, 6 * 5 * 9));
+    let args = Conv2dArgs {
+        stride: [2, 1],
+        padding: [1, 1],
+    };
+    let run = || {
+        let y = conv2d::conv2d(gpu, &x, &w, None, args).unwrap();
+        let dw = conv2d::conv2d_weight_grad(gpu, &x, &y, [3, 3], args).unwrap();
+        let dx = conv2d::conv2d_input_grad(gpu, &y, &w, [17, 13], args).unwrap();
+        let ones = Tensor::from_f32(gpu, &[6], &[1.0; 6]).unwrap();
+        let zeros = Tensor::zeros(gpu, &[6]);
+        let (mean, var) = (Tensor::zeros(gpu, &[6]), ones.clone());
+        let bn = batch_norm::batch_norm2d_train(
+            gpu,
+            &y,
+            &batch_norm_params(&ones, &zeros, &mean, &var),
+        )
+        .unwrap();
+        [y, dw, dx, bn.y, bn.stats].map(|t| t.to_f32(gpu).unwrap())
+    };
+    let first = run();
+    let second = run();
+    for (a, b) in first.iter().zip(&second) {
+        let same = a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits());
+        assert!(same, "two runs of the same work differ");
     }
 }
