@@ -46,9 +46,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
-// The same views as a and b, read four floats at a time (a_vec4, b_vec4).
-@group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
 
 // A's tile, k-major: a_tile[kk * TY + r / 4][r % 4] = A(tile row r, stage column kk).
 var<workgroup> a_tile: array<vec4<f32>, TK * TY>;
@@ -173,6 +170,11 @@ fn b_at(work: Work, kk: u32, j: u32) -> f32 {
         }
     }
 }
+
+// The same views as a and b, read four floats at a time by the three functions below (where
+// a_vec4 and b_vec4 say the operand's rows or columns start on vec4s).
+@group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
 
 // MODE 0 with a_vec4 2 (A k-major: a_row 1; a_col, a_off and a_batch multiples of 4): A(i0 ..
 // i0 + 3, kk) as one vec4 load, zero past m or the k range.

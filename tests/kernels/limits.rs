@@ -221,22 +221,15 @@ fn pooling_elementwise_linear_loss_and_optimisers_split() {
         f32_exact(&random(&mut r, m * k)),
         f32_exact(&random(&mut r, n * k)),
     );
-    let y = matmul::linear(g, &up(&[m, k], &a), &up(&[n, k], &w), None).unwrap();
-    assert_close(
-        "chunked linear",
-        &reference::linear(&a, &w, None, [m, k, n]),
-        &down(&y),
-        TOL,
-    );
+    let chunked_linear = |what: &str, [a, w]: [&[f64]; 2], k: usize, b: Option<&[f64]>| {
+        let bias = b.map(|b| up(&[n], b));
+        let y = matmul::linear(g, &up(&[m, k], a), &up(&[n, k], w), bias.as_ref()).unwrap();
+        assert_close(what, &reference::linear(a, w, b, [m, k, n]), &down(&y), TOL);
+    };
+    chunked_linear("chunked linear", [&a, &w], k, None);
     // With a bias, the row chunks run matmul_vec4_bias (its own rng: the inputs below stay as they were).
     let b = f32_exact(&random(&mut rng(2001), n));
-    let y = matmul::linear(g, &up(&[m, k], &a), &up(&[n, k], &w), Some(&up(&[n], &b))).unwrap();
-    assert_close(
-        "chunked linear with bias",
-        &reference::linear(&a, &w, Some(&b), [m, k, n]),
-        &down(&y),
-        TOL,
-    );
+    chunked_linear("chunked linear with bias", [&a, &w], k, Some(&b));
     // Rows of whole vec4s (k a multiple of 4): the GPU family reads the chunks' rows of A as vec4s
     // (own rngs: the inputs below stay as they were).
     let k4 = 28;
@@ -244,13 +237,7 @@ fn pooling_elementwise_linear_loss_and_optimisers_split() {
         f32_exact(&random(&mut rng(2002), m * k4)),
         f32_exact(&random(&mut rng(2003), n * k4)),
     );
-    let y = matmul::linear(g, &up(&[m, k4], &a4), &up(&[n, k4], &w4), None).unwrap();
-    assert_close(
-        "chunked linear, rows of whole vec4s",
-        &reference::linear(&a4, &w4, None, [m, k4, n]),
-        &down(&y),
-        TOL,
-    );
+    chunked_linear("chunked linear, rows of whole vec4s", [&a4, &w4], k4, None);
     let dy = f32_exact(&random(&mut r, m * n));
     let (_, dw, db) = reference::linear_backward(&a, &w, &dy, [m, k, n]);
     assert_close(
