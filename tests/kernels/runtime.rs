@@ -123,3 +123,33 @@ fn results_are_bit_reproducible() {
         assert!(same, "two runs of the same work differ");
     }
 }
+
+/// The GPU family's tile fits whatever a device grants: WebGPU's defaults, the downlevel
+/// defaults, and less (it takes a smaller tile rather than failing to launch).
+#[test]
+fn tiles_fit_the_granted_limits() {
+    let info = gpu().adapter_info();
+    let tiny = wgpu::Limits {
+        max_compute_invocations_per_workgroup: 32,
+        max_compute_workgroup_size_x: 8,
+        max_compute_workgroup_size_y: 4,
+        max_compute_workgroup_storage_size: 2048,
+        ..wgpu::Limits::downlevel_defaults()
+    };
+    for limits in [
+        wgpu::Limits::default(),
+        wgpu::Limits::downlevel_defaults(),
+        tiny,
+    ] {
+        let tile = wgnn::gpu::Tuning::for_device(info, &limits, wgpu::Features::empty()).tile;
+        assert!(
+            tile.tx * tile.ty <= limits.max_compute_invocations_per_workgroup
+                && tile.tx <= limits.max_compute_workgroup_size_x
+                && tile.ty <= limits.max_compute_workgroup_size_y
+                && tile.workgroup_bytes() <= limits.max_compute_workgroup_storage_size,
+            "{tile:?} does not fit {limits:?}"
+        );
+    }
+    let best = wgnn::gpu::Tuning::for_device(info, &wgpu::Limits::default(), wgpu::Features::empty());
+    assert_eq!(best.tile, wgnn::gpu::Tile::PREFERRED[0]);
+}
