@@ -8,17 +8,19 @@
 //   MODE 1, convolution (implicit GEMM): A = the weight [c_out, c_in kh kw] at a_off; B(kk, j) the
 //     im2col matrix of x [images, c_in, h, w] at b_off, gathered tile by tile, never stored (kk =
 //     (ci, ky, kx), j = (image, oy, ox), x at (oy sh + ky - ph, ox sw + kx - pw), zero outside);
-//     C = y [images, c_out, oh, ow] at c_off.
+//     C = y [images, c_out, oh, ow] at c_off. m = c_out, n = images oh ow, k = c_in kh kw.
 //   MODE 2, transposed convolution (gather): y [images, c_out, oh, ow] at c_off from x [images,
 //     c_in, h, w] at b_off and the weight [c_in, c_out, kh, kw] at a_off. Output pixels are split
 //     by phase ((Y + ph) % sh, (X + pw) % sw), one grid layer z each; in a phase only the taps
 //     ky = ry + t sh, kx = rx + u sw meet an input pixel (qy - t, qx - u), qy = (Y + ph) / sh, so
 //     kk = (ci, t, u) runs over c_in ceil(kh/sh) ceil(kw/sw) taps and no multiply is wasted on the
-//     zeros a stride inserts.
+//     zeros a stride inserts. m = c_out, n = images (a layer's columns are its phase's pixels of
+//     each image), k = the taps; batch = sh sw layers.
 //   MODE 3, weight gradient: C(i, j) = dw[co, (ci, ky, kx)] = sum over kk = (image, oy, ox) of
 //     A(i, kk) = g[image, co, oy, ox] at a_off times B(kk, j) = x[image, ci, oy sh + ky - ph,
 //     ox sw + kx - pw] at b_off. Grid layer z sums k_split of the kk and stores its partial sums
-//     at c_off + z c_batch (ops/tiled.rs adds the layers in a fixed order).
+//     at c_off + z c_batch (ops/tiled.rs adds the layers in a fixed order). m = c_out (g's
+//     channels), n = c_in kh kw, k = images oh ow; batch = the layers.
 // Bias (entry point tiled_bias only; tiled binds none): has_bias 1 adds bias[j], 2 adds bias[i].
 // accumulate 1 adds the old C.
 // Grid: tiles_m * tiles_n * batch workgroups of TX x TY invocations, folded; workgroup (z, tm, tn)
@@ -26,8 +28,8 @@
 // block. Per stage the workgroup stages TK columns of A and TK rows of B in workgroup memory (each
 // invocation loading 4 TK / TX and 4 TK / TY of them, along the operand's contiguous index; in
 // MODE 0 as vec4s where a_vec4 / b_vec4 say the operand is aligned: a4 and b4 are a and b read
-// as vec4s), then every invocation adds 16 products per pair of vec4s it reads. Each C(i, j) is summed in one fixed
-// order, so results are bit-reproducible on a device.
+// as vec4s), then every invocation adds 16 products per pair of vec4s it reads. Each C(i, j) is
+// summed in one fixed order, so results are bit-reproducible on a device.
 
 override TX: u32 = 16u;
 override TY: u32 = 16u;
