@@ -162,9 +162,9 @@ fn launch(
 const ROW_MAJOR: u32 = 1;
 const COLUMN_MAJOR: u32 = 2;
 
-fn vec4_layout((_, strides): (&View, Strides), batch_stride: usize, shift: u32) -> u32 {
+fn vec4_layout((view, strides): (&View, Strides), batch_stride: usize) -> u32 {
     let aligned = |stride: usize| {
-        stride.is_multiple_of(4) && batch_stride.is_multiple_of(4) && shift.is_multiple_of(4)
+        stride.is_multiple_of(4) && batch_stride.is_multiple_of(4) && view.shift.is_multiple_of(4)
     };
     match (strides.row, strides.col) {
         (row, 1) if aligned(row) => ROW_MAJOR,
@@ -190,8 +190,8 @@ pub(crate) fn product(gpu: &Gpu, p: &Product) -> Result<()> {
         a_off: p.a.0.shift,
         b_off: p.b.0.shift,
         c_off: p.c.shift,
-        a_vec4: vec4_layout(p.a, a_batch, p.a.0.shift),
-        b_vec4: u32::from(vec4_layout(p.b, b_batch, p.b.0.shift) == ROW_MAJOR),
+        a_vec4: vec4_layout(p.a, a_batch),
+        b_vec4: u32::from(vec4_layout(p.b, b_batch) == ROW_MAJOR),
         a_batch: u32_of(a_batch),
         b_batch: u32_of(b_batch),
         c_batch: u32_of(c_batch),
