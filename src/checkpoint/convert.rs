@@ -35,7 +35,7 @@ pub fn convert(input: &Path, output: &Path) -> Result<()> {
     crate::fsutil::check_file_destination(output)?;
     let bytes = std::fs::read(input)
         .map_err(|e| Error::File(format!("cannot read {}: {e}", input.display())))?;
-    let safetensors = if pth::is_pth(&bytes) || pth::is_pth_name(input) {
+    let safetensors = if pth::is_pth_file(input, &bytes) {
         pth::read(&bytes).and_then(|t| pth::to_safetensors(&t))
     } else {
         Ok(bytes)

@@ -198,7 +198,7 @@ impl Checkpoint {
     pub fn open(path: &Path) -> Result<Checkpoint> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::File(format!("cannot read {}: {e}", path.display())))?;
-        let bytes = if pth::is_pth(&bytes) || pth::is_pth_name(path) {
+        let bytes = if pth::is_pth_file(path, &bytes) {
             pth::read(&bytes)
                 .and_then(|t| pth::to_safetensors(&t))
                 .map_err(|e| {

@@ -28,10 +28,11 @@ pub fn is_pth(bytes: &[u8]) -> bool {
     bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(LEGACY_MAGIC)
 }
 
-/// Whether `path` is named as a PyTorch checkpoint (`.pth` or `.pt`).
-pub fn is_pth_name(path: &std::path::Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("pth") || e.eq_ignore_ascii_case("pt"))
+/// Whether the file at `path` holding `bytes` is to be read as a PyTorch checkpoint: named `.pth`
+/// or `.pt`, or starting as one does, unless it is named `.safetensors`.
+pub fn is_pth_file(path: &std::path::Path, bytes: &[u8]) -> bool {
+    let is = |x: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(x));
+    is("pth") || is("pt") || (!is("safetensors") && is_pth(bytes))
 }
 
 /// The state_dict of a torch.save file: its tensors, with any `module.` prefix removed. The

@@ -242,3 +242,24 @@ fn backbone_loads_into_every_model() {
         );
     }
 }
+
+/// A checkpoint converted to a PyTorch `.pth` (what `--init`, `--weights` and `--backbone` read
+/// through `Checkpoint::open`) loads the same model as the safetensors file.
+#[test]
+fn pth_checkpoints_load_like_safetensors() {
+    let (dir, path) = saved_vgg("w.safetensors", 9);
+    let pth = dir.path().join("w.pth");
+    checkpoint::convert(&path, &pth).unwrap();
+    let mut a = vgg(10);
+    Checkpoint::open(&path)
+        .unwrap()
+        .load_into(gpu(), &mut a)
+        .unwrap();
+    let ck = Checkpoint::open(&pth).unwrap();
+    assert_eq!(ck.architecture().unwrap(), (Architecture::Vgg16bn, 5));
+    let mut b = vgg(11);
+    ck.load_into(gpu(), &mut b).unwrap();
+    assert_eq!(logits(&mut a), logits(&mut b));
+    let mut c = vgg(12);
+    ck.load_backbone(gpu(), &mut c).unwrap();
+}
