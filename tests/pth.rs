@@ -167,3 +167,29 @@ fn convert_round_trips_and_refuses_to_overwrite() {
     );
     assert!(!dir.path().join("x.safetensors").exists());
 }
+
+/// What torch < 0.4 wrote under Python 2 (old torchvision checkpoints): the legacy format with
+/// `_rebuild_tensor`, Python 2 strings (SHORT_BINSTRING) and an OrderedDict of `[key, value]` lists.
+#[test]
+fn python2_era_legacy_files_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.pth");
+    let mut bytes = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.".to_vec();
+    bytes.extend(b"\x80\x02M\xe9\x03.\x80\x02}q\x00U\x0dlittle_endianq\x01\x88s.");
+    bytes.extend(b"\x80\x02ccollections\nOrderedDict\nq\x00](](U\x0amodule.x.wq\x01");
+    bytes.extend(b"ctorch._utils\n_rebuild_tensor\n((U\x07storagectorch\nFloatStorage\n");
+    bytes.extend(b"U\x0294U\x03cpuK\x04NtQK\x01K\x03\x85K\x01\x85tRee\x85R.");
+    bytes.extend(b"\x80\x02]q\x00U\x0294a.");
+    bytes.extend(4u64.to_le_bytes());
+    for x in [9.0f32, 1.0, 2.5, -3.0] {
+        bytes.extend(x.to_le_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let got = read(&path);
+    let want: Vec<u8> = [1.0f32, 2.5, -3.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got["x.w"], ("F32".to_owned(), vec![3], want));
+}

@@ -330,7 +330,9 @@ impl Checkpoint {
     }
 
     /// Loads torchvision `vgg16_bn` keys `features.*` into the model's VGG layers (any other
-    /// tensors in the file, such as torchvision's classifier, are ignored).
+    /// tensors in the file, such as torchvision's classifier, are ignored). Checkpoints older than
+    /// PyTorch 0.4.1, such as torchvision's `vgg16_bn-6c64b313.pth`, have no `num_batches_tracked`;
+    /// as in PyTorch, the model's count is then kept.
     pub fn load_backbone(&self, gpu: &Gpu, model: &mut Model) -> Result<()> {
         let st = self.parse()?;
         let arch = model.arch;
@@ -339,7 +341,9 @@ impl Checkpoint {
             if failure.is_some() {
                 return;
             }
-            if let Some(key) = backbone_key(arch, name) {
+            if let Some(key) = backbone_key(arch, name)
+                && !(matches!(entry, Entry::Count(_)) && st.tensor(&key).is_err())
+            {
                 failure = self.load_entry(gpu, &st, &key, name, entry).err();
             }
         });

@@ -32,7 +32,8 @@ pub enum Value {
     Tensor(TensorRef),
 }
 
-/// The callables and types a state_dict may name.
+/// The callables and types a state_dict may name (`RebuildTensorV2` stands for both tensor
+/// rebuilders).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Global {
     OrderedDict,
@@ -109,7 +110,9 @@ pub struct TensorRef {
 fn allowed(module: &str, name: &str) -> Option<Global> {
     match (module, name) {
         ("collections", "OrderedDict") => Some(Global::OrderedDict),
-        ("torch._utils", "_rebuild_tensor_v2") => Some(Global::RebuildTensorV2),
+        // `_rebuild_tensor` (torch < 0.4, as in old torchvision checkpoints) takes the same
+        // first four arguments.
+        ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => Some(Global::RebuildTensorV2),
         ("torch._utils", "_rebuild_parameter") => Some(Global::RebuildParameter),
         ("torch", _) => StorageType::ALL
             .into_iter()
@@ -250,6 +253,16 @@ impl Machine<'_> {
                     }
                     items.reverse();
                     self.stack.push(Value::Tuple(items));
+                }
+                // BINSTRING and SHORT_BINSTRING: Python 2's str, read as torch.load does (UTF-8).
+                b'T' | b'U' => {
+                    let n = if op == b'T' {
+                        self.u32()? as usize
+                    } else {
+                        self.u8()? as usize
+                    };
+                    let s = self.string(n)?;
+                    self.stack.push(Value::Str(s));
                 }
                 b'X' => {
                     let n = self.u32()? as usize;

@@ -260,6 +260,20 @@ fn pth_checkpoints_load_like_safetensors() {
     let mut b = vgg(11);
     ck.load_into(gpu(), &mut b).unwrap();
     assert_eq!(logits(&mut a), logits(&mut b));
-    let mut c = vgg(12);
-    ck.load_backbone(gpu(), &mut c).unwrap();
+    // A backbone without `num_batches_tracked` (PyTorch < 0.4.1, as torchvision's
+    // vgg16_bn-6c64b313.pth) loads, keeping the model's counts.
+    let bytes = std::fs::read(&path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let old: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
+        .collect();
+    let old_path = dir.path().join("old.safetensors");
+    std::fs::write(&old_path, safetensors::serialize(old, None).unwrap()).unwrap();
+    let mut c = Model::new(gpu(), Architecture::Fcn32s, 7, 8, UpsamplingInit::Bilinear).unwrap();
+    Checkpoint::open(&old_path)
+        .unwrap()
+        .load_backbone(gpu(), &mut c)
+        .unwrap();
 }
