@@ -169,7 +169,8 @@ fn convert_round_trips_and_refuses_to_overwrite() {
 }
 
 /// What torch < 0.4 wrote under Python 2 (old torchvision checkpoints): the legacy format with
-/// `_rebuild_tensor`, Python 2 strings (SHORT_BINSTRING) and an OrderedDict of `[key, value]` lists.
+/// `_rebuild_tensor`, Python 2 strings (SHORT_BINSTRING), an OrderedDict of `[key, value]` lists
+/// and a storage view (a persistent id with view metadata).
 #[test]
 fn python2_era_legacy_files_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -178,7 +179,10 @@ fn python2_era_legacy_files_read() {
     bytes.extend(b"\x80\x02M\xe9\x03.\x80\x02}q\x00U\x0dlittle_endianq\x01\x88s.");
     bytes.extend(b"\x80\x02ccollections\nOrderedDict\nq\x00](](U\x0amodule.x.wq\x01");
     bytes.extend(b"ctorch._utils\n_rebuild_tensor\n((U\x07storagectorch\nFloatStorage\n");
-    bytes.extend(b"U\x0294U\x03cpuK\x04NtQK\x01K\x03\x85K\x01\x85tRee\x85R.");
+    bytes.extend(b"U\x0294U\x03cpuK\x04NtQK\x01K\x03\x85K\x01\x85tRe");
+    // A tensor of a view into the same storage: ('95', offset 2, 2 elements).
+    bytes.extend(b"](U\x03x.vctorch._utils\n_rebuild_tensor\n((U\x07storagectorch\nFloatStorage\n");
+    bytes.extend(b"U\x0294U\x03cpuK\x04(U\x0295K\x02K\x02ttQK\x00K\x02\x85K\x01\x85tRee\x85R.");
     bytes.extend(b"\x80\x02]q\x00U\x0294a.");
     bytes.extend(4u64.to_le_bytes());
     for x in [9.0f32, 1.0, 2.5, -3.0] {
@@ -190,6 +194,7 @@ fn python2_era_legacy_files_read() {
         .iter()
         .flat_map(|x| x.to_le_bytes())
         .collect();
-    assert_eq!(got.len(), 1);
-    assert_eq!(got["x.w"], ("F32".to_owned(), vec![3], want));
+    assert_eq!(got.len(), 2);
+    assert_eq!(got["x.w"], ("F32".to_owned(), vec![3], want.clone()));
+    assert_eq!(got["x.v"], ("F32".to_owned(), vec![2], want[4..].to_vec()));
 }

@@ -23,10 +23,12 @@ pub enum Value {
     Dict(Vec<(Value, Value)>),
     /// One of the allowed globals.
     Global(Global),
-    /// A storage named by a persistent id: its key and element type.
+    /// A storage named by a persistent id: its key and element type, and where it starts in
+    /// that storage (old legacy files name views of a storage, with an offset).
     Storage {
         key: String,
         dtype: StorageType,
+        offset: usize,
     },
     /// `_rebuild_tensor_v2`'s result: a view of a storage.
     Tensor(TensorRef),
@@ -446,7 +448,7 @@ fn call(f: Value, args: Vec<Value>) -> Result<Value, String> {
             if !(4..=7).contains(&args.len()) {
                 return Err("_rebuild_tensor_v2 with the wrong arguments (corrupt pickle)".into());
             }
-            let Value::Storage { key, dtype } = &args[0] else {
+            let Value::Storage { key, dtype, offset } = &args[0] else {
                 return Err(
                     "_rebuild_tensor_v2 of something not a storage (corrupt pickle)".into(),
                 );
@@ -459,7 +461,9 @@ fn call(f: Value, args: Vec<Value>) -> Result<Value, String> {
             Ok(Value::Tensor(TensorRef {
                 storage: key.clone(),
                 dtype: *dtype,
-                offset: as_usize(&args[1], "a storage offset")?,
+                offset: as_usize(&args[1], "a storage offset")?
+                    .checked_add(*offset)
+                    .ok_or("a storage offset is impossible (corrupt pickle)")?,
                 shape,
                 stride,
             }))
@@ -472,7 +476,8 @@ fn call(f: Value, args: Vec<Value>) -> Result<Value, String> {
     }
 }
 
-/// BINPERSID: `('storage', storage type, key, location, numel[, view metadata])`.
+/// BINPERSID: `('storage', storage type, key, location, numel[, view metadata])`, where view
+/// metadata, if not None, is `(view key, offset, numel)` of a view into storage `key`.
 fn storage(pid: Value) -> Result<Value, String> {
     let Value::Tuple(items) = pid else {
         return Err("a persistent id is not a tuple (corrupt pickle)".into());
@@ -482,14 +487,23 @@ fn storage(pid: Value) -> Result<Value, String> {
             Value::Str(kind),
             Value::Global(Global::Storage(dtype)),
             key,
-            ..,
+            rest @ ..,
         ] if kind == "storage" => {
+            let offset = match rest.get(2) {
+                Some(Value::Tuple(view)) if view.len() == 3 => as_usize(&view[1], "a view offset")?,
+                None | Some(Value::None) => 0,
+                Some(_) => return Err("a storage view is not a tuple (corrupt pickle)".into()),
+            };
             let key = match key {
                 Value::Str(s) => s.clone(),
                 Value::Int(i) => i.to_string(),
                 _ => return Err("a storage key is not a string (corrupt pickle)".into()),
             };
-            Ok(Value::Storage { key, dtype: *dtype })
+            Ok(Value::Storage {
+                key,
+                dtype: *dtype,
+                offset,
+            })
         }
         _ => Err("a persistent id is not a torch storage (corrupt pickle)".into()),
     }
