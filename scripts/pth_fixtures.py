@@ -6,7 +6,8 @@ tensors as safetensors (what wgnn must read from them, bit for bit).
 Writes, into the folder:
   plain.pth          torch.save(sd, f): the zip archive of PyTorch >= 1.6
   plain_legacy.pth   torch.save(sd, f, _use_new_zipfile_serialization=False): the legacy format
-  wrapped.pth        {"state_dict": {"module." + k: v}, "epoch": 3, "lr": 0.1} (zip)
+  wrapped.pth        {"ema": p, "state_dict": p, "epoch": 3, "lr": 0.1} (zip), where
+                     p = {"module." + k: v}, one object (the second a memo reference)
   wrapped_legacy.pth the same in the legacy format
   evil.pth           a zip archive whose data.pkl asks for os.system (written by hand, never run)
   expected.safetensors  the tensors contiguous, f16/bf16/f64 ones as f32 (torch's .float()),
@@ -108,11 +109,9 @@ def main():
     sd = state_dict()
     torch.save(sd, os.path.join(out, "plain.pth"))
     torch.save(sd, os.path.join(out, "plain_legacy.pth"), _use_new_zipfile_serialization=False)
-    wrapped = {
-        "state_dict": collections.OrderedDict(("module." + k, v) for k, v in sd.items()),
-        "epoch": 3,
-        "lr": 0.1,
-    }
+    prefixed = collections.OrderedDict(("module." + k, v) for k, v in sd.items())
+    # The same dict twice: the second is a reference to the first in the pickle (its memo).
+    wrapped = {"ema": prefixed, "state_dict": prefixed, "epoch": 3, "lr": 0.1}
     torch.save(wrapped, os.path.join(out, "wrapped.pth"))
     torch.save(wrapped, os.path.join(out, "wrapped_legacy.pth"), _use_new_zipfile_serialization=False)
     evil_zip(os.path.join(out, "evil.pth"))

@@ -132,6 +132,7 @@ pub fn read(bytes: &[u8]) -> Result<(Value, usize), String> {
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
+        memo_at: HashMap::new(),
     }
     .run()
 }
@@ -142,6 +143,7 @@ struct Machine<'a> {
     stack: Vec<Value>,
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
+    memo_at: HashMap<usize, u32>,
 }
 
 impl Machine<'_> {
@@ -185,9 +187,12 @@ impl Machine<'_> {
         if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
             return Err("the pickle pops past a mark (corrupt pickle)".to_owned());
         }
-        self.stack
+        let v = self
+            .stack
             .pop()
-            .ok_or_else(|| "the pickle pops an empty stack (corrupt pickle)".to_owned())
+            .ok_or_else(|| "the pickle pops an empty stack (corrupt pickle)".to_owned());
+        self.forget_memo_places();
+        v
     }
 
     fn pop_mark(&mut self) -> Result<Vec<Value>, String> {
@@ -195,7 +200,33 @@ impl Machine<'_> {
             .marks
             .pop()
             .ok_or("the pickle has no mark to pop to (corrupt pickle)")?;
-        Ok(self.stack.split_off(m))
+        let items = self.stack.split_off(m);
+        self.forget_memo_places();
+        Ok(items)
+    }
+
+    /// Stores the top of the stack as memo `i`. Values are copies, so a dict or list filled after
+    /// it was memoized (as pickle does) is stored again as it grows: `memo_at` says which memo
+    /// entry each stack place holds.
+    fn memoize(&mut self, i: u32) -> Result<(), String> {
+        let v = self.top()?.clone();
+        self.memo.insert(i, v);
+        self.memo_at.insert(self.stack.len() - 1, i);
+        Ok(())
+    }
+
+    /// After the top was filled (SETITEMS, APPENDS): its memo entry, if any, follows.
+    fn refresh_memo(&mut self) {
+        if let Some(&i) = self.memo_at.get(&(self.stack.len().wrapping_sub(1)))
+            && let Some(v) = self.stack.last()
+        {
+            self.memo.insert(i, v.clone());
+        }
+    }
+
+    fn forget_memo_places(&mut self) {
+        let n = self.stack.len();
+        self.memo_at.retain(|&place, _| place < n);
     }
 
     fn top(&mut self) -> Result<&mut Value, String> {
@@ -223,6 +254,7 @@ impl Machine<'_> {
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             d.push((k, v));
         }
+        self.refresh_memo();
         Ok(())
     }
 
@@ -302,19 +334,13 @@ impl Machine<'_> {
                 b'N' => self.stack.push(Value::None),
                 b'q' => {
                     let i = self.u8()?.into();
-                    let v = self.top()?.clone();
-                    self.memo.insert(i, v);
+                    self.memoize(i)?;
                 }
                 b'r' => {
                     let i = self.u32()?;
-                    let v = self.top()?.clone();
-                    self.memo.insert(i, v);
+                    self.memoize(i)?;
                 }
-                0x94 => {
-                    let i = self.memo.len() as u32;
-                    let v = self.top()?.clone();
-                    self.memo.insert(i, v);
-                }
+                0x94 => self.memoize(self.memo.len() as u32)?,
                 b'h' | b'j' => {
                     let i = if op == b'h' {
                         self.u8()?.into()
@@ -347,6 +373,7 @@ impl Machine<'_> {
                         );
                     };
                     l.extend(items);
+                    self.refresh_memo();
                 }
                 b'c' => {
                     let module = self.line()?;
