@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 #[allow(dead_code)] // each test binary uses its own part
 #[path = "support/cli.rs"]
 mod cli_support;
-use cli_support::{Scratch, eval_args, headless, predict_args, text, train_args};
+use cli_support::{Scratch, eval_args, headless, ok, predict_args, text, train_args};
 
 /// Runs wgnn and checks that it failed as a user should see it: a non-zero exit, and on stderr
 /// exactly one line starting `error: `, with no panic, holding every one of `words`.
@@ -506,6 +506,48 @@ fn bad_weight_files_name_the_file_or_the_tensor() {
         assert!(!s.path("fresh").exists(), "{file}: --out was created");
     }
     earlier.check();
+}
+
+#[test]
+fn bad_pth_files_name_the_file_or_the_global() {
+    let s = Scratch::new();
+    let data = s.synth("classes", &["classify", "--count", "4"]);
+    let data = data.to_str().unwrap();
+    let (good, pth) = (vgg_weights(&s), s.arg("vgg.pth"));
+    ok(&["convert", &good, &pth]);
+    let bytes = std::fs::read(&pth).unwrap();
+    std::fs::write(s.path("truncated.pth"), &bytes[..bytes.len() / 2]).unwrap();
+    // torch's legacy format (magic number, protocol 1001, system information), then a pickle
+    // that asks for os.system: refused before anything is built.
+    let mut evil = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.".to_vec();
+    evil.extend(b"\x80\x02M\xe9\x03.\x80\x02}.\x80\x02cos\nsystem\nX\x02\x00\x00\x00lsq\x85R.");
+    std::fs::write(s.path("evil.pt"), evil).unwrap();
+    let cases = [
+        (
+            "truncated.pth",
+            vec!["truncated.pth", "not a readable PyTorch checkpoint"],
+        ),
+        ("evil.pt", vec!["evil.pt", "os.system", "refused"]),
+    ];
+    for (file, words) in &cases {
+        let weights = s.arg(file);
+        fails(&eval_args("classify", &weights, data), words);
+        for flag in ["--init", "--backbone"] {
+            fails(
+                &train_args("classify", data, &s.arg("fresh"), &[flag, &weights]),
+                words,
+            );
+        }
+        assert!(!s.path("fresh").exists(), "{file}: --out was created");
+        fails(&["convert", &weights, &s.arg("out.safetensors")], words);
+        assert!(!s.path("out.safetensors").exists());
+    }
+    fails(&["convert", &good, &pth], &["vgg.pth", "exists"]);
+    assert_eq!(std::fs::read(&pth).unwrap(), bytes);
+    fails(
+        &["convert", &good, &s.arg("vgg.zip")],
+        &["vgg.zip", ".safetensors"],
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod bench;
 mod common;
 mod compare;
+mod convert;
 mod embed;
 mod eval;
 mod gradcheck;
@@ -57,6 +58,8 @@ enum Command {
     Compare(compare::Args),
     /// Draw a run's metrics.csv as training curves (what `wgnn train` keeps as DIR/curves.png).
     Plot(plot::Args),
+    /// Convert weights between PyTorch's .pth/.pt and safetensors (OUT's extension chooses).
+    Convert(convert::Args),
     /// Write the built-in synthetic data as folders in the homework's layout.
     Synth(synth::Args),
 }
@@ -77,6 +80,7 @@ impl Cli {
             Command::Compare(a) => compare::run(adapter, a),
             Command::Plot(a) => plot::run(a),
             Command::Synth(a) => synth::run(a),
+            Command::Convert(a) => convert::run(a),
         }
     }
 }

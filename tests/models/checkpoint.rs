@@ -242,3 +242,38 @@ fn backbone_loads_into_every_model() {
         );
     }
 }
+
+/// A checkpoint converted to a PyTorch `.pth` (what `--init`, `--weights` and `--backbone` read
+/// through `Checkpoint::open`) loads the same model as the safetensors file.
+#[test]
+fn pth_checkpoints_load_like_safetensors() {
+    let (dir, path) = saved_vgg("w.safetensors", 9);
+    let pth = dir.path().join("w.pth");
+    checkpoint::convert(&path, &pth).unwrap();
+    let mut a = vgg(10);
+    Checkpoint::open(&path)
+        .unwrap()
+        .load_into(gpu(), &mut a)
+        .unwrap();
+    let ck = Checkpoint::open(&pth).unwrap();
+    assert_eq!(ck.architecture().unwrap(), (Architecture::Vgg16bn, 5));
+    let mut b = vgg(11);
+    ck.load_into(gpu(), &mut b).unwrap();
+    assert_eq!(logits(&mut a), logits(&mut b));
+    // A backbone without `num_batches_tracked` (PyTorch < 0.4.1, as torchvision's
+    // vgg16_bn-6c64b313.pth) loads, keeping the model's counts.
+    let bytes = std::fs::read(&path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let old: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
+        .collect();
+    let old_path = dir.path().join("old.safetensors");
+    std::fs::write(&old_path, safetensors::serialize(old, None).unwrap()).unwrap();
+    let mut c = Model::new(gpu(), Architecture::Fcn32s, 7, 8, UpsamplingInit::Bilinear).unwrap();
+    Checkpoint::open(&old_path)
+        .unwrap()
+        .load_backbone(gpu(), &mut c)
+        .unwrap();
+}

@@ -1,7 +1,15 @@
 //! Weights as safetensors files with PyTorch's state_dict names and layouts: f32 tensors, and
 //! `num_batches_tracked` as an i64 scalar. Files are written to a temporary name and renamed, so a
 //! crash mid-write leaves the previous file intact. Also: a weight file with the model it holds,
-//! and the architecture read from a header alone.
+//! and the architecture read from a header alone. PyTorch's own checkpoints (`.pth`, `.pt`, both
+//! torch.save formats) are read as well (`pth`, whose pickles `pickle` reads without running
+//! anything), and `convert` turns one kind into the other.
+
+mod convert;
+mod pickle;
+mod pth;
+
+pub use convert::convert;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -180,7 +188,7 @@ pub fn architecture_in_header(path: &Path) -> Option<Architecture> {
     Architecture::from_tensor_names(tensors.keys().map(String::as_str))
 }
 
-/// A weights file, read and parsed.
+/// A weights file (safetensors, or a PyTorch checkpoint held as one), read and parsed.
 pub struct Checkpoint {
     path: String,
     bytes: Vec<u8>,
@@ -190,6 +198,18 @@ impl Checkpoint {
     pub fn open(path: &Path) -> Result<Checkpoint> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::File(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = if pth::is_pth_file(path, &bytes) {
+            pth::read(&bytes)
+                .and_then(|t| pth::to_safetensors(&t))
+                .map_err(|e| {
+                    Error::File(format!(
+                        "{} is not a readable PyTorch checkpoint: {e}",
+                        path.display()
+                    ))
+                })?
+        } else {
+            bytes
+        };
         let ck = Checkpoint {
             path: path.display().to_string(),
             bytes,
@@ -205,6 +225,12 @@ impl Checkpoint {
                 self.path
             ))
         })
+    }
+
+    /// The weights as the bytes of a safetensors file (a PyTorch checkpoint's tensors converted:
+    /// floating-point ones to f32, integer ones to i64).
+    pub fn safetensors_bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// The file's metadata (empty if it has none).
@@ -304,7 +330,9 @@ impl Checkpoint {
     }
 
     /// Loads torchvision `vgg16_bn` keys `features.*` into the model's VGG layers (any other
-    /// tensors in the file, such as torchvision's classifier, are ignored).
+    /// tensors in the file, such as torchvision's classifier, are ignored). Checkpoints older than
+    /// PyTorch 0.4.1, such as torchvision's `vgg16_bn-6c64b313.pth`, have no `num_batches_tracked`;
+    /// as in PyTorch, the model's count is then kept.
     pub fn load_backbone(&self, gpu: &Gpu, model: &mut Model) -> Result<()> {
         let st = self.parse()?;
         let arch = model.arch;
@@ -313,7 +341,9 @@ impl Checkpoint {
             if failure.is_some() {
                 return;
             }
-            if let Some(key) = backbone_key(arch, name) {
+            if let Some(key) = backbone_key(arch, name)
+                && !(matches!(entry, Entry::Count(_)) && st.tensor(&key).is_err())
+            {
                 failure = self.load_entry(gpu, &st, &key, name, entry).err();
             }
         });
