@@ -1,5 +1,5 @@
-//! The homework's models (and FCN8s, the next of the family), module for module as its PyTorch printouts
-//! (`../shared/spec/pytorch/`), so their state_dicts carry the same names and shapes.
+//! The homework's models and FCN8s, the next of the family, module for module as their PyTorch
+//! printouts (`../shared/spec/pytorch/`), so their state_dicts carry the same names and shapes.
 
 mod fcn;
 mod vgg;
