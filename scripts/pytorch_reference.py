@@ -1,13 +1,14 @@
 """PyTorch reference fixtures for wgnn's exactness tests.
 
-Builds the homework's models (VGG16-bn, FCN32s, FCN16s; homework_models.py) with weights from a
+Builds the homework's models (VGG16-bn, FCN32s, FCN16s, FCN8s; homework_models.py) with weights from a
 hash formula that tests/exactness.rs reproduces bit for bit, runs an eval-mode forward and one
 train-mode SGD step (momentum 0, weight decay 0, mean cross-entropy), and writes what the Rust test
 compares:
   inputs, targets, eval logits, the loss, and the updated state_dict (small tensors whole; large
   ones as the norm of their change plus values at hashed positions).
 
-Usage: python scripts/pytorch_reference.py OUT_DIR   (needs torch, numpy, safetensors)
+Usage: python scripts/pytorch_reference.py OUT_DIR [CASE ...]   (needs torch, numpy, safetensors)
+  CASEs (vgg16bn, fcn32s, fcn16s, fcn8s) limit it to those fixtures; all of them without.
 """
 import sys
 
@@ -16,7 +17,7 @@ import torch
 import torch.nn as nn
 from safetensors.numpy import save_file
 
-from homework_models import FCN16s, FCN32s, VGG16bn
+from homework_models import FCN8s, FCN16s, FCN32s, VGG16bn
 
 MASK64 = (1 << 64) - 1
 LR = 0.05
@@ -72,12 +73,18 @@ CASES = {
     # FCN32s' dropout draws from PyTorch's generator, so its train step is not compared.
     "fcn32s": (FCN32s, 7, (1, 3, 64, 64), (1, 64, 64)),
     "fcn16s": (FCN16s, 7, (2, 3, 64, 32), (2, 64, 32)),
+    "fcn8s": (FCN8s, 7, (2, 3, 64, 32), (2, 64, 32)),
 }
 
 
-def main(out_dir):
+def main(out_dir, only):
+    unknown = sorted(set(only) - set(CASES))
+    if unknown:
+        sys.exit(f"unknown case {unknown[0]}; the cases are {', '.join(CASES)}")
     torch.use_deterministic_algorithms(True)
     for case, (cls, classes, x_shape, t_shape) in CASES.items():
+        if only and case not in only:
+            continue
         model = cls(classes)
         state = model.state_dict()
         with torch.no_grad():
@@ -120,4 +127,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

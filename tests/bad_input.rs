@@ -400,7 +400,7 @@ fn fcn_inputs_must_be_multiples_of_32() {
     }
     let data = cropped.to_str().unwrap();
     let earlier = s.earlier_run("run");
-    for model in ["fcn32s", "fcn16s"] {
+    for model in ["fcn32s", "fcn16s", "fcn8s"] {
         fails(
             &train_args("segment", data, &s.arg("run"), &["--model", model]),
             &[data, "48x48", model, "multiples of 32"],

@@ -236,6 +236,7 @@ fn every_model_trains_on_gl_and_under_webgpu_limits() {
             ("classify", "vgg16bn", &classify),
             ("segment", "fcn32s", &segment),
             ("segment", "fcn16s", &segment),
+            ("segment", "fcn8s", &segment),
         ] {
             let out = format!("{model}-{}", env[0].1);
             let mut command = headless();
@@ -297,6 +298,33 @@ fn segment_end_to_end() {
         );
     }
     assert_eq!(logits, [2, 7, 64, 64]);
+}
+
+/// FCN8s trains an epoch on the built-in tiles (validated on the built-in validation set), and
+/// `eval` recognises its weights from their tensor names.
+#[test]
+fn fcn8s_trains_on_the_builtin_tiles() {
+    let s = Scratch::new();
+    let log = ok(&[
+        "train",
+        "segment",
+        "--model",
+        "fcn8s",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        &s.arg("run"),
+    ]);
+    assert!(log.contains("epoch 1/1: train loss"), "{log}");
+    let eval = ok(&[
+        "eval",
+        "segment",
+        "--weights",
+        &s.arg("run/last.safetensors"),
+    ]);
+    assert!(eval.contains("mIoU"), "{eval}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! wgnn against PyTorch on the homework's three models: eval-mode logits, and the state_dict after
+//! wgnn against PyTorch on the homework's models and FCN8s: eval-mode logits, and the state_dict after
 //! one train-mode SGD step (BN on batch statistics, momentum 0, weight decay 0, mean cross-entropy),
 //! each to a relative error under 1e-3. Fixtures come from `scripts/pytorch_reference.py`, which
 //! fills the weights from a hash formula this file reproduces bit for bit. The same checks run with
@@ -257,6 +257,11 @@ fn fcn16s_matches_pytorch() {
     check(Architecture::Fcn16s, 7, true, None);
 }
 
+#[test]
+fn fcn8s_matches_pytorch() {
+    check(Architecture::Fcn8s, 7, true, None);
+}
+
 /// What one kernel family makes of a model on the fixture's batch: eval logits, then every
 /// parameter after one plain SGD step (momentum 0, weight decay 0).
 struct FamilyRun {
@@ -335,6 +340,11 @@ fn kernel_families_agree_on_fcn16s() {
 }
 
 #[test]
+fn kernel_families_agree_on_fcn8s() {
+    families_agree(Architecture::Fcn8s, 7);
+}
+
+#[test]
 fn vgg16bn_matches_pytorch_with_gpu_kernels() {
     check(Architecture::Vgg16bn, 10, true, Some(KernelFamily::Gpu));
 }
@@ -347,4 +357,9 @@ fn fcn32s_matches_pytorch_in_eval_mode_with_gpu_kernels() {
 #[test]
 fn fcn16s_matches_pytorch_with_gpu_kernels() {
     check(Architecture::Fcn16s, 7, true, Some(KernelFamily::Gpu));
+}
+
+#[test]
+fn fcn8s_matches_pytorch_with_gpu_kernels() {
+    check(Architecture::Fcn8s, 7, true, Some(KernelFamily::Gpu));
 }

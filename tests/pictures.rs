@@ -652,14 +652,20 @@ fn segmentation_pictures_from_the_command_line() {
         }
     }
 
-    // compare: two columns of predictions, each model's mIoU on the chosen tiles by the homework's
-    // formula (classes in neither labels nor predictions left out), as the masks predict wrote.
+    // compare: three columns of predictions (the run's best and last FCN32s, an untrained FCN8s),
+    // each model's mIoU on the chosen tiles by the homework's formula (classes in neither labels
+    // nor predictions left out), as the masks predict wrote.
+    let gpu = gpu();
+    let mut fcn8s = Model::new(&gpu, Architecture::Fcn8s, 7, 1, UpsamplingInit::Bilinear).unwrap();
+    wgnn::checkpoint::save(&gpu, &mut fcn8s, &s.path("fcn8s.safetensors")).unwrap();
     let out = ok(&[
         "compare",
         "--weights",
         &s.arg("run/best.safetensors"),
         "--weights",
         &s.arg("run/last.safetensors"),
+        "--weights",
+        &s.arg("fcn8s.safetensors"),
         "--data",
         &s.arg("val"),
         "--ids",
@@ -689,11 +695,12 @@ fn segmentation_pictures_from_the_command_line() {
         wgnn::pictures::mean_iou_of_present_classes(&iou)
     );
     assert!(last_line.ends_with(&expected), "{last_line} vs {expected}");
+    assert!(out.contains("fcn8s / fcn8s "), "{out}");
     let compare = png(&s.path("compare.png"));
     keep("compare_run.png", &compare);
-    // Rows of 192-pixel cells for two tiles; columns: image, ground truth, two models.
+    // Rows of 192-pixel cells for two tiles; columns: image, ground truth, three models.
     assert!(
-        compare.width() > 4 * 192 && compare.height() > 2 * 192,
+        compare.width() > 5 * 192 && compare.height() > 2 * 192,
         "{:?}",
         compare.dimensions()
     );

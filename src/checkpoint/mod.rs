@@ -277,7 +277,7 @@ impl Checkpoint {
         let names = st.names();
         let arch = Architecture::from_tensor_names(names.iter().copied()).ok_or_else(|| {
             Error::File(format!(
-                "{} holds no tensors of vgg16bn, fcn32s or fcn16s (such as classifier.weight or up_sampling.weight)",
+                "{} holds no tensors of vgg16bn, fcn32s, fcn16s or fcn8s (such as classifier.weight or up_sampling.weight)",
                 self.path
             ))
         })?;
@@ -285,6 +285,7 @@ impl Checkpoint {
             Architecture::Vgg16bn => "classifier.bias",
             Architecture::Fcn32s => "down_sampling.6.bias",
             Architecture::Fcn16s => "up_sampling32.bias",
+            Architecture::Fcn8s => "up_sampling8.bias",
         };
         let classes = st
             .tensor(last)
@@ -393,14 +394,15 @@ fn upload(gpu: &Gpu, view: &TensorView) -> Result<Tensor> {
     Tensor::from_f32(gpu, view.shape(), &data)
 }
 
-/// The torchvision `vgg16_bn` key for a model's state_dict name, if it is a backbone entry.
+/// The torchvision `vgg16_bn` key for a model's state_dict name, if it is a backbone entry: the
+/// FCNs' `vgg_backbone*` blocks keep the feature indices (`vgg_backbone5.34.weight`).
 fn backbone_key(arch: Architecture, name: &str) -> Option<String> {
-    let prefix = match arch {
-        Architecture::Vgg16bn => "features.",
-        Architecture::Fcn32s => "vgg_backbone.",
-        Architecture::Fcn16s if name.starts_with("vgg_backbone4.") => "vgg_backbone4.",
-        Architecture::Fcn16s => "vgg_backbone5.",
-    };
-    name.strip_prefix(prefix)
-        .map(|rest| format!("features.{rest}"))
+    let rest = match arch {
+        Architecture::Vgg16bn => name.strip_prefix("features."),
+        _ => name
+            .strip_prefix("vgg_backbone")
+            .map(|r| r.trim_start_matches(|c: char| c.is_ascii_digit()))
+            .and_then(|r| r.strip_prefix('.')),
+    }?;
+    Some(format!("features.{rest}"))
 }

@@ -10,7 +10,7 @@ use super::common::{Model, at_least};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Models to measure (repeatable; default: all three).
+    /// Models to measure (repeatable; default: all four).
     #[arg(long)]
     model: Vec<Model>,
     /// Images per step (default: 32 for vgg16bn, 2 for the FCNs).

@@ -16,7 +16,7 @@ use wgnn::{Error, Result};
 pub enum Task {
     /// Image classification (VGG16-bn).
     Classify,
-    /// Semantic segmentation of satellite tiles (FCN32s, FCN16s).
+    /// Semantic segmentation of satellite tiles (FCN32s, FCN16s, FCN8s).
     Segment,
 }
 
@@ -44,6 +44,7 @@ pub enum Model {
     Vgg16bn,
     Fcn32s,
     Fcn16s,
+    Fcn8s,
 }
 
 impl From<Model> for Architecture {
@@ -52,6 +53,7 @@ impl From<Model> for Architecture {
             Model::Vgg16bn => Architecture::Vgg16bn,
             Model::Fcn32s => Architecture::Fcn32s,
             Model::Fcn16s => Architecture::Fcn16s,
+            Model::Fcn8s => Architecture::Fcn8s,
         }
     }
 }

@@ -1,10 +1,10 @@
-//! The homework's three models, module for module as its PyTorch printouts
-//! (`../shared/spec/pytorch/`), so their state_dicts carry the same names and shapes.
+//! The homework's models and FCN8s, the next of the family, module for module as their PyTorch
+//! printouts (`../shared/spec/pytorch/`), so their state_dicts carry the same names and shapes.
 
 mod fcn;
 mod vgg;
 
-pub use fcn::{Fcn16s, Fcn32s, UpsamplingInit};
+pub use fcn::{Fcn8s, Fcn16s, Fcn32s, UpsamplingInit};
 pub use vgg::{Vgg16Bn, vgg16_features};
 
 use rand::SeedableRng;
@@ -21,13 +21,15 @@ pub enum Architecture {
     Vgg16bn,
     Fcn32s,
     Fcn16s,
+    Fcn8s,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 3] = [
+    pub const ALL: [Architecture; 4] = [
         Architecture::Vgg16bn,
         Architecture::Fcn32s,
         Architecture::Fcn16s,
+        Architecture::Fcn8s,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Architecture {
             Architecture::Vgg16bn => "vgg16bn",
             Architecture::Fcn32s => "fcn32s",
             Architecture::Fcn16s => "fcn16s",
+            Architecture::Fcn8s => "fcn8s",
         }
     }
 
@@ -69,10 +72,16 @@ impl Architecture {
 
     /// The architecture whose state_dict has these tensor names, if any.
     pub fn from_tensor_names<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<Architecture> {
+        let any = |n: &str, prefixes: &[&str]| prefixes.iter().any(|p| n.starts_with(p));
         names.find_map(|n| {
-            if n.starts_with("vgg_backbone4.") || n.starts_with("up_sampling32.") {
+            if any(n, &["vgg_backbone3.", "reduce_channel3.", "up_sampling8."]) {
+                Some(Architecture::Fcn8s)
+            } else if any(
+                n,
+                &["vgg_backbone4.0.", "reduce_channel.", "up_sampling32."],
+            ) {
                 Some(Architecture::Fcn16s)
-            } else if n.starts_with("vgg_backbone.") || n.starts_with("up_sampling.") {
+            } else if any(n, &["vgg_backbone.", "up_sampling."]) {
                 Some(Architecture::Fcn32s)
             } else if n.starts_with("classifier.") {
                 Some(Architecture::Vgg16bn)
@@ -105,6 +114,7 @@ impl Model {
             Architecture::Vgg16bn => Box::new(Vgg16Bn::new(gpu, &mut rng, classes)?),
             Architecture::Fcn32s => Box::new(Fcn32s::new(gpu, &mut rng, classes, upsampling)?),
             Architecture::Fcn16s => Box::new(Fcn16s::new(gpu, &mut rng, classes, upsampling)?),
+            Architecture::Fcn8s => Box::new(Fcn8s::new(gpu, &mut rng, classes, upsampling)?),
         };
         Ok(Model { arch, classes, net })
     }

@@ -202,7 +202,7 @@ fn non_finite_weights_are_not_written() {
 }
 
 /// torchvision's vgg16_bn keys (`features.*`, plus a classifier wgnn ignores) load into the VGG part
-/// of every model, FCN16s' split backbone included.
+/// of every model, FCN16s' and FCN8s' split backbones included.
 #[test]
 fn backbone_loads_into_every_model() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,7 +218,11 @@ fn backbone_loads_into_every_model() {
             );
         }
     });
-    for arch in [Architecture::Fcn32s, Architecture::Fcn16s] {
+    for arch in [
+        Architecture::Fcn32s,
+        Architecture::Fcn16s,
+        Architecture::Fcn8s,
+    ] {
         let mut m = Model::new(gpu(), arch, 7, 8, UpsamplingInit::Bilinear).unwrap();
         Checkpoint::open(&path)
             .unwrap()

@@ -1,4 +1,4 @@
-//! Autograd through composite graphs, the three models against PyTorch's printouts and state_dicts,
+//! Autograd through composite graphs, the models against PyTorch's printouts and state_dicts,
 //! and checkpoints.
 
 mod autograd;

@@ -1,4 +1,4 @@
-//! The three models against PyTorch's own printouts and state_dicts, and their outputs' shapes.
+//! The models against PyTorch's own printouts and state_dicts, and their outputs' shapes.
 
 use wgnn::Tensor;
 use wgnn::autograd::Graph;
@@ -68,6 +68,11 @@ fn fcn16s_matches_pytorch() {
 }
 
 #[test]
+fn fcn8s_matches_pytorch() {
+    check_against_pytorch(Architecture::Fcn8s, 7, "fcn8s.txt", &[1, 3, 512, 512]);
+}
+
+#[test]
 fn summary_annotates_shapes_and_parameters() {
     let m = model(Architecture::Fcn16s, 7);
     let text = summary("FCN16s", m.net.as_ref(), &[2, 3, 64, 64]).unwrap();
@@ -108,6 +113,10 @@ fn models_produce_logits_of_the_right_shape() {
     assert_eq!(
         logits_shape(Architecture::Fcn16s, 7, &[1, 3, 64, 64]),
         [1, 7, 64, 64]
+    );
+    assert_eq!(
+        logits_shape(Architecture::Fcn8s, 7, &[1, 3, 32, 64]),
+        [1, 7, 32, 64]
     );
 }
 
@@ -166,6 +175,7 @@ fn architecture_is_read_from_tensor_names() {
         (Architecture::Vgg16bn, "vgg16bn_c10.txt"),
         (Architecture::Fcn32s, "fcn32s.txt"),
         (Architecture::Fcn16s, "fcn16s.txt"),
+        (Architecture::Fcn8s, "fcn8s.txt"),
     ] {
         let names = printout(file)
             .state

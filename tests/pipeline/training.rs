@@ -81,11 +81,15 @@ fn vgg16bn_learns_synthetic_classes() {
     );
 }
 
-/// FCN32s (with dropout) and FCN16s (with its skip connection) on a few 32x32 synthetic tiles: the
-/// loss falls.
+/// FCN32s (with dropout), FCN16s and FCN8s (with their skip connections) on a few 32x32 synthetic
+/// tiles: the loss falls.
 #[test]
 fn fcn_losses_fall_on_synthetic_tiles() {
-    for arch in [Architecture::Fcn32s, Architecture::Fcn16s] {
+    for arch in [
+        Architecture::Fcn32s,
+        Architecture::Fcn16s,
+        Architecture::Fcn8s,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (train_set, val) = (small_tiles(4, 1), small_tiles(2, 2));
         let records = train(gpu(), &options(arch, train_set, val, 7, 3, 2, dir.path())).unwrap();
