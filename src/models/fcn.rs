@@ -133,12 +133,6 @@ impl Module for Fcn32s {
             ("up_sampling".into(), &self.up_sampling),
         ]
     }
-
-    fn num_params(&self) -> usize {
-        self.vgg_backbone.num_params()
-            + self.down_sampling.num_params()
-            + self.up_sampling.num_params()
-    }
 }
 
 /// vgg_backbone4 (features 0..33, pool4 at 1/16), vgg_backbone5 (features 34..43, pool5 at 1/32),
@@ -224,10 +218,6 @@ impl Module for Fcn16s {
             ("up_sampling2".into(), &self.up_sampling2),
             ("up_sampling32".into(), &self.up_sampling32),
         ]
-    }
-
-    fn num_params(&self) -> usize {
-        self.children().iter().map(|(_, m)| m.num_params()).sum()
     }
 
     fn child_inputs(&self, input: &[usize]) -> Result<Vec<Vec<usize>>> {
@@ -373,10 +363,6 @@ impl Module for Fcn8s {
             ("up_sampling2b".into(), &self.up_sampling2b),
             ("up_sampling8".into(), &self.up_sampling8),
         ]
-    }
-
-    fn num_params(&self) -> usize {
-        self.children().iter().map(|(_, m)| m.num_params()).sum()
     }
 
     fn child_inputs(&self, input: &[usize]) -> Result<Vec<Vec<usize>>> {

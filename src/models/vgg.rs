@@ -82,8 +82,4 @@ impl Module for Vgg16Bn {
             ("classifier".into(), &self.classifier),
         ]
     }
-
-    fn num_params(&self) -> usize {
-        self.features.num_params() + self.classifier.num_params()
-    }
 }

@@ -115,8 +115,10 @@ pub trait Module {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()
     }
-    /// Number of trainable scalars.
-    fn num_params(&self) -> usize;
+    /// Number of trainable scalars: a container's are its children's (leaf layers count their own).
+    fn num_params(&self) -> usize {
+        self.children().iter().map(|(_, m)| m.num_params()).sum()
+    }
     /// The input shape each child sees, for an input of this module; children run in sequence
     /// unless a module says otherwise.
     fn child_inputs(&self, input: &[usize]) -> Result<Vec<Vec<usize>>> {
@@ -216,10 +218,6 @@ impl Module for Sequential {
             .iter()
             .map(|(i, l)| (i.to_string(), l.as_ref() as &dyn Module))
             .collect()
-    }
-
-    fn num_params(&self) -> usize {
-        self.layers.iter().map(|(_, l)| l.num_params()).sum()
     }
 }
 
