@@ -658,21 +658,14 @@ fn segmentation_pictures_from_the_command_line() {
     let gpu = gpu();
     let mut fcn8s = Model::new(&gpu, Architecture::Fcn8s, 7, 1, UpsamplingInit::Bilinear).unwrap();
     wgnn::checkpoint::save(&gpu, &mut fcn8s, &s.path("fcn8s.safetensors")).unwrap();
-    let out = ok(&[
-        "compare",
-        "--weights",
-        &s.arg("run/best.safetensors"),
-        "--weights",
-        &s.arg("run/last.safetensors"),
-        "--weights",
-        &s.arg("fcn8s.safetensors"),
-        "--data",
-        &s.arg("val"),
-        "--ids",
-        "0002,0000",
-        "--out",
-        &s.arg("compare.png"),
-    ]);
+    let weights = ["run/best", "run/last", "fcn8s"].map(|w| s.arg(&format!("{w}.safetensors")));
+    let (val, picture) = (s.arg("val"), s.arg("compare.png"));
+    let mut args = vec!["compare"];
+    for w in &weights {
+        args.extend(["--weights", w.as_str()]);
+    }
+    args.extend(["--data", &val, "--ids", "0002,0000", "--out", &picture]);
+    let out = ok(&args);
     let mut iou = wgnn::ops::metrics::IouCounts::new(7);
     for id in ["0002", "0000"] {
         let classes = |file: String| -> Vec<i32> {
