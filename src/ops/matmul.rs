@@ -246,16 +246,18 @@ pub fn linear(gpu: &Gpu, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
     let [_, k] = matrix("linear", "input", x)?;
     let [n, wk] = matrix("linear", "weight", weight)?;
     check_weight_and_bias("linear", [x, weight], [wk, k], "features", (bias, n))?;
+    let bv = bias.map(|b| gpu.whole(b, "linear bias")).transpose()?;
+    let names = ["linear input", "linear output"];
+    if gpu.tuning().family == KernelFamily::Gpu {
+        // The tiled product reads the weight [n, k] where it lies: B(kk, j) = w[j k + kk].
+        let wv = gpu.whole(weight, "linear weight")?;
+        let b = (&wv, Strides { row: 1, col: k }, n);
+        return rows_times(gpu, x, b, bv.as_ref(), names);
+    }
     let (w_t, row) = transposed(gpu, weight)?;
     let wv = gpu.whole(&w_t, "transposed linear weight")?;
-    let bv = bias.map(|b| gpu.whole(b, "linear bias")).transpose()?;
-    rows_times(
-        gpu,
-        x,
-        (&wv, row, n),
-        bv.as_ref(),
-        ["linear input", "linear output"],
-    )
+    let b = (&wv, Strides { row, col: 1 }, n);
+    rows_times(gpu, x, b, bv.as_ref(), names)
 }
 
 /// dx [M, K] = dy [M, N] weight [N, K].
@@ -269,24 +271,27 @@ pub fn linear_input_grad(gpu: &Gpu, dy: &Tensor, weight: &Tensor) -> Result<Tens
         weight.shape()
     );
     let wv = gpu.whole(weight, "linear weight")?;
-    rows_times(gpu, dy, (&wv, k, k), None, ["linear dy", "linear dx"])
+    let b = (&wv, Strides { row: k, col: 1 }, k);
+    rows_times(gpu, dy, b, None, ["linear dy", "linear dx"])
 }
 
-/// out [M, C] = x [M, K] B (+ bias [C]) for a row-major B [K, C] with rows `b_row` floats apart,
-/// given as (B, b_row, C): with x transposed (k-major, so both operands are when B's rows are whole
-/// vec4s: the 8 x 8 kernel) when that fits one binding, else by row chunks of x. `names` name x and
-/// out in errors.
+/// out [M, C] = x [M, K] B (+ bias [C]) for B [K, C] with the given strides, given as (B,
+/// strides, C): in the CPU family with x transposed (k-major, so both operands are when B's rows
+/// are whole vec4s: the 8 x 8 kernel) when that fits one binding, else (and in the GPU family,
+/// whose tiles read any strides) by row chunks of x. `names` name x and out in errors.
 fn rows_times(
     gpu: &Gpu,
     x: &Tensor,
-    (b, b_row, cols): (&View, usize, usize),
+    (b, b_strides, cols): (&View, Strides, usize),
     bias: Option<&View>,
     [x_name, out_name]: [&str; 2],
 ) -> Result<Tensor> {
     let [m, k] = matrix("linear", "operand", x)?;
     let out = Tensor::uninit(gpu, &[m, cols], DType::F32);
-    let b = (b, Strides { row: b_row, col: 1 });
-    if let Some((x_t, x_row)) = transposed_if_bindable(gpu, x)? {
+    let b = (b, b_strides);
+    if gpu.tuning().family == KernelFamily::Cpu
+        && let Some((x_t, x_row)) = transposed_if_bindable(gpu, x)?
+    {
         let xv = gpu.whole(&x_t, &format!("transposed {x_name}"))?;
         let ov = gpu.whole(&out, out_name)?;
         let a = (&xv, Strides { row: 1, col: x_row });
