@@ -413,3 +413,69 @@ fn bench_reports_steps_and_kernels_as_json() {
     let share: f64 = kernels.iter().map(|k| k["share"].as_f64().unwrap()).sum();
     assert!((share - 1.0).abs() < 1e-6, "shares add up to 1: {share}");
 }
+
+/// The README's homework recipe, every command of its block as written, except one epoch each on
+/// small synthetic sets in the homework's layout, the snapshot tiles those sets have, and a
+/// backbone `.pth` converted from a VGG16-bn run's checkpoint.
+#[test]
+fn the_readme_recipe_runs() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("### The homework's recipe")
+        .nth(1)
+        .and_then(|section| section.split("```sh\n").nth(1))
+        .and_then(|code| code.split("```").next())
+        .expect("the README's recipe block");
+    let commands: Vec<String> = block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(commands.len() >= 9, "{commands:?}");
+
+    let s = Scratch::new();
+    for (task, folder, count, seed) in [
+        ("classify", "hw/train_50", "100", "1"),
+        ("classify", "hw/val_50", "50", "2"),
+        ("segment", "hw/train", "4", "1"),
+        ("segment", "hw/validation", "3", "2"),
+    ] {
+        let out = s.arg(folder);
+        let mut args = vec![
+            "synth", task, "--out", &out, "--count", count, "--seed", seed,
+        ];
+        if task == "classify" {
+            args.extend(["--classes", "50"]);
+        }
+        ok(&args);
+    }
+    let backbone = "vgg16_bn-6c64b313.pth";
+    ok(&train_args(
+        "classify",
+        &s.arg("hw/train_50"),
+        &s.arg("vgg"),
+        &["--epochs", "1"],
+    ));
+    ok(&["convert", &s.arg("vgg/best.safetensors"), &s.arg(backbone)]);
+
+    for command in &commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words.first(), Some(&"wgnn"), "{command}");
+        let mut args = Vec::new();
+        for (i, word) in words.iter().enumerate().skip(1) {
+            let arg = match words[i - 1] {
+                "--epochs" => "1".to_owned(),
+                "--snapshot" | "--ids" => "0000,0001,0002".to_owned(),
+                _ if word.starts_with("hw/") || word.starts_with("runs/") => s.arg(word),
+                _ if *word == backbone || word.ends_with(".png") => s.arg(word),
+                _ => (*word).to_owned(),
+            };
+            args.push(arg);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&args);
+    }
+    assert!(s.path("compare.png").is_file());
+    assert!(s.path("runs/fcn8s/snapshots.png").is_file());
+}

@@ -118,10 +118,14 @@ impl Run<'_> {
     fn epoch(&mut self) -> Result<()> {
         let start = Instant::now();
         self.steps()?;
+        let training = start.elapsed().as_secs_f64();
         let (gpu, o) = (self.gpu, self.o);
         let epoch = self.at.epoch;
         let train_loss = self.at.loss_sum / self.at.images.max(1) as f64;
         precise_batch_norm(gpu, o, &mut self.model, epoch)?;
+        // Precise BN's passes are only queued; waiting here times them as the device runs them.
+        gpu.sync()?;
+        let precise_bn = start.elapsed().as_secs_f64() - training;
         let (val_metric, score) = match &o.val {
             Some(val) => {
                 let m = evaluate(gpu, &mut self.model, Arc::clone(val), o.batch_size)?.metric();
@@ -136,8 +140,10 @@ impl Run<'_> {
             val_metric,
             seconds: start.elapsed().as_secs_f64(),
         };
+        // The split tells a user what a longer run or a bigger validation set will cost.
         println!(
-            "epoch {epoch}/{}: train loss {train_loss:.4}, validation {} {}, {:.1} s",
+            "epoch {epoch}/{}: train loss {train_loss:.4}, validation {} {}, {:.1} s \
+             (training {training:.1} s, Precise BN {precise_bn:.1} s, validation {:.1} s)",
             o.epochs,
             o.arch.metric_name(),
             if val_metric.is_nan() {
@@ -145,7 +151,8 @@ impl Run<'_> {
             } else {
                 format!("{val_metric:.4}")
             },
-            record.seconds
+            record.seconds,
+            record.seconds - training - precise_bn,
         );
         self.at.records.push(record);
         self.observer
