@@ -622,6 +622,18 @@ fn absurd_flags_and_unwritable_outputs_are_one_line() {
         );
     }
     earlier.check();
+    let synth = s.arg("synth");
+    for (task, size, words) in [
+        ("segment", "100", &["--size", "'100'", "multiple of 32"][..]),
+        ("segment", "0", &["--size", "'0'", "multiple of 32"]),
+        (
+            "classify",
+            "64",
+            &["--size", "classification images are 32x32"],
+        ),
+    ] {
+        fails(&["synth", task, "--out", &synth, "--size", size], words);
+    }
     let weights = vgg_weights(&s);
     let mut zero_batch = eval_args("classify", &weights, data);
     zero_batch.extend(["--batch-size", "0"]);
