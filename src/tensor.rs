@@ -1,5 +1,7 @@
 //! `Tensor`: a shape over a pooled GPU buffer of 4-byte elements (f32, or i32 for labels and indices).
 //! Cloning a tensor shares its buffer; the buffer returns to the pool when the last handle drops.
+//! A tensor may also be a part of a larger one (`Tensor::part`): the optimiser keeps all parameters
+//! in one buffer so that one launch updates them all.
 
 use std::sync::Arc;
 
@@ -38,10 +40,11 @@ impl Download {
     }
 }
 
-/// A dense, row-major (NCHW) tensor on the GPU.
+/// A dense, row-major (NCHW) tensor on the GPU, `offset` elements into its buffer.
 #[derive(Clone)]
 pub struct Tensor {
     storage: Arc<Storage>,
+    offset: usize,
     shape: Vec<usize>,
     dtype: DType,
 }
@@ -64,9 +67,44 @@ impl Tensor {
                 bytes,
                 pool: Arc::clone(&gpu.pool),
             }),
+            offset: 0,
             shape: shape.to_vec(),
             dtype,
         }
+    }
+
+    /// Elements `[start, start + numel(shape))` of this tensor as a tensor of `shape` sharing its
+    /// buffer. `start` is a multiple of `Tensor::part_alignment`, so a kernel binding the part
+    /// whole sees it start at its binding's first element, as it does any other tensor.
+    pub(crate) fn part(&self, gpu: &Gpu, start: usize, shape: &[usize]) -> Result<Tensor> {
+        let numel: usize = shape.iter().product();
+        crate::ensure_shape!(
+            start.is_multiple_of(Tensor::part_alignment(gpu)) && start + numel <= self.numel(),
+            "part [{start}, {}) of {:?} is outside it or unaligned",
+            start + numel,
+            self.shape
+        );
+        Ok(Tensor {
+            storage: Arc::clone(&self.storage),
+            offset: self.offset + start,
+            shape: shape.to_vec(),
+            dtype: self.dtype,
+        })
+    }
+
+    /// Elements a part's start must be a multiple of: the device's storage-binding offset alignment.
+    pub(crate) fn part_alignment(gpu: &Gpu) -> usize {
+        (gpu.plan_limits().binding_offset_alignment / 4).max(1) as usize
+    }
+
+    /// Whether this tensor is the part of `whole` that starts at its element `start`.
+    pub(crate) fn is_part_of(&self, whole: &Tensor, start: usize) -> bool {
+        Arc::ptr_eq(&self.storage, &whole.storage) && self.offset == whole.offset + start
+    }
+
+    /// Byte offset of the first element in the buffer.
+    pub(crate) fn byte_offset(&self) -> u64 {
+        self.offset as u64 * 4
     }
 
     /// A tensor of zeros.
@@ -116,7 +154,8 @@ impl Tensor {
     /// Copies the tensor to the host as f32 (waits for all recorded work).
     pub fn to_f32(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         crate::ensure_shape!(self.dtype == DType::F32, "tensor {self:?} is not f32");
-        let bytes = gpu.read_buffer(self.buffer(), (self.numel() * 4) as u64)?;
+        let bytes =
+            gpu.read_buffer(self.buffer(), self.byte_offset(), (self.numel() * 4) as u64)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -126,6 +165,7 @@ impl Tensor {
         crate::ensure_shape!(self.dtype == DType::F32, "tensor {self:?} is not f32");
         Ok(Download(gpu.read_buffer_later(
             self.buffer(),
+            self.byte_offset(),
             (self.numel() * 4) as u64,
         )))
     }
@@ -133,7 +173,8 @@ impl Tensor {
     /// Copies the tensor to the host as i32 (waits for all recorded work).
     pub fn to_i32(&self, gpu: &Gpu) -> Result<Vec<i32>> {
         crate::ensure_shape!(self.dtype == DType::I32, "tensor {self:?} is not i32");
-        let bytes = gpu.read_buffer(self.buffer(), (self.numel() * 4) as u64)?;
+        let bytes =
+            gpu.read_buffer(self.buffer(), self.byte_offset(), (self.numel() * 4) as u64)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -148,6 +189,7 @@ impl Tensor {
         );
         Ok(Tensor {
             storage: Arc::clone(&self.storage),
+            offset: self.offset,
             shape: shape.to_vec(),
             dtype: self.dtype,
         })
@@ -180,5 +222,9 @@ impl crate::gpu::Elements for Tensor {
 
     fn shape(&self) -> &[usize] {
         &self.shape
+    }
+
+    fn offset(&self) -> usize {
+        self.offset
     }
 }

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 pub(crate) trait Elements {
     fn buffer(&self) -> &wgpu::Buffer;
     fn shape(&self) -> &[usize];
+    /// Elements before the first one in the buffer.
+    fn offset(&self) -> usize;
     fn numel(&self) -> usize {
         self.shape().iter().product()
     }
@@ -112,11 +114,11 @@ impl Gpu {
     pub(crate) fn view<'a>(&self, t: &'a impl Elements, start: usize, len: usize) -> View<'a> {
         assert!(start + len <= t.numel(), "view outside its tensor");
         let align = self.plan.binding_offset_alignment;
-        let first = (start * 4) as u64;
+        let first = ((t.offset() + start) * 4) as u64;
         let offset = first / align * align;
         // Whole vec4s (and at least one), so kernels may also read the view as array<vec4<f32>>;
         // pool buffers are at least 256 bytes and multiples of 32, so this stays inside.
-        let end = (((start + len.max(1)) * 4) as u64)
+        let end = (((t.offset() + start + len.max(1)) * 4) as u64)
             .next_multiple_of(16)
             .min(t.buffer().size());
         View {

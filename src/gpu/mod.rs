@@ -524,14 +524,24 @@ impl Gpu {
     }
 
     /// Copies `bytes` bytes from the start of `buffer` to the host (waits for all recorded work).
-    pub(crate) fn read_buffer(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
-        self.read_buffer_later(buffer, bytes).wait(self)
+    pub(crate) fn read_buffer(
+        &self,
+        buffer: &wgpu::Buffer,
+        start: u64,
+        bytes: u64,
+    ) -> Result<Vec<u8>> {
+        self.read_buffer_later(buffer, start, bytes).wait(self)
     }
 
-    /// Starts copying `bytes` bytes from the start of `buffer` to the host: everything recorded so
+    /// Starts copying `bytes` bytes from byte `start` (a multiple of 4) of `buffer` to the host: everything recorded so
     /// far is submitted, and the host may record more work before collecting the bytes with
     /// `PendingRead::wait`, which then waits only for this submission.
-    pub(crate) fn read_buffer_later(&self, buffer: &wgpu::Buffer, bytes: u64) -> PendingRead {
+    pub(crate) fn read_buffer_later(
+        &self,
+        buffer: &wgpu::Buffer,
+        start: u64,
+        bytes: u64,
+    ) -> PendingRead {
         let padded = bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgnn download staging"),
@@ -548,7 +558,7 @@ impl Gpu {
                     label: Some("wgnn ops"),
                 })
         });
-        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, padded);
+        encoder.copy_buffer_to_buffer(buffer, start, &staging, 0, padded);
         let submission = self.queue.submit([encoder.finish()]);
         drop(slot);
         let (sink, mapped) = std::sync::mpsc::channel();

@@ -49,7 +49,7 @@ impl Gpu {
             self.with_encoder(|e| e.resolve_query_set(&p.query_set, 0..count, &p.resolve, 0));
             (p.resolve.clone(), count)
         };
-        let bytes = self.read_buffer(&resolve, u64::from(count) * 8)?;
+        let bytes = self.read_buffer(&resolve, 0, u64::from(count) * 8)?;
         let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&bytes);
         let period = f64::from(self.queue.get_timestamp_period()) * 1e-9;
         let mut guard = self.profiler.lock().expect("profiler lock");

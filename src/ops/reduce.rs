@@ -94,7 +94,8 @@ pub(crate) fn sum_columns_into(
     );
     let out = gpu.whole(dst, "column sums")?;
     if rows == 0 && !accumulate {
-        gpu.with_encoder(|e| e.clear_buffer(dst.buffer(), 0, None));
+        let bytes = dst.numel() as u64 * 4;
+        gpu.with_encoder(|e| e.clear_buffer(dst.buffer(), dst.byte_offset(), Some(bytes)));
     }
     for (k, chunk) in gpu
         .batch_chunks(rows, &[("a summed row", cols)])?

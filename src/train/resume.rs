@@ -16,6 +16,7 @@ use crate::gpu::Gpu;
 use crate::models::Model;
 use crate::nn::Entry;
 use crate::optimizer::{Optimizer, OptimizerConfig};
+use crate::tensor::Tensor;
 
 /// Where a run stands.
 pub(super) struct Position {
@@ -189,9 +190,11 @@ pub(super) fn save_resume_point(
         "wgnn_optimizer_steps".to_owned(),
         optimizer.steps.to_string(),
     );
+    let state = optimizer.named_state(gpu)?;
+    let state: Vec<(String, &Tensor)> = state.iter().map(|(n, t)| (n.clone(), t)).collect();
     checkpoint::save_tensors(
         gpu,
-        &optimizer.named_state(),
+        &state,
         HashMap::from([steps.clone()]),
         &o.out.join(&state_file),
     )?;

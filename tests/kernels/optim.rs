@@ -1,7 +1,11 @@
-//! SGD and Adam updates against PyTorch's formulas in f64, over several steps.
+//! SGD and Adam updates against PyTorch's formulas in f64, over several steps: the kernels on one
+//! tensor, and `Optimizer`'s one pass over all of a module's parameters in flat buffers.
 
 use wgnn::Tensor;
+use wgnn::autograd::{Graph, Var};
+use wgnn::nn::{Context, Entry, Module, Param};
 use wgnn::ops::optim::{self, AdamConfig, SgdConfig};
+use wgnn::optimizer::{Optimizer, OptimizerConfig};
 
 use crate::TOL;
 use crate::common::*;
@@ -137,5 +141,160 @@ fn adam_matches_pytorch_semantics() {
         }
         let e = change_err(&w0, &w_ref, &download(&w));
         assert!(e <= TOL, "config {i}: weights off by {e:.2e}");
+    }
+}
+
+/// Named parameters, each followed by a buffer and a counter as BN's are, so a test can set the
+/// gradients by hand.
+struct Parameters(Vec<(String, Param, Tensor, i64)>);
+
+impl Module for Parameters {
+    fn forward(&mut self, _: &Graph, x: &Var, _: &Context) -> wgnn::Result<Var> {
+        Ok(x.clone())
+    }
+
+    fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {
+        for (name, p, buffer, count) in &mut self.0 {
+            f(&format!("{prefix}{name}"), Entry::Param(p));
+            f(&format!("{prefix}{name}_buffer"), Entry::Buffer(buffer));
+            f(&format!("{prefix}{name}_count"), Entry::Count(count));
+        }
+    }
+
+    fn out_shape(&self, input: &[usize]) -> wgnn::Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    fn describe(&self) -> String {
+        "Parameters".into()
+    }
+}
+
+/// Shapes of awkward sizes: none a multiple of the alignment, one of a single element.
+const SHAPES: [&[usize]; 5] = [&[1037], &[3, 5, 7], &[1], &[64], &[2, 3, 11, 13]];
+
+fn parameters(w0: &[Vec<f64>]) -> Parameters {
+    Parameters(
+        SHAPES
+            .iter()
+            .zip(w0)
+            .enumerate()
+            .map(|(i, (shape, w))| {
+                let buffer = Tensor::zeros(gpu(), &[i + 1]);
+                (format!("p{i}"), Param::new(upload(shape, w)), buffer, 0)
+            })
+            .collect(),
+    )
+}
+
+fn initial_weights(seed: u64) -> Vec<Vec<f64>> {
+    let mut r = rng(seed);
+    SHAPES
+        .iter()
+        .map(|s| f32_exact(&random(&mut r, s.iter().product())))
+        .collect()
+}
+
+/// `Optimizer::step` on five parameters: SGD with momentum where parameter 3 has no gradient on
+/// step 2 (so it is skipped, its buffer kept, and the pass splits around it), parameter 2 none on
+/// step 1 (so its first step, which sets its buffer, comes in one pass with others' later steps),
+/// and parameter 1 gets
+/// new values between steps 2 and 3 (as loading weights does: the flat buffers are rebuilt and the
+/// momentum kept, as PyTorch keeps it when a state_dict is loaded in place).
+#[test]
+fn optimizer_sgd_updates_every_parameter_in_one_pass() {
+    let gpu = gpu();
+    let cfg = SgdConfig {
+        lr: 0.01,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+    };
+    let mut w0 = initial_weights(1700);
+    let mut r = rng(1701);
+    let grads: Vec<Vec<Option<Vec<f64>>>> = (0..4)
+        .map(|step| {
+            SHAPES
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let g = f32_exact(&random(&mut r, s.iter().product()));
+                    ((step != 1 || i != 3) && (step != 0 || i != 2)).then_some(g)
+                })
+                .collect()
+        })
+        .collect();
+    let reloaded = f32_exact(&random(&mut r, SHAPES[1].iter().product()));
+    let mut net = parameters(&w0);
+    let mut optimizer = Optimizer::new(OptimizerConfig::Sgd(cfg));
+    for (step, step_grads) in grads.iter().enumerate() {
+        if step == 2 {
+            net.0[1].1 = Param::new(upload(SHAPES[1], &reloaded));
+        }
+        for ((_, p, _, _), g) in net.0.iter_mut().zip(step_grads) {
+            p.grad = g.as_ref().map(|g| upload(p.value.shape(), g));
+        }
+        optimizer.step(gpu, &mut net).unwrap();
+    }
+    let state = optimizer.named_state(gpu).unwrap();
+    for (i, (_, p, _, _)) in net.0.iter().enumerate() {
+        // The reference, one parameter at a time: steps without a gradient skipped, and
+        // parameter 1 continued from the reloaded values with its momentum buffer.
+        let own: Vec<Vec<f64>> = grads.iter().filter_map(|g| g[i].clone()).collect();
+        let (w_ref, buf_ref) = if i == 1 {
+            let (_, buf) = sgd_reference(&w0[1], &own[..2], cfg);
+            let mut w = reloaded.clone();
+            let mut b = buf;
+            for g in &own[2..] {
+                for k in 0..w.len() {
+                    b[k] = f64::from(cfg.momentum) * b[k] + g[k] + f64::from(cfg.weight_decay) * w[k];
+                    w[k] -= f64::from(cfg.lr) * b[k];
+                }
+            }
+            w0[1] = reloaded.clone();
+            (w, b)
+        } else {
+            sgd_reference(&w0[i], &own, cfg)
+        };
+        let e = change_err(&w0[i], &w_ref, &download(&p.value));
+        assert!(e <= TOL, "parameter {i}: weights off by {e:.2e}");
+        let (name, buf) = &state[i];
+        assert_eq!(name, &format!("p{i}.momentum_buffer"));
+        assert_close(&format!("parameter {i}: momentum buffer"), &buf_ref, &download(buf), TOL);
+    }
+}
+
+/// `Optimizer::step` with Adam on five parameters, every one with a gradient each step.
+#[test]
+fn optimizer_adam_updates_every_parameter_in_one_pass() {
+    let gpu = gpu();
+    let cfg = AdamConfig {
+        lr: 0.01,
+        beta1: 0.8,
+        beta2: 0.99,
+        eps: 1e-6,
+        weight_decay: 1e-2,
+    };
+    let w0 = initial_weights(1800);
+    let mut r = rng(1801);
+    let grads: Vec<Vec<Vec<f64>>> = (0..5)
+        .map(|_| {
+            SHAPES
+                .iter()
+                .map(|s| f32_exact(&random(&mut r, s.iter().product())))
+                .collect()
+        })
+        .collect();
+    let mut net = parameters(&w0);
+    let mut optimizer = Optimizer::new(OptimizerConfig::Adam(cfg));
+    for step_grads in &grads {
+        for ((_, p, _, _), g) in net.0.iter_mut().zip(step_grads) {
+            p.grad = Some(upload(p.value.shape(), g));
+        }
+        optimizer.step(gpu, &mut net).unwrap();
+    }
+    for (i, (_, p, _, _)) in net.0.iter().enumerate() {
+        let own: Vec<Vec<f64>> = grads.iter().map(|g| g[i].clone()).collect();
+        let e = change_err(&w0[i], &adam_reference(&w0[i], &own, cfg), &download(&p.value));
+        assert!(e <= TOL, "parameter {i}: weights off by {e:.2e}");
     }
 }
