@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 FAMILIES = ["gpu", "cpu"]
-MODELS = ["vgg16bn", "fcn32s", "fcn16s"]
+MODELS = ["vgg16bn", "fcn32s", "fcn16s", "fcn8s"]
 VGG_CONVS = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
