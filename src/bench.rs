@@ -13,7 +13,6 @@ use crate::models::{Architecture, Model, UpsamplingInit};
 use crate::nn::{Context, Entry, collect_grads};
 use crate::ops::conv2d::{self, Conv2dArgs};
 use crate::ops::matmul;
-use crate::ops::optim::SgdConfig;
 use crate::optimizer::{Optimizer, OptimizerConfig};
 use crate::tensor::Tensor;
 
@@ -51,6 +50,8 @@ pub struct ModelReport {
     pub model: String,
     pub batch: usize,
     pub size: usize,
+    /// The training steps' update: "sgd" or "adam".
+    pub optimizer: String,
     /// The first training step: pipelines built, buffers allocated.
     pub first_step_seconds: f64,
     /// Median of the steady training steps.
@@ -160,8 +161,7 @@ pub fn kernel_table(timings: &[KernelTiming]) -> Vec<KernelRow> {
     rows
 }
 
-/// A model training on one fixed batch (the homework's setting: SGD with momentum 0.9, mean
-/// cross-entropy).
+/// A model training on one fixed batch (mean cross-entropy).
 struct Trainee {
     model: Model,
     optimizer: Optimizer,
@@ -186,13 +186,14 @@ impl Trainee {
     }
 }
 
-/// Training and inference speed of `arch` at `batch` images of `size` x `size`.
+/// Training (updating with `optimizer`) and inference speed of `arch` at `batch` images of `size`
+/// x `size`.
 pub fn model_report(
     gpu: &Gpu,
     arch: Architecture,
-    batch: usize,
-    size: usize,
+    [batch, size]: [usize; 2],
     steps: usize,
+    optimizer: OptimizerConfig,
 ) -> Result<ModelReport> {
     let classes = arch.homework_classes();
     let model = Model::new(gpu, arch, classes, 0, UpsamplingInit::Bilinear)?;
@@ -213,11 +214,7 @@ pub fn model_report(
     let targets = Tensor::from_i32(gpu, &target_shape, &labels)?;
     let mut t = Trainee {
         model,
-        optimizer: Optimizer::new(OptimizerConfig::Sgd(SgdConfig {
-            lr: 1e-4,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-        })),
+        optimizer: Optimizer::new(optimizer),
         x,
         targets,
     };
@@ -257,6 +254,11 @@ pub fn model_report(
         model: arch.name().to_owned(),
         batch,
         size,
+        optimizer: match optimizer {
+            OptimizerConfig::Sgd(_) => "sgd",
+            OptimizerConfig::Adam(_) => "adam",
+        }
+        .to_owned(),
         first_step_seconds: first,
         step_seconds,
         train_images_per_second: batch as f64 / step_seconds,
@@ -291,12 +293,13 @@ pub fn print_ceilings(adapter: &str, tuning: &Tuning, ceilings: &Ceilings) {
 /// A model's speeds, memory and kernel table, GFLOP/s also as a share of the compute ceiling.
 pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
     println!(
-        "\n{} batch {} at {}x{}: train {:.2} images/s (step {:.2} s, first step {:.2} s), inference {:.2} images/s",
+        "\n{} batch {} at {}x{}: train {:.2} images/s ({}; step {:.2} s, first step {:.2} s), inference {:.2} images/s",
         r.model,
         r.batch,
         r.size,
         r.size,
         r.train_images_per_second,
+        r.optimizer,
         r.step_seconds,
         r.first_step_seconds,
         r.inference_images_per_second,

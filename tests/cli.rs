@@ -365,7 +365,16 @@ fn task_and_model_must_agree() {
 #[test]
 fn bench_reports_steps_and_kernels_as_json() {
     let out = ok(&[
-        "bench", "--model", "vgg16bn", "--batch", "2", "--steps", "1", "--json",
+        "bench",
+        "--model",
+        "vgg16bn",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+        "--optimizer",
+        "adam",
+        "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert!(
@@ -378,6 +387,7 @@ fn bench_reports_steps_and_kernels_as_json() {
         (m["model"].as_str(), m["batch"].as_u64(), m["size"].as_u64()),
         (Some("vgg16bn"), Some(2), Some(32))
     );
+    assert_eq!(m["optimizer"].as_str(), Some("adam"), "{out}");
     for key in [
         "train_images_per_second",
         "inference_images_per_second",
@@ -386,8 +396,8 @@ fn bench_reports_steps_and_kernels_as_json() {
         assert!(m[key].as_f64().unwrap() > 0.0, "{key}: {out}");
     }
     let bytes = |key: &str| m[key].as_u64().unwrap();
-    // VGG16-bn's weights, running statistics and momentum: 2 x 14.7 M floats at least.
-    assert!(bytes("model_state_bytes") > 2 * 14_700_000 * 4, "{out}");
+    // VGG16-bn's weights, running statistics and Adam's two moments: 3 x 14.7 M floats at least.
+    assert!(bytes("model_state_bytes") > 3 * 14_700_000 * 4, "{out}");
     assert!(bytes("saved_activation_bytes") > 0, "{out}");
     assert!(
         bytes("peak_pool_bytes") >= bytes("model_state_bytes") + bytes("saved_activation_bytes"),
@@ -410,6 +420,8 @@ fn bench_reports_steps_and_kernels_as_json() {
         25,
         "{out}"
     );
+    // Every parameter updated in one launch (VGG16-bn's 60 MB of weights fit one binding).
+    assert_eq!(calls("optim.wgsl::adam"), 1, "{out}");
     let share: f64 = kernels.iter().map(|k| k["share"].as_f64().unwrap()).sum();
     assert!((share - 1.0).abs() < 1e-6, "shares add up to 1: {share}");
 }

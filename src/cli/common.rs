@@ -38,6 +38,13 @@ pub struct Trained {
     pub weights: PathBuf,
 }
 
+/// `--optimizer` of `train` and `bench`: which `optimizer::OptimizerConfig`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
 /// `--model`: `models::Architecture`, by its name.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Model {

@@ -17,14 +17,9 @@ use wgnn::train::{self, EpochRecord, Observer, TrainOptions};
 use wgnn::{Error, Result};
 
 use super::common::{
-    Model, Task, at_least, check_data_fits, check_task, data_source, labelled, positive,
+    Model, OptimizerKind, Task, at_least, check_data_fits, check_task, data_source, labelled,
+    positive,
 };
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OptimizerKind {
-    Sgd,
-    Adam,
-}
 
 /// `--augment`: `data::Augment`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -198,9 +198,9 @@ fn initial_weights(seed: u64) -> Vec<Vec<f64>> {
 /// `Optimizer::step` on five parameters: SGD with momentum where parameter 3 has no gradient on
 /// step 2 (so it is skipped, its buffer kept, and the pass splits around it), parameter 2 none on
 /// step 1 (so its first step, which sets its buffer, comes in one pass with others' later steps),
-/// and parameter 1 gets
-/// new values between steps 2 and 3 (as loading weights does: the flat buffers are rebuilt and the
-/// momentum kept, as PyTorch keeps it when a state_dict is loaded in place).
+/// and parameter 1 gets new values between steps 2 and 3 (as loading weights does: the flat
+/// buffers are rebuilt and the momentum kept, as PyTorch keeps it when a state_dict is loaded in
+/// place).
 #[test]
 fn optimizer_sgd_updates_every_parameter_in_one_pass() {
     let gpu = gpu();
