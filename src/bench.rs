@@ -227,8 +227,8 @@ pub fn model_report(
     gpu.start_profiling()?;
     let (before, after_forward) = t.step(gpu, 99)?;
     let kernels = kernel_table(&gpu.stop_profiling()?);
-    // At their exact sizes: the flat buffers the optimiser keeps also hold a copy of the
-    // gradients and alignment gaps, which a leaner step would not need.
+    // At their exact sizes: the optimiser's flat buffers also hold alignment gaps, which a
+    // leaner layout would not need.
     let mut model_state_bytes = 0;
     let state_per_param = t.optimizer.state_names().len() as u64;
     t.model.net.visit("", &mut |_, entry| {

@@ -125,23 +125,26 @@ impl Optimizer {
         let grads = Tensor::zeros(gpu, flat.weights.shape());
         // Which slots have a gradient this step; each gradient is copied into place.
         let mut with_grad = Vec::with_capacity(flat.slots.len());
+        let mut failure = None;
         net.visit("", &mut |_, entry| {
             let Entry::Param(p) = entry else { return };
             let grad = p.grad.take();
+            let slot = &flat.slots[with_grad.len()];
             if let Some(g) = &grad {
-                let slot = &flat.slots[with_grad.len()];
-                gpu.with_encoder(|e| {
-                    e.copy_buffer_to_buffer(
-                        g.buffer(),
-                        g.byte_offset(),
-                        grads.buffer(),
-                        slot.start as u64 * 4,
-                        g.numel() as u64 * 4,
-                    )
-                });
+                if g.numel() == slot.numel() {
+                    copy_into(gpu, g, &grads, slot.start);
+                } else {
+                    failure = Some(crate::shape_err!(
+                        "optimizer: gradient {:?} does not match parameter {} {:?}",
+                        g.shape(),
+                        slot.name,
+                        slot.shape
+                    ));
+                }
             }
             with_grad.push(grad.is_some());
         });
+        failure.map_or(Ok(()), Err)?;
         // One launch per run of neighbouring slots with gradients: one in all for a whole model
         // (several only past the binding limit, inside the op). A parameter's first step needs no
         // launch of its own: its state is zero, and SGD's momentum * 0 + d is exactly its d.
@@ -182,23 +185,11 @@ impl Optimizer {
         });
         let total = [end.max(1)];
         let kinds = self.state_names().len();
-        let flat = Flat {
+        let mut flat = Flat {
             weights: Tensor::zeros(gpu, &total),
             state: (0..kinds).map(|_| Tensor::zeros(gpu, &total)).collect(),
             slots,
         };
-        let copy = |from: &Tensor, to: &Tensor, start: usize| {
-            gpu.with_encoder(|e| {
-                e.copy_buffer_to_buffer(
-                    from.buffer(),
-                    from.byte_offset(),
-                    to.buffer(),
-                    start as u64 * 4,
-                    from.numel() as u64 * 4,
-                )
-            });
-        };
-        let mut flat = flat;
         for slot in &mut flat.slots {
             let before = match &self.restored {
                 Some(restored) => restored.get(&slot.name).cloned(),
@@ -216,7 +207,7 @@ impl Optimizer {
                         from.shape(),
                         slot.shape
                     );
-                    copy(from, to, slot.start);
+                    copy_into(gpu, from, to, slot.start);
                 }
                 slot.has_state = true;
             }
@@ -226,7 +217,7 @@ impl Optimizer {
         net.visit("", &mut |_, entry| {
             let Entry::Param(p) = entry else { return };
             let Some(slot) = slots.next() else { return };
-            copy(&p.value, &flat.weights, slot.start);
+            copy_into(gpu, &p.value, &flat.weights, slot.start);
             match flat.weights.part(gpu, slot.start, &slot.shape) {
                 Ok(part) => p.value = part,
                 Err(e) => failure = Some(e),
@@ -285,4 +276,17 @@ fn update(
             c,
         ),
     }
+}
+
+/// Records a copy of all of `from` into `to` from its element `start` on.
+fn copy_into(gpu: &Gpu, from: &Tensor, to: &Tensor, start: usize) {
+    gpu.with_encoder(|e| {
+        e.copy_buffer_to_buffer(
+            from.buffer(),
+            from.byte_offset(),
+            to.buffer(),
+            start as u64 * 4,
+            from.numel() as u64 * 4,
+        )
+    });
 }

@@ -523,7 +523,8 @@ impl Gpu {
         }))
     }
 
-    /// Copies `bytes` bytes from the start of `buffer` to the host (waits for all recorded work).
+    /// Copies `bytes` bytes from byte `start` of `buffer` to the host (waits for all recorded
+    /// work).
     pub(crate) fn read_buffer(
         &self,
         buffer: &wgpu::Buffer,
@@ -533,9 +534,9 @@ impl Gpu {
         self.read_buffer_later(buffer, start, bytes).wait(self)
     }
 
-    /// Starts copying `bytes` bytes from byte `start` (a multiple of 4) of `buffer` to the host: everything recorded so
-    /// far is submitted, and the host may record more work before collecting the bytes with
-    /// `PendingRead::wait`, which then waits only for this submission.
+    /// Starts copying `bytes` bytes from byte `start` (a multiple of 4) of `buffer` to the host:
+    /// everything recorded so far is submitted, and the host may record more work before collecting
+    /// the bytes with `PendingRead::wait`, which then waits only for this submission.
     pub(crate) fn read_buffer_later(
         &self,
         buffer: &wgpu::Buffer,
