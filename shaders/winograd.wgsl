@@ -1,7 +1,10 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016): each
 // 2x2 output tile costs 16 multiplies per (input, output) channel pair instead of 36, so the same
-// product kernel finishes the convolution 2.25x sooner. With T tiles (n * ceil(oh/2) * ceil(ow/2)),
-// the transformed weight U and input V [16, c_in, t_pad] are operands of matmul.wgsl's products,
+// product kernel finishes the convolution 2.25x sooner. Tiles are numbered over the n images bound
+// (n * ceil(oh/2) * ceil(ow/2) of them), and a launch transforms the chunk of T = t_count tiles
+// from tile t0 (all of them, unless the transformed operands would exceed one binding; the chunks
+// then take turns in the same buffers). The transformed weight U and the chunk's input V
+// [16, c_in, t_pad] (t_pad = T rounded up to 4) are operands of matmul.wgsl's products,
 // batched in one dispatch: M[xi] [c_out, t_pad] = U[xi] V[xi] over c_in, with U [16, c_out, ci_pad]
 // row-major (weights_transform_rows, matmul_rows_vec4x2) for a forward, or U [16, c_in, co_pad]
 // k-major (weights_transform, matmul_vec4x2) for an input gradient.
@@ -34,7 +37,8 @@
 //   grad_transform:    DY[xi, t, co] = (G' g G'^T)[xi] with g the 2x2 output gradient of tile t (zero
 //                      outside the output), channels padded to co_pad. One invocation per (tile, vec4 of
 //                      co); grid = ceil(t_count * co_pad/4 / WG).
-//   weight_grad_output: dweight[co, ci, ky, kx] = (A'^T m A')[ky, kx], m[xi] = M[xi, co, ci]. One
+//   weight_grad_output: dweight[co, ci, ky, kx] = (A'^T m A')[ky, kx], m[xi] = the sum over the
+//                      chunks of tiles of M[chunk, xi, co, ci] (the products of each chunk). One
 //                      invocation per (co, vec4 of ci), reading M as vec4s (`m4`) and writing
 //                      dweight as scalars (`dweight`); grid = ceil(c_out * ci_pad/4 / WG).
 //   weight_grad_output_vec4: the same when c_in is a multiple of 4, writing each invocation's
@@ -45,7 +49,7 @@ override WG: u32 = 64;
 struct Params {
     n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
     tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
-    y_off: u32, ci_pad: u32,
+    y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -58,10 +62,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read> dy: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(9) var<storage, read> m4: array<vec4<f32>>;
-
-fn tiles() -> u32 {
-    return params.n * params.tiles_h * params.tiles_w;
-}
 
 // An invocation of a transform that writes a [rows, padded] matrix per transformed position, four
 // columns c0 .. c0 + 3 of one row each (padded a multiple of 4); valid is false past the last row.
@@ -185,11 +185,12 @@ fn input_at(plane: u32, iy: i32, ix: i32) -> f32 {
     return x[params.x_off + plane * params.h * params.w + u32(iy) * params.w + u32(ix)];
 }
 
-// B^T d B of tile t of input channel ci, as 4 rows; zero past the last tile.
-fn transform_tile(ci: u32, t: u32) -> array<vec4<f32>, 4> {
-    if (t >= tiles()) {
+// B^T d B of the chunk's tile t of input channel ci, as 4 rows; zero past the chunk's last tile.
+fn transform_tile(ci: u32, t_local: u32) -> array<vec4<f32>, 4> {
+    if (t_local >= params.t_count) {
         return array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     }
+    let t = params.t0 + t_local;
     let tx = t % params.tiles_w;
     let ty = (t / params.tiles_w) % params.tiles_h;
     let nn = t / (params.tiles_w * params.tiles_h);
@@ -231,7 +232,7 @@ fn input_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_out * tiles()) { return; }
+    if (i >= params.c_out * params.t_count) { return; }
     store_output_tile(i, 0.0);
 }
 
@@ -239,20 +240,19 @@ fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 fn output_transform_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                          @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_out * tiles()) { return; }
-    store_output_tile(i, bias[i / tiles()]);
+    if (i >= params.c_out * params.t_count) { return; }
+    store_output_tile(i, bias[i / params.t_count]);
 }
 
 // The output tile of invocation i of output_transform, each pixel plus b.
 fn store_output_tile(i: u32, b: f32) {
-    let count = tiles();
-    let t = i % count;
-    let co = i / count;
-    // M is [16, c_out, t_pad].
+    let t_local = i % params.t_count;
+    let co = i / params.t_count;
+    // M is [16, c_out, t_pad], over the chunk's tiles.
     let slice = params.c_out * params.t_pad;
     var q: array<vec4<f32>, 4>;
     for (var r = 0u; r < 4u; r++) {
-        let at = (4u * r) * slice + co * params.t_pad + t;
+        let at = (4u * r) * slice + co * params.t_pad + t_local;
         q[r] = vec4<f32>(m[at], m[at + slice], m[at + 2u * slice], m[at + 3u * slice]);
     }
     // Rows of A^T q (2 x 4), then each times A.
@@ -260,6 +260,7 @@ fn store_output_tile(i: u32, b: f32) {
     let a1 = q[1] - q[2] - q[3];
     let out0 = vec2<f32>(a0.x + a0.y + a0.z, a0.y - a0.z - a0.w) + b;
     let out1 = vec2<f32>(a1.x + a1.y + a1.z, a1.y - a1.z - a1.w) + b;
+    let t = params.t0 + t_local;
     let tx = t % params.tiles_w;
     let ty = (t / params.tiles_w) % params.tiles_h;
     let nn = t / (params.tiles_w * params.tiles_h);
@@ -277,7 +278,7 @@ fn store_output_tile(i: u32, b: f32) {
 @compute @workgroup_size(WG)
 fn input_by_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = lane(wid, nwg, lid, tiles(), params.ci_pad);
+    let at = lane(wid, nwg, lid, params.t_count, params.ci_pad);
     if (!at.valid) { return; }
     // Channels past c_in repeat the last one: the products' columns for them are never stored.
     var v: array<array<vec4<f32>, 4>, 4>;
@@ -315,12 +316,12 @@ fn grad_row(r: vec2<f32>) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = lane(wid, nwg, lid, tiles(), params.co_pad);
+    let at = lane(wid, nwg, lid, params.t_count, params.co_pad);
     if (!at.valid) { return; }
     // Channels past c_out repeat the last one: the products' rows for them are never stored.
     var g: array<array<vec4<f32>, 4>, 4>;
     for (var j = 0u; j < 4u; j++) {
-        g[j] = transform_grad(min(at.c0 + j, params.c_out - 1u), at.row);
+        g[j] = transform_grad(min(at.c0 + j, params.c_out - 1u), params.t0 + at.row);
     }
     store_transforms(at, g);
 }
@@ -337,26 +338,33 @@ fn weight_grad_taps(i: u32) -> GradTaps {
     let ci_vec4s = params.ci_pad / 4u;
     let co = i / ci_vec4s;
     let ci0 = (i % ci_vec4s) * 4u;
-    // M is [16, c_out, ci_pad]; q_rc = M[4r + c, co, ci0 .. ci0 + 4], one input channel per
-    // component, so every sum below transforms four kernels at once.
+    // M is [chunks, 16, c_out, ci_pad], one partial sum per chunk of tiles; q_rc = the sum over
+    // chunks of M[_, 4r + c, co, ci0 .. ci0 + 4], one input channel per component, so every sum
+    // below transforms four kernels at once.
     let slice4 = params.c_out * ci_vec4s;
-    let at = co * ci_vec4s + ci0 / 4u;
-    let q00 = m4[at];
-    let q01 = m4[at + slice4];
-    let q02 = m4[at + 2u * slice4];
-    let q03 = m4[at + 3u * slice4];
-    let q10 = m4[at + 4u * slice4];
-    let q11 = m4[at + 5u * slice4];
-    let q12 = m4[at + 6u * slice4];
-    let q13 = m4[at + 7u * slice4];
-    let q20 = m4[at + 8u * slice4];
-    let q21 = m4[at + 9u * slice4];
-    let q22 = m4[at + 10u * slice4];
-    let q23 = m4[at + 11u * slice4];
-    let q30 = m4[at + 12u * slice4];
-    let q31 = m4[at + 13u * slice4];
-    let q32 = m4[at + 14u * slice4];
-    let q33 = m4[at + 15u * slice4];
+    var q: array<vec4<f32>, 16>;
+    for (var k = 0u; k < params.chunks; k++) {
+        let at = (k * 16u) * slice4 + co * ci_vec4s + ci0 / 4u;
+        for (var xi = 0u; xi < 16u; xi++) {
+            q[xi] += m4[at + xi * slice4];
+        }
+    }
+    let q00 = q[0];
+    let q01 = q[1];
+    let q02 = q[2];
+    let q03 = q[3];
+    let q10 = q[4];
+    let q11 = q[5];
+    let q12 = q[6];
+    let q13 = q[7];
+    let q20 = q[8];
+    let q21 = q[9];
+    let q22 = q[10];
+    let q23 = q[11];
+    let q30 = q[12];
+    let q31 = q[13];
+    let q32 = q[14];
+    let q33 = q[15];
     // Rows of A'^T q (3 x 4), then each times A': o_k is tap k = 3 ky + kx.
     let a00 = q00 + q10 + q20;
     let a01 = q01 + q11 + q21;

@@ -1,6 +1,6 @@
 //! conv2d and conv_transpose2d, forward and all three gradients (conv2d's Winograd path: winograd.rs).
 
-use wgnn::Tensor;
+use wgnn::{Gpu, Tensor};
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::{conv_transpose2d, reduce};
 
@@ -40,26 +40,33 @@ impl Case {
         }
     }
 
-    /// The case's input `x`, weight `w` and bias `b` (if it has one) on the GPU.
+    /// The case's input `x`, weight `w` and bias `b` (if it has one) on `gpu`.
     fn upload_inputs(
         &self,
+        gpu: &Gpu,
         x: &[f64],
         w: &[f64],
         b: Option<&Vec<f64>>,
     ) -> (Tensor, Tensor, Option<Tensor>) {
-        let (x, w) = (upload(&self.x, x), upload(&self.w, w));
-        (x, w, b.map(|b| upload(&[b.len()], b)))
+        let (x, w) = (upload_to(gpu, &self.x, x), upload_to(gpu, &self.w, w));
+        (x, w, b.map(|b| upload_to(gpu, &[b.len()], b)))
     }
 }
 
-/// Asserts `y`, the output of `op` for case `i`, against the reference's shape and values.
+/// Asserts `y` (on `gpu`), the output of `op` for case `i`, against the reference's shape and values.
 #[track_caller]
-fn assert_forward(i: usize, op: &str, y: &Tensor, y_dims: [usize; 4], expected: &[f64]) {
+fn assert_forward(
+    gpu: &Gpu,
+    (i, op): (usize, &str),
+    y: &Tensor,
+    y_dims: [usize; 4],
+    expected: &[f64],
+) {
     assert_eq!(y.shape(), y_dims, "case {i}: output shape");
     assert_close(
         &format!("case {i}: {op} forward"),
         expected,
-        &download(y),
+        &download_from(gpu, y),
         TOL,
     );
 }
@@ -109,15 +116,19 @@ fn conv2d_forward_and_gradients_match_reference() {
 
 /// conv2d's forward and gradients for case `i` (which seeds its data) against the reference.
 pub fn check_conv2d(i: usize, c: &Case) {
-    let gpu = gpu();
+    check_conv2d_on(gpu(), i, c);
+}
+
+/// check_conv2d on `gpu`.
+pub fn check_conv2d_on(gpu: &Gpu, i: usize, c: &Case) {
     let r = random_conv(c, 100 + i as u64);
     let args = c.args();
-    let (x, w, b) = c.upload_inputs(&r.x, &r.w, r.b.as_ref());
+    let (x, w, b) = c.upload_inputs(gpu, &r.x, &r.w, r.b.as_ref());
     let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-    assert_forward(i, "conv2d", &y, r.y_dims(), &r.forward());
+    assert_forward(gpu, (i, "conv2d"), &y, r.y_dims(), &r.forward());
 
     let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
-    let dy = upload(y.shape(), &dy_host);
+    let dy = upload_to(gpu, y.shape(), &dy_host);
     let expected = r.backward(&dy_host);
     let dx = conv2d::conv2d_input_grad(gpu, &dy, &w, [c.x[2], c.x[3]], args).unwrap();
     let dw = conv2d::conv2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
@@ -156,9 +167,9 @@ fn conv_transpose2d_forward_and_gradients_match_reference() {
             padding: c.padding,
         };
         let args = c.args();
-        let (x, w, b) = c.upload_inputs(&r.x, &r.w, r.b.as_ref());
+        let (x, w, b) = c.upload_inputs(gpu, &r.x, &r.w, r.b.as_ref());
         let y = conv_transpose2d::conv_transpose2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-        assert_forward(i, "conv_transpose2d", &y, r.y_dims(), &r.forward());
+        assert_forward(gpu, (i, "conv_transpose2d"), &y, r.y_dims(), &r.forward());
 
         let dy_host = f32_exact(&random(&mut rg, y.numel()));
         let dy = upload(y.shape(), &dy_host);

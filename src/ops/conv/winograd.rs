@@ -1,6 +1,7 @@
 //! 3x3 stride-1 convolutions by Winograd's minimal filtering (winograd.wgsl): F(2x2, 3x3) for forward
 //! passes and input gradients, F(3x3, 2x2) for weight gradients, each as transforms around sixteen
-//! matrix products. conv2d uses them when the transformed operands fit one binding.
+//! matrix products. conv2d uses them from MIN_CHANNELS input channels, in chunks of tiles whose
+//! transformed operands fit one binding.
 
 use super::VEC;
 use crate::error::Result;
@@ -12,18 +13,18 @@ use crate::tensor::{DType, Tensor};
 
 /// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
 const XI: usize = 16;
-/// Input channels below which the direct kernels win on lavapipe. Measured per 3x3 convolution at
-/// batch 32, Winograd against direct (ms): forward 64@32 143 / 100 (the products' k is 64), 128@16
-/// 91 / 100, 256@8 68 / 105, 512@4 64 / 110, 512@2 19 / 31; weight gradient 64@32 175 / 122 (only
-/// 64 blocks of 8 x 8 in each product), 128@16 84 / 114, 512@4 62 / 111.
-const MIN_CHANNELS: usize = 128;
+/// Input channels below which the direct kernels win on lavapipe (PERFORMANCE.md 27): with 64
+/// (VGG16-bn's and FCN's conv1_2 and conv2_1) Winograd takes VGG16-bn's step at batch 32 from
+/// 2.36-2.38 s to 2.15-2.33 s, and FCN16s' at 512x512 from 38.7 s to 36.2 s; below 64 the products'
+/// k is too short (the first layer has 3).
+const MIN_CHANNELS: usize = 64;
 
 kernel_params! {
     /// winograd.wgsl's launch parameters.
     struct Params {
         n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
         tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
-        y_off: u32, ci_pad: u32,
+        y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32,
     }
 }
 
@@ -49,6 +50,7 @@ impl Params {
             tiles_w: u32_of(ow.div_ceil(2)),
             co_pad: u32_of(c_out.div_ceil(VEC) * VEC),
             ci_pad: u32_of(c_in.div_ceil(VEC) * VEC),
+            chunks: 1,
             ..Params::default()
         }
     }
@@ -62,11 +64,28 @@ slots! {
     }
 }
 
+/// Chunks of at most `max` tiles (a positive multiple of VEC) covering `tiles`, as even as whole
+/// vec4s allow: (first tile, tiles).
+fn tile_chunks(tiles: usize, max: usize) -> Vec<(usize, usize)> {
+    let per = tiles.div_ceil(tiles.div_ceil(max)).next_multiple_of(VEC);
+    (0..tiles)
+        .step_by(per)
+        .map(|t0| (t0, per.min(tiles - t0)))
+        .collect()
+}
+
+/// The most tiles a chunk may hold when each tile takes XI * `widest` floats of one operand: a
+/// multiple of VEC, zero if not even VEC fit one binding.
+fn max_chunk_tiles(gpu: &Gpu, widest: usize) -> usize {
+    gpu.max_view_elems() / (XI * widest) / VEC * VEC
+}
+
 /// The convolution of x [N, Cin, H, W] with a 3x3 `weight` (stride 1, `padding`) into [N, Cout,
 /// out_hw], as conv2d's forward (`flip` false: weight [Cout, Cin, 3, 3]) or as the input gradient
-/// (`flip`: weight [Cin', Cout', 3, 3] = the forward's, flipped and transposed). None when a
-/// transformed operand would not fit one binding, or with fewer than MIN_CHANNELS input channels;
-/// the caller then takes the direct kernels.
+/// (`flip`: weight [Cin', Cout', 3, 3] = the forward's, flipped and transposed). Images are taken
+/// as many at a time as one binding holds, and their tiles in chunks whose transforms fit one
+/// binding. None with fewer than MIN_CHANNELS input channels, or when the transformed weight or
+/// one image would not fit one binding; the caller then takes the direct kernels.
 pub(crate) fn conv3x3(
     gpu: &Gpu,
     x: &Tensor,
@@ -80,9 +99,7 @@ pub(crate) fn conv3x3(
     let [a, b, _, _] = nchw("conv2d", "weight", weight.shape())?;
     let c_out = if flip { b } else { a };
     let [oh, ow] = out_hw;
-    let (tiles_h, tiles_w) = (oh.div_ceil(2), ow.div_ceil(2));
-    let tiles = n * tiles_h * tiles_w;
-    let t_pad = tiles.div_ceil(VEC) * VEC;
+    let plane_tiles = oh.div_ceil(2) * ow.div_ceil(2);
     let co_pad = c_out.div_ceil(VEC) * VEC;
     let ci_pad = c_in.div_ceil(VEC) * VEC;
     let cap = gpu.max_view_elems();
@@ -104,23 +121,24 @@ pub(crate) fn conv3x3(
             c_out * ci_pad / VEC,
         )
     };
-    let sizes = [
-        x.numel(),
-        n * c_out * oh * ow,
-        u_shape.iter().product(),
-        XI * c_in * t_pad,
-        XI * c_out * t_pad,
-    ];
-    if c_in < MIN_CHANNELS || tiles == 0 || sizes.iter().any(|&s| s > cap) {
+    let (per_x, per_y) = (c_in * h * w, c_out * oh * ow);
+    let max_tiles = max_chunk_tiles(gpu, c_in.max(c_out));
+    if c_in < MIN_CHANNELS
+        || n * plane_tiles == 0
+        || max_tiles == 0
+        || [per_x, per_y, u_shape.iter().product()]
+            .iter()
+            .any(|&s| s > cap)
+    {
         return Ok(None);
     }
-    let params = Params {
-        t_pad: u32_of(t_pad),
-        ..Params::new([n, c_in, h, w], [c_out, oh, ow], padding)
-    };
+    let images = gpu.batch_chunks(n, &[("conv2d input", per_x), ("conv2d output", per_y)])?;
+    let most_tiles = images.iter().map(|c| c.len()).max().unwrap_or(0) * plane_tiles;
+    let t_most = most_tiles.min(max_tiles).next_multiple_of(VEC);
+    let shape = Params::new([n, c_in, h, w], [c_out, oh, ow], padding);
     let u = Tensor::uninit(gpu, &u_shape, DType::F32);
-    let v = Tensor::uninit(gpu, &[XI, c_in, t_pad], DType::F32);
-    let m = Tensor::uninit(gpu, &[XI, c_out, t_pad], DType::F32);
+    let v = Tensor::uninit(gpu, &[XI, c_in, t_most], DType::F32);
+    let m = Tensor::uninit(gpu, &[XI, c_out, t_most], DType::F32);
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let (wv, uv) = (
         gpu.whole(weight, "conv2d weight")?,
@@ -129,52 +147,61 @@ pub(crate) fn conv3x3(
     Launch::new(
         Shader::Winograd,
         transform,
-        &params,
+        &shape,
         &[(slot::WEIGHT, &wv), (slot::OUT4, &uv)],
     )
     .run(gpu, transform_invocations)?;
-    let (xv, vv) = (
-        gpu.whole(x, "conv2d input")?,
-        gpu.whole(&v, "Winograd-transformed input")?,
-    );
-    Launch::new(
-        Shader::Winograd,
-        "input_transform",
-        &Params {
-            x_off: xv.shift,
-            ..params
-        },
-        &[(slot::X, &xv), (slot::OUT4, &vv)],
-    )
-    .run(gpu, c_in * t_pad / VEC)?;
-    // Products over the padded tile count (the padding tiles' columns are zero), so rows of M
-    // are whole vec4s.
-    let (mv, yv) = (
-        gpu.whole(&m, "Winograd products")?,
-        gpu.whole(&y, "conv2d output")?,
-    );
-    batched_products(
-        gpu,
-        (XI, [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad]),
-        [c_out, t_pad, c_in],
-        (&uv, a_layout),
-        (&vv, t_pad),
-        &mv,
-        None,
-    )?;
     let bv = bias.map(|b| gpu.whole(b, "conv2d bias")).transpose()?;
-    let (entry, buffers) = optional_input(
-        ["output_transform", "output_transform_bias"],
-        bv.as_ref().map(|b| (slot::BIAS, b)),
-        &[(slot::M, &mv), (slot::Y, &yv)],
-    );
-    Launch::new(Shader::Winograd, entry, &params, &buffers).run(gpu, c_out * tiles)?;
+    for images in images {
+        let xv = gpu.view(x, images.start * per_x, images.len() * per_x);
+        let yv = gpu.view(&y, images.start * per_y, images.len() * per_y);
+        for (t0, t_count) in tile_chunks(images.len() * plane_tiles, max_tiles) {
+            let t_pad = t_count.next_multiple_of(VEC);
+            let params = Params {
+                n: u32_of(images.len()),
+                x_off: xv.shift,
+                y_off: yv.shift,
+                t0: u32_of(t0),
+                t_count: u32_of(t_count),
+                t_pad: u32_of(t_pad),
+                ..shape
+            };
+            let vv = gpu.view(&v, 0, XI * c_in * t_pad);
+            Launch::new(
+                Shader::Winograd,
+                "input_transform",
+                &params,
+                &[(slot::X, &xv), (slot::OUT4, &vv)],
+            )
+            .run(gpu, c_in * t_pad / VEC)?;
+            // Products over the padded tile count (the padding tiles' columns are zero), so rows
+            // of M are whole vec4s.
+            let mv = gpu.view(&m, 0, XI * c_out * t_pad);
+            batched_products(
+                gpu,
+                (XI, [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad]),
+                [c_out, t_pad, c_in],
+                (&uv, a_layout),
+                (&vv, t_pad),
+                &mv,
+                None,
+            )?;
+            let (entry, buffers) = optional_input(
+                ["output_transform", "output_transform_bias"],
+                bv.as_ref().map(|b| (slot::BIAS, b)),
+                &[(slot::M, &mv), (slot::Y, &yv)],
+            );
+            Launch::new(Shader::Winograd, entry, &params, &buffers).run(gpu, c_out * t_count)?;
+        }
+    }
     Ok(Some(y))
 }
 
 /// dweight [Cout, Cin, 3, 3] of y = conv2d(x, weight) with stride 1 and `padding`, from x [N, Cin,
-/// H, W] and dy [N, Cout, OH, OW]. None when a transformed operand would not fit one binding, or
-/// with fewer than MIN_CHANNELS input channels.
+/// H, W] and dy [N, Cout, OH, OW]. Images and tiles are chunked as in conv3x3, each chunk's
+/// products kept apart and summed by the output transform. None with fewer than MIN_CHANNELS input
+/// channels, or when one image, the transformed gradients of VEC tiles, or the chunks' products
+/// would not fit one binding.
 pub(crate) fn weight_grad3x3(
     gpu: &Gpu,
     x: &Tensor,
@@ -187,61 +214,76 @@ pub(crate) fn weight_grad3x3(
         // Mismatched shapes: the direct kernel's checks name them.
         return Ok(None);
     }
-    let (tiles_h, tiles_w) = (oh.div_ceil(2), ow.div_ceil(2));
-    let tiles = n * tiles_h * tiles_w;
+    let plane_tiles = oh.div_ceil(2) * ow.div_ceil(2);
     let ci_pad = c_in.div_ceil(VEC) * VEC;
     let co_pad = c_out.div_ceil(VEC) * VEC;
     let cap = gpu.max_view_elems();
-    let sizes = [
-        x.numel(),
-        dy.numel(),
-        XI * tiles * ci_pad,
-        XI * tiles * co_pad,
-        XI * c_out * ci_pad,
-    ];
-    if c_in < MIN_CHANNELS || tiles == 0 || sizes.iter().any(|&s| s > cap) {
+    let (per_x, per_dy, per_m) = (c_in * h * w, c_out * oh * ow, XI * c_out * ci_pad);
+    let max_tiles = max_chunk_tiles(gpu, ci_pad.max(co_pad));
+    if c_in < MIN_CHANNELS || n * plane_tiles == 0 || max_tiles == 0 || per_x > cap || per_dy > cap
+    {
         return Ok(None);
     }
-    let v = Tensor::uninit(gpu, &[XI, tiles, ci_pad], DType::F32);
-    let g = Tensor::uninit(gpu, &[XI, tiles, co_pad], DType::F32);
-    let m = Tensor::uninit(gpu, &[XI, c_out, ci_pad], DType::F32);
-    let dw = Tensor::uninit(gpu, &[c_out, c_in, 3, 3], DType::F32);
-    let (xv, dv) = (
-        gpu.whole(x, "conv2d input")?,
-        gpu.whole(dy, "conv2d output gradient")?,
-    );
-    let params = Params {
-        x_off: xv.shift,
-        y_off: dv.shift,
-        ..Params::new([n, c_in, h, w], [c_out, oh, ow], padding)
-    };
-    let vv = gpu.whole(&v, "Winograd-transformed input")?;
-    Launch::new(
-        Shader::Winograd,
-        "input_by_tile",
-        &params,
-        &[(slot::X, &xv), (slot::OUT4, &vv)],
-    )
-    .run(gpu, tiles * ci_pad / VEC)?;
-    let gv = gpu.whole(&g, "Winograd-transformed output gradient")?;
-    Launch::new(
-        Shader::Winograd,
-        "grad_transform",
-        &params,
-        &[(slot::DY, &dv), (slot::OUT4, &gv)],
-    )
-    .run(gpu, tiles * co_pad / VEC)?;
-    // Columns past c_in (products with the repeated last channel) are computed, never read.
-    let mv = gpu.whole(&m, "Winograd products")?;
-    batched_products(
-        gpu,
-        (XI, [tiles * co_pad, tiles * ci_pad, c_out * ci_pad]),
-        [c_out, ci_pad, tiles],
-        (&gv, ALayout::KMajor(co_pad)),
-        (&vv, ci_pad),
-        &mv,
-        None,
+    let images = gpu.batch_chunks(
+        n,
+        &[("conv2d input", per_x), ("conv2d output gradient", per_dy)],
     )?;
+    let chunks: Vec<_> = images
+        .into_iter()
+        .flat_map(|images| {
+            tile_chunks(images.len() * plane_tiles, max_tiles)
+                .into_iter()
+                .map(move |tiles| (images.clone(), tiles))
+        })
+        .collect();
+    if chunks.len() * per_m > cap {
+        return Ok(None);
+    }
+    let t_most = chunks.iter().map(|(_, (_, t))| *t).max().unwrap_or(0);
+    let v = Tensor::uninit(gpu, &[XI, t_most, ci_pad], DType::F32);
+    let g = Tensor::uninit(gpu, &[XI, t_most, co_pad], DType::F32);
+    let m = Tensor::uninit(gpu, &[chunks.len(), XI, c_out, ci_pad], DType::F32);
+    let dw = Tensor::uninit(gpu, &[c_out, c_in, 3, 3], DType::F32);
+    let shape = Params::new([n, c_in, h, w], [c_out, oh, ow], padding);
+    for (k, (images, (t0, t_count))) in chunks.iter().enumerate() {
+        let xv = gpu.view(x, images.start * per_x, images.len() * per_x);
+        let dv = gpu.view(dy, images.start * per_dy, images.len() * per_dy);
+        let params = Params {
+            n: u32_of(images.len()),
+            x_off: xv.shift,
+            y_off: dv.shift,
+            t0: u32_of(*t0),
+            t_count: u32_of(*t_count),
+            ..shape
+        };
+        let vv = gpu.view(&v, 0, XI * t_count * ci_pad);
+        Launch::new(
+            Shader::Winograd,
+            "input_by_tile",
+            &params,
+            &[(slot::X, &xv), (slot::OUT4, &vv)],
+        )
+        .run(gpu, t_count * ci_pad / VEC)?;
+        let gv = gpu.view(&g, 0, XI * t_count * co_pad);
+        Launch::new(
+            Shader::Winograd,
+            "grad_transform",
+            &params,
+            &[(slot::DY, &dv), (slot::OUT4, &gv)],
+        )
+        .run(gpu, t_count * co_pad / VEC)?;
+        // Columns past c_in (products with the repeated last channel) are computed, never read.
+        let mv = gpu.view(&m, k * per_m, per_m);
+        batched_products(
+            gpu,
+            (XI, [t_count * co_pad, t_count * ci_pad, c_out * ci_pad]),
+            [c_out, ci_pad, *t_count],
+            (&gv, ALayout::KMajor(co_pad)),
+            (&vv, ci_pad),
+            &mv,
+            None,
+        )?;
+    }
     // dweight as vec4s when c_in is a multiple of 4 (each invocation's 36 floats then start on a
     // vec4), else as scalars.
     let (entry, out) = if c_in % VEC == 0 {
@@ -249,11 +291,17 @@ pub(crate) fn weight_grad3x3(
     } else {
         ("weight_grad_output", slot::DWEIGHT)
     };
-    let wv = gpu.whole(&dw, "conv2d weight gradient")?;
+    let (mv, wv) = (
+        gpu.whole(&m, "Winograd products")?,
+        gpu.whole(&dw, "conv2d weight gradient")?,
+    );
     Launch::new(
         Shader::Winograd,
         entry,
-        &params,
+        &Params {
+            chunks: u32_of(chunks.len()),
+            ..shape
+        },
         &[(slot::M4, &mv), (out, &wv)],
     )
     .run(gpu, c_out * ci_pad / VEC)?;
