@@ -37,47 +37,9 @@
 //   grad_transform:    DY[xi, t, co] = (G' g G'^T)[xi] with g the 2x2 output gradient of tile t (zero
 //                      outside the output), channels padded to co_pad. One invocation per (tile, vec4 of
 //                      co); grid = ceil(t_count * co_pad/4 / WG).
-//   weight_grad_output: dweight[co, ci, ky, kx] = (A'^T m A')[ky, kx], m[xi] = the sum over the
-//                      chunks of tiles of M[chunk, xi, co, ci] (the products of each chunk). One
-//                      invocation per (co, vec4 of ci), reading M as vec4s (`m4`) and writing
-//                      dweight as scalars (`dweight`); grid = ceil(c_out * ci_pad/4 / WG).
-//   weight_grad_output_vec4: the same when c_in is a multiple of 4, writing each invocation's
-//                      36 floats as nine vec4s (`out4`).
-
-override WG: u32 = 64;
-
-struct Params {
-    n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
-    tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
-    y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> m: array<f32>;
-@group(0) @binding(7) var<storage, read> dy: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dweight: array<f32>;
-@group(0) @binding(9) var<storage, read> m4: array<vec4<f32>>;
-
-// An invocation of a transform that writes a [rows, padded] matrix per transformed position, four
-// columns c0 .. c0 + 3 of one row each (padded a multiple of 4); valid is false past the last row.
-struct Lane {
-    row: u32,
-    c0: u32,
-    rows: u32,
-    vec4s: u32,
-    valid: bool,
-}
-
-fn lane(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, rows: u32, padded: u32) -> Lane {
-    let vec4s = padded / 4u;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    return Lane(i / vec4s, (i % vec4s) * 4u, rows, vec4s, i < rows * vec4s);
-}
+//   weight_grad_output(_vec4) (winograd_common.wgsl): dweight[co, ci, ky, kx] = (A'^T m A')[ky,
+//                      kx], m[xi] = the sum over the chunks of tiles of M[chunk, xi, co, ci] (the
+//                      products of each chunk, read as vec4s `m4`; weight_grad_taps).
 
 // Stores the 4x4 transforms v[j] of the lane's columns c0 + j: out4 holds 16 slices [rows, padded]
 // (one per position xi = 4r + c), each vec4 the lane's four columns.
@@ -88,15 +50,6 @@ fn store_transforms(at: Lane, v: array<array<vec4<f32>, 4>, 4>) {
         let c = xi % 4u;
         out4[xi * slice + at.row * at.vec4s + at.c0 / 4u] = vec4<f32>(v[0][r][c], v[1][r][c], v[2][r][c], v[3][r][c]);
     }
-}
-
-// Tap (ky, kx) of the flipped transposed kernel of output channel co and input channel ci, zero
-// past c_out.
-fn tap(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
-    if (co >= params.c_out) {
-        return 0.0;
-    }
-    return weight[((ci * params.c_out + co) * 3u + 2u - ky) * 3u + 2u - kx];
 }
 
 // G g G^T of one 3x3 kernel g (rows g0, g1, g2), as 4 rows.
@@ -130,17 +83,6 @@ fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
             vec3<f32>(tap(co, ci, 2u, 0u), tap(co, ci, 2u, 1u), tap(co, ci, 2u, 2u)));
     }
     store_transforms(at, u);
-}
-
-// Tap k (3 ky + kx) of the kernels weight[co, ci0 .. ci0 + 4], zero past c_in.
-fn taps4(co: u32, ci0: u32, k: u32) -> vec4<f32> {
-    var t = vec4<f32>(0.0);
-    for (var j = 0u; j < 4u; j++) {
-        if (ci0 + j < params.c_in) {
-            t[j] = weight[(co * params.c_in + ci0 + j) * 9u + k];
-        }
-    }
-    return t;
 }
 
 // U[at + c * slice] = (r G^T)[c] for one row r = (p, q, s) of G g, four kernels at once.
@@ -177,26 +119,15 @@ fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wo
     store_kernel_row(at + 12u * slice, slice, g6, g7, g8);
 }
 
-// Input value at row iy, column ix of plane `plane` (an (n, ci) pair), zero outside.
-fn input_at(plane: u32, iy: i32, ix: i32) -> f32 {
-    if (iy < 0 || iy >= i32(params.h) || ix < 0 || ix >= i32(params.w)) {
-        return 0.0;
-    }
-    return x[params.x_off + plane * params.h * params.w + u32(iy) * params.w + u32(ix)];
-}
-
 // B^T d B of the chunk's tile t of input channel ci, as 4 rows; zero past the chunk's last tile.
 fn transform_tile(ci: u32, t_local: u32) -> array<vec4<f32>, 4> {
     if (t_local >= params.t_count) {
         return array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     }
-    let t = params.t0 + t_local;
-    let tx = t % params.tiles_w;
-    let ty = (t / params.tiles_w) % params.tiles_h;
-    let nn = t / (params.tiles_w * params.tiles_h);
-    let plane = nn * params.c_in + ci;
-    let iy = i32(2u * ty) - i32(params.ph);
-    let ix = i32(2u * tx) - i32(params.pw);
+    let o = tile_origin(params.t0 + t_local, 2u);
+    let plane = o.n * params.c_in + ci;
+    let iy = i32(o.oy) - i32(params.ph);
+    let ix = i32(o.ox) - i32(params.pw);
     var d: array<vec4<f32>, 4>;
     for (var r = 0; r < 4; r++) {
         d[r] = vec4<f32>(input_at(plane, iy + r, ix), input_at(plane, iy + r, ix + 1),
@@ -260,13 +191,10 @@ fn store_output_tile(i: u32, b: f32) {
     let a1 = q[1] - q[2] - q[3];
     let out0 = vec2<f32>(a0.x + a0.y + a0.z, a0.y - a0.z - a0.w) + b;
     let out1 = vec2<f32>(a1.x + a1.y + a1.z, a1.y - a1.z - a1.w) + b;
-    let t = params.t0 + t_local;
-    let tx = t % params.tiles_w;
-    let ty = (t / params.tiles_w) % params.tiles_h;
-    let nn = t / (params.tiles_w * params.tiles_h);
-    let oy = 2u * ty;
-    let ox = 2u * tx;
-    let at = params.y_off + ((nn * params.c_out + co) * params.oh + oy) * params.ow + ox;
+    let o = tile_origin(params.t0 + t_local, 2u);
+    let oy = o.oy;
+    let ox = o.ox;
+    let at = params.y_off + ((o.n * params.c_out + co) * params.oh + oy) * params.ow + ox;
     y[at] = out0.x;
     if (ox + 1u < params.ow) { y[at + 1u] = out0.y; }
     if (oy + 1u < params.oh) {
@@ -288,22 +216,12 @@ fn input_by_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     store_transforms(at, v);
 }
 
-// Output gradient at row oy, column ox of plane `plane` (an (n, co) pair), zero outside.
-fn grad_at(plane: u32, oy: u32, ox: u32) -> f32 {
-    if (oy >= params.oh || ox >= params.ow) {
-        return 0.0;
-    }
-    return dy[params.y_off + (plane * params.oh + oy) * params.ow + ox];
-}
-
 // G' g G'^T for the 2x2 output gradient of tile t, output channel co, as 4 rows.
 fn transform_grad(co: u32, t: u32) -> array<vec4<f32>, 4> {
-    let tx = t % params.tiles_w;
-    let ty = (t / params.tiles_w) % params.tiles_h;
-    let nn = t / (params.tiles_w * params.tiles_h);
-    let plane = nn * params.c_out + co;
-    let g0 = vec2<f32>(grad_at(plane, 2u * ty, 2u * tx), grad_at(plane, 2u * ty, 2u * tx + 1u));
-    let g1 = vec2<f32>(grad_at(plane, 2u * ty + 1u, 2u * tx), grad_at(plane, 2u * ty + 1u, 2u * tx + 1u));
+    let o = tile_origin(t, 2u);
+    let plane = o.n * params.c_out + co;
+    let g0 = vec2<f32>(grad_at(plane, o.oy, o.ox), grad_at(plane, o.oy, o.ox + 1u));
+    let g1 = vec2<f32>(grad_at(plane, o.oy + 1u, o.ox), grad_at(plane, o.oy + 1u, o.ox + 1u));
     // Rows of G' g (4 x 2), then each times G'^T.
     return array<vec4<f32>, 4>(grad_row(g0), grad_row(0.5 * (g0 + g1)), grad_row(0.5 * (g0 - g1)), grad_row(-g1));
 }
@@ -324,14 +242,6 @@ fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         g[j] = transform_grad(min(at.c0 + j, params.c_out - 1u), params.t0 + at.row);
     }
     store_transforms(at, g);
-}
-
-// The taps of invocation i of weight_grad_output: o[k] is tap k = 3 ky + kx of the kernels
-// (co, ci0 .. ci0 + 4), one per component.
-struct GradTaps {
-    co: u32,
-    ci0: u32,
-    o: array<vec4<f32>, 9>,
 }
 
 fn weight_grad_taps(i: u32) -> GradTaps {
@@ -390,52 +300,3 @@ fn weight_grad_taps(i: u32) -> GradTaps {
     return GradTaps(co, ci0, array<vec4<f32>, 9>(o0, o1, o2, o3, o4, o5, o6, o7, o8));
 }
 
-// weight_grad_output's invocations: one per (co, vec4 of ci).
-fn weight_grad_invocations() -> u32 {
-    return params.c_out * (params.ci_pad / 4u);
-}
-
-@compute @workgroup_size(WG)
-fn weight_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                      @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= weight_grad_invocations()) { return; }
-    let g = weight_grad_taps(i);
-    // dweight[co, ci0 .. ci0 + 4, 3, 3]: 36 consecutive floats.
-    let out = (g.co * params.c_in + g.ci0) * 9u;
-    for (var j = 0u; j < 4u; j++) {
-        if (g.ci0 + j < params.c_in) {
-            let k = out + 9u * j;
-            dweight[k] = g.o[0][j];
-            dweight[k + 1u] = g.o[1][j];
-            dweight[k + 2u] = g.o[2][j];
-            dweight[k + 3u] = g.o[3][j];
-            dweight[k + 4u] = g.o[4][j];
-            dweight[k + 5u] = g.o[5][j];
-            dweight[k + 6u] = g.o[6][j];
-            dweight[k + 7u] = g.o[7][j];
-            dweight[k + 8u] = g.o[8][j];
-        }
-    }
-}
-
-@compute @workgroup_size(WG)
-fn weight_grad_output_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                           @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= weight_grad_invocations()) { return; }
-    let g = weight_grad_taps(i);
-    let o = g.o;
-    // dweight[co, ci0 .. ci0 + 4, 3, 3]: 36 consecutive floats starting on a vec4 boundary (c_in
-    // is a multiple of 4).
-    let v = (g.co * params.c_in + g.ci0) * 9u / 4u;
-    out4[v] = vec4<f32>(o[0].x, o[1].x, o[2].x, o[3].x);
-    out4[v + 1u] = vec4<f32>(o[4].x, o[5].x, o[6].x, o[7].x);
-    out4[v + 2u] = vec4<f32>(o[8].x, o[0].y, o[1].y, o[2].y);
-    out4[v + 3u] = vec4<f32>(o[3].y, o[4].y, o[5].y, o[6].y);
-    out4[v + 4u] = vec4<f32>(o[7].y, o[8].y, o[0].z, o[1].z);
-    out4[v + 5u] = vec4<f32>(o[2].z, o[3].z, o[4].z, o[5].z);
-    out4[v + 6u] = vec4<f32>(o[6].z, o[7].z, o[8].z, o[0].w);
-    out4[v + 7u] = vec4<f32>(o[1].w, o[2].w, o[3].w, o[4].w);
-    out4[v + 8u] = vec4<f32>(o[5].w, o[6].w, o[7].w, o[8].w);
-}

@@ -411,12 +411,14 @@ fn bench_reports_steps_and_kernels_as_json() {
             .map_or(0, |k| k["calls"].as_u64().unwrap())
     };
     // 13 convolutions forward, and 12 input gradients (not the image's) run as forward convolutions:
-    // direct below 128 input channels, by Winograd from 128.
+    // direct below 64 input channels, by either Winograd variant from 64.
     assert_eq!(
         calls("conv2d.wgsl::forward_rows")
             + calls("conv2d.wgsl::forward_rows_bias")
             + calls("winograd.wgsl::output_transform")
-            + calls("winograd.wgsl::output_transform_bias"),
+            + calls("winograd.wgsl::output_transform_bias")
+            + calls("winograd4x4.wgsl::output_transform")
+            + calls("winograd4x4.wgsl::output_transform_bias"),
         25,
         "{out}"
     );

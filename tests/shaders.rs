@@ -46,6 +46,7 @@ fn every_shader_file_is_registered() {
                 && ![
                     "common.wgsl",
                     "conv_common.wgsl",
+                    "winograd_common.wgsl",
                     "workgroup_sum.wgsl",
                     "workgroup_sum_subgroup.wgsl",
                 ]

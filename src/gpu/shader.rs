@@ -5,6 +5,7 @@
 pub enum Shader {
     Conv2d,
     Winograd,
+    Winograd4x4,
     ConvTranspose2d,
     BatchNorm,
     Pool,
@@ -22,11 +23,15 @@ const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// The launch parameters and bindings conv2d.wgsl and conv_transpose2d.wgsl share (one Rust twin,
 /// as one WGSL struct); prepended to both after COMMON.
 const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
+/// What winograd.wgsl and winograd4x4.wgsl share (launch parameters, bindings, lookups and the
+/// weight gradient's output entry points); prepended to both after COMMON.
+const WINOGRAD_COMMON: &str = include_str!("../../shaders/winograd_common.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 12] = [
+    pub const ALL: [Shader; 13] = [
         Shader::Conv2d,
         Shader::Winograd,
+        Shader::Winograd4x4,
         Shader::ConvTranspose2d,
         Shader::BatchNorm,
         Shader::Pool,
@@ -43,6 +48,7 @@ impl Shader {
         match self {
             Shader::Conv2d => "conv2d.wgsl",
             Shader::Winograd => "winograd.wgsl",
+            Shader::Winograd4x4 => "winograd4x4.wgsl",
             Shader::ConvTranspose2d => "conv_transpose2d.wgsl",
             Shader::BatchNorm => "batch_norm.wgsl",
             Shader::Pool => "pool.wgsl",
@@ -60,6 +66,7 @@ impl Shader {
         match self {
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
             Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
+            Shader::Winograd4x4 => include_str!("../../shaders/winograd4x4.wgsl"),
             Shader::ConvTranspose2d => include_str!("../../shaders/conv_transpose2d.wgsl"),
             Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),
@@ -99,12 +106,13 @@ pub fn shader_source(shader: Shader) -> String {
     shader_source_with(shader, WorkgroupSum::Tree)
 }
 
-/// The complete WGSL source compiled for a shader file: the common helpers, the convolutions' shared
-/// declarations for those two files or the workgroup reduction `sum` for the reducing ones, then
-/// the file.
+/// The complete WGSL source compiled for a shader file: the common helpers, the shared declarations
+/// of the two convolution files or of the two Winograd files, or the workgroup reduction `sum` for
+/// the reducing ones, then the file.
 pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
     let prelude = match shader {
         Shader::Conv2d | Shader::ConvTranspose2d => CONV_COMMON,
+        Shader::Winograd | Shader::Winograd4x4 => WINOGRAD_COMMON,
         Shader::BatchNorm | Shader::Reduce => sum.source(),
         _ => "",
     };

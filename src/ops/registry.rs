@@ -29,6 +29,11 @@ pub fn interfaces() -> Vec<Interface> {
             winograd::slot::ALL,
         ),
         interface(
+            Shader::Winograd4x4,
+            &[winograd::Params::LAYOUT],
+            winograd::slot::ALL,
+        ),
+        interface(
             Shader::ConvTranspose2d,
             &[conv::Params::LAYOUT],
             conv::transpose_slot::ALL,

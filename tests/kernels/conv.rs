@@ -75,7 +75,7 @@ fn assert_forward(
 /// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 (with
 /// channels and planes of whole vec4s too, the matrix-product path) and 5x5
 /// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block.
-/// Cases 12 and 13 are in winograd.rs.
+/// Cases 12 to 18 are in winograd.rs.
 const CONV_CASES: [Case; 12] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
@@ -115,7 +115,7 @@ fn conv2d_forward_and_gradients_match_reference() {
 }
 
 /// conv2d's forward and gradients for case `i` (which seeds its data) against the reference.
-pub fn check_conv2d(i: usize, c: &Case) {
+fn check_conv2d(i: usize, c: &Case) {
     check_conv2d_on(gpu(), i, c);
 }
 

@@ -1,31 +1,81 @@
-//! conv2d's Winograd path: channel counts that take the Winograd kernels (from 64 input
-//! channels) with partial tiles, forward and all three gradients; and, with bindings forced
-//! small, the same in chunks of images and of tiles.
+//! conv2d's Winograd paths, F(2x2, 3x3) and F(4x4, 3x3): channel counts that take them (from 64
+//! input channels, odd ones too) with partial tiles, forward and all three gradients; and, with
+//! bindings forced small, the same in chunks of images and of tiles. Each case also counts the
+//! transforms launched, so it fails if the variant or the chunking it is meant to check is not
+//! the one taken.
 
 use std::sync::OnceLock;
 
 use wgnn::gpu::KernelFamily;
 use wgnn::{Gpu, GpuOptions};
 
-use crate::conv::{Case, case, check_conv2d, check_conv2d_on};
+use crate::conv::{Case, case, check_conv2d_on};
+use crate::common::gpu;
 
-/// Numbered after conv.rs's cases, which seeds their data as before.
-const WINOGRAD_CASES: [(usize, Case); 2] = [
+/// The kernels counted: each variant's input transforms (forward and input gradient) and weight
+/// gradient's input transforms, one launch per chunk of tiles.
+const COUNTED: [&str; 4] = [
+    "winograd.wgsl::input_transform",
+    "winograd.wgsl::input_by_tile",
+    "winograd4x4.wgsl::input_transform",
+    "winograd4x4.wgsl::input_by_tile",
+];
+
+/// A case, numbered after conv.rs's (the number seeds its data), and the launches of COUNTED.
+type Counted = (usize, Case, [usize; 4]);
+
+/// Checks each case against the reference on `gpu`, and its launches of COUNTED (none on the GPU
+/// family, whose tiled kernels take every convolution).
+fn check_counted(gpu: &Gpu, cases: &[Counted]) {
+    for (i, c, launches) in cases {
+        gpu.start_profiling().unwrap();
+        check_conv2d_on(gpu, *i, c);
+        let timed = gpu.stop_profiling().unwrap();
+        let counts = COUNTED.map(|k| timed.iter().filter(|t| t.kernel == k).count());
+        let expected = if gpu.tuning().family == KernelFamily::Cpu {
+            *launches
+        } else {
+            [0; 4]
+        };
+        assert_eq!(counts, expected, "case {i}: launches of {COUNTED:?}");
+    }
+}
+
+/// On the device's own limits, one chunk each. The variant with fewer multiplies wins, F(2x2, 3x3)
+/// on ties:
+/// - 12: 5x6 outputs, a tie (2 x 9 tiles of 16 positions, 2 x 4 of 36): F(2x2, 3x3) throughout.
+/// - 13: 5x5 outputs, a tie; its input gradient's 3x3 outputs (4 tiles of 16 against one of 36)
+///   take F(4x4, 3x3).
+/// - 17: 9x10 outputs (2 x 6 tiles of 36 against 2 x 25 of 16), 64 and 67 channels: F(4x4, 3x3)
+///   throughout.
+/// - 18: 5x13 and 7x11 outputs, 65 and 66 channels (the weight gradient written as scalars):
+///   F(4x4, 3x3) throughout.
+const WINOGRAD_CASES: [Counted; 4] = [
     (
         12,
         case([2, 128, 5, 6], [130, 128, 3, 3], [1, 1], [1, 1], true),
+        [2, 1, 0, 0],
     ),
     (
         13,
         case([1, 131, 3, 3], [129, 131, 3, 3], [1, 1], [2, 2], false),
+        [1, 1, 1, 0],
+    ),
+    (
+        17,
+        case([2, 64, 9, 10], [67, 64, 3, 3], [1, 1], [1, 1], true),
+        [0, 0, 2, 1],
+    ),
+    (
+        18,
+        case([1, 66, 7, 11], [65, 66, 3, 3], [1, 1], [0, 2], false),
+        [0, 0, 2, 1],
     ),
 ];
 
 #[test]
 fn winograd_conv2d_forward_and_gradients_match_reference() {
-    for (i, c) in WINOGRAD_CASES.iter() {
-        check_conv2d(*i, c);
-    }
+    check_counted(gpu(), &WINOGRAD_CASES);
 }
 
 /// 2 MiB bindings: 524,280 floats after alignment slack.
@@ -42,49 +92,38 @@ fn chunking() -> &'static Gpu {
     })
 }
 
-/// Inputs of 3 images of 128 x 36 x 39 (179,712 floats each): two images per binding, so the
-/// images come in chunks of 2 + 1.
-/// - Case 14 (130 output channels): a chunk of tiles holds at most 252 (16 x 130 floats each), so
-///   the forward's and the input gradient's 720 + 360 tiles are transformed in 3 + 2 chunks each.
-///   Its weight gradient's five chunks of products (266,240 floats each) would not fit one
-///   binding: the direct kernel takes it.
-/// - Case 15 (5 output channels, padding [2, 0]: 38 x 37 outputs): 722 + 361 tiles at most 256 to
-///   a chunk, 3 + 2 chunks for the forward and for the weight gradient, whose five partial products
-///   the output transform sums. Its input gradient (5 input channels) is direct.
-const CHUNKED_CASES: [(usize, Case, [usize; 2]); 2] = [
+/// With 2 MiB bindings:
+/// - 14: 3 images of 128 x 36 x 39 (179,712 floats each, two to a binding: chunks of 2 + 1) into
+///   130 channels. F(4x4, 3x3)'s transformed weight (36 x 130 x 128 floats) does not fit, so
+///   F(2x2, 3x3) takes the forward and the input gradient, at most 252 tiles (16 x 130 floats
+///   each) to a chunk: 720 + 360 tiles in 3 + 2 chunks, each. No variant's chunks of weight
+///   gradient products (266,240 floats each) fit together: the direct kernel takes it.
+/// - 15: the same input into 5 channels, padding [2, 0] (38 x 37 outputs): F(4x4, 3x3), at most
+///   112 tiles (36 x 128 floats each) to a chunk: 200 + 100 tiles in 2 + 1 chunks for the forward
+///   and for the weight gradient, whose three partial products the output transform sums. Its
+///   input gradient (5 input channels) is direct.
+/// - 16: 120 images of 128 x 6 x 6 (113 to a binding) into 5 channels, 6x6 outputs (a tie):
+///   F(2x2, 3x3), at most 252 tiles to a chunk: 1017 + 63 tiles in 5 + 1 chunks, for the forward
+///   and for the weight gradient.
+const CHUNKED_CASES: [Counted; 3] = [
     (
         14,
         case([3, 128, 36, 39], [130, 128, 3, 3], [1, 1], [1, 1], true),
-        [10, 0],
+        [10, 0, 0, 0],
     ),
     (
         15,
         case([3, 128, 36, 39], [5, 128, 3, 3], [1, 1], [2, 0], false),
-        [5, 5],
+        [0, 0, 3, 3],
+    ),
+    (
+        16,
+        case([120, 128, 6, 6], [5, 128, 3, 3], [1, 1], [1, 1], true),
+        [6, 6, 0, 0],
     ),
 ];
 
 #[test]
 fn winograd_conv2d_in_chunks_matches_reference() {
-    let gpu = chunking();
-    for (i, c, [input_transforms, input_by_tiles]) in &CHUNKED_CASES {
-        gpu.start_profiling().unwrap();
-        check_conv2d_on(gpu, *i, c);
-        let launches = gpu.stop_profiling().unwrap();
-        let count = |kernel: &str| launches.iter().filter(|l| l.kernel == kernel).count();
-        // The GPU family's tiled kernels take every convolution.
-        let expected = if gpu.tuning().family == KernelFamily::Cpu {
-            [*input_transforms, *input_by_tiles]
-        } else {
-            [0, 0]
-        };
-        assert_eq!(
-            [
-                count("winograd.wgsl::input_transform"),
-                count("winograd.wgsl::input_by_tile")
-            ],
-            expected,
-            "case {i}: chunks of tiles transformed"
-        );
-    }
+    check_counted(chunking(), &CHUNKED_CASES);
 }

@@ -1,7 +1,9 @@
-//! 3x3 stride-1 convolutions by Winograd's minimal filtering (winograd.wgsl): F(2x2, 3x3) for forward
-//! passes and input gradients, F(3x3, 2x2) for weight gradients, each as transforms around sixteen
-//! matrix products. conv2d uses them from MIN_CHANNELS input channels, in chunks of tiles whose
-//! transformed operands fit one binding.
+//! 3x3 stride-1 convolutions by Winograd's minimal filtering, in two variants: F(2x2, 3x3)
+//! (winograd.wgsl; F(3x3, 2x2) for weight gradients) and F(4x4, 3x3) (winograd4x4.wgsl; F(3x3,
+//! 4x4)), each as transforms around one matrix product per transformed position. The two shader
+//! files share one interface (winograd_common.wgsl), so this one file is the Rust side of both:
+//! conv2d uses them from MIN_CHANNELS input channels, each layer taking the variant with fewer
+//! multiplies in its products, in chunks of tiles whose transformed operands fit one binding.
 
 use super::VEC;
 use crate::error::Result;
@@ -11,8 +13,55 @@ use crate::ops::matmul::{ALayout, batched_products};
 use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
-/// Transformed values per tile and per kernel: the 4x4 of F(2x2, 3x3).
-const XI: usize = 16;
+/// One variant of the algorithm: its shader file (whose entry points are named as winograd.wgsl's),
+/// the side of its output tiles, and its transformed positions per tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Variant {
+    shader: Shader,
+    side: usize,
+    positions: usize,
+    /// Whether `output_transform` takes one invocation per (co, vec4 of tiles), not per (co, tile).
+    output_by_vec4: bool,
+}
+
+/// F(2x2, 3x3): 4x4 transformed values per 2x2 outputs.
+const F2X2: Variant = Variant {
+    shader: Shader::Winograd,
+    side: 2,
+    positions: 16,
+    output_by_vec4: false,
+};
+
+/// F(4x4, 3x3): 6x6 transformed values per 4x4 outputs, output transform by vec4s of tiles.
+const F4X4: Variant = Variant {
+    shader: Shader::Winograd4x4,
+    side: 4,
+    positions: 36,
+    output_by_vec4: true,
+};
+
+impl Variant {
+    /// Tiles of one output plane of `[oh, ow]`.
+    fn plane_tiles(self, [oh, ow]: [usize; 2]) -> usize {
+        oh.div_ceil(self.side) * ow.div_ceil(self.side)
+    }
+
+    /// The most tiles a chunk may hold when each tile takes `positions` * `widest` floats of one
+    /// operand: a multiple of VEC, zero if not even VEC fit one binding.
+    fn max_chunk_tiles(self, gpu: &Gpu, widest: usize) -> usize {
+        gpu.max_view_elems() / (self.positions * widest) / VEC * VEC
+    }
+}
+
+/// Of the variants `fits` accepts, the one whose products multiply least for `images` planes of
+/// `out_hw` outputs: F(4x4, 3x3) on large planes (36 per 16 outputs against 64), F(2x2, 3x3) on
+/// planes of at most 2 rows or columns, where F(4x4, 3x3)'s tiles are mostly padding, and on ties.
+fn cheaper(images: usize, out_hw: [usize; 2], fits: impl Fn(Variant) -> bool) -> Option<Variant> {
+    [F2X2, F4X4]
+        .into_iter()
+        .filter(|&v| fits(v))
+        .min_by_key(|v| v.positions * images * v.plane_tiles(out_hw))
+}
 /// Input channels below which the direct kernels win on lavapipe (PERFORMANCE.md 27): with 64
 /// (VGG16-bn's and FCN's conv1_2 and conv2_1) Winograd takes VGG16-bn's step at batch 32 from
 /// 2.36-2.38 s to 2.15-2.33 s, and FCN16s' at 512x512 from 38.7 s to 36.2 s; below 64 the products'
@@ -20,7 +69,7 @@ const XI: usize = 16;
 const MIN_CHANNELS: usize = 64;
 
 kernel_params! {
-    /// winograd.wgsl's launch parameters.
+    /// winograd.wgsl's and winograd4x4.wgsl's launch parameters (winograd_common.wgsl).
     struct Params {
         n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
         tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
@@ -30,8 +79,9 @@ kernel_params! {
 
 impl Params {
     /// The geometry of a 3x3 stride-1 convolution of x [n, c_in, h, w] into [n, c_out, oh, ow]
-    /// with `padding`: its 2x2 tiles and channels padded to vec4s.
+    /// with `padding`: the tiles of `variant` and channels padded to vec4s.
     fn new(
+        variant: Variant,
         [n, c_in, h, w]: [usize; 4],
         [c_out, oh, ow]: [usize; 3],
         padding: [usize; 2],
@@ -46,8 +96,8 @@ impl Params {
             ow: u32_of(ow),
             ph: u32_of(padding[0]),
             pw: u32_of(padding[1]),
-            tiles_h: u32_of(oh.div_ceil(2)),
-            tiles_w: u32_of(ow.div_ceil(2)),
+            tiles_h: u32_of(oh.div_ceil(variant.side)),
+            tiles_w: u32_of(ow.div_ceil(variant.side)),
             co_pad: u32_of(c_out.div_ceil(VEC) * VEC),
             ci_pad: u32_of(c_in.div_ceil(VEC) * VEC),
             chunks: 1,
@@ -57,7 +107,7 @@ impl Params {
 }
 
 slots! {
-    /// winograd.wgsl's storage bindings.
+    /// winograd.wgsl's and winograd4x4.wgsl's storage bindings.
     mod slot {
         X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, M: m = 6,
         DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9,
@@ -74,18 +124,13 @@ fn tile_chunks(tiles: usize, max: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The most tiles a chunk may hold when each tile takes XI * `widest` floats of one operand: a
-/// multiple of VEC, zero if not even VEC fit one binding.
-fn max_chunk_tiles(gpu: &Gpu, widest: usize) -> usize {
-    gpu.max_view_elems() / (XI * widest) / VEC * VEC
-}
-
 /// The convolution of x [N, Cin, H, W] with a 3x3 `weight` (stride 1, `padding`) into [N, Cout,
 /// out_hw], as conv2d's forward (`flip` false: weight [Cout, Cin, 3, 3]) or as the input gradient
-/// (`flip`: weight [Cin', Cout', 3, 3] = the forward's, flipped and transposed). Images are taken
-/// as many at a time as one binding holds, and their tiles in chunks whose transforms fit one
-/// binding. None with fewer than MIN_CHANNELS input channels, or when the transformed weight or
-/// one image would not fit one binding; the caller then takes the direct kernels.
+/// (`flip`: weight [Cin', Cout', 3, 3] = the forward's, flipped and transposed), by the cheaper
+/// variant whose transformed weight fits one binding. Images are taken as many at a time as one
+/// binding holds, and their tiles in chunks whose transforms fit one binding. None with fewer than
+/// MIN_CHANNELS input channels, or when no variant's transformed weight or one image would fit one
+/// binding; the caller then takes the direct kernels.
 pub(crate) fn conv3x3(
     gpu: &Gpu,
     x: &Tensor,
@@ -99,58 +144,52 @@ pub(crate) fn conv3x3(
     let [a, b, _, _] = nchw("conv2d", "weight", weight.shape())?;
     let c_out = if flip { b } else { a };
     let [oh, ow] = out_hw;
-    let plane_tiles = oh.div_ceil(2) * ow.div_ceil(2);
     let co_pad = c_out.div_ceil(VEC) * VEC;
     let ci_pad = c_in.div_ceil(VEC) * VEC;
     let cap = gpu.max_view_elems();
     // The forward's weight [c_out, c_in, 3, 3] transforms best into rows along c_in (U[xi, co,
     // ci]); the flipped one of an input gradient, [c_in', c_out', 3, 3], into k-major U[xi, ci,
     // co]. Either way the product is over c_in.
-    let (u_shape, a_layout, transform, transform_invocations) = if flip {
-        (
-            [XI, c_in, co_pad],
-            ALayout::KMajor(co_pad),
-            "weights_transform",
-            c_in * co_pad / VEC,
-        )
+    let (u_rows, a_layout, transform) = if flip {
+        ([c_in, co_pad], ALayout::KMajor(co_pad), "weights_transform")
     } else {
         (
-            [XI, c_out, ci_pad],
+            [c_out, ci_pad],
             ALayout::Rows(ci_pad),
             "weights_transform_rows",
-            c_out * ci_pad / VEC,
         )
     };
     let (per_x, per_y) = (c_in * h * w, c_out * oh * ow);
-    let max_tiles = max_chunk_tiles(gpu, c_in.max(c_out));
-    if c_in < MIN_CHANNELS
-        || n * plane_tiles == 0
-        || max_tiles == 0
-        || [per_x, per_y, u_shape.iter().product()]
-            .iter()
-            .any(|&s| s > cap)
-    {
+    if c_in < MIN_CHANNELS || n * oh * ow == 0 || per_x > cap || per_y > cap {
         return Ok(None);
     }
+    let Some(variant) = cheaper(n, out_hw, |v| {
+        v.positions * u_rows[0] * u_rows[1] <= cap && v.max_chunk_tiles(gpu, c_in.max(c_out)) > 0
+    }) else {
+        return Ok(None);
+    };
+    let xi = variant.positions;
+    let plane_tiles = variant.plane_tiles(out_hw);
+    let max_tiles = variant.max_chunk_tiles(gpu, c_in.max(c_out));
     let images = gpu.batch_chunks(n, &[("conv2d input", per_x), ("conv2d output", per_y)])?;
     let most_tiles = images.iter().map(|c| c.len()).max().unwrap_or(0) * plane_tiles;
     let t_most = most_tiles.min(max_tiles).next_multiple_of(VEC);
-    let shape = Params::new([n, c_in, h, w], [c_out, oh, ow], padding);
-    let u = Tensor::uninit(gpu, &u_shape, DType::F32);
-    let v = Tensor::uninit(gpu, &[XI, c_in, t_most], DType::F32);
-    let m = Tensor::uninit(gpu, &[XI, c_out, t_most], DType::F32);
+    let shape = Params::new(variant, [n, c_in, h, w], [c_out, oh, ow], padding);
+    let u = Tensor::uninit(gpu, &[xi, u_rows[0], u_rows[1]], DType::F32);
+    let v = Tensor::uninit(gpu, &[xi, c_in, t_most], DType::F32);
+    let m = Tensor::uninit(gpu, &[xi, c_out, t_most], DType::F32);
     let y = Tensor::uninit(gpu, &[n, c_out, oh, ow], DType::F32);
     let (wv, uv) = (
         gpu.whole(weight, "conv2d weight")?,
         gpu.whole(&u, "Winograd-transformed weight")?,
     );
     Launch::new(
-        Shader::Winograd,
+        variant.shader,
         transform,
         &shape,
         &[(slot::WEIGHT, &wv), (slot::OUT4, &uv)],
     )
-    .run(gpu, transform_invocations)?;
+    .run(gpu, u_rows[0] * u_rows[1] / VEC)?;
     let bv = bias.map(|b| gpu.whole(b, "conv2d bias")).transpose()?;
     for images in images {
         let xv = gpu.view(x, images.start * per_x, images.len() * per_x);
@@ -166,9 +205,9 @@ pub(crate) fn conv3x3(
                 t_pad: u32_of(t_pad),
                 ..shape
             };
-            let vv = gpu.view(&v, 0, XI * c_in * t_pad);
+            let vv = gpu.view(&v, 0, xi * c_in * t_pad);
             Launch::new(
-                Shader::Winograd,
+                variant.shader,
                 "input_transform",
                 &params,
                 &[(slot::X, &xv), (slot::OUT4, &vv)],
@@ -176,32 +215,37 @@ pub(crate) fn conv3x3(
             .run(gpu, c_in * t_pad / VEC)?;
             // Products over the padded tile count (the padding tiles' columns are zero), so rows
             // of M are whole vec4s.
-            let mv = gpu.view(&m, 0, XI * c_out * t_pad);
+            let mv = gpu.view(&m, 0, xi * c_out * t_pad);
             batched_products(
                 gpu,
-                (XI, [u_shape[1] * u_shape[2], c_in * t_pad, c_out * t_pad]),
+                (xi, [u_rows[0] * u_rows[1], c_in * t_pad, c_out * t_pad]),
                 [c_out, t_pad, c_in],
                 (&uv, a_layout),
                 (&vv, t_pad),
                 &mv,
                 None,
             )?;
+            let (m_slot, invocations) = if variant.output_by_vec4 {
+                (slot::M4, c_out * t_pad / VEC)
+            } else {
+                (slot::M, c_out * t_count)
+            };
             let (entry, buffers) = optional_input(
                 ["output_transform", "output_transform_bias"],
                 bv.as_ref().map(|b| (slot::BIAS, b)),
-                &[(slot::M, &mv), (slot::Y, &yv)],
+                &[(m_slot, &mv), (slot::Y, &yv)],
             );
-            Launch::new(Shader::Winograd, entry, &params, &buffers).run(gpu, c_out * t_count)?;
+            Launch::new(variant.shader, entry, &params, &buffers).run(gpu, invocations)?;
         }
     }
     Ok(Some(y))
 }
 
 /// dweight [Cout, Cin, 3, 3] of y = conv2d(x, weight) with stride 1 and `padding`, from x [N, Cin,
-/// H, W] and dy [N, Cout, OH, OW]. Images and tiles are chunked as in conv3x3, each chunk's
-/// products kept apart and summed by the output transform. None with fewer than MIN_CHANNELS input
-/// channels, or when one image, the transformed gradients of VEC tiles, or the chunks' products
-/// would not fit one binding.
+/// H, W] and dy [N, Cout, OH, OW], by the cheaper variant whose chunks' products fit one binding.
+/// Images and tiles are chunked as in conv3x3, each chunk's products kept apart and summed by the
+/// output transform. None with fewer than MIN_CHANNELS input channels, or when one image or every
+/// variant's products would not fit one binding.
 pub(crate) fn weight_grad3x3(
     gpu: &Gpu,
     x: &Tensor,
@@ -214,37 +258,50 @@ pub(crate) fn weight_grad3x3(
         // Mismatched shapes: the direct kernel's checks name them.
         return Ok(None);
     }
-    let plane_tiles = oh.div_ceil(2) * ow.div_ceil(2);
     let ci_pad = c_in.div_ceil(VEC) * VEC;
     let co_pad = c_out.div_ceil(VEC) * VEC;
     let cap = gpu.max_view_elems();
-    let (per_x, per_dy, per_m) = (c_in * h * w, c_out * oh * ow, XI * c_out * ci_pad);
-    let max_tiles = max_chunk_tiles(gpu, ci_pad.max(co_pad));
-    if c_in < MIN_CHANNELS || n * plane_tiles == 0 || max_tiles == 0 || per_x > cap || per_dy > cap
-    {
+    let (per_x, per_dy) = (c_in * h * w, c_out * oh * ow);
+    if c_in < MIN_CHANNELS || n * oh * ow == 0 || per_x > cap || per_dy > cap {
         return Ok(None);
     }
     let images = gpu.batch_chunks(
         n,
         &[("conv2d input", per_x), ("conv2d output gradient", per_dy)],
     )?;
-    let chunks: Vec<_> = images
-        .into_iter()
-        .flat_map(|images| {
-            tile_chunks(images.len() * plane_tiles, max_tiles)
-                .into_iter()
-                .map(move |tiles| (images.clone(), tiles))
-        })
-        .collect();
-    if chunks.len() * per_m > cap {
+    // Each chunk of tiles: its images and (first tile, tiles).
+    let chunks_of = |variant: Variant| -> Vec<_> {
+        let (plane_tiles, max_tiles) = (
+            variant.plane_tiles([oh, ow]),
+            variant.max_chunk_tiles(gpu, ci_pad.max(co_pad)),
+        );
+        if max_tiles == 0 {
+            return Vec::new();
+        }
+        images
+            .iter()
+            .flat_map(|images| {
+                tile_chunks(images.len() * plane_tiles, max_tiles)
+                    .into_iter()
+                    .map(move |tiles| (images.clone(), tiles))
+            })
+            .collect()
+    };
+    let fits = |v: Variant| {
+        let chunks = chunks_of(v).len();
+        chunks > 0 && chunks * v.positions * c_out * ci_pad <= cap
+    };
+    let Some(variant) = cheaper(n, [oh, ow], fits) else {
         return Ok(None);
-    }
+    };
+    let (xi, chunks) = (variant.positions, chunks_of(variant));
+    let per_m = xi * c_out * ci_pad;
     let t_most = chunks.iter().map(|(_, (_, t))| *t).max().unwrap_or(0);
-    let v = Tensor::uninit(gpu, &[XI, t_most, ci_pad], DType::F32);
-    let g = Tensor::uninit(gpu, &[XI, t_most, co_pad], DType::F32);
-    let m = Tensor::uninit(gpu, &[chunks.len(), XI, c_out, ci_pad], DType::F32);
+    let v = Tensor::uninit(gpu, &[xi, t_most, ci_pad], DType::F32);
+    let g = Tensor::uninit(gpu, &[xi, t_most, co_pad], DType::F32);
+    let m = Tensor::uninit(gpu, &[chunks.len(), xi, c_out, ci_pad], DType::F32);
     let dw = Tensor::uninit(gpu, &[c_out, c_in, 3, 3], DType::F32);
-    let shape = Params::new([n, c_in, h, w], [c_out, oh, ow], padding);
+    let shape = Params::new(variant, [n, c_in, h, w], [c_out, oh, ow], padding);
     for (k, (images, (t0, t_count))) in chunks.iter().enumerate() {
         let xv = gpu.view(x, images.start * per_x, images.len() * per_x);
         let dv = gpu.view(dy, images.start * per_dy, images.len() * per_dy);
@@ -256,17 +313,17 @@ pub(crate) fn weight_grad3x3(
             t_count: u32_of(*t_count),
             ..shape
         };
-        let vv = gpu.view(&v, 0, XI * t_count * ci_pad);
+        let vv = gpu.view(&v, 0, xi * t_count * ci_pad);
         Launch::new(
-            Shader::Winograd,
+            variant.shader,
             "input_by_tile",
             &params,
             &[(slot::X, &xv), (slot::OUT4, &vv)],
         )
         .run(gpu, t_count * ci_pad / VEC)?;
-        let gv = gpu.view(&g, 0, XI * t_count * co_pad);
+        let gv = gpu.view(&g, 0, xi * t_count * co_pad);
         Launch::new(
-            Shader::Winograd,
+            variant.shader,
             "grad_transform",
             &params,
             &[(slot::DY, &dv), (slot::OUT4, &gv)],
@@ -276,7 +333,7 @@ pub(crate) fn weight_grad3x3(
         let mv = gpu.view(&m, k * per_m, per_m);
         batched_products(
             gpu,
-            (XI, [t_count * co_pad, t_count * ci_pad, c_out * ci_pad]),
+            (xi, [t_count * co_pad, t_count * ci_pad, c_out * ci_pad]),
             [c_out, ci_pad, *t_count],
             (&gv, ALayout::KMajor(co_pad)),
             (&vv, ci_pad),
@@ -296,7 +353,7 @@ pub(crate) fn weight_grad3x3(
         gpu.whole(&dw, "conv2d weight gradient")?,
     );
     Launch::new(
-        Shader::Winograd,
+        variant.shader,
         entry,
         &Params {
             chunks: u32_of(chunks.len()),

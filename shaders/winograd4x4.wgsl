@@ -1,0 +1,403 @@
+// 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, 2016): each
+// 4x4 output tile costs 36 multiplies per (input, output) channel pair where F(2x2, 3x3)
+// (winograd.wgsl) spends 64 and a direct convolution 144, and its transformed input is 2.25 floats
+// per input pixel, not 4. Tiles, chunks, layouts and products are winograd.wgsl's (see its header),
+// with 36 transformed positions xi = 6r + c instead of 16 and tiles of 4x4 outputs from 6x6 inputs:
+//   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
+//                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient; zero for co >= c_out.
+//                      One invocation per (ci, vec4 of co); grid = ceil(c_in * co_pad/4 / WG).
+//   weights_transform_rows: U[xi, co, ci] = (G g G^T)[xi] with g = weight[co, ci], rows padded to
+//                      ci_pad with zeros. One invocation per (co, vec4 of ci); grid =
+//                      ceil(c_out * ci_pad/4 / WG).
+//   input_transform:   V[xi, ci, t] = (B^T d B)[xi] with d the 6x6 input patch of the chunk's tile t
+//                      (rows 4ty - ph .., columns 4tx - pw .., zero outside x); zero for t >= T.
+//                      One invocation per (ci, four tiles); grid = ceil(c_in * t_pad/4 / WG).
+//   output_transform:  y[n, co, 4ty + i, 4tx + j] = (A^T m A)[i, j] + 0.0, m[xi] = M[xi, co, t],
+//                      for the pixels inside the output. One invocation per (co, four tiles),
+//                      reading M as vec4s (`m4`); grid = ceil(c_out * t_pad/4 / WG).
+//   output_transform_bias: the same with + bias[co] for + 0.0 (only this entry binds `bias`).
+// The weight gradient is F(3x3, 4x4), by the transposition principle: per tile, the 3x3
+// correlation of the 6x6 input patch d with the 4x4 output gradient g is G^T ((A g A^T) . (B^T d
+// B)) G, so with V and DY tile-major a matrix product per xi sums over the chunk's tiles:
+// M[xi] [c_out, ci_pad] = DY[xi]^T V[xi].
+//   input_by_tile:     V[xi, t, ci] = (B^T d B)[xi], channels padded to ci_pad. One invocation per
+//                      (tile, vec4 of ci); grid = ceil(t_count * ci_pad/4 / WG).
+//   grad_transform:    DY[xi, t, co] = (A g A^T)[xi] with g the 4x4 output gradient of tile t (zero
+//                      outside the output), channels padded to co_pad. One invocation per (tile,
+//                      vec4 of co); grid = ceil(t_count * co_pad/4 / WG).
+//   weight_grad_output(_vec4) (winograd_common.wgsl): dweight[co, ci, ky, kx] = (G^T m G)[ky, kx],
+//                      m[xi] = the sum over the chunks of tiles of M[chunk, xi, co, ci]
+//                      (weight_grad_taps).
+// With the points 0, 1, -1, 2, -2 and infinity:
+// B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+// G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+// A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+// Every value below is a vec4 of four tiles or four channels, so each transform is written once
+// and its stores are vec4s. A 6x6 matrix is a struct of six rows, each a struct of six values, and
+// a 2-D transform is the 1-D one on each row, a transposition, the 1-D one on each row again: every
+// element has a name, never an index, because lavapipe keeps in registers only what loops that
+// unroll index, and loops of 36 do not unroll (a first version indexed arrays in such loops and
+// ran its transforms at a twentieth of this speed).
+
+struct Three { a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, }
+struct Four { a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>, }
+struct Six { a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>, a4: vec4<f32>, a5: vec4<f32>, }
+// Matrices by rows: SixBySix has six rows of Six, and so on.
+struct SixBySix { r0: Six, r1: Six, r2: Six, r3: Six, r4: Six, r5: Six, }
+struct ThreeBySix { r0: Six, r1: Six, r2: Six, }
+struct SixByThree { r0: Three, r1: Three, r2: Three, r3: Three, r4: Three, r5: Three, }
+struct FourBySix { r0: Six, r1: Six, r2: Six, r3: Six, }
+struct SixByFour { r0: Four, r1: Four, r2: Four, r3: Four, r4: Four, r5: Four, }
+
+fn transpose_6x6(m: SixBySix) -> SixBySix {
+    return SixBySix(
+        Six(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0, m.r4.a0, m.r5.a0),
+        Six(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1, m.r4.a1, m.r5.a1),
+        Six(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2, m.r4.a2, m.r5.a2),
+        Six(m.r0.a3, m.r1.a3, m.r2.a3, m.r3.a3, m.r4.a3, m.r5.a3),
+        Six(m.r0.a4, m.r1.a4, m.r2.a4, m.r3.a4, m.r4.a4, m.r5.a4),
+        Six(m.r0.a5, m.r1.a5, m.r2.a5, m.r3.a5, m.r4.a5, m.r5.a5));
+}
+
+fn transpose_3x6(m: ThreeBySix) -> SixByThree {
+    return SixByThree(
+        Three(m.r0.a0, m.r1.a0, m.r2.a0), Three(m.r0.a1, m.r1.a1, m.r2.a1),
+        Three(m.r0.a2, m.r1.a2, m.r2.a2), Three(m.r0.a3, m.r1.a3, m.r2.a3),
+        Three(m.r0.a4, m.r1.a4, m.r2.a4), Three(m.r0.a5, m.r1.a5, m.r2.a5));
+}
+
+fn transpose_6x3(m: SixByThree) -> ThreeBySix {
+    return ThreeBySix(
+        Six(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0, m.r4.a0, m.r5.a0),
+        Six(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1, m.r4.a1, m.r5.a1),
+        Six(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2, m.r4.a2, m.r5.a2));
+}
+
+fn transpose_4x6(m: FourBySix) -> SixByFour {
+    return SixByFour(
+        Four(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0), Four(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1),
+        Four(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2), Four(m.r0.a3, m.r1.a3, m.r2.a3, m.r3.a3),
+        Four(m.r0.a4, m.r1.a4, m.r2.a4, m.r3.a4), Four(m.r0.a5, m.r1.a5, m.r2.a5, m.r3.a5));
+}
+
+fn transpose_6x4(m: SixByFour) -> FourBySix {
+    return FourBySix(
+        Six(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0, m.r4.a0, m.r5.a0),
+        Six(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1, m.r4.a1, m.r5.a1),
+        Six(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2, m.r4.a2, m.r5.a2),
+        Six(m.r0.a3, m.r1.a3, m.r2.a3, m.r3.a3, m.r4.a3, m.r5.a3));
+}
+
+// B^T a of six values.
+fn bt(a: Six) -> Six {
+    return Six(
+        4.0 * a.a0 - 5.0 * a.a2 + a.a4,
+        a.a3 + a.a4 - 4.0 * (a.a1 + a.a2),
+        4.0 * (a.a1 - a.a2) - a.a3 + a.a4,
+        2.0 * (a.a3 - a.a1) - a.a2 + a.a4,
+        2.0 * (a.a1 - a.a3) - a.a2 + a.a4,
+        4.0 * a.a1 - 5.0 * a.a3 + a.a5);
+}
+
+fn bt_rows(m: SixBySix) -> SixBySix {
+    return SixBySix(bt(m.r0), bt(m.r1), bt(m.r2), bt(m.r3), bt(m.r4), bt(m.r5));
+}
+
+// B^T d B of a 6x6 patch d: (B^T (d B)^T)^T, each B^T on rows.
+fn transform_input(d: SixBySix) -> SixBySix {
+    return transpose_6x6(bt_rows(transpose_6x6(bt_rows(d))));
+}
+
+// G a of three kernel taps.
+fn g6(a: Three) -> Six {
+    return Six(
+        0.25 * a.a0,
+        -(a.a0 + a.a1 + a.a2) / 6.0,
+        (a.a1 - a.a0 - a.a2) / 6.0,
+        a.a0 / 24.0 + a.a1 / 12.0 + a.a2 / 6.0,
+        a.a0 / 24.0 - a.a1 / 12.0 + a.a2 / 6.0,
+        a.a2);
+}
+
+// G g G^T of a 3x3 kernel g (taps 3 ky + kx): G (g G^T), each G on rows of the transpose.
+fn transform_kernel(g: array<vec4<f32>, 9>) -> SixBySix {
+    let p = ThreeBySix(g6(Three(g[0], g[1], g[2])), g6(Three(g[3], g[4], g[5])),
+                       g6(Three(g[6], g[7], g[8])));
+    let q = transpose_3x6(p);
+    return transpose_6x6(SixBySix(g6(q.r0), g6(q.r1), g6(q.r2), g6(q.r3), g6(q.r4), g6(q.r5)));
+}
+
+// Stores row i of a lane's transforms: position xi = 6i + c in slice xi of out4.
+fn store_row(at: Lane, i: u32, row: Six) {
+    let slice = at.rows * at.vec4s;
+    let base = at.row * at.vec4s + at.c0 / 4u + 6u * i * slice;
+    out4[base] = row.a0;
+    out4[base + slice] = row.a1;
+    out4[base + 2u * slice] = row.a2;
+    out4[base + 3u * slice] = row.a3;
+    out4[base + 4u * slice] = row.a4;
+    out4[base + 5u * slice] = row.a5;
+}
+
+// Stores the 36 transformed vec4s of a lane: out4 holds 36 slices [rows, padded], one per xi.
+fn store_transforms(at: Lane, v: SixBySix) {
+    store_row(at, 0u, v.r0);
+    store_row(at, 1u, v.r1);
+    store_row(at, 2u, v.r2);
+    store_row(at, 3u, v.r3);
+    store_row(at, 4u, v.r4);
+    store_row(at, 5u, v.r5);
+}
+
+// Tap k (3 ky + kx) of the flipped transposed kernels of output channels co0 .. co0 + 3 and input
+// channel ci.
+fn flipped_taps(co0: u32, ci: u32, k: u32) -> vec4<f32> {
+    let ky = k / 3u;
+    let kx = k % 3u;
+    return vec4<f32>(tap(co0, ci, ky, kx), tap(co0 + 1u, ci, ky, kx), tap(co0 + 2u, ci, ky, kx),
+                     tap(co0 + 3u, ci, ky, kx));
+}
+
+@compute @workgroup_size(WG)
+fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.c_in, params.co_pad);
+    if (!at.valid) { return; }
+    // Taps of output channels c0 .. c0 + 3, one per component.
+    let c = at.c0;
+    let ci = at.row;
+    store_transforms(at, transform_kernel(array<vec4<f32>, 9>(
+        flipped_taps(c, ci, 0u), flipped_taps(c, ci, 1u), flipped_taps(c, ci, 2u),
+        flipped_taps(c, ci, 3u), flipped_taps(c, ci, 4u), flipped_taps(c, ci, 5u),
+        flipped_taps(c, ci, 6u), flipped_taps(c, ci, 7u), flipped_taps(c, ci, 8u))));
+}
+
+@compute @workgroup_size(WG)
+fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.c_out, params.ci_pad);
+    if (!at.valid) { return; }
+    // Taps of input channels c0 .. c0 + 3 of output channel `row`, one per component.
+    let co = at.row;
+    let c = at.c0;
+    store_transforms(at, transform_kernel(array<vec4<f32>, 9>(
+        taps4(co, c, 0u), taps4(co, c, 1u), taps4(co, c, 2u), taps4(co, c, 3u), taps4(co, c, 4u),
+        taps4(co, c, 5u), taps4(co, c, 6u), taps4(co, c, 7u), taps4(co, c, 8u))));
+}
+
+// Four 6x6 input patches, one per component: planes (of x) and top-left corners. A patch with
+// its corner far above the input reads as zeros.
+struct Patches {
+    plane: vec4<u32>,
+    iy: vec4<i32>,
+    ix: vec4<i32>,
+}
+
+// Row r, column c of the four patches.
+fn patch_at(p: Patches, r: i32, c: i32) -> vec4<f32> {
+    return vec4<f32>(input_at(p.plane.x, p.iy.x + r, p.ix.x + c), input_at(p.plane.y, p.iy.y + r, p.ix.y + c),
+                     input_at(p.plane.z, p.iy.z + r, p.ix.z + c), input_at(p.plane.w, p.iy.w + r, p.ix.w + c));
+}
+
+fn patch_row(p: Patches, r: i32) -> Six {
+    return Six(patch_at(p, r, 0), patch_at(p, r, 1), patch_at(p, r, 2), patch_at(p, r, 3),
+               patch_at(p, r, 4), patch_at(p, r, 5));
+}
+
+fn transformed_patches(p: Patches) -> SixBySix {
+    return transform_input(SixBySix(patch_row(p, 0), patch_row(p, 1), patch_row(p, 2), patch_row(p, 3),
+                                    patch_row(p, 4), patch_row(p, 5)));
+}
+
+// Far enough above any input that a patch starting there is all padding.
+const OUTSIDE: i32 = -16;
+
+@compute @workgroup_size(WG)
+fn input_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.c_in, params.t_pad);
+    if (!at.valid) { return; }
+    // The chunk's tiles c0 .. c0 + 3 of input channel `row`; zero past the chunk's last tile.
+    var p = Patches(vec4<u32>(0u), vec4<i32>(OUTSIDE), vec4<i32>(0));
+    for (var j = 0u; j < 4u; j++) {
+        if (at.c0 + j < params.t_count) {
+            let o = tile_origin(params.t0 + at.c0 + j, 4u);
+            p.plane[j] = o.n * params.c_in + at.row;
+            p.iy[j] = i32(o.oy) - i32(params.ph);
+            p.ix[j] = i32(o.ox) - i32(params.pw);
+        }
+    }
+    store_transforms(at, transformed_patches(p));
+}
+
+// A^T a of six values.
+fn at4(a: Six) -> Four {
+    let p = a.a1 + a.a2;
+    let q = a.a1 - a.a2;
+    let s = a.a3 + a.a4;
+    let d = a.a3 - a.a4;
+    return Four(a.a0 + p + s, q + 2.0 * d, p + 4.0 * s, q + 8.0 * d + a.a5);
+}
+
+// Row r (positions 6r ..) of M [36, c_out, t_pad] read as vec4s at `at`, slices slice4 apart.
+fn m_row(at: u32, slice4: u32, r: u32) -> Six {
+    let k = at + 6u * r * slice4;
+    return Six(m4[k], m4[k + slice4], m4[k + 2u * slice4], m4[k + 3u * slice4], m4[k + 4u * slice4],
+               m4[k + 5u * slice4]);
+}
+
+// Column c of tile j's output rows, plus b, inside the output.
+fn store_output_column(o: TileOrigin, base: u32, c: u32, col: Four, j: u32, b: f32) {
+    let ox = o.ox + c;
+    if (ox >= params.ow) { return; }
+    let at = base + o.oy * params.ow + ox;
+    y[at] = col.a0[j] + b;
+    if (o.oy + 1u < params.oh) { y[at + params.ow] = col.a1[j] + b; }
+    if (o.oy + 2u < params.oh) { y[at + 2u * params.ow] = col.a2[j] + b; }
+    if (o.oy + 3u < params.oh) { y[at + 3u * params.ow] = col.a3[j] + b; }
+}
+
+// The output tiles of invocation i of output_transform, each pixel plus b.
+fn store_output_tiles(i: u32, b: f32) {
+    let t_vec4s = params.t_pad / 4u;
+    let co = i / t_vec4s;
+    let t4 = i % t_vec4s;
+    // Tiles 4 t4 .. 4 t4 + 3 of output channel co; A^T m A = (A^T (m A)^T)^T, whose transpose
+    // (columns of the output tiles) is what the stores want.
+    let at = co * t_vec4s + t4;
+    let slice4 = params.c_out * t_vec4s;
+    let q = transpose_6x4(SixByFour(at4(m_row(at, slice4, 0u)), at4(m_row(at, slice4, 1u)),
+                                     at4(m_row(at, slice4, 2u)), at4(m_row(at, slice4, 3u)),
+                                     at4(m_row(at, slice4, 4u)), at4(m_row(at, slice4, 5u))));
+    let c0 = at4(q.r0);
+    let c1 = at4(q.r1);
+    let c2 = at4(q.r2);
+    let c3 = at4(q.r3);
+    for (var j = 0u; j < 4u; j++) {
+        let t_local = 4u * t4 + j;
+        if (t_local < params.t_count) {
+            let o = tile_origin(params.t0 + t_local, 4u);
+            let base = params.y_off + (o.n * params.c_out + co) * params.oh * params.ow;
+            store_output_column(o, base, 0u, c0, j, b);
+            store_output_column(o, base, 1u, c1, j, b);
+            store_output_column(o, base, 2u, c2, j, b);
+            store_output_column(o, base, 3u, c3, j, b);
+        }
+    }
+}
+
+// output_transform's invocations: one per (co, vec4 of tiles).
+fn output_invocations() -> u32 {
+    return params.c_out * (params.t_pad / 4u);
+}
+
+@compute @workgroup_size(WG)
+fn output_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= output_invocations()) { return; }
+    store_output_tiles(i, 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn output_transform_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    if (i >= output_invocations()) { return; }
+    store_output_tiles(i, bias[i / (params.t_pad / 4u)]);
+}
+
+@compute @workgroup_size(WG)
+fn input_by_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.t_count, params.ci_pad);
+    if (!at.valid) { return; }
+    // Channels c0 .. c0 + 3 of the chunk's tile `row`; channels past c_in repeat the last one (the
+    // products' columns for them are never stored).
+    let o = tile_origin(params.t0 + at.row, 4u);
+    let first = o.n * params.c_in;
+    let last = params.c_in - 1u;
+    let p = Patches(
+        vec4<u32>(first + min(at.c0, last), first + min(at.c0 + 1u, last), first + min(at.c0 + 2u, last),
+                  first + min(at.c0 + 3u, last)),
+        vec4<i32>(i32(o.oy) - i32(params.ph)),
+        vec4<i32>(i32(o.ox) - i32(params.pw)));
+    store_transforms(at, transformed_patches(p));
+}
+
+// A a of four output-gradient values.
+fn a6(a: Four) -> Six {
+    let p = a.a0 + a.a2;
+    let q = a.a1 + a.a3;
+    let s = a.a0 + 4.0 * a.a2;
+    let d = 2.0 * a.a1 + 8.0 * a.a3;
+    return Six(a.a0, p + q, p - q, s + d, s - d, a.a3);
+}
+
+// Row r of the 4x4 output gradients at o, of the planes of `co` (one per component).
+fn grad_row(o: TileOrigin, co: vec4<u32>, r: u32) -> Four {
+    let oy = o.oy + r;
+    return Four(
+        vec4<f32>(grad_at(co.x, oy, o.ox), grad_at(co.y, oy, o.ox), grad_at(co.z, oy, o.ox), grad_at(co.w, oy, o.ox)),
+        vec4<f32>(grad_at(co.x, oy, o.ox + 1u), grad_at(co.y, oy, o.ox + 1u), grad_at(co.z, oy, o.ox + 1u),
+                  grad_at(co.w, oy, o.ox + 1u)),
+        vec4<f32>(grad_at(co.x, oy, o.ox + 2u), grad_at(co.y, oy, o.ox + 2u), grad_at(co.z, oy, o.ox + 2u),
+                  grad_at(co.w, oy, o.ox + 2u)),
+        vec4<f32>(grad_at(co.x, oy, o.ox + 3u), grad_at(co.y, oy, o.ox + 3u), grad_at(co.z, oy, o.ox + 3u),
+                  grad_at(co.w, oy, o.ox + 3u)));
+}
+
+@compute @workgroup_size(WG)
+fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.t_count, params.co_pad);
+    if (!at.valid) { return; }
+    // Channels c0 .. c0 + 3 of the chunk's tile `row`; channels past c_out repeat the last one
+    // (the products' rows for them are never stored).
+    let o = tile_origin(params.t0 + at.row, 4u);
+    let first = o.n * params.c_out;
+    let last = params.c_out - 1u;
+    let planes = vec4<u32>(first + min(at.c0, last), first + min(at.c0 + 1u, last),
+                           first + min(at.c0 + 2u, last), first + min(at.c0 + 3u, last));
+    // A g A^T = A (g A^T): the rows of g A^T, then A on its columns (the rows of its transpose),
+    // then transposed back.
+    let e = transpose_4x6(FourBySix(a6(grad_row(o, planes, 0u)), a6(grad_row(o, planes, 1u)),
+                                    a6(grad_row(o, planes, 2u)), a6(grad_row(o, planes, 3u))));
+    store_transforms(at, transpose_6x6(SixBySix(a6(e.r0), a6(e.r1), a6(e.r2), a6(e.r3), a6(e.r4), a6(e.r5))));
+}
+
+// G^T a of six values.
+fn gt3(a: Six) -> Three {
+    let p = a.a1 + a.a2;
+    let q = a.a2 - a.a1;
+    let s = a.a3 + a.a4;
+    let d = a.a3 - a.a4;
+    return Three(0.25 * a.a0 - p / 6.0 + s / 24.0, q / 6.0 + d / 12.0, (s - p) / 6.0 + a.a5);
+}
+
+fn add_six(a: Six, b: Six) -> Six {
+    return Six(a.a0 + b.a0, a.a1 + b.a1, a.a2 + b.a2, a.a3 + b.a3, a.a4 + b.a4, a.a5 + b.a5);
+}
+
+fn weight_grad_taps(i: u32) -> GradTaps {
+    let ci_vec4s = params.ci_pad / 4u;
+    let co = i / ci_vec4s;
+    let ci0 = (i % ci_vec4s) * 4u;
+    // M is [chunks, 36, c_out, ci_pad]; q = the sum over chunks of M[_, xi, co, ci0 .. ci0 + 4],
+    // one input channel per component.
+    let slice4 = params.c_out * ci_vec4s;
+    let zero = Six(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var q = SixBySix(zero, zero, zero, zero, zero, zero);
+    for (var k = 0u; k < params.chunks; k++) {
+        let at = (k * 36u) * slice4 + co * ci_vec4s + ci0 / 4u;
+        q = SixBySix(add_six(q.r0, m_row(at, slice4, 0u)), add_six(q.r1, m_row(at, slice4, 1u)),
+                     add_six(q.r2, m_row(at, slice4, 2u)), add_six(q.r3, m_row(at, slice4, 3u)),
+                     add_six(q.r4, m_row(at, slice4, 4u)), add_six(q.r5, m_row(at, slice4, 5u)));
+    }
+    // G^T q G = (G^T (q G)^T)^T: rows of q G first; t holds the columns of the taps.
+    let e = transpose_6x3(SixByThree(gt3(q.r0), gt3(q.r1), gt3(q.r2), gt3(q.r3), gt3(q.r4), gt3(q.r5)));
+    let t0 = gt3(e.r0);
+    let t1 = gt3(e.r1);
+    let t2 = gt3(e.r2);
+    return GradTaps(co, ci0, array<vec4<f32>, 9>(t0.a0, t1.a0, t2.a0, t0.a1, t1.a1, t2.a1, t0.a2, t1.a2, t2.a2));
+}
