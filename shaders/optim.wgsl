@@ -1,8 +1,11 @@
 // Optimiser updates, in place. All four tensors of a chunk start at the same element, so they
-// share one shift `off`; when it is a multiple of 4 (vec4_ok), invocation i < len / 4 updates
-// elements 4i .. 4i + 3 as vec4s and the next len % 4 invocations one element each, else one
-// invocation per element; grid = ceil(invocations / WG), folded. The same per-lane arithmetic
-// serves both, so results do not depend on the path.
+// share one shift `off`; when it is a multiple of 4 (vec4_ok), the len / 4 vec4s are updated
+// VEC4S per invocation, invocation i < stride = ceil(len / 4 / VEC4S) taking vec4s i, i + stride,
+// .. (so neighbouring lanes touch neighbouring vec4s), and the next len % 4 invocations one
+// element each; else one invocation per element. Grid = ceil(invocations / WG), folded. The same
+// per-lane arithmetic serves both, so results do not depend on the path. Four vec4s per
+// invocation instead of one take lavapipe's SGD from 38 to 30 ms on 16 M parameters
+// (PERFORMANCE.md 29).
 //   sgd:  PyTorch's SGD (dampening 0, no Nesterov): d = g + weight_decay * w; with momentum,
 //         v = d on the first step and v = momentum * v + d after, and d = v; then w -= lr * d.
 //   adam: PyTorch's Adam (L2 weight decay added to the gradient, not AdamW):
@@ -10,6 +13,7 @@
 //         w -= (lr / bias1) * m / (sqrt(v) / sqrt(bias2) + eps), bias_i = 1 - beta_i^step.
 
 override WG: u32 = 64;
+const VEC4S: u32 = 4u;
 
 struct SgdParams {
     len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,
@@ -32,10 +36,12 @@ struct AdamParams {
 @group(0) @binding(7) var<storage, read_write> moment1_4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> moment2_4: array<vec4<f32>>;
 
-// An invocation's work: the index i of its values in the bound arrays (off included), of a vec4
-// (is_vec4) or of one element; valid is false past the tensor's end.
+// An invocation's work: with is_vec4, the vec4s first, first + stride, .. below end (indices in
+// the bound arrays, off included); else the element `first`, if valid (not past the tensor's end).
 struct Slot {
-    i: u32,
+    first: u32,
+    stride: u32,
+    end: u32,
     is_vec4: bool,
     valid: bool,
 }
@@ -43,11 +49,12 @@ struct Slot {
 fn slot(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, len: u32, off: u32, vec4_ok: u32) -> Slot {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
     let vec4s = select(0u, len / 4u, vec4_ok == 1u);
-    if (i < vec4s) {
-        return Slot(off / 4u + i, true, true);
+    let stride = (vec4s + VEC4S - 1u) / VEC4S;
+    if (i < stride) {
+        return Slot(off / 4u + i, stride, off / 4u + vec4s, true, true);
     }
-    let element = 3u * vec4s + i;
-    return Slot(off + element, false, element < len);
+    let element = 4u * vec4s + i - stride;
+    return Slot(off + element, 0u, 0u, false, element < len);
 }
 
 struct Moments {
@@ -76,19 +83,25 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
        @builtin(local_invocation_id) lid: vec3<u32>) {
     let at = slot(wid, nwg, lid, sgd_params.len, sgd_params.off, sgd_params.vec4_ok);
     if (at.is_vec4) {
-        let r = sgd_update(weight4[at.i], grad4[at.i], moment1_4[at.i]);
-        if (sgd_params.momentum != 0.0) {
-            moment1_4[at.i] = r.m;
+        for (var k = 0u; k < VEC4S; k++) {
+            let i = at.first + k * at.stride;
+            if (i < at.end) {
+                let r = sgd_update(weight4[i], grad4[i], moment1_4[i]);
+                if (sgd_params.momentum != 0.0) {
+                    moment1_4[i] = r.m;
+                }
+                weight4[i] = r.weight;
+            }
         }
-        weight4[at.i] = r.weight;
         return;
     }
     if (!at.valid) { return; }
-    let r = sgd_update(vec4<f32>(weight[at.i]), vec4<f32>(grad[at.i]), vec4<f32>(moment1[at.i]));
+    let i = at.first;
+    let r = sgd_update(vec4<f32>(weight[i]), vec4<f32>(grad[i]), vec4<f32>(moment1[i]));
     if (sgd_params.momentum != 0.0) {
-        moment1[at.i] = r.m.x;
+        moment1[i] = r.m.x;
     }
-    weight[at.i] = r.weight.x;
+    weight[i] = r.weight.x;
 }
 
 // Adam on four lanes.
@@ -105,16 +118,22 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_id) lid: vec3<u32>) {
     let at = slot(wid, nwg, lid, adam_params.len, adam_params.off, adam_params.vec4_ok);
     if (at.is_vec4) {
-        let r = adam_update(weight4[at.i], grad4[at.i], moment1_4[at.i], moment2_4[at.i]);
-        moment1_4[at.i] = r.m;
-        moment2_4[at.i] = r.v;
-        weight4[at.i] = r.weight;
+        for (var k = 0u; k < VEC4S; k++) {
+            let i = at.first + k * at.stride;
+            if (i < at.end) {
+                let r = adam_update(weight4[i], grad4[i], moment1_4[i], moment2_4[i]);
+                moment1_4[i] = r.m;
+                moment2_4[i] = r.v;
+                weight4[i] = r.weight;
+            }
+        }
         return;
     }
     if (!at.valid) { return; }
-    let r = adam_update(vec4<f32>(weight[at.i]), vec4<f32>(grad[at.i]), vec4<f32>(moment1[at.i]),
-                        vec4<f32>(moment2[at.i]));
-    moment1[at.i] = r.m.x;
-    moment2[at.i] = r.v.x;
-    weight[at.i] = r.weight.x;
+    let i = at.first;
+    let r = adam_update(vec4<f32>(weight[i]), vec4<f32>(grad[i]), vec4<f32>(moment1[i]),
+                        vec4<f32>(moment2[i]));
+    moment1[i] = r.m.x;
+    moment2[i] = r.v.x;
+    weight[i] = r.weight.x;
 }

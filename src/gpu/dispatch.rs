@@ -44,6 +44,9 @@ pub(crate) struct Launch<'a> {
     constants: &'a [(&'static str, f64)],
     /// Floating-point operations, for the profiler's GFLOP/s (0 where not counted).
     flops: f64,
+    /// Bytes read plus bytes written, for the profiler's GB/s, where the bindings' sizes misstate
+    /// them; None: the bindings' sizes.
+    bytes: Option<f64>,
     /// What the launch computes where the entry point alone does not say (its override
     /// constants choose), for the profiler's table and error messages.
     variant: Option<&'static str>,
@@ -64,6 +67,7 @@ impl<'a> Launch<'a> {
             buffers,
             constants: &[],
             flops: 0.0,
+            bytes: None,
             variant: None,
         }
     }
@@ -85,6 +89,15 @@ impl<'a> Launch<'a> {
     /// Tells the profiler how many floating-point operations the kernel performs.
     pub(crate) fn flops(self, flops: f64) -> Launch<'a> {
         Launch { flops, ..self }
+    }
+
+    /// Tells the profiler how many bytes the kernel reads plus writes, where its bindings' sizes
+    /// misstate them (a buffer both read and written, or bound twice under two types).
+    pub(crate) fn bytes(self, bytes: f64) -> Launch<'a> {
+        Launch {
+            bytes: Some(bytes),
+            ..self
+        }
     }
 
     /// Records `invocations` invocations (one-dimensional kernels; the device's workgroup size
@@ -246,22 +259,23 @@ impl Gpu {
             Some(v) => format!("{}::{} ({v})", l.shader.file_name(), l.entry),
             None => format!("{}::{}", l.shader.file_name(), l.entry),
         };
-        let bytes: u64 = l
-            .buffers
-            .iter()
-            .map(|(_, v)| v.binding.size.map_or(0, |s| s.get()))
-            .sum();
+        let bytes = l.bytes.unwrap_or_else(|| {
+            l.buffers
+                .iter()
+                .map(|(_, v)| v.binding.size.map_or(0, |s| s.get()))
+                .sum::<u64>() as f64
+        });
         let mut profiler = self.profiler.lock().expect("profiler lock");
         let mut slot = profiler
             .as_mut()
-            .map(|p| p.reserve(kernel(), l.flops, bytes as f64));
+            .map(|p| p.reserve(kernel(), l.flops, bytes));
         if slot == Some(None) {
             drop(profiler);
             self.harvest_timestamps()?;
             profiler = self.profiler.lock().expect("profiler lock");
             slot = profiler
                 .as_mut()
-                .map(|p| p.reserve(kernel(), l.flops, bytes as f64));
+                .map(|p| p.reserve(kernel(), l.flops, bytes));
         }
         let timestamp_writes = match (profiler.as_ref(), slot.flatten()) {
             (Some(p), Some(index)) => Some(wgpu::ComputePassTimestampWrites {
@@ -287,10 +301,10 @@ impl Gpu {
     /// recover the linear workgroup index with `workgroup_index` and guard the overshoot.
     fn fold(&self, workgroups: u64, shader: Shader, entry: &str) -> Result<[u32; 3]> {
         let max = u64::from(self.plan.max_workgroups_per_dim);
-        let x = workgroups.min(max);
-        let rest = workgroups.div_ceil(x);
-        let y = rest.min(max);
-        let z = rest.div_ceil(y);
+        let rows = workgroups.div_ceil(max);
+        let x = workgroups.div_ceil(rows);
+        let y = rows.min(max);
+        let z = rows.div_ceil(y);
         if z > max {
             return Err(Error::Limit(format!(
                 "kernel {}::{entry} needs {workgroups} workgroups, more than this device's \

@@ -12,7 +12,8 @@ pub struct KernelTiming {
     pub seconds: f64,
     /// Floating-point operations the launch performs (0 where not counted).
     pub flops: f64,
-    /// Bytes of the buffers it binds: an upper bound on the memory it touches once.
+    /// Bytes it reads plus bytes it writes where the launch says (the optimisers), else the bytes
+    /// of the buffers it binds: an upper bound on the memory it touches once.
     pub bytes: f64,
 }
 

@@ -87,9 +87,16 @@ fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
     Ok(())
 }
 
+/// Vec4s an invocation of optim.wgsl updates.
+const VEC4S: usize = 4;
+
 /// Invocations of an update over `len` elements (see optim.wgsl).
 fn invocations(len: usize, vec4_ok: u32) -> usize {
-    if vec4_ok == 1 { len / 4 + len % 4 } else { len }
+    if vec4_ok == 1 {
+        (len / 4).div_ceil(VEC4S) + len % 4
+    } else {
+        len
+    }
 }
 
 /// One SGD step on `weight` with gradient `grad`; `velocity` is the momentum buffer (unused when
@@ -132,6 +139,8 @@ pub fn sgd_step(
                 (slot::MOMENT1_4, &vv),
             ],
         )
+        // Reads weight, gradient and velocity; writes the weight, and the velocity with momentum.
+        .bytes((4 * r.len() * if cfg.momentum == 0.0 { 4 } else { 5 }) as f64)
         .run(gpu, invocations(r.len(), params.vec4_ok))?;
     }
     Ok(())
@@ -189,6 +198,8 @@ pub fn adam_step(
                 (slot::MOMENT2_4, &views[3]),
             ],
         )
+        // Reads all four tensors, writes all but the gradient.
+        .bytes((4 * r.len() * 7) as f64)
         .run(gpu, invocations(r.len(), params.vec4_ok))?;
     }
     Ok(())
