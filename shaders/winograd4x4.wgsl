@@ -307,19 +307,24 @@ fn output_transform_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
     store_output_tiles(i, bias[i / (params.t_pad / 4u)]);
 }
 
+// The planes of channels c0 .. c0 + 3 (one per component) of image n of `channels`; channels past
+// the last repeat it (the products' rows or columns for them are never stored).
+fn channel_planes(n: u32, channels: u32, c0: u32) -> vec4<u32> {
+    let first = n * channels;
+    let last = channels - 1u;
+    return vec4<u32>(first + min(c0, last), first + min(c0 + 1u, last), first + min(c0 + 2u, last),
+                     first + min(c0 + 3u, last));
+}
+
 @compute @workgroup_size(WG)
 fn input_by_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
     let at = lane(wid, nwg, lid, params.t_count, params.ci_pad);
     if (!at.valid) { return; }
-    // Channels c0 .. c0 + 3 of the chunk's tile `row`; channels past c_in repeat the last one (the
-    // products' columns for them are never stored).
+    // Channels c0 .. c0 + 3 of the chunk's tile `row`.
     let o = tile_origin(params.t0 + at.row, 4u);
-    let first = o.n * params.c_in;
-    let last = params.c_in - 1u;
     let p = Patches(
-        vec4<u32>(first + min(at.c0, last), first + min(at.c0 + 1u, last), first + min(at.c0 + 2u, last),
-                  first + min(at.c0 + 3u, last)),
+        channel_planes(o.n, params.c_in, at.c0),
         vec4<i32>(i32(o.oy) - i32(params.ph)),
         vec4<i32>(i32(o.ox) - i32(params.pw)));
     store_transforms(at, transformed_patches(p));
@@ -352,13 +357,9 @@ fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
                   @builtin(local_invocation_id) lid: vec3<u32>) {
     let at = lane(wid, nwg, lid, params.t_count, params.co_pad);
     if (!at.valid) { return; }
-    // Channels c0 .. c0 + 3 of the chunk's tile `row`; channels past c_out repeat the last one
-    // (the products' rows for them are never stored).
+    // Channels c0 .. c0 + 3 of the chunk's tile `row`.
     let o = tile_origin(params.t0 + at.row, 4u);
-    let first = o.n * params.c_out;
-    let last = params.c_out - 1u;
-    let planes = vec4<u32>(first + min(at.c0, last), first + min(at.c0 + 1u, last),
-                           first + min(at.c0 + 2u, last), first + min(at.c0 + 3u, last));
+    let planes = channel_planes(o.n, params.c_out, at.c0);
     // A g A^T = A (g A^T): the rows of g A^T, then A on its columns (the rows of its transpose),
     // then transposed back.
     let e = transpose_4x6(FourBySix(a6(grad_row(o, planes, 0u)), a6(grad_row(o, planes, 1u)),
