@@ -13,7 +13,9 @@
 //         w -= (lr / bias1) * m / (sqrt(v) / sqrt(bias2) + eps), bias_i = 1 - beta_i^step.
 
 override WG: u32 = 64;
-const VEC4S: u32 = 4u;
+// Vec4s an invocation updates: set by every launch from ops::optim's VEC4S, so the grid and the
+// kernel agree.
+override VEC4S: u32;
 
 struct SgdParams {
     len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,

@@ -8,6 +8,7 @@
 // batched in one dispatch: M[xi] [c_out, t_pad] = U[xi] V[xi] over c_in, with U [16, c_out, ci_pad]
 // row-major (weights_transform_rows, matmul_rows_vec4x2) for a forward, or U [16, c_in, co_pad]
 // k-major (weights_transform, matmul_vec4x2) for an input gradient.
+// Below, t is a tile of the chunk (tile t0 + t of the images bound).
 //   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
 //                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient (the weight is the
 //                      forward's [c_in', c_out', 3, 3]); zero for co >= c_out. One invocation per
@@ -31,7 +32,7 @@
 // the 2x2 output gradient g. Its B^T differs from the one above only by the sign of its last row,
 // so it is folded into the gradient's transform: G' = [1 0; 1/2 1/2; 1/2 -1/2; 0 -1],
 // A'^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1]. With V and DY laid out tile-major, a matrix product per xi
-// sums over the tiles: M[xi] [c_out, ci_pad] = DY[xi]^T V[xi].
+// sums over the chunk's tiles: M[chunk, xi] [c_out, ci_pad] = DY[xi]^T V[xi].
 //   input_by_tile:     V[xi, t, ci] = (B^T d B)[xi], channels padded to ci_pad. One
 //                      invocation per (tile, vec4 of ci); grid = ceil(t_count * ci_pad/4 / WG).
 //   grad_transform:    DY[xi, t, co] = (G' g G'^T)[xi] with g the 2x2 output gradient of tile t (zero

@@ -1,8 +1,9 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, 2016): each
 // 4x4 output tile costs 36 multiplies per (input, output) channel pair where F(2x2, 3x3)
 // (winograd.wgsl) spends 64 and a direct convolution 144, and its transformed input is 2.25 floats
-// per input pixel, not 4. Tiles, chunks, layouts and products are winograd.wgsl's (see its header),
-// with 36 transformed positions xi = 6r + c instead of 16 and tiles of 4x4 outputs from 6x6 inputs:
+// per output pixel, not 4. Tiles, chunks, layouts and products are winograd.wgsl's (see its header),
+// with 36 transformed positions xi = 6r + c instead of 16 and tiles of 4x4 outputs from 6x6 inputs
+// (t below is a tile of the chunk; every grid is folded):
 //   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
 //                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient; zero for co >= c_out.
 //                      One invocation per (ci, vec4 of co); grid = ceil(c_in * co_pad/4 / WG).
@@ -49,43 +50,43 @@ struct SixByThree { r0: Three, r1: Three, r2: Three, r3: Three, r4: Three, r5: T
 struct FourBySix { r0: Six, r1: Six, r2: Six, r3: Six, }
 struct SixByFour { r0: Four, r1: Four, r2: Four, r3: Four, r4: Four, r5: Four, }
 
-fn transpose_6x6(m: SixBySix) -> SixBySix {
+fn transpose_6x6(mat: SixBySix) -> SixBySix {
     return SixBySix(
-        Six(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0, m.r4.a0, m.r5.a0),
-        Six(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1, m.r4.a1, m.r5.a1),
-        Six(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2, m.r4.a2, m.r5.a2),
-        Six(m.r0.a3, m.r1.a3, m.r2.a3, m.r3.a3, m.r4.a3, m.r5.a3),
-        Six(m.r0.a4, m.r1.a4, m.r2.a4, m.r3.a4, m.r4.a4, m.r5.a4),
-        Six(m.r0.a5, m.r1.a5, m.r2.a5, m.r3.a5, m.r4.a5, m.r5.a5));
+        Six(mat.r0.a0, mat.r1.a0, mat.r2.a0, mat.r3.a0, mat.r4.a0, mat.r5.a0),
+        Six(mat.r0.a1, mat.r1.a1, mat.r2.a1, mat.r3.a1, mat.r4.a1, mat.r5.a1),
+        Six(mat.r0.a2, mat.r1.a2, mat.r2.a2, mat.r3.a2, mat.r4.a2, mat.r5.a2),
+        Six(mat.r0.a3, mat.r1.a3, mat.r2.a3, mat.r3.a3, mat.r4.a3, mat.r5.a3),
+        Six(mat.r0.a4, mat.r1.a4, mat.r2.a4, mat.r3.a4, mat.r4.a4, mat.r5.a4),
+        Six(mat.r0.a5, mat.r1.a5, mat.r2.a5, mat.r3.a5, mat.r4.a5, mat.r5.a5));
 }
 
-fn transpose_3x6(m: ThreeBySix) -> SixByThree {
+fn transpose_3x6(mat: ThreeBySix) -> SixByThree {
     return SixByThree(
-        Three(m.r0.a0, m.r1.a0, m.r2.a0), Three(m.r0.a1, m.r1.a1, m.r2.a1),
-        Three(m.r0.a2, m.r1.a2, m.r2.a2), Three(m.r0.a3, m.r1.a3, m.r2.a3),
-        Three(m.r0.a4, m.r1.a4, m.r2.a4), Three(m.r0.a5, m.r1.a5, m.r2.a5));
+        Three(mat.r0.a0, mat.r1.a0, mat.r2.a0), Three(mat.r0.a1, mat.r1.a1, mat.r2.a1),
+        Three(mat.r0.a2, mat.r1.a2, mat.r2.a2), Three(mat.r0.a3, mat.r1.a3, mat.r2.a3),
+        Three(mat.r0.a4, mat.r1.a4, mat.r2.a4), Three(mat.r0.a5, mat.r1.a5, mat.r2.a5));
 }
 
-fn transpose_6x3(m: SixByThree) -> ThreeBySix {
+fn transpose_6x3(mat: SixByThree) -> ThreeBySix {
     return ThreeBySix(
-        Six(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0, m.r4.a0, m.r5.a0),
-        Six(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1, m.r4.a1, m.r5.a1),
-        Six(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2, m.r4.a2, m.r5.a2));
+        Six(mat.r0.a0, mat.r1.a0, mat.r2.a0, mat.r3.a0, mat.r4.a0, mat.r5.a0),
+        Six(mat.r0.a1, mat.r1.a1, mat.r2.a1, mat.r3.a1, mat.r4.a1, mat.r5.a1),
+        Six(mat.r0.a2, mat.r1.a2, mat.r2.a2, mat.r3.a2, mat.r4.a2, mat.r5.a2));
 }
 
-fn transpose_4x6(m: FourBySix) -> SixByFour {
+fn transpose_4x6(mat: FourBySix) -> SixByFour {
     return SixByFour(
-        Four(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0), Four(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1),
-        Four(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2), Four(m.r0.a3, m.r1.a3, m.r2.a3, m.r3.a3),
-        Four(m.r0.a4, m.r1.a4, m.r2.a4, m.r3.a4), Four(m.r0.a5, m.r1.a5, m.r2.a5, m.r3.a5));
+        Four(mat.r0.a0, mat.r1.a0, mat.r2.a0, mat.r3.a0), Four(mat.r0.a1, mat.r1.a1, mat.r2.a1, mat.r3.a1),
+        Four(mat.r0.a2, mat.r1.a2, mat.r2.a2, mat.r3.a2), Four(mat.r0.a3, mat.r1.a3, mat.r2.a3, mat.r3.a3),
+        Four(mat.r0.a4, mat.r1.a4, mat.r2.a4, mat.r3.a4), Four(mat.r0.a5, mat.r1.a5, mat.r2.a5, mat.r3.a5));
 }
 
-fn transpose_6x4(m: SixByFour) -> FourBySix {
+fn transpose_6x4(mat: SixByFour) -> FourBySix {
     return FourBySix(
-        Six(m.r0.a0, m.r1.a0, m.r2.a0, m.r3.a0, m.r4.a0, m.r5.a0),
-        Six(m.r0.a1, m.r1.a1, m.r2.a1, m.r3.a1, m.r4.a1, m.r5.a1),
-        Six(m.r0.a2, m.r1.a2, m.r2.a2, m.r3.a2, m.r4.a2, m.r5.a2),
-        Six(m.r0.a3, m.r1.a3, m.r2.a3, m.r3.a3, m.r4.a3, m.r5.a3));
+        Six(mat.r0.a0, mat.r1.a0, mat.r2.a0, mat.r3.a0, mat.r4.a0, mat.r5.a0),
+        Six(mat.r0.a1, mat.r1.a1, mat.r2.a1, mat.r3.a1, mat.r4.a1, mat.r5.a1),
+        Six(mat.r0.a2, mat.r1.a2, mat.r2.a2, mat.r3.a2, mat.r4.a2, mat.r5.a2),
+        Six(mat.r0.a3, mat.r1.a3, mat.r2.a3, mat.r3.a3, mat.r4.a3, mat.r5.a3));
 }
 
 // B^T a of six values.
@@ -99,8 +100,8 @@ fn bt(a: Six) -> Six {
         4.0 * a.a1 - 5.0 * a.a3 + a.a5);
 }
 
-fn bt_rows(m: SixBySix) -> SixBySix {
-    return SixBySix(bt(m.r0), bt(m.r1), bt(m.r2), bt(m.r3), bt(m.r4), bt(m.r5));
+fn bt_rows(mat: SixBySix) -> SixBySix {
+    return SixBySix(bt(mat.r0), bt(mat.r1), bt(mat.r2), bt(mat.r3), bt(mat.r4), bt(mat.r5));
 }
 
 // B^T d B of a 6x6 patch d: (B^T (d B)^T)^T, each B^T on rows.
@@ -239,7 +240,9 @@ fn at4(a: Six) -> Four {
     return Four(a.a0 + p + s, q + 2.0 * d, p + 4.0 * s, q + 8.0 * d + a.a5);
 }
 
-// Row r (positions 6r ..) of M [36, c_out, t_pad] read as vec4s at `at`, slices slice4 apart.
+// Row r (positions 6r ..) of the products M read as vec4s from `at`, the 36 slices slice4 vec4s
+// apart: M [36, c_out, t_pad] for the output transform, one chunk of M [chunks, 36, c_out, ci_pad]
+// for the weight gradient's.
 fn m_row(at: u32, slice4: u32, r: u32) -> Six {
     let k = at + 6u * r * slice4;
     return Six(m4[k], m4[k + slice4], m4[k + 2u * slice4], m4[k + 3u * slice4], m4[k + 4u * slice4],

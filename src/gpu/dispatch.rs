@@ -297,8 +297,10 @@ impl Gpu {
         Ok(())
     }
 
-    /// Folds a workgroup count into an (x, y, z) grid within the per-dimension limit. Kernels
-    /// recover the linear workgroup index with `workgroup_index` and guard the overshoot.
+    /// Folds a workgroup count into an (x, y, z) grid within the per-dimension limit, spreading
+    /// it evenly over the rows it needs so the overshoot stays under one row (idle workgroups cost
+    /// lavapipe about what busy ones do: PERFORMANCE.md 29). Kernels recover the linear workgroup
+    /// index with `workgroup_index` and guard the overshoot.
     fn fold(&self, workgroups: u64, shader: Shader, entry: &str) -> Result<[u32; 3]> {
         let max = u64::from(self.plan.max_workgroups_per_dim);
         let rows = workgroups.div_ceil(max);

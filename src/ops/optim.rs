@@ -87,8 +87,10 @@ fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
     Ok(())
 }
 
-/// Vec4s an invocation of optim.wgsl updates.
+/// Vec4s an invocation of optim.wgsl updates (its override VEC4S, which every launch sets).
 const VEC4S: usize = 4;
+/// The values launches give optim.wgsl's own overrides (for tests/shaders.rs).
+pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[("VEC4S", &[VEC4S as f64])];
 
 /// Invocations of an update over `len` elements (see optim.wgsl).
 fn invocations(len: usize, vec4_ok: u32) -> usize {
@@ -141,6 +143,7 @@ pub fn sgd_step(
         )
         // Reads weight, gradient and velocity; writes the weight, and the velocity with momentum.
         .bytes((4 * r.len() * if cfg.momentum == 0.0 { 4 } else { 5 }) as f64)
+        .constants(&[("VEC4S", VEC4S as f64)])
         .run(gpu, invocations(r.len(), params.vec4_ok))?;
     }
     Ok(())
@@ -200,6 +203,7 @@ pub fn adam_step(
         )
         // Reads all four tensors, writes all but the gradient.
         .bytes((4 * r.len() * 7) as f64)
+        .constants(&[("VEC4S", VEC4S as f64)])
         .run(gpu, invocations(r.len(), params.vec4_ok))?;
     }
     Ok(())

@@ -51,11 +51,14 @@ pub fn interfaces() -> Vec<Interface> {
             elementwise::slot::ALL,
         ),
         interface(Shader::Loss, &[loss::Params::LAYOUT], loss::slot::ALL),
-        interface(
-            Shader::Optim,
-            &[optim::SgdParams::LAYOUT, optim::AdamParams::LAYOUT],
-            optim::slot::ALL,
-        ),
+        Interface {
+            overrides: optim::OVERRIDES,
+            ..interface(
+                Shader::Optim,
+                &[optim::SgdParams::LAYOUT, optim::AdamParams::LAYOUT],
+                optim::slot::ALL,
+            )
+        },
         interface(Shader::Reduce, &[reduce::Params::LAYOUT], reduce::slot::ALL),
         interface(
             Shader::Metrics,

@@ -46,7 +46,7 @@ fn check_counted(gpu: &Gpu, cases: &[Counted]) {
 /// - 12: 5x6 outputs, a tie (2 x 9 tiles of 16 positions, 2 x 4 of 36): F(2x2, 3x3) throughout.
 /// - 13: 5x5 outputs, a tie; its input gradient's 3x3 outputs (4 tiles of 16 against one of 36)
 ///   take F(4x4, 3x3).
-/// - 17: 9x10 outputs (2 x 6 tiles of 36 against 2 x 25 of 16), 64 and 67 channels: F(4x4, 3x3)
+/// - 17: 9x10 outputs (2 x 9 tiles of 36 against 2 x 25 of 16), 64 and 67 channels: F(4x4, 3x3)
 ///   throughout.
 /// - 18: 5x13 and 7x11 outputs, 65 and 66 channels (the weight gradient written as scalars):
 ///   F(4x4, 3x3) throughout.
@@ -78,7 +78,7 @@ fn winograd_conv2d_forward_and_gradients_match_reference() {
     check_counted(gpu(), &WINOGRAD_CASES);
 }
 
-/// 2 MiB bindings: 524,280 floats after alignment slack.
+/// 2 MiB bindings: 524,281 floats after alignment slack (lavapipe's 32-byte offset alignment).
 const CHUNKING_BINDING: u64 = 2 << 20;
 
 fn chunking() -> &'static Gpu {
