@@ -11,9 +11,9 @@
 override WG: u32 = 64;
 
 struct Params {
-    n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
+    c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
     tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
-    y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32,
+    y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32, _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

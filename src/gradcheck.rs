@@ -64,6 +64,12 @@ const fn check(
 /// Every check, in the order `run_all` runs them.
 pub const CHECKS: &[Check] = &[
     check("conv2d", FD_TOLERANCE, conv2d_check),
+    check("conv2d_winograd2x2", FD_TOLERANCE, |gpu, rng| {
+        winograd_check(gpu, rng, [2, 64, 3, 2], 65)
+    }),
+    check("conv2d_winograd4x4", FD_TOLERANCE, |gpu, rng| {
+        winograd_check(gpu, rng, [1, 64, 5, 7], 66)
+    }),
     check("conv_transpose2d", FD_TOLERANCE, conv_transpose2d_check),
     check("batch_norm2d_train", FD_TOLERANCE, |gpu, rng| {
         batch_norm_check(gpu, rng, true)
@@ -209,10 +215,31 @@ fn conv2d_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
         stride: [2, 1],
         padding: [1, 2],
     };
+    conv2d_check_of(gpu, rng, [[2, 3, 7, 6], [4, 3, 3, 2]], args)
+}
+
+/// A 3x3 stride-1 convolution of x [n, 64, h, w] into `c_out` channels, whose every pass the cpu
+/// family takes by Winograd: on 3x2 planes by F(2x2, 3x3), on 5x7 planes by F(4x4, 3x3) (its
+/// products multiply less there); the gpu family by its tiled kernels.
+fn winograd_check(gpu: &Gpu, rng: &mut StdRng, x: [usize; 4], c_out: usize) -> Result<f64> {
+    let args = Conv2dArgs {
+        stride: [1, 1],
+        padding: [1, 1],
+    };
+    conv2d_check_of(gpu, rng, [x, [c_out, x[1], 3, 3]], args)
+}
+
+/// conv2d's input, weight and bias gradients for an input and a weight of the given shapes.
+fn conv2d_check_of(
+    gpu: &Gpu,
+    rng: &mut StdRng,
+    [x, w]: [[usize; 4]; 2],
+    args: Conv2dArgs,
+) -> Result<f64> {
     let mut inputs = [
-        Input::random(rng, &[2, 3, 7, 6]),
-        Input::random(rng, &[4, 3, 3, 2]),
-        Input::random(rng, &[4]),
+        Input::random(rng, &x),
+        Input::random(rng, &w),
+        Input::random(rng, &[w[0]]),
     ];
     finite_difference(
         gpu,
@@ -221,8 +248,8 @@ fn conv2d_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
         &|gpu, t| conv2d::conv2d(gpu, &t[0], &t[1], Some(&t[2]), args),
         &|gpu, t, dy| {
             Ok(vec![
-                conv2d::conv2d_input_grad(gpu, dy, &t[1], [7, 6], args)?,
-                conv2d::conv2d_weight_grad(gpu, &t[0], dy, [3, 2], args)?,
+                conv2d::conv2d_input_grad(gpu, dy, &t[1], [x[2], x[3]], args)?,
+                conv2d::conv2d_weight_grad(gpu, &t[0], dy, [w[2], w[3]], args)?,
                 reduce::channel_sums(gpu, dy)?,
             ])
         },

@@ -35,27 +35,23 @@ impl Gpu {
             .unwrap_or_default())
     }
 
-    /// Reads the timestamps of the pending launches and frees the query set for more.
+    /// Reads the timestamps of the pending launches and frees the query set for more. The
+    /// profiler stays locked throughout, so another thread's launch cannot join the pending list
+    /// between the resolve and the read.
     pub(crate) fn harvest_timestamps(&self) -> Result<()> {
-        let (resolve, count) = {
-            let mut guard = self.profiler.lock().expect("profiler lock");
-            let Some(p) = guard.as_mut() else {
-                return Ok(());
-            };
-            let count = p.timestamps();
-            if count == 0 {
-                return Ok(());
-            }
-            self.with_encoder(|e| e.resolve_query_set(&p.query_set, 0..count, &p.resolve, 0));
-            (p.resolve.clone(), count)
+        let mut guard = self.profiler.lock().expect("profiler lock");
+        let Some(p) = guard.as_mut() else {
+            return Ok(());
         };
-        let bytes = self.read_buffer(&resolve, 0, u64::from(count) * 8)?;
+        let count = p.timestamps();
+        if count == 0 {
+            return Ok(());
+        }
+        self.with_encoder(|e| e.resolve_query_set(&p.query_set, 0..count, &p.resolve, 0));
+        let bytes = self.read_buffer(&p.resolve, 0, u64::from(count) * 8)?;
         let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&bytes);
         let period = f64::from(self.queue.get_timestamp_period()) * 1e-9;
-        let mut guard = self.profiler.lock().expect("profiler lock");
-        if let Some(p) = guard.as_mut() {
-            p.record(&ticks, period);
-        }
+        p.record(&ticks, period);
         Ok(())
     }
 }

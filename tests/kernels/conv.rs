@@ -110,16 +110,12 @@ fn random_conv(c: &Case, seed: u64) -> Conv {
 #[test]
 fn conv2d_forward_and_gradients_match_reference() {
     for (i, c) in CONV_CASES.iter().enumerate() {
-        check_conv2d(i, c);
+        check_conv2d_on(gpu(), i, c);
     }
 }
 
-/// conv2d's forward and gradients for case `i` (which seeds its data) against the reference.
-fn check_conv2d(i: usize, c: &Case) {
-    check_conv2d_on(gpu(), i, c);
-}
-
-/// check_conv2d on `gpu`.
+/// conv2d's forward and gradients on `gpu` for case `i` (which seeds its data) against the
+/// reference.
 pub fn check_conv2d_on(gpu: &Gpu, i: usize, c: &Case) {
     let r = random_conv(c, 100 + i as u64);
     let args = c.args();

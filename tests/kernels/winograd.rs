@@ -4,13 +4,10 @@
 //! transforms launched, so it fails if the variant or the chunking it is meant to check is not
 //! the one taken.
 
-use std::sync::OnceLock;
-
 use wgnn::gpu::KernelFamily;
 use wgnn::{Gpu, GpuOptions};
 
 use crate::conv::{Case, case, check_conv2d_on};
-use crate::common::gpu;
 
 /// The kernels counted: each variant's input transforms (forward and input gradient) and weight
 /// gradient's input transforms, one launch per chunk of tiles.
@@ -23,6 +20,13 @@ const COUNTED: [&str; 4] = [
 
 /// A case, numbered after conv.rs's (the number seeds its data), and the launches of COUNTED.
 type Counted = (usize, Case, [usize; 4]);
+
+/// A device of the suite's options opened with these `limits`, for these tests alone: launches are
+/// counted while profiling, and another test's launches on a shared device would be counted too.
+fn own_device(limits: GpuOptions) -> Gpu {
+    Gpu::new(&limits)
+        .expect("GPU tests need an adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
+}
 
 /// Checks each case against the reference on `gpu`, and its launches of COUNTED (none on the GPU
 /// family, whose tiled kernels take every convolution).
@@ -75,22 +79,11 @@ const WINOGRAD_CASES: [Counted; 4] = [
 
 #[test]
 fn winograd_conv2d_forward_and_gradients_match_reference() {
-    check_counted(gpu(), &WINOGRAD_CASES);
+    check_counted(&own_device(crate::options()), &WINOGRAD_CASES);
 }
 
 /// 2 MiB bindings: 524,281 floats after alignment slack (lavapipe's 32-byte offset alignment).
 const CHUNKING_BINDING: u64 = 2 << 20;
-
-fn chunking() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        Gpu::new(&GpuOptions {
-            max_binding_bytes: Some(CHUNKING_BINDING),
-            ..crate::options()
-        })
-        .expect("GPU tests need an adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
-    })
-}
 
 /// With 2 MiB bindings:
 /// - 14: 3 images of 128 x 36 x 39 (179,712 floats each, two to a binding: chunks of 2 + 1) into
@@ -125,5 +118,9 @@ const CHUNKED_CASES: [Counted; 3] = [
 
 #[test]
 fn winograd_conv2d_in_chunks_matches_reference() {
-    check_counted(chunking(), &CHUNKED_CASES);
+    let chunking = own_device(GpuOptions {
+        max_binding_bytes: Some(CHUNKING_BINDING),
+        ..crate::options()
+    });
+    check_counted(&chunking, &CHUNKED_CASES);
 }

@@ -71,23 +71,23 @@ const MIN_CHANNELS: usize = 64;
 kernel_params! {
     /// winograd.wgsl's and winograd4x4.wgsl's launch parameters (winograd_common.wgsl).
     struct Params {
-        n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
+        c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
         tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
-        y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32,
+        y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32, _pad1: u32,
     }
 }
 
 impl Params {
-    /// The geometry of a 3x3 stride-1 convolution of x [n, c_in, h, w] into [n, c_out, oh, ow]
-    /// with `padding`: the tiles of `variant` and channels padded to vec4s.
+    /// The geometry of a 3x3 stride-1 convolution of images [c_in, h, w] into [c_out, oh, ow]
+    /// with `padding`: the tiles of `variant` and channels padded to vec4s. Launches add which
+    /// images and tiles they take.
     fn new(
         variant: Variant,
-        [n, c_in, h, w]: [usize; 4],
+        [c_in, h, w]: [usize; 3],
         [c_out, oh, ow]: [usize; 3],
         padding: [usize; 2],
     ) -> Params {
         Params {
-            n: u32_of(n),
             c_in: u32_of(c_in),
             h: u32_of(h),
             w: u32_of(w),
@@ -174,7 +174,7 @@ pub(crate) fn conv3x3(
     let images = gpu.batch_chunks(n, &[("conv2d input", per_x), ("conv2d output", per_y)])?;
     let most_tiles = images.iter().map(|c| c.len()).max().unwrap_or(0) * plane_tiles;
     let t_most = most_tiles.min(max_tiles).next_multiple_of(VEC);
-    let shape = Params::new(variant, [n, c_in, h, w], [c_out, oh, ow], padding);
+    let shape = Params::new(variant, [c_in, h, w], [c_out, oh, ow], padding);
     let u = Tensor::uninit(gpu, &[xi, u_rows[0], u_rows[1]], DType::F32);
     let v = Tensor::uninit(gpu, &[xi, c_in, t_most], DType::F32);
     let m = Tensor::uninit(gpu, &[xi, c_out, t_most], DType::F32);
@@ -197,7 +197,6 @@ pub(crate) fn conv3x3(
         for (t0, t_count) in tile_chunks(images.len() * plane_tiles, max_tiles) {
             let t_pad = t_count.next_multiple_of(VEC);
             let params = Params {
-                n: u32_of(images.len()),
                 x_off: xv.shift,
                 y_off: yv.shift,
                 t0: u32_of(t0),
@@ -301,12 +300,11 @@ pub(crate) fn weight_grad3x3(
     let g = Tensor::uninit(gpu, &[xi, t_most, co_pad], DType::F32);
     let m = Tensor::uninit(gpu, &[chunks.len(), xi, c_out, ci_pad], DType::F32);
     let dw = Tensor::uninit(gpu, &[c_out, c_in, 3, 3], DType::F32);
-    let shape = Params::new(variant, [n, c_in, h, w], [c_out, oh, ow], padding);
+    let shape = Params::new(variant, [c_in, h, w], [c_out, oh, ow], padding);
     for (k, (images, (t0, t_count))) in chunks.iter().enumerate() {
         let xv = gpu.view(x, images.start * per_x, images.len() * per_x);
         let dv = gpu.view(dy, images.start * per_dy, images.len() * per_dy);
         let params = Params {
-            n: u32_of(images.len()),
             x_off: xv.shift,
             y_off: dv.shift,
             t0: u32_of(*t0),
