@@ -1,34 +1,46 @@
 // Batch normalisation over NCHW, PyTorch semantics: training normalises with the batch mean and the
 // biased variance and updates running_mean / running_var with `momentum` and the unbiased variance;
 // evaluation normalises with the running statistics. `stats` holds mean[c] then invstd[c]
-// (invstd = 1 / sqrt(var + eps)), the two numbers every later pass needs.
+// (invstd = 1 / sqrt(var + eps)), the two numbers every later pass needs. With RELU, a ReLU that
+// follows the layer runs in the same passes: apply* write max(y, 0), and the backward kernels mask
+// dy where the saved output (binding y) is not > 0, as threshold_backward does, so neither a ReLU
+// pass nor its gradient pass runs.
 // Planes are cut into segments of seg_len values (the last may be shorter); partial sums are per
 // (n, c, segment), one invocation each, read as vec4s when planes and offsets allow. No workgroup
 // barriers: on lavapipe a barrier costs more than summing a thousand values.
-//   stats_partials:    per segment, mean and sum of squared deviations (two passes over it).
+//   stats_partials:    per segment, mean and sum of squared deviations in one pass (Welford per
+//                      vec4 lane, the lanes merged as in stats_finalize).
 //                      partials[2 * (((n_base + n) * segments + seg) * c + ch) + {0, 1}] =
 //                      (mean, m2). Grid = ceil(n * c * segments / WG), folded.
 //   stats_finalize:    per channel, merges the segments' (mean, m2) (Chan et al.), writes stats
 //                      and updates the running statistics. One invocation per channel.
 //   stats_eval:        stats from running_mean / running_var. One invocation per channel.
-//   apply:             y = (x - mean) * invstd * gamma + beta. One invocation per element, or per
-//                      vec4 of a plane when vec4_ok (planes and offsets multiples of 4).
+//   apply:             y = (x - mean) * invstd * gamma + beta. One invocation per element.
+//   apply_vec4:        the same when vec4_ok (planes and offsets multiples of 4): an invocation
+//                      takes PLANE_VEC4S vec4s of one plane (see PlaneShare), loading its
+//                      channel's numbers once. Grid = ceil(n * c * plane_invocations / WG), folded.
 //   backward_partials: per segment, (sum dy, sum dy * xhat). Same grid as stats_partials.
 //   backward_finalize: per channel, dbeta = sum dy and dgamma = sum dy * xhat over the segments.
 //   stats_partials_workgroup, backward_partials_workgroup: the GPU family's stats_partials and
 //                      backward_partials: one workgroup per segment, its WG invocations reading
-//                      consecutive values (coalesced), summed by workgroup_sum (workgroup_sum.wgsl).
+//                      consecutive values (coalesced), summed by workgroup_sum (workgroup_sum.wgsl);
+//                      the statistics in two passes (the second reads from cache).
 //                      Grid = n * c * segments workgroups, folded.
 //   backward_input:    training: dx = gamma * invstd * (dy - dbeta / m - xhat * dgamma / m), m = n*h*w;
 //                      evaluation (statistics are constants): dx = gamma * invstd * dy. One
-//                      invocation per element; backward_input_vec4: per vec4 of a plane.
+//                      invocation per element; backward_input_vec4: apply_vec4's grid.
 
 override WG: u32 = 64;
+// Whether a ReLU follows (see above); set by the launches of the kernels that read it.
+override RELU: bool = false;
+// Vec4s of one plane an invocation of apply_vec4 / backward_input_vec4 takes: set by their launches
+// from ops::batch_norm, so the grid (plane_invocations) and the kernel agree.
+override PLANE_VEC4S: u32 = 4u;
 
 struct Params {
     n: u32, c: u32, hw: u32, n_base: u32, x_off: u32, dy_off: u32, out_off: u32,
     training: u32, momentum: f32, eps: f32, count: u32, segments: u32, seg_len: u32,
-    vec4_ok: u32, _pad1: u32, _pad2: u32,
+    vec4_ok: u32, plane_invocations: u32, y_off: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -50,6 +62,8 @@ struct Params {
 @group(0) @binding(16) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(17) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(18) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(19) var<storage, read> y: array<f32>;
+@group(0) @binding(20) var<storage, read> y4: array<vec4<f32>>;
 
 // Element i of [n, c, per] values (per = hw for the values themselves, segments for the partial
 // sums' invocations): its channel ch; valid is false past the last.
@@ -138,21 +152,48 @@ fn sum_squared_deviations(share: Share, mean: f32) -> f32 {
     return acc.x + acc.y + acc.z + acc.w;
 }
 
-// (sum dy, sum dy * (x - mean)) over a share.
+// dy where a fused ReLU passed it (its output y > 0), else 0; dy itself without RELU.
+fn relu_masked(g: vec4<f32>, y_value: vec4<f32>) -> vec4<f32> {
+    if (RELU) {
+        return select(vec4<f32>(0.0), g, y_value > vec4<f32>(0.0));
+    }
+    return g;
+}
+
+// The output gradient at vec4 v of the bound arrays (dy_off / 4 + v; y's at y_off / 4 + v),
+// masked by a fused ReLU.
+fn dy_vec4(v: u32) -> vec4<f32> {
+    let g = dy4[params.dy_off / 4u + v];
+    if (RELU) {
+        return relu_masked(g, y4[params.y_off / 4u + v]);
+    }
+    return g;
+}
+
+// The same at element j (lanes past the first are ignored).
+fn dy_element(j: u32) -> vec4<f32> {
+    let g = vec4<f32>(dy[params.dy_off + j]);
+    if (RELU) {
+        return relu_masked(g, vec4<f32>(y[params.y_off + j]));
+    }
+    return g;
+}
+
+// (sum dy, sum dy * (x - mean)) over a share, dy masked by a fused ReLU.
 fn sum_dy_and_dy_dx(share: Share, mean: f32) -> vec2<f32> {
     var sum_dy = vec4<f32>(0.0);
     var sum_dy_dx = vec4<f32>(0.0);
     if (params.vec4_ok == 1u) {
-        let first_x = (params.x_off + share.seg.x) / 4u;
-        let first_dy = (params.dy_off + share.seg.x) / 4u;
+        let first = share.seg.x / 4u;
+        let first_x = params.x_off / 4u + first;
         for (var v = share.lane; v < share.seg.y / 4u; v += share.stride) {
-            let g = dy4[first_dy + v];
+            let g = dy_vec4(first + v);
             sum_dy += g;
             sum_dy_dx += g * (x4[first_x + v] - mean);
         }
     } else {
         for (var j = share.lane; j < share.seg.y; j += share.stride) {
-            let g = dy[params.dy_off + share.seg.x + j];
+            let g = dy_element(share.seg.x + j).x;
             sum_dy.x += g;
             sum_dy_dx.x += g * (x[params.x_off + share.seg.x + j] - mean);
         }
@@ -161,16 +202,43 @@ fn sum_dy_and_dy_dx(share: Share, mean: f32) -> vec2<f32> {
                      sum_dy_dx.x + sum_dy_dx.y + sum_dy_dx.z + sum_dy_dx.w);
 }
 
+// (mean, sum of squared deviations) of a segment (first element, length) in one pass: Welford's
+// update on each vec4 lane, then the lanes merged as stats_finalize merges segments. Reading the
+// segment twice (the GPU family's way) cost lavapipe one vec4 load per vec4 more.
+fn segment_moments(seg: vec2<u32>) -> vec2<f32> {
+    var mean = vec4<f32>(0.0);
+    var m2 = vec4<f32>(0.0);
+    if (params.vec4_ok == 1u) {
+        let first = (params.x_off + seg.x) / 4u;
+        let count = seg.y / 4u;
+        for (var v = 0u; v < count; v++) {
+            let value = x4[first + v];
+            let delta = value - mean;
+            mean += delta * (1.0 / f32(v + 1u));
+            m2 += delta * (value - mean);
+        }
+        let total = (mean.x + mean.y + mean.z + mean.w) / 4.0;
+        let d = mean - total;
+        return vec2<f32>(total, m2.x + m2.y + m2.z + m2.w + f32(count) * dot(d, d));
+    }
+    for (var j = 0u; j < seg.y; j++) {
+        let value = x[params.x_off + seg.x + j];
+        let delta = value - mean.x;
+        mean.x += delta * (1.0 / f32(j + 1u));
+        m2.x += delta * (value - mean.x);
+    }
+    return vec2<f32>(mean.x, m2.x);
+}
+
 @compute @workgroup_size(WG)
 fn stats_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
     let at = invocation_element(wid, nwg, lid, params.segments);
     if (!at.valid) { return; }
-    let share = Share(segment(at.i), 0u, 1u);
-    let mean = sum_x(share) / f32(share.seg.y);
+    let moments = segment_moments(segment(at.i));
     let slot = partial_slot(at.i);
-    partials[slot] = mean;
-    partials[slot + 1u] = sum_squared_deviations(share, mean);
+    partials[slot] = moments.x;
+    partials[slot + 1u] = moments.y;
 }
 
 @compute @workgroup_size(WG)
@@ -224,21 +292,60 @@ fn stats_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     stats[params.c + ch] = 1.0 / sqrt(running_var[ch] + params.eps);
 }
 
+// max(v, 0) after a fused ReLU, else v.
+fn activation(v: vec4<f32>) -> vec4<f32> {
+    if (RELU) {
+        return max(v, vec4<f32>(0.0));
+    }
+    return v;
+}
+
 @compute @workgroup_size(WG)
 fn apply(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = invocation_element(wid, nwg, lid, params.hw);
+    if (!at.valid) { return; }
+    let xhat = (x[params.x_off + at.i] - stats_in[at.ch]) * stats_in[params.c + at.ch];
+    out[params.out_off + at.i] = activation(vec4<f32>(xhat * gamma[at.ch] + beta[at.ch])).x;
+}
+
+// The vec4s an invocation of apply_vec4 or backward_input_vec4 takes: PLANE_VEC4S of one plane,
+// first, first + stride, .. below end (vec4 indices in the views, shifts not included), so that
+// neighbouring invocations touch neighbouring vec4s; all of channel ch. A plane has
+// plane_invocations = ceil(hw / 4 / PLANE_VEC4S) invocations.
+struct PlaneShare {
+    first: u32,
+    stride: u32,
+    end: u32,
+    ch: u32,
+    valid: bool,
+}
+
+fn plane_share(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> PlaneShare {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (params.vec4_ok == 1u) {
-        // Four values of one plane per invocation.
-        let at = element(4u * i, params.hw);
-        if (!at.valid) { return; }
-        let xhat = (x4[params.x_off / 4u + i] - stats_in[at.ch]) * stats_in[params.c + at.ch];
-        out4[params.out_off / 4u + i] = xhat * gamma[at.ch] + beta[at.ch];
-    } else {
-        let at = element(i, params.hw);
-        if (!at.valid) { return; }
-        let xhat = (x[params.x_off + i] - stats_in[at.ch]) * stats_in[params.c + at.ch];
-        out[params.out_off + i] = xhat * gamma[at.ch] + beta[at.ch];
+    let plane = i / params.plane_invocations;
+    let plane_vec4s = params.hw / 4u;
+    return PlaneShare(plane * plane_vec4s + i % params.plane_invocations, params.plane_invocations,
+                      (plane + 1u) * plane_vec4s, plane % params.c, plane < params.n * params.c);
+}
+
+// The channel's numbers are loaded once per invocation: on lavapipe each load is a loop over the
+// lanes, and with one vec4 per invocation apply ran at 4.9 GB/s against relu_forward's 11.
+@compute @workgroup_size(WG)
+fn apply_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_id) lid: vec3<u32>) {
+    let share = plane_share(wid, nwg, lid);
+    if (!share.valid) { return; }
+    let mean = stats_in[share.ch];
+    let invstd = stats_in[params.c + share.ch];
+    let scale = gamma[share.ch];
+    let shift = beta[share.ch];
+    for (var k = 0u; k < PLANE_VEC4S; k++) {
+        let v = share.first + k * share.stride;
+        if (v < share.end) {
+            let xhat = (x4[params.x_off / 4u + v] - mean) * invstd;
+            out4[params.out_off / 4u + v] = activation(xhat * scale + shift);
+        }
     }
 }
 
@@ -285,16 +392,35 @@ fn backward_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     dgamma[ch] = sum_dy_xhat;
 }
 
-// dx for four values of channel ch from their output gradients g and inputs xv (lanes past a
-// scalar invocation's one value are ignored).
-fn input_grad(ch: u32, g: vec4<f32>, xv: vec4<f32>) -> vec4<f32> {
+// A channel's numbers for its input gradient.
+struct ChannelGrad {
+    mean: f32,
+    invstd: f32,
+    // gamma * invstd
+    scale: f32,
+    // dbeta / m and dgamma / m (training only)
+    dbeta_m: f32,
+    dgamma_m: f32,
+}
+
+fn channel_grad(ch: u32) -> ChannelGrad {
     let invstd = stats_in[params.c + ch];
+    var cg = ChannelGrad(stats_in[ch], invstd, gamma[ch] * invstd, 0.0, 0.0);
     if (params.training == 1u) {
         let m = f32(params.count);
-        let xhat = (xv - stats_in[ch]) * invstd;
-        return gamma[ch] * invstd * (g - dbeta_in[ch] / m - xhat * dgamma_in[ch] / m);
+        cg.dbeta_m = dbeta_in[ch] / m;
+        cg.dgamma_m = dgamma_in[ch] / m;
     }
-    return gamma[ch] * invstd * g;
+    return cg;
+}
+
+// dx for four values of a channel from their (masked) output gradients g and inputs xv.
+fn input_grad(cg: ChannelGrad, g: vec4<f32>, xv: vec4<f32>) -> vec4<f32> {
+    if (params.training == 1u) {
+        let xhat = (xv - cg.mean) * cg.invstd;
+        return cg.scale * (g - cg.dbeta_m - xhat * cg.dgamma_m);
+    }
+    return cg.scale * g;
 }
 
 @compute @workgroup_size(WG)
@@ -302,17 +428,22 @@ fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
                   @builtin(local_invocation_id) lid: vec3<u32>) {
     let at = invocation_element(wid, nwg, lid, params.hw);
     if (!at.valid) { return; }
-    let dx = input_grad(at.ch, vec4<f32>(dy[params.dy_off + at.i]), vec4<f32>(x[params.x_off + at.i]));
+    let dx = input_grad(channel_grad(at.ch), dy_element(at.i), vec4<f32>(x[params.x_off + at.i]));
     out[params.out_off + at.i] = dx.x;
 }
 
-// backward_input on vec4s of a plane (vec4_ok); a separate entry point so that neither binds more
-// than eight storage buffers.
+// backward_input on vec4s of a plane (vec4_ok), apply_vec4's grid; a separate entry point so that
+// neither binds more than eight storage buffers.
 @compute @workgroup_size(WG)
 fn backward_input_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                        @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    let at = element(4u * i, params.hw);
-    if (!at.valid) { return; }
-    out4[params.out_off / 4u + i] = input_grad(at.ch, dy4[params.dy_off / 4u + i], x4[params.x_off / 4u + i]);
+    let share = plane_share(wid, nwg, lid);
+    if (!share.valid) { return; }
+    let cg = channel_grad(share.ch);
+    for (var k = 0u; k < PLANE_VEC4S; k++) {
+        let v = share.first + k * share.stride;
+        if (v < share.end) {
+            out4[params.out_off / 4u + v] = input_grad(cg, dy_vec4(v), x4[params.x_off / 4u + v]);
+        }
+    }
 }

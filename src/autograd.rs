@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::ops::batch_norm::{self, BatchNormParams, RunningStats};
+use crate::ops::batch_norm::{self, BatchNormParams, BatchNormSaved, RunningStats};
 use crate::ops::conv2d::{self, Conv2dArgs};
 use crate::ops::pool::{self, MaxPoolArgs};
 use crate::ops::{conv_transpose2d, elementwise, loss, matmul, reduce};
@@ -64,6 +64,8 @@ pub struct BatchNormArgs<'a> {
     pub running: RunningStats<'a>,
     /// Batch statistics (and running statistics updated) rather than the running statistics.
     pub training: bool,
+    /// A ReLU after the layer, run in its passes (`BatchNormParams::relu`).
+    pub relu: bool,
 }
 
 impl<'g> Graph<'g> {
@@ -216,19 +218,21 @@ impl<'g> Graph<'g> {
         }))
     }
 
-    /// batch_norm2d of `x` with `bn`'s affine parameters; in training it normalises with batch
-    /// statistics and updates the running statistics in place.
+    /// batch_norm2d of `x` with `bn`'s affine parameters (then a ReLU, if `bn` fuses one); in
+    /// training it normalises with batch statistics and updates the running statistics in place.
     pub fn batch_norm2d(&self, x: &Var, bn: &BatchNormArgs) -> Result<Var> {
         let BatchNormArgs {
             gamma,
             beta,
             running,
             training,
+            relu,
         } = *bn;
         let p = BatchNormParams {
             gamma: &gamma.value,
             beta: &beta.value,
             running,
+            relu,
         };
         let out = if training {
             batch_norm::batch_norm2d_train(self.gpu, &x.value, &p)?
@@ -236,9 +240,18 @@ impl<'g> Graph<'g> {
             batch_norm::batch_norm2d_eval(self.gpu, &x.value, &p)?
         };
         let (xv, gv, stats) = (x.value.clone(), gamma.value.clone(), out.stats);
+        // The ReLU's output is the layer's: the next layer keeps it alive anyway.
+        let relu_output = relu.then(|| out.y.clone());
         Ok(
             self.record(out.y, &[x, gamma, beta], move |gpu, dy, needs| {
-                let g = batch_norm::batch_norm2d_backward(gpu, &xv, dy, &gv, &stats, training)?;
+                let saved = BatchNormSaved {
+                    x: &xv,
+                    gamma: &gv,
+                    stats: &stats,
+                    training,
+                    relu_output: relu_output.as_ref(),
+                };
+                let g = batch_norm::batch_norm2d_backward(gpu, &saved, dy)?;
                 Ok(vec![
                     needs[0].then_some(g.dx),
                     needs[1].then_some(g.dgamma),

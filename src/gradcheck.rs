@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::ops::batch_norm::{self, BatchNormParams, RunningStats};
+use crate::ops::batch_norm::{self, BatchNormParams, BatchNormSaved, RunningStats};
 use crate::ops::conv2d::{self, Conv2dArgs};
 use crate::ops::optim::{AdamConfig, SgdConfig};
 use crate::ops::pool::MaxPoolArgs;
@@ -76,6 +76,12 @@ pub const CHECKS: &[Check] = &[
     }),
     check("batch_norm2d_eval", FD_TOLERANCE, |gpu, rng| {
         batch_norm_check(gpu, rng, false)
+    }),
+    check("batch_norm2d_relu_train", FD_TOLERANCE, |gpu, rng| {
+        batch_norm_relu_check(gpu, rng, true)
+    }),
+    check("batch_norm2d_relu_eval", FD_TOLERANCE, |gpu, rng| {
+        batch_norm_relu_check(gpu, rng, false)
     }),
     check("relu", FD_TOLERANCE, relu_check),
     check("max_pool2d", FD_TOLERANCE, max_pool_check),
@@ -283,15 +289,53 @@ fn conv_transpose2d_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
 
 fn batch_norm_check(gpu: &Gpu, rng: &mut StdRng, training: bool) -> Result<f64> {
     let c = 4;
-    let mut inputs = [
+    let inputs = [
         Input::random(rng, &[3, c, 5, 3]),
         Input::random(rng, &[c]),
         Input::random(rng, &[c]),
     ];
     let mean: Vec<f32> = (0..c).map(|_| rng.random_range(-0.5..0.5)).collect();
     let var: Vec<f32> = (0..c).map(|_| rng.random_range(0.5..2.0)).collect();
-    let running_mean = Tensor::from_f32(gpu, &[c], &mean)?;
-    let running_var = Tensor::from_f32(gpu, &[c], &var)?;
+    let running = [mean, var];
+    batch_norm_fd(gpu, rng, inputs, &running, training, false)
+}
+
+/// batch_norm2d with the fused ReLU. Every output stays well clear of the ReLU's kink under the
+/// perturbations: x = +-(1 + |u|) alternating (so each channel has both signs and a mean near 0),
+/// |gamma| >= 0.5 and |beta| <= 0.1, so |gamma * xhat| exceeds |beta| by more than a step moves it.
+fn batch_norm_relu_check(gpu: &Gpu, rng: &mut StdRng, training: bool) -> Result<f64> {
+    let c = 4;
+    let mut inputs = [
+        Input::random(rng, &[3, c, 5, 3]),
+        Input::random(rng, &[c]),
+        Input::random(rng, &[c]),
+    ];
+    for (j, v) in inputs[0].data.iter_mut().enumerate() {
+        *v = if j % 2 == 0 { 1.0 } else { -1.0 } * (1.0 + v.abs());
+    }
+    for v in &mut inputs[1].data {
+        *v = v.signum() * (0.5 + v.abs());
+    }
+    for v in &mut inputs[2].data {
+        *v *= 0.1;
+    }
+    let running = [vec![0.0; c], vec![1.0; c]];
+    batch_norm_fd(gpu, rng, inputs, &running, training, true)
+}
+
+/// The finite-difference check of batch_norm2d on inputs (x, gamma, beta) with running
+/// statistics [mean, var].
+fn batch_norm_fd(
+    gpu: &Gpu,
+    rng: &mut StdRng,
+    mut inputs: [Input; 3],
+    [mean, var]: &[Vec<f32>; 2],
+    training: bool,
+    relu: bool,
+) -> Result<f64> {
+    let c = mean.len();
+    let running_mean = Tensor::from_f32(gpu, &[c], mean)?;
+    let running_var = Tensor::from_f32(gpu, &[c], var)?;
     let forward = |gpu: &Gpu, t: &[Tensor]| {
         let p = BatchNormParams {
             gamma: &t[1],
@@ -302,6 +346,7 @@ fn batch_norm_check(gpu: &Gpu, rng: &mut StdRng, training: bool) -> Result<f64> 
                 momentum: batch_norm::DEFAULT_MOMENTUM,
                 eps: batch_norm::DEFAULT_EPS,
             },
+            relu,
         };
         if training {
             batch_norm::batch_norm2d_train(gpu, &t[0], &p)
@@ -316,7 +361,14 @@ fn batch_norm_check(gpu: &Gpu, rng: &mut StdRng, training: bool) -> Result<f64> 
         &|gpu, t| Ok(forward(gpu, t)?.y),
         &|gpu, t, dy| {
             let out = forward(gpu, t)?;
-            let g = batch_norm::batch_norm2d_backward(gpu, &t[0], dy, &t[1], &out.stats, training)?;
+            let saved = BatchNormSaved {
+                x: &t[0],
+                gamma: &t[1],
+                stats: &out.stats,
+                training,
+                relu_output: relu.then_some(&out.y),
+            };
+            let g = batch_norm::batch_norm2d_backward(gpu, &saved, dy)?;
             Ok(vec![g.dx, g.dgamma, g.dbeta])
         },
     )

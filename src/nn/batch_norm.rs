@@ -39,8 +39,9 @@ impl BatchNorm2d {
     }
 }
 
-impl Module for BatchNorm2d {
-    fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+impl BatchNorm2d {
+    /// The layer, then a ReLU in the same passes when `relu`.
+    fn run(&mut self, g: &Graph, x: &Var, ctx: &Context, relu: bool) -> Result<Var> {
         let (gamma, beta) = (self.weight.bind(g), self.bias.bind(g));
         if ctx.training {
             self.num_batches_tracked += 1;
@@ -57,8 +58,21 @@ impl Module for BatchNorm2d {
                     eps: self.eps,
                 },
                 training: ctx.training,
+                relu,
             },
         )
+    }
+}
+
+impl Module for BatchNorm2d {
+    fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+        self.run(g, x, ctx, false)
+    }
+
+    /// One pass for both: a separate ReLU pass and its gradient pass cost FCN16s at 512x512
+    /// 0.5 s a step (PERFORMANCE.md 30).
+    fn forward_then_relu(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+        self.run(g, x, ctx, true)
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>)) {

@@ -211,6 +211,10 @@ impl Module for ReLU {
         g.relu(x)
     }
 
+    fn is_relu(&self) -> bool {
+        true
+    }
+
     fn visit(&mut self, _: &str, _: &mut dyn FnMut(&str, Entry<'_>)) {}
 
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

@@ -105,6 +105,16 @@ fn splitmix64(mut z: u64) -> u64 {
 /// A layer or a container of layers.
 pub trait Module {
     fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var>;
+    /// `forward`, then a ReLU: what `Sequential` runs for this layer when a ReLU comes next.
+    /// Layers that can apply the ReLU in their own pass (BatchNorm2d) say so here.
+    fn forward_then_relu(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
+        let y = self.forward(g, x, ctx)?;
+        g.relu(&y)
+    }
+    /// Whether this layer is a ReLU, which `Sequential` hands to the layer before it.
+    fn is_relu(&self) -> bool {
+        false
+    }
     /// Calls `f` with the full state_dict name of every parameter, buffer and counter.
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'_>));
     /// The output shape for an input shape, without running anything.
@@ -189,10 +199,22 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    /// Runs the layers in order; a ReLU goes to the layer before it (`forward_then_relu`), which
+    /// may fuse it.
     fn forward(&mut self, g: &Graph, x: &Var, ctx: &Context) -> Result<Var> {
         let mut h = x.clone();
-        for (i, layer) in &mut self.layers {
-            h = layer.forward(g, &h, &ctx.child(*i))?;
+        let mut k = 0;
+        while k < self.layers.len() {
+            let relu_next = self.layers.get(k + 1).is_some_and(|(_, l)| l.is_relu());
+            let (i, layer) = &mut self.layers[k];
+            let ctx = ctx.child(*i);
+            h = if relu_next && !layer.is_relu() {
+                k += 1;
+                layer.forward_then_relu(g, &h, &ctx)?
+            } else {
+                layer.forward(g, &h, &ctx)?
+            };
+            k += 1;
         }
         Ok(h)
     }

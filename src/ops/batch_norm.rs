@@ -1,8 +1,9 @@
-//! batch_norm2d (batch_norm.wgsl): training and evaluation forward, and backward for both.
+//! batch_norm2d (batch_norm.wgsl): training and evaluation forward, and backward for both, each
+//! with or without a ReLU after it in the same passes.
 
 use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelFamily, Launch, Shader, View};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader, Slot, View};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -15,7 +16,7 @@ kernel_params! {
     struct Params {
         n: u32, c: u32, hw: u32, n_base: u32, x_off: u32, dy_off: u32, out_off: u32,
         training: u32, momentum: f32, eps: f32, count: u32, segments: u32, seg_len: u32,
-        vec4_ok: u32, _pad1: u32, _pad2: u32,
+        vec4_ok: u32, plane_invocations: u32, y_off: u32,
     }
 }
 
@@ -26,18 +27,58 @@ slots! {
         RUNNING_MEAN: running_mean = 4, RUNNING_VAR: running_var = 5, STATS: stats = 6,
         STATS_IN: stats_in = 7, GAMMA: gamma = 8, BETA: beta = 9, OUT: out = 10, DY: dy = 11,
         DGAMMA: dgamma = 12, DBETA: dbeta = 13, DGAMMA_IN: dgamma_in = 14, DBETA_IN: dbeta_in = 15,
-        X4: x4 = 16, DY4: dy4 = 17, OUT4: out4 = 18,
+        X4: x4 = 16, DY4: dy4 = 17, OUT4: out4 = 18, Y: y = 19, Y4: y4 = 20,
     }
 }
 
 /// Values per partial sum (batch_norm.wgsl's segments); a multiple of 4 for the vec4 loads.
 const SEGMENT: usize = 1024;
 
+/// Vec4s of one plane an invocation of apply_vec4 and backward_input_vec4 takes (their override
+/// PLANE_VEC4S, which every launch of theirs sets).
+const PLANE_VEC4S: u32 = 4;
+/// The values launches give batch_norm.wgsl's own overrides (for tests/shaders.rs).
+pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[
+    ("RELU", &[0.0, 1.0]),
+    ("PLANE_VEC4S", &[PLANE_VEC4S as f64]),
+];
+
 /// Whether planes and the views' element shifts are multiples of 4, so kernels may read vec4s.
 fn vec4_ok(p: &Params) -> bool {
-    [p.hw, p.x_off, p.dy_off, p.out_off]
+    [p.hw, p.x_off, p.dy_off, p.out_off, p.y_off]
         .iter()
         .all(|v| v.is_multiple_of(4))
+}
+
+/// Runs a per-element kernel (`scalar`) or, when `params` allows vec4s, its vec4 form (`vec4`,
+/// PlaneShare's grid) over the n * c planes of `params`, with the fused ReLU on or off. Each
+/// buffer comes with its slot in either form: (scalar slot, vec4 slot, view).
+fn run_per_element(
+    gpu: &Gpu,
+    mut params: Params,
+    (scalar, vec4): (&'static str, &'static str),
+    relu: bool,
+    buffers: &[(Slot, Slot, &View)],
+) -> Result<()> {
+    let planes = (params.n * params.c) as usize;
+    params.vec4_ok = u32::from(vec4_ok(&params));
+    let vec4_form = params.vec4_ok == 1;
+    let (entry, invocations) = if vec4_form {
+        params.plane_invocations = (params.hw / 4).div_ceil(PLANE_VEC4S);
+        (vec4, planes * params.plane_invocations as usize)
+    } else {
+        (scalar, planes * params.hw as usize)
+    };
+    let bound: Vec<(Slot, &View)> = buffers
+        .iter()
+        .map(|&(s, s4, v)| (if vec4_form { s4 } else { s }, v))
+        .collect();
+    Launch::new(Shader::BatchNorm, entry, &params, &bound)
+        .constants(&[
+            ("RELU", f64::from(u8::from(relu))),
+            ("PLANE_VEC4S", f64::from(PLANE_VEC4S)),
+        ])
+        .run(gpu, invocations)
 }
 
 /// (segments per plane, segment length) for planes of `hw` values.
@@ -56,17 +97,37 @@ pub struct RunningStats<'a> {
     pub eps: f32,
 }
 
-/// The affine parameters, each [C], and running statistics of one BatchNorm2d.
+/// The affine parameters, each [C], and running statistics of one BatchNorm2d, and whether a
+/// ReLU follows it in the same pass.
+#[derive(Clone, Copy)]
 pub struct BatchNormParams<'a> {
     pub gamma: &'a Tensor,
     pub beta: &'a Tensor,
     pub running: RunningStats<'a>,
+    /// y = max(batch_norm2d(x), 0): a ReLU after the layer, without a pass of its own.
+    pub relu: bool,
 }
 
-/// Forward result: y, and the statistics used, [2, C] = (mean, 1/sqrt(var + eps)), kept for backward.
+/// Forward result: y (after the ReLU when fused), and the statistics used, [2, C] = (mean,
+/// 1/sqrt(var + eps)), kept for backward.
 pub struct BatchNormOutput {
     pub y: Tensor,
     pub stats: Tensor,
+}
+
+/// What batch_norm2d's backward needs from its forward.
+#[derive(Clone, Copy)]
+pub struct BatchNormSaved<'a> {
+    /// The forward's input.
+    pub x: &'a Tensor,
+    pub gamma: &'a Tensor,
+    /// `BatchNormOutput::stats`.
+    pub stats: &'a Tensor,
+    /// Which forward ran: in training the batch statistics depend on x; in evaluation they are
+    /// constants.
+    pub training: bool,
+    /// The forward's output when it fused a ReLU: dy passes only where it is > 0.
+    pub relu_output: Option<&'a Tensor>,
 }
 
 /// Gradients of batch_norm2d.
@@ -121,7 +182,7 @@ fn plane_partials(
     gpu: &Gpu,
     partial_sums: Partials,
     x: &Tensor,
-    dy: Option<&Tensor>,
+    dy_and_relu_output: Option<(&Tensor, Option<&Tensor>)>,
     stats: Option<&Tensor>,
 ) -> Result<Tensor> {
     let [n, c, h, w] = nchw("batch_norm2d", "input", x.shape())?;
@@ -134,7 +195,10 @@ fn plane_partials(
         .transpose()?;
     for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", c * hw)])? {
         let xv = gpu.view(x, chunk.start * c * hw, chunk.len() * c * hw);
-        let dv = dy.map(|d| gpu.view(d, chunk.start * c * hw, chunk.len() * c * hw));
+        let chunk_view = |t| gpu.view(t, chunk.start * c * hw, chunk.len() * c * hw);
+        let dv = dy_and_relu_output.map(|(dy, _)| chunk_view(dy));
+        // Without a ReLU the kernels read no output; dy stands in for the binding.
+        let yv = dy_and_relu_output.map(|(dy, y)| chunk_view(y.unwrap_or(dy)));
         let mut params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),
@@ -142,6 +206,7 @@ fn plane_partials(
             n_base: u32_of(chunk.start),
             x_off: xv.shift,
             dy_off: dv.as_ref().map_or(0, |v| v.shift),
+            y_off: yv.as_ref().map_or(0, |v| v.shift),
             segments: u32_of(segs),
             seg_len: u32_of(seg_len),
             ..Params::default()
@@ -151,10 +216,10 @@ fn plane_partials(
         if let Some(sv) = &sv {
             buffers.push((slot::STATS_IN, sv));
         }
-        if let Some(dv) = &dv {
-            buffers.push((slot::DY, dv));
-            buffers.push((slot::DY4, dv));
+        if let (Some(dv), Some(yv)) = (&dv, &yv) {
+            buffers.extend([(slot::DY, dv), (slot::DY4, dv), (slot::Y, yv), (slot::Y4, yv)]);
         }
+        let relu = dy_and_relu_output.is_some_and(|(_, y)| y.is_some());
         let tuning = gpu.tuning();
         let per_segment = match tuning.family {
             KernelFamily::Cpu => 1,
@@ -166,6 +231,7 @@ fn plane_partials(
             &params,
             &buffers,
         )
+        .constants(&[("RELU", f64::from(u8::from(relu)))])
         .run(gpu, chunk.len() * c * segs * per_segment)?;
     }
     Ok(partials)
@@ -245,7 +311,8 @@ fn statistics(
     Ok(stats)
 }
 
-/// y = (x - mean) * invstd * gamma + beta, chunked over the batch.
+/// y = (x - mean) * invstd * gamma + beta (then max(y, 0) with a fused ReLU), chunked over the
+/// batch.
 fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<Tensor> {
     let [n, c, h, w] = nchw("batch_norm2d", "input", x.shape())?;
     let per = c * h * w;
@@ -256,7 +323,7 @@ fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<T
     for chunk in gpu.batch_chunks(n, &[("batch_norm2d input", per)])? {
         let xv = gpu.view(x, chunk.start * per, chunk.len() * per);
         let yv = gpu.view(&y, chunk.start * per, chunk.len() * per);
-        let mut params = Params {
+        let params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),
             hw: u32_of(h * w),
@@ -264,48 +331,58 @@ fn apply(gpu: &Gpu, x: &Tensor, stats: &Tensor, p: &BatchNormParams) -> Result<T
             out_off: yv.shift,
             ..Params::default()
         };
-        let vec4 = vec4_ok(&params);
-        params.vec4_ok = u32::from(vec4);
-        let per_invocation = if vec4 { 4 } else { 1 };
-        Launch::new(
-            Shader::BatchNorm,
-            "apply",
-            &params,
+        run_per_element(
+            gpu,
+            params,
+            ("apply", "apply_vec4"),
+            p.relu,
             &[
-                (slot::X, &xv),
-                (slot::X4, &xv),
-                (slot::STATS_IN, &sv),
-                (slot::GAMMA, &gv),
-                (slot::BETA, &bv),
-                (slot::OUT, &yv),
-                (slot::OUT4, &yv),
+                (slot::X, slot::X4, &xv),
+                (slot::STATS_IN, slot::STATS_IN, &sv),
+                (slot::GAMMA, slot::GAMMA, &gv),
+                (slot::BETA, slot::BETA, &bv),
+                (slot::OUT, slot::OUT4, &yv),
             ],
-        )
-        .run(gpu, chunk.len() * per / per_invocation)?;
+        )?;
     }
     Ok(y)
 }
 
-/// Gradients of batch_norm2d given the forward's `stats`. `training` says which forward ran: in
-/// training the batch statistics depend on x; in evaluation they are constants.
+/// Gradients of batch_norm2d (and of the ReLU after it, when the forward fused one) for the
+/// output gradient `dy`.
 pub fn batch_norm2d_backward(
     gpu: &Gpu,
-    x: &Tensor,
+    saved: &BatchNormSaved,
     dy: &Tensor,
-    gamma: &Tensor,
-    stats: &Tensor,
-    training: bool,
 ) -> Result<BatchNormGrads> {
+    let BatchNormSaved {
+        x,
+        gamma,
+        stats,
+        training,
+        relu_output,
+    } = *saved;
     let [n, c, h, w] = nchw("batch_norm2d backward", "input", x.shape())?;
     crate::ensure_shape!(
-        dy.shape() == x.shape() && gamma.shape() == [c] && stats.shape() == [2, c],
-        "batch_norm2d backward: dy {:?}, weight {:?} and stats {:?} do not match input {:?}",
+        dy.shape() == x.shape()
+            && gamma.shape() == [c]
+            && stats.shape() == [2, c]
+            && relu_output.is_none_or(|y| y.shape() == x.shape()),
+        "batch_norm2d backward: dy {:?}, weight {:?}, stats {:?} and output {:?} do not match \
+         input {:?}",
         dy.shape(),
         gamma.shape(),
         stats.shape(),
+        relu_output.map(Tensor::shape),
         x.shape()
     );
-    let partials = plane_partials(gpu, Partials::Backward, x, Some(dy), Some(stats))?;
+    let partials = plane_partials(
+        gpu,
+        Partials::Backward,
+        x,
+        Some((dy, relu_output)),
+        Some(stats),
+    )?;
     let (segs, _) = segments(h * w);
     let dgamma = Tensor::uninit(gpu, &[c], DType::F32);
     let dbeta = Tensor::uninit(gpu, &[c], DType::F32);
@@ -337,6 +414,8 @@ pub fn batch_norm2d_backward(
         let xv = gpu.view(x, chunk.start * per, chunk.len() * per);
         let dv = gpu.view(dy, chunk.start * per, chunk.len() * per);
         let ov = gpu.view(&dx, chunk.start * per, chunk.len() * per);
+        // Without a ReLU the kernels read no output; dy stands in for the binding.
+        let yv = gpu.view(relu_output.unwrap_or(dy), chunk.start * per, chunk.len() * per);
         let params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),
@@ -344,31 +423,27 @@ pub fn batch_norm2d_backward(
             x_off: xv.shift,
             dy_off: dv.shift,
             out_off: ov.shift,
+            y_off: yv.shift,
             training: u32::from(training),
             count: u32_of(n * h * w),
             ..Params::default()
         };
-        let vec4 = vec4_ok(&params);
-        let (entry, x_slot, out_slot, dy_slot, per_invocation) = if vec4 {
-            ("backward_input_vec4", slot::X4, slot::OUT4, slot::DY4, 4)
-        } else {
-            ("backward_input", slot::X, slot::OUT, slot::DY, 1)
-        };
-        Launch::new(
-            Shader::BatchNorm,
-            entry,
-            &params,
+        run_per_element(
+            gpu,
+            params,
+            ("backward_input", "backward_input_vec4"),
+            relu_output.is_some(),
             &[
-                (x_slot, &xv),
-                (slot::STATS_IN, &sv),
-                (slot::GAMMA, &gv),
-                (out_slot, &ov),
-                (dy_slot, &dv),
-                (slot::DGAMMA_IN, &dgv),
-                (slot::DBETA_IN, &dbv),
+                (slot::X, slot::X4, &xv),
+                (slot::STATS_IN, slot::STATS_IN, &sv),
+                (slot::GAMMA, slot::GAMMA, &gv),
+                (slot::OUT, slot::OUT4, &ov),
+                (slot::DY, slot::DY4, &dv),
+                (slot::DGAMMA_IN, slot::DGAMMA_IN, &dgv),
+                (slot::DBETA_IN, slot::DBETA_IN, &dbv),
+                (slot::Y, slot::Y4, &yv),
             ],
-        )
-        .run(gpu, chunk.len() * per / per_invocation)?;
+        )?;
     }
     Ok(BatchNormGrads { dx, dgamma, dbeta })
 }

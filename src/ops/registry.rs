@@ -38,11 +38,14 @@ pub fn interfaces() -> Vec<Interface> {
             &[conv::Params::LAYOUT],
             conv::transpose_slot::ALL,
         ),
-        interface(
-            Shader::BatchNorm,
-            &[batch_norm::Params::LAYOUT],
-            batch_norm::slot::ALL,
-        ),
+        Interface {
+            overrides: batch_norm::OVERRIDES,
+            ..interface(
+                Shader::BatchNorm,
+                &[batch_norm::Params::LAYOUT],
+                batch_norm::slot::ALL,
+            )
+        },
         interface(Shader::Pool, &[pool::Params::LAYOUT], pool::slot::ALL),
         interface(Shader::Matmul, &[matmul::Params::LAYOUT], matmul::slot::ALL),
         interface(

@@ -8,8 +8,9 @@ use crate::reference::BatchNorm;
 
 /// C = 1 and 3, 1x1 planes (VGG's last block on 32x32 inputs), batch 1, planes larger than a
 /// workgroup, non-square planes, planes of several partial-sum segments (1024 values each) read
-/// as scalars (33x35) and as vec4s (40x30).
-const SHAPES: [[usize; 4]; 7] = [
+/// as scalars (33x35) and as vec4s (40x30), planes of 1 and of 15 vec4s (the vec4 kernels take
+/// PLANE_VEC4S = 4 a plane at a time: a plane's last invocation takes fewer).
+const SHAPES: [[usize; 4]; 8] = [
     [3, 4, 5, 3],
     [1, 3, 7, 1],
     [2, 1, 4, 4],
@@ -17,6 +18,7 @@ const SHAPES: [[usize; 4]; 7] = [
     [4, 6, 2, 2],
     [2, 3, 33, 35],
     [2, 2, 40, 30],
+    [3, 2, 6, 10],
 ];
 
 fn random_bn(dims: [usize; 4], training: bool, seed: u64) -> BatchNorm {
@@ -45,7 +47,9 @@ fn random_bn(dims: [usize; 4], training: bool, seed: u64) -> BatchNorm {
     }
 }
 
-fn check_mode(training: bool) {
+/// Forward (y, running statistics) and backward against the reference, in one mode, with or
+/// without the fused ReLU.
+fn check_mode(training: bool, relu: bool) {
     let gpu = gpu();
     for (i, &dims) in SHAPES.iter().enumerate() {
         let r = random_bn(dims, training, 400 + i as u64);
@@ -53,62 +57,65 @@ fn check_mode(training: bool) {
         let x = upload(&dims, &r.x);
         let (gamma, beta) = (upload(&[c], &r.gamma), upload(&[c], &r.beta));
         let (rm, rv) = (upload(&[c], &r.running_mean), upload(&[c], &r.running_var));
-        let p = batch_norm_params(&gamma, &beta, &rm, &rv);
+        let p = batch_norm::BatchNormParams {
+            relu,
+            ..batch_norm_params(&gamma, &beta, &rm, &rv)
+        };
         let out = if training {
             batch_norm::batch_norm2d_train(gpu, &x, &p).unwrap()
         } else {
             batch_norm::batch_norm2d_eval(gpu, &x, &p).unwrap()
         };
-        let mode = if training { "train" } else { "eval" };
-        assert_close(
-            &format!("{mode} case {i}: y"),
-            &r.forward(),
-            &download(&out.y),
-            TOL,
+        let mode = format!(
+            "{}{} case {i}",
+            if training { "train" } else { "eval" },
+            if relu { " + relu" } else { "" }
         );
+        let y_ref = if relu { r.forward_relu() } else { r.forward() };
+        assert_close(&format!("{mode}: y"), &y_ref, &download(&out.y), TOL);
         let (rm_ref, rv_ref) = r.updated_running();
-        assert_close(
-            &format!("{mode} case {i}: running_mean"),
-            &rm_ref,
-            &download(&rm),
-            TOL,
-        );
-        assert_close(
-            &format!("{mode} case {i}: running_var"),
-            &rv_ref,
-            &download(&rv),
-            TOL,
-        );
+        assert_close(&format!("{mode}: running_mean"), &rm_ref, &download(&rm), TOL);
+        assert_close(&format!("{mode}: running_var"), &rv_ref, &download(&rv), TOL);
 
         let dy_host = f32_exact(&random(&mut rng(500 + i as u64), r.x.len()));
         let dy = upload(&dims, &dy_host);
-        let g =
-            batch_norm::batch_norm2d_backward(gpu, &x, &dy, &gamma, &out.stats, training).unwrap();
-        let (dx, dgamma, dbeta) = r.backward(&dy_host);
-        assert_close(&format!("{mode} case {i}: dx"), &dx, &download(&g.dx), TOL);
-        assert_close(
-            &format!("{mode} case {i}: dgamma"),
-            &dgamma,
-            &download(&g.dgamma),
-            TOL,
-        );
-        assert_close(
-            &format!("{mode} case {i}: dbeta"),
-            &dbeta,
-            &download(&g.dbeta),
-            TOL,
-        );
+        let saved = batch_norm::BatchNormSaved {
+            x: &x,
+            gamma: &gamma,
+            stats: &out.stats,
+            training,
+            relu_output: relu.then_some(&out.y),
+        };
+        let g = batch_norm::batch_norm2d_backward(gpu, &saved, &dy).unwrap();
+        let (dx, dgamma, dbeta) = if relu {
+            r.backward_relu(&dy_host)
+        } else {
+            r.backward(&dy_host)
+        };
+        assert_close(&format!("{mode}: dx"), &dx, &download(&g.dx), TOL);
+        assert_close(&format!("{mode}: dgamma"), &dgamma, &download(&g.dgamma), TOL);
+        assert_close(&format!("{mode}: dbeta"), &dbeta, &download(&g.dbeta), TOL);
     }
 }
 
 #[test]
 fn batch_norm_train_matches_reference() {
-    check_mode(true);
+    check_mode(true, false);
 }
 
 #[test]
 fn batch_norm_eval_matches_reference() {
-    check_mode(false);
+    check_mode(false, false);
+}
+
+#[test]
+fn batch_norm_relu_train_matches_reference() {
+    check_mode(true, true);
+}
+
+#[test]
+fn batch_norm_relu_eval_matches_reference() {
+    check_mode(false, true);
 }
 
 #[test]

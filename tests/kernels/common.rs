@@ -61,7 +61,7 @@ pub fn download_from(gpu: &Gpu, t: &Tensor) -> Vec<f64> {
 }
 
 /// batch_norm2d's parameters with PyTorch's default momentum (0.1) and eps (1e-5), as the
-/// kernel tests' references have them.
+/// kernel tests' references have them, without a fused ReLU.
 pub fn batch_norm_params<'a>(
     gamma: &'a Tensor,
     beta: &'a Tensor,
@@ -77,6 +77,7 @@ pub fn batch_norm_params<'a>(
             momentum: 0.1,
             eps: 1e-5,
         },
+        relu: false,
     }
 }
 

@@ -145,24 +145,45 @@ fn batch_norm_splits_by_batch() {
         momentum: 0.1,
         eps: 1e-5,
     };
-    let (x, gamma, beta) = (up(&dims, &bn.x), up(&[3], &bn.gamma), up(&[3], &bn.beta));
-    let (rm, rv) = (up(&[3], &bn.running_mean), up(&[3], &bn.running_var));
-    let p = batch_norm_params(&gamma, &beta, &rm, &rv);
-    let out = batch_norm::batch_norm2d_train(g, &x, &p).unwrap();
-    assert_close("chunked bn y", &bn.forward(), &down(&out.y), TOL);
-    assert_close(
-        "chunked bn running_var",
-        &bn.updated_running().1,
-        &down(&rv),
-        TOL,
-    );
     let dy_host = f32_exact(&random(&mut r, 360));
-    let grads =
-        batch_norm::batch_norm2d_backward(g, &x, &up(&dims, &dy_host), &gamma, &out.stats, true)
-            .unwrap();
-    let (dx, dgamma, _) = bn.backward(&dy_host);
-    assert_close("chunked bn dx", &dx, &down(&grads.dx), TOL);
-    assert_close("chunked bn dgamma", &dgamma, &down(&grads.dgamma), TOL);
+    // With the fused ReLU the output binding's chunks are shifted too.
+    for relu in [false, true] {
+        let (x, gamma, beta) = (up(&dims, &bn.x), up(&[3], &bn.gamma), up(&[3], &bn.beta));
+        let (rm, rv) = (up(&[3], &bn.running_mean), up(&[3], &bn.running_var));
+        let p = batch_norm::BatchNormParams {
+            relu,
+            ..batch_norm_params(&gamma, &beta, &rm, &rv)
+        };
+        let out = batch_norm::batch_norm2d_train(g, &x, &p).unwrap();
+        let y_ref = if relu { bn.forward_relu() } else { bn.forward() };
+        assert_close(&format!("chunked bn y, relu {relu}"), &y_ref, &down(&out.y), TOL);
+        assert_close(
+            "chunked bn running_var",
+            &bn.updated_running().1,
+            &down(&rv),
+            TOL,
+        );
+        let saved = batch_norm::BatchNormSaved {
+            x: &x,
+            gamma: &gamma,
+            stats: &out.stats,
+            training: true,
+            relu_output: relu.then_some(&out.y),
+        };
+        let grads = batch_norm::batch_norm2d_backward(g, &saved, &up(&dims, &dy_host)).unwrap();
+        let (dx, dgamma, _) = if relu {
+            bn.backward_relu(&dy_host)
+        } else {
+            bn.backward(&dy_host)
+        };
+        assert_close(&format!("chunked bn dx, relu {relu}"), &dx, &down(&grads.dx), TOL);
+        assert_close(
+            &format!("chunked bn dgamma, relu {relu}"),
+            &dgamma,
+            &down(&grads.dgamma),
+            TOL,
+        );
+    }
 }
 
 #[test]

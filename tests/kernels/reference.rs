@@ -278,6 +278,21 @@ impl BatchNorm {
         }
         (dx, dgamma, dbeta)
     }
+
+    /// forward, then a ReLU (max(y, 0)).
+    pub fn forward_relu(&self) -> Vec<f64> {
+        self.forward().iter().map(|v| v.max(0.0)).collect()
+    }
+
+    /// backward of forward_relu: dy passes where the ReLU's output is > 0 (threshold_backward).
+    pub fn backward_relu(&self, dy: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let masked: Vec<f64> = dy
+            .iter()
+            .zip(self.forward_relu())
+            .map(|(&g, y)| if y > 0.0 { g } else { 0.0 })
+            .collect();
+        self.backward(&masked)
+    }
 }
 
 /// PyTorch max_pool2d: (y, argmax as iy * w + ix). The first maximum in row-major window order wins.

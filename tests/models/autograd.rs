@@ -29,7 +29,7 @@ const SHAPES: [&[usize]; 9] = [
     &[3],
 ];
 
-/// x -> conv3x3 -> BN (batch statistics) -> relu -> maxpool -> (conv1x1 -> dropout2d) + skip ->
+/// x -> conv3x3 -> BN (batch statistics) with its relu fused -> maxpool -> (conv1x1 -> dropout2d) + skip ->
 /// convT k2 s2 -> cross-entropy over pixels with some ignored.
 fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Result<Var> {
     let same = Conv2dArgs {
@@ -49,9 +49,9 @@ fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Resul
                 eps: 1e-5,
             },
             training: true,
+            relu: true,
         },
     )?;
-    let h = g.relu(&h)?;
     let skip = g.max_pool2d(&h, MaxPoolArgs::square(2))?;
     let branch = g.conv2d(&skip, &v[5], Some(&v[6]), Conv2dArgs::default())?;
     let branch = g.dropout2d(&branch, 0.25, 11)?;
