@@ -45,7 +45,7 @@ pub(crate) struct Launch<'a> {
     /// Floating-point operations, for the profiler's GFLOP/s (0 where not counted).
     flops: f64,
     /// Bytes read plus bytes written, for the profiler's GB/s, where the bindings' sizes misstate
-    /// them; None: the bindings' sizes.
+    /// them; None: the bindings' sizes, each range once.
     bytes: Option<f64>,
     /// What the launch computes where the entry point alone does not say (its override
     /// constants choose), for the profiler's table and error messages.
@@ -92,7 +92,7 @@ impl<'a> Launch<'a> {
     }
 
     /// Tells the profiler how many bytes the kernel reads plus writes, where its bindings' sizes
-    /// misstate them (a buffer both read and written, or bound twice under two types).
+    /// misstate them (a buffer both read and written).
     pub(crate) fn bytes(self, bytes: f64) -> Launch<'a> {
         Launch {
             bytes: Some(bytes),
@@ -111,6 +111,25 @@ impl<'a> Launch<'a> {
     pub(crate) fn run_tiles(&self, gpu: &Gpu, workgroups: usize) -> Result<()> {
         gpu.launch(self, Grid::Tiles(workgroups as u64))
     }
+}
+
+/// The bytes of a launch's bindings, a range bound twice (as f32 and as vec4 arrays) counted once:
+/// the kernel reads it through one of them.
+fn distinct_binding_bytes(buffers: &[(Slot, &View)]) -> f64 {
+    let mut distinct: Vec<&wgpu::BufferBinding> = Vec::new();
+    for (_, view) in buffers {
+        let b = &view.binding;
+        if !distinct
+            .iter()
+            .any(|d| d.buffer == b.buffer && d.offset == b.offset && d.size == b.size)
+        {
+            distinct.push(b);
+        }
+    }
+    distinct
+        .iter()
+        .map(|b| b.size.map_or(0, |s| s.get()))
+        .sum::<u64>() as f64
 }
 
 /// How a launch's size is given.
@@ -259,12 +278,7 @@ impl Gpu {
             Some(v) => format!("{}::{} ({v})", l.shader.file_name(), l.entry),
             None => format!("{}::{}", l.shader.file_name(), l.entry),
         };
-        let bytes = l.bytes.unwrap_or_else(|| {
-            l.buffers
-                .iter()
-                .map(|(_, v)| v.binding.size.map_or(0, |s| s.get()))
-                .sum::<u64>() as f64
-        });
+        let bytes = l.bytes.unwrap_or_else(|| distinct_binding_bytes(l.buffers));
         let mut profiler = self.profiler.lock().expect("profiler lock");
         let mut slot = profiler
             .as_mut()
