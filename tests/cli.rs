@@ -422,6 +422,17 @@ fn bench_reports_steps_and_kernels_as_json() {
         25,
         "{out}"
     );
+    // Every ReLU follows a BatchNorm2d and runs in its 13 passes: no ReLU pass of its own.
+    assert_eq!(
+        calls("batch_norm.wgsl::apply") + calls("batch_norm.wgsl::apply_vec4"),
+        13,
+        "{out}"
+    );
+    assert_eq!(
+        calls("elementwise.wgsl::relu_forward") + calls("elementwise.wgsl::relu_backward"),
+        0,
+        "{out}"
+    );
     // Every parameter updated in one launch (VGG16-bn's 60 MB of weights fit one binding).
     assert_eq!(calls("optim.wgsl::adam"), 1, "{out}");
     let share: f64 = kernels.iter().map(|k| k["share"].as_f64().unwrap()).sum();

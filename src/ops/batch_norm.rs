@@ -217,7 +217,12 @@ fn plane_partials(
             buffers.push((slot::STATS_IN, sv));
         }
         if let (Some(dv), Some(yv)) = (&dv, &yv) {
-            buffers.extend([(slot::DY, dv), (slot::DY4, dv), (slot::Y, yv), (slot::Y4, yv)]);
+            buffers.extend([
+                (slot::DY, dv),
+                (slot::DY4, dv),
+                (slot::Y, yv),
+                (slot::Y4, yv),
+            ]);
         }
         let relu = dy_and_relu_output.is_some_and(|(_, y)| y.is_some());
         let tuning = gpu.tuning();
@@ -415,7 +420,11 @@ pub fn batch_norm2d_backward(
         let dv = gpu.view(dy, chunk.start * per, chunk.len() * per);
         let ov = gpu.view(&dx, chunk.start * per, chunk.len() * per);
         // Without a ReLU the kernels read no output; dy stands in for the binding.
-        let yv = gpu.view(relu_output.unwrap_or(dy), chunk.start * per, chunk.len() * per);
+        let yv = gpu.view(
+            relu_output.unwrap_or(dy),
+            chunk.start * per,
+            chunk.len() * per,
+        );
         let params = Params {
             n: u32_of(chunk.len()),
             c: u32_of(c),

@@ -29,9 +29,23 @@ const SHAPES: [&[usize]; 9] = [
     &[3],
 ];
 
-/// x -> conv3x3 -> BN (batch statistics) with its relu fused -> maxpool -> (conv1x1 -> dropout2d) + skip ->
-/// convT k2 s2 -> cross-entropy over pixels with some ignored.
-fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Result<Var> {
+/// What the network runs on besides its parameters.
+struct Setup {
+    targets: Tensor,
+    /// BN's running mean and variance.
+    stats: [Tensor; 2],
+    fused_relu: bool,
+}
+
+/// x -> conv3x3 -> BN (batch statistics) -> relu (a pass of its own, or fused into BN's with
+/// `fused_relu`) -> maxpool -> (conv1x1 -> dropout2d) + skip -> convT k2 s2 -> cross-entropy over
+/// pixels with some ignored.
+fn network(g: &Graph, v: &[Var], setup: &Setup) -> Result<Var> {
+    let Setup {
+        targets,
+        stats,
+        fused_relu,
+    } = setup;
     let same = Conv2dArgs {
         stride: [1, 1],
         padding: [1, 1],
@@ -49,9 +63,10 @@ fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Resul
                 eps: 1e-5,
             },
             training: true,
-            relu: true,
+            relu: *fused_relu,
         },
     )?;
+    let h = if *fused_relu { h } else { g.relu(&h)? };
     let skip = g.max_pool2d(&h, MaxPoolArgs::square(2))?;
     let branch = g.conv2d(&skip, &v[5], Some(&v[6]), Conv2dArgs::default())?;
     let branch = g.dropout2d(&branch, 0.25, 11)?;
@@ -64,19 +79,14 @@ fn network(g: &Graph, v: &[Var], targets: &Tensor, stats: &[Tensor; 2]) -> Resul
     g.cross_entropy(&logits, targets, Some(255))
 }
 
-fn loss(
-    gpu: &Gpu,
-    values: &[Vec<f32>],
-    targets: &Tensor,
-    stats: &[Tensor; 2],
-) -> Result<(f64, Vec<Vec<f32>>)> {
+fn loss(gpu: &Gpu, values: &[Vec<f32>], setup: &Setup) -> Result<(f64, Vec<Vec<f32>>)> {
     let g = Graph::training(gpu)?;
     let vars = values
         .iter()
         .zip(SHAPES)
         .map(|(v, s)| Ok(g.leaf(Tensor::from_f32(gpu, s, v)?)))
         .collect::<Result<Vec<_>>>()?;
-    let l = network(&g, &vars, targets, stats)?;
+    let l = network(&g, &vars, setup)?;
     let value = f64::from(l.value.to_f32(gpu)?[0]);
     let mut grads = g.backward(&l)?;
     let grads = vars
@@ -93,6 +103,15 @@ fn loss(
 
 #[test]
 fn composite_graph_gradients_match_finite_differences() {
+    check_composite_graph(false);
+}
+
+#[test]
+fn composite_graph_with_fused_relu_matches_finite_differences() {
+    check_composite_graph(true);
+}
+
+fn check_composite_graph(fused_relu: bool) {
     let gpu = gpu();
     let mut rng = StdRng::seed_from_u64(21);
     let mut values: Vec<Vec<f32>> = SHAPES
@@ -106,9 +125,12 @@ fn composite_graph_gradients_match_finite_differences() {
     let targets: Vec<i32> = (0..2 * 8 * 6)
         .map(|i| if i % 9 == 0 { 255 } else { i % 3 })
         .collect();
-    let targets = Tensor::from_i32(gpu, &[2, 8, 6], &targets).unwrap();
-    let stats = [Tensor::zeros(gpu, &[4]), Tensor::zeros(gpu, &[4])];
-    let (_, grads) = loss(gpu, &values, &targets, &stats).unwrap();
+    let setup = Setup {
+        targets: Tensor::from_i32(gpu, &[2, 8, 6], &targets).unwrap(),
+        stats: [Tensor::zeros(gpu, &[4]), Tensor::zeros(gpu, &[4])],
+        fused_relu,
+    };
+    let (_, grads) = loss(gpu, &values, &setup).unwrap();
     // Large enough that f32 rounding in the forward stays far below the differences, small enough
     // that no ReLU kink or max-pool winner is crossed (BN's beta shifts a whole channel at once):
     // 1e-2 crosses kinks, 1e-3 drowns the input gradient in rounding.
@@ -121,9 +143,9 @@ fn composite_graph_gradients_match_finite_differences() {
         for &j in picks.iter().take(12) {
             let orig = values[i][j];
             values[i][j] = orig + h;
-            let plus = loss(gpu, &values, &targets, &stats).unwrap().0;
+            let plus = loss(gpu, &values, &setup).unwrap().0;
             values[i][j] = orig - h;
-            let minus = loss(gpu, &values, &targets, &stats).unwrap().0;
+            let minus = loss(gpu, &values, &setup).unwrap().0;
             values[i][j] = orig;
             numeric.push((plus - minus) / f64::from(2.0 * h));
             analytic.push(f64::from(grads[i][j]));
