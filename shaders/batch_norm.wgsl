@@ -152,12 +152,10 @@ fn sum_squared_deviations(share: Share, mean: f32) -> f32 {
     return acc.x + acc.y + acc.z + acc.w;
 }
 
-// dy where a fused ReLU passed it (its output y > 0), else 0; dy itself without RELU.
+// The output gradient g where a fused ReLU passed it (its output y > 0), else 0, as
+// threshold_backward; g itself without RELU (y is then not read).
 fn relu_masked(g: vec4<f32>, y_value: vec4<f32>) -> vec4<f32> {
-    if (RELU) {
-        return select(vec4<f32>(0.0), g, y_value > vec4<f32>(0.0));
-    }
-    return g;
+    return select(vec4<f32>(0.0), g, y_value > vec4<f32>(0.0));
 }
 
 // The output gradient at vec4 v of the bound arrays (dy_off / 4 + v; y's at y_off / 4 + v),
@@ -330,7 +328,8 @@ fn plane_share(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> PlaneShare {
 }
 
 // The channel's numbers are loaded once per invocation: on lavapipe each load is a loop over the
-// lanes, and with one vec4 per invocation apply ran at 4.9 GB/s against relu_forward's 11.
+// lanes, and with one vec4 per invocation (and four loads for it) apply took 2.3x relu_forward's
+// time for the same traffic (PERFORMANCE.md 30).
 @compute @workgroup_size(WG)
 fn apply_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_id) lid: vec3<u32>) {

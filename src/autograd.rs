@@ -240,7 +240,7 @@ impl<'g> Graph<'g> {
             batch_norm::batch_norm2d_eval(self.gpu, &x.value, &p)?
         };
         let (xv, gv, stats) = (x.value.clone(), gamma.value.clone(), out.stats);
-        // The ReLU's output is the layer's: the next layer keeps it alive anyway.
+        // Saved as a separate ReLU would save it: nothing more is kept than before the fusion.
         let relu_output = relu.then(|| out.y.clone());
         Ok(
             self.record(out.y, &[x, gamma, beta], move |gpu, dy, needs| {

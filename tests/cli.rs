@@ -424,7 +424,7 @@ fn bench_reports_steps_and_kernels_as_json() {
     );
     // Every ReLU follows a BatchNorm2d and runs in its 13 passes: no ReLU pass of its own.
     assert_eq!(
-        calls("batch_norm.wgsl::apply") + calls("batch_norm.wgsl::apply_vec4"),
+        calls("batch_norm.wgsl::apply (relu)") + calls("batch_norm.wgsl::apply_vec4 (relu)"),
         13,
         "{out}"
     );

@@ -73,12 +73,20 @@ fn run_per_element(
         .iter()
         .map(|&(s, s4, v)| (if vec4_form { s4 } else { s }, v))
         .collect();
-    Launch::new(Shader::BatchNorm, entry, &params, &bound)
-        .constants(&[
-            ("RELU", f64::from(u8::from(relu))),
-            ("PLANE_VEC4S", f64::from(PLANE_VEC4S)),
-        ])
-        .run(gpu, invocations)
+    let constants = [
+        ("RELU", f64::from(u8::from(relu))),
+        ("PLANE_VEC4S", f64::from(PLANE_VEC4S)),
+    ];
+    with_relu_variant(
+        Launch::new(Shader::BatchNorm, entry, &params, &bound).constants(&constants),
+        relu,
+    )
+    .run(gpu, invocations)
+}
+
+/// Names a launch that fuses the ReLU in the profiler's table.
+fn with_relu_variant(launch: Launch, relu: bool) -> Launch {
+    if relu { launch.variant("relu") } else { launch }
 }
 
 /// (segments per plane, segment length) for planes of `hw` values.
@@ -225,19 +233,24 @@ fn plane_partials(
             ]);
         }
         let relu = dy_and_relu_output.is_some_and(|(_, y)| y.is_some());
+        let constants = [("RELU", f64::from(u8::from(relu)))];
         let tuning = gpu.tuning();
         let per_segment = match tuning.family {
             KernelFamily::Cpu => 1,
             KernelFamily::Gpu => tuning.workgroup_size as usize,
         };
-        Launch::new(
+        let launch = Launch::new(
             Shader::BatchNorm,
             partial_sums.entry(tuning.family),
             &params,
             &buffers,
-        )
-        .constants(&[("RELU", f64::from(u8::from(relu)))])
-        .run(gpu, chunk.len() * c * segs * per_segment)?;
+        );
+        // Only the backward partial sums read RELU.
+        let launch = match partial_sums {
+            Partials::Stats => launch,
+            Partials::Backward => with_relu_variant(launch.constants(&constants), relu),
+        };
+        launch.run(gpu, chunk.len() * c * segs * per_segment)?;
     }
     Ok(partials)
 }

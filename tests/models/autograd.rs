@@ -215,3 +215,64 @@ fn inference_graphs_record_nothing() {
     let y = g.linear(&x, &w, None).unwrap();
     assert!(!w.requires_grad && !y.requires_grad);
 }
+
+/// BatchNorm2d with its ReLU fused gives bit for bit what BN followed by a separate ReLU gives:
+/// the output and the gradients of x, gamma and beta, on planes the kernels read as vec4s (6x8,
+/// three invocations a plane) and as scalars (5x3).
+#[test]
+fn fused_relu_is_bitwise_bn_then_relu() {
+    let gpu = gpu();
+    for dims in [[2usize, 3, 6, 8], [3, 2, 5, 3]] {
+        let [n, c, h, w] = dims;
+        let run = |fused: bool| -> Vec<Vec<f32>> {
+            let mut rng = StdRng::seed_from_u64(33);
+            let mut random = |len: usize| -> Vec<f32> {
+                (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
+            };
+            let g = Graph::training(gpu).unwrap();
+            let x = g.leaf(Tensor::from_f32(gpu, &dims, &random(n * c * h * w)).unwrap());
+            let gamma = g.leaf(Tensor::from_f32(gpu, &[c], &random(c)).unwrap());
+            let beta = g.leaf(Tensor::from_f32(gpu, &[c], &random(c)).unwrap());
+            let running = [Tensor::zeros(gpu, &[c]), Tensor::zeros(gpu, &[c])];
+            let y = g
+                .batch_norm2d(
+                    &x,
+                    &BatchNormArgs {
+                        gamma: &gamma,
+                        beta: &beta,
+                        running: RunningStats {
+                            mean: &running[0],
+                            var: &running[1],
+                            momentum: 0.1,
+                            eps: 1e-5,
+                        },
+                        training: true,
+                        relu: fused,
+                    },
+                )
+                .unwrap();
+            let y = if fused { y } else { g.relu(&y).unwrap() };
+            let targets: Vec<i32> = (0..n * h * w).map(|i| (i % c) as i32).collect();
+            let targets = Tensor::from_i32(gpu, &[n, h, w], &targets).unwrap();
+            let loss = g.cross_entropy(&y, &targets, None).unwrap();
+            let mut grads = g.backward(&loss).unwrap();
+            let mut out = vec![y.value.to_f32(gpu).unwrap()];
+            for v in [&x, &gamma, &beta] {
+                out.push(grads.take(v.id).unwrap().to_f32(gpu).unwrap());
+            }
+            out
+        };
+        let (fused, separate) = (run(true), run(false));
+        for (k, name) in ["y", "dx", "dgamma", "dbeta"].iter().enumerate() {
+            let same = fused[k]
+                .iter()
+                .zip(&separate[k])
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{dims:?}: fused {name} differs from BN then ReLU");
+        }
+        assert!(
+            fused[0].contains(&0.0) && fused[0].iter().any(|&v| v > 0.0),
+            "{dims:?}: the ReLU cut some outputs and passed others"
+        );
+    }
+}
