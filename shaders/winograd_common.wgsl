@@ -26,6 +26,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read> dy: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(9) var<storage, read> m4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read> x4: array<vec4<f32>>;
 
 // Where the output tile t (numbered over the images bound, row-major within each) starts, with
 // tiles `side` pixels wide.

@@ -9,17 +9,19 @@ use wgnn::{Gpu, GpuOptions};
 
 use crate::conv::{Case, case, check_conv2d_on};
 
-/// The kernels counted: each variant's input transforms (forward and input gradient) and weight
-/// gradient's input transforms, one launch per chunk of tiles.
-const COUNTED: [&str; 4] = [
+/// The kernels counted: each variant's input transforms (forward and input gradient; F(4x4, 3x3)'s
+/// by patches or by rows of vec4s) and weight gradient's input transforms, one launch per chunk
+/// of tiles.
+const COUNTED: [&str; 5] = [
     "winograd.wgsl::input_transform",
     "winograd.wgsl::input_by_tile",
     "winograd4x4.wgsl::input_transform",
     "winograd4x4.wgsl::input_by_tile",
+    "winograd4x4.wgsl::input_transform_rows",
 ];
 
 /// A case, numbered after conv.rs's (the number seeds its data), and the launches of COUNTED.
-type Counted = (usize, Case, [usize; 4]);
+type Counted = (usize, Case, [usize; 5]);
 
 /// A device of the suite's options opened with these `limits`, for these tests alone: launches are
 /// counted while profiling, and another test's launches on a shared device would be counted too.
@@ -39,7 +41,7 @@ fn check_counted(gpu: &Gpu, cases: &[Counted]) {
         let expected = if gpu.tuning().family == KernelFamily::Cpu {
             *launches
         } else {
-            [0; 4]
+            [0; 5]
         };
         assert_eq!(counts, expected, "case {i}: launches of {COUNTED:?}");
     }
@@ -54,26 +56,33 @@ fn check_counted(gpu: &Gpu, cases: &[Counted]) {
 ///   throughout.
 /// - 18: 5x13 and 7x11 outputs, 65 and 66 channels (the weight gradient written as scalars):
 ///   F(4x4, 3x3) throughout.
-const WINOGRAD_CASES: [Counted; 4] = [
+/// - 19: 8x16 planes (a row of four tiles), 64 and 66 channels: F(4x4, 3x3), the forward and the
+///   input gradient by rows of vec4s.
+const WINOGRAD_CASES: [Counted; 5] = [
     (
         12,
         case([2, 128, 5, 6], [130, 128, 3, 3], [1, 1], [1, 1], true),
-        [2, 1, 0, 0],
+        [2, 1, 0, 0, 0],
     ),
     (
         13,
         case([1, 131, 3, 3], [129, 131, 3, 3], [1, 1], [2, 2], false),
-        [1, 1, 1, 0],
+        [1, 1, 1, 0, 0],
     ),
     (
         17,
         case([2, 64, 9, 10], [67, 64, 3, 3], [1, 1], [1, 1], true),
-        [0, 0, 2, 1],
+        [0, 0, 2, 1, 0],
     ),
     (
         18,
         case([1, 66, 7, 11], [65, 66, 3, 3], [1, 1], [0, 2], false),
-        [0, 0, 2, 1],
+        [0, 0, 2, 1, 0],
+    ),
+    (
+        19,
+        case([2, 64, 8, 16], [66, 64, 3, 3], [1, 1], [1, 1], true),
+        [0, 0, 0, 1, 2],
     ),
 ];
 
@@ -98,21 +107,29 @@ const CHUNKING_BINDING: u64 = 2 << 20;
 /// - 16: 120 images of 128 x 6 x 6 (113 to a binding) into 5 channels, 6x6 outputs (a tie):
 ///   F(2x2, 3x3), at most 252 tiles to a chunk: 1017 + 63 tiles in 5 + 1 chunks, for the forward
 ///   and for the weight gradient.
-const CHUNKED_CASES: [Counted; 3] = [
+/// - 20: 3 images of 128 x 32 x 32 into 5 channels: F(4x4, 3x3), the forward by rows of vec4s in
+///   chunks of 96 tiles (the second starting at tile 96, in the middle of an image), and the weight
+///   gradient in two chunks.
+const CHUNKED_CASES: [Counted; 4] = [
     (
         14,
         case([3, 128, 36, 39], [130, 128, 3, 3], [1, 1], [1, 1], true),
-        [10, 0, 0, 0],
+        [10, 0, 0, 0, 0],
     ),
     (
         15,
         case([3, 128, 36, 39], [5, 128, 3, 3], [1, 1], [2, 0], false),
-        [0, 0, 3, 3],
+        [0, 0, 3, 3, 0],
     ),
     (
         16,
         case([120, 128, 6, 6], [5, 128, 3, 3], [1, 1], [1, 1], true),
-        [6, 6, 0, 0],
+        [6, 6, 0, 0, 0],
+    ),
+    (
+        20,
+        case([3, 128, 32, 32], [5, 128, 3, 3], [1, 1], [1, 1], true),
+        [0, 0, 0, 2, 2],
     ),
 ];
 

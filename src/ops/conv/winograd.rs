@@ -110,8 +110,19 @@ slots! {
     /// winograd.wgsl's and winograd4x4.wgsl's storage bindings.
     mod slot {
         X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, M: m = 6,
-        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9,
+        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9, X4: x4 = 10,
     }
+}
+
+/// Whether F(4x4, 3x3)'s `input_transform_rows` can take a chunk: each invocation's four tiles
+/// side by side in one tile row (the chunk's first tile, its tile count and the tiles of a row
+/// multiples of 4), one column of padding, and input rows of whole vec4s from a vec4 boundary.
+fn by_rows_of_vec4s(variant: Variant, p: &Params) -> bool {
+    variant.side == 4
+        && p.pw == 1
+        && [p.t0, p.t_count, p.tiles_w, p.w, p.x_off]
+            .iter()
+            .all(|v| v.is_multiple_of(4))
 }
 
 /// Chunks of at most `max` tiles (a positive multiple of VEC) covering `tiles`, as even as whole
@@ -205,11 +216,16 @@ pub(crate) fn conv3x3(
                 ..shape
             };
             let vv = gpu.view(&v, 0, xi * c_in * t_pad);
+            let (entry, x_slot) = if by_rows_of_vec4s(variant, &params) {
+                ("input_transform_rows", slot::X4)
+            } else {
+                ("input_transform", slot::X)
+            };
             Launch::new(
                 variant.shader,
-                "input_transform",
+                entry,
                 &params,
-                &[(slot::X, &xv), (slot::OUT4, &vv)],
+                &[(x_slot, &xv), (slot::OUT4, &vv)],
             )
             .run(gpu, c_in * t_pad / VEC)?;
             // Products over the padded tile count (the padding tiles' columns are zero), so rows
