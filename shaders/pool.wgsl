@@ -3,6 +3,9 @@
 //                      ph, pw that never wins); argmax = index iy * w + ix within the input plane.
 //                      Ties keep the first maximum in row-major window order and a NaN wins (the
 //                      last NaN), exactly PyTorch's comparison `v > best || isnan(v)`. One invocation per output; grid = ceil(planes*oh*ow / WG), folded.
+//   max_forward_halves: max_forward for 2x2 windows of stride 2 without padding over rows and x_off
+//                      of whole vec4s (`x4`): one invocation per two outputs of a row, their
+//                      windows one vec4 of each of two input rows; grid = ceil(planes*oh*ow/2 / WG).
 //   max_backward:      dx[iy, ix] = sum of dy over the outputs whose argmax is (iy, ix); a gather
 //                      over the windows that contain (iy, ix). One invocation per input element;
 //                      with `halves4` (2x2 windows, stride 2, no padding, rows and x_off multiples
@@ -28,6 +31,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> argmax_in: array<i32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> x4: array<vec4<f32>>;
 
 // An element i of the planes, each w x h: its column x, row y and plane; valid is false past the
 // last plane.
@@ -77,6 +81,45 @@ fn max_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
     y[params.y_off + out.i] = best;
     argmax[params.y_off + out.i] = best_index;
+}
+
+// The maximum of a 2x2 window and its index: values v in row-major window order, the first at
+// input index `first`, rows w apart; max_forward's comparison, in its order.
+struct WindowMax {
+    best: f32,
+    index: i32,
+}
+
+fn window_max(v: vec4<f32>, first: i32, w: i32) -> WindowMax {
+    var m = WindowMax(bitcast<f32>(0xff800000u), first);
+    let at = vec4<i32>(first, first + 1, first + w, first + w + 1);
+    for (var k = 0u; k < 4u; k++) {
+        if (v[k] > m.best || is_nan(v[k])) {
+            m = WindowMax(v[k], at[k]);
+        }
+    }
+    return m;
+}
+
+// Two outputs from two vec4 loads where max_forward makes eight scalar ones in runtime loops.
+@compute @workgroup_size(WG)
+fn max_forward_halves(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    let out = element(2u * i, params.ow, params.oh);
+    if (!out.valid) { return; }
+    // Input rows 2 oy and 2 oy + 1, columns 2 ox .. 2 ox + 3 (ox even): one vec4 of each.
+    let row = (params.x_off + (out.plane * params.h + 2u * out.y) * params.w + 2u * out.x) / 4u;
+    let top = x4[row];
+    let bottom = x4[row + params.w / 4u];
+    let w = i32(params.w);
+    let first = i32(2u * out.y) * w + i32(2u * out.x);
+    let left = window_max(vec4<f32>(top.x, top.y, bottom.x, bottom.y), first, w);
+    let right = window_max(vec4<f32>(top.z, top.w, bottom.z, bottom.w), first + 2, w);
+    y[params.y_off + out.i] = left.best;
+    argmax[params.y_off + out.i] = left.index;
+    y[params.y_off + out.i + 1u] = right.best;
+    argmax[params.y_off + out.i + 1u] = right.index;
 }
 
 @compute @workgroup_size(WG)

@@ -48,7 +48,7 @@ slots! {
     /// pool.wgsl's storage bindings.
     mod slot {
         X: x = 1, Y: y = 2, ARGMAX: argmax = 3, DY: dy = 4, ARGMAX_IN: argmax_in = 5, DX: dx = 6,
-        DX4: dx4 = 7,
+        DX4: dx4 = 7, X4: x4 = 8,
     }
 }
 
@@ -112,9 +112,9 @@ fn launch_planes(
         pw: u32_of(w.padding[1]),
         ..Params::default()
     };
-    // max_backward's vec4 path (halves4): 2x2 windows of stride 2 over rows of whole vec4s, in the
-    // chunks whose input shift is a multiple of 4.
-    let halves_window = entry == "max_backward"
+    // The vec4 paths of max pooling (max_backward's halves4, max_forward_halves): 2x2 windows of
+    // stride 2 over rows of whole vec4s, in the chunks whose input shift is a multiple of 4.
+    let halves_window = entry.starts_with("max_")
         && w.kernel == [2, 2]
         && w.stride == [2, 2]
         && w.padding == [0, 0]
@@ -156,10 +156,18 @@ fn launch_planes(
             buffers.push((slot::DX4, &dv));
         }
         let mut work = chunk.len() * if per_output { outs } else { ins };
+        let mut launched = entry;
         if halves4 {
-            work /= 4;
+            if entry == "max_forward" {
+                // Two outputs per invocation, read through x4 alone.
+                launched = "max_forward_halves";
+                buffers[0] = (slot::X4, &sv);
+                work /= 2;
+            } else {
+                work /= 4;
+            }
         }
-        Launch::new(Shader::Pool, entry, &params, &buffers).run(gpu, work)?;
+        Launch::new(Shader::Pool, launched, &params, &buffers).run(gpu, work)?;
     }
     Ok(())
 }

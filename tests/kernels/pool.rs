@@ -7,17 +7,19 @@ use crate::common::*;
 use crate::reference::{self, Window};
 
 /// VGG's 2/2, odd sizes (floor), overlapping windows with
-/// padding, stride larger than the kernel, non-square windows, C = 1.
+/// padding, stride larger than the kernel, non-square windows, C = 1, and 2/2 on rows of whole
+/// vec4s (the vec4 kernels) with an odd row count.
 /// (input, kernel, stride, padding).
 type MaxCase = ([usize; 4], [usize; 2], [usize; 2], [usize; 2]);
 
-const MAX_CASES: [MaxCase; 6] = [
+const MAX_CASES: [MaxCase; 7] = [
     ([2, 3, 8, 8], [2, 2], [2, 2], [0, 0]),
     ([1, 1, 7, 9], [2, 2], [2, 2], [0, 0]),
     ([2, 3, 9, 7], [3, 3], [2, 2], [1, 1]),
     ([1, 2, 5, 5], [2, 2], [3, 3], [0, 0]),
     ([2, 2, 6, 7], [3, 2], [1, 2], [1, 0]),
     ([4, 3, 2, 2], [2, 2], [2, 2], [0, 0]),
+    ([1, 2, 7, 12], [2, 2], [2, 2], [0, 0]),
 ];
 
 /// MAX_CASES as (input, arguments).
