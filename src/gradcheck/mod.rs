@@ -75,6 +75,9 @@ pub const CHECKS: &[Check] = &[
     check("conv2d_winograd4x4", FD_TOLERANCE, |gpu, rng| {
         winograd_check(gpu, rng, [1, 64, 5, 7], 66)
     }),
+    check("conv2d_winograd4x4_rows", FD_TOLERANCE, |gpu, rng| {
+        winograd_check(gpu, rng, [1, 64, 4, 16], 66)
+    }),
     check("conv_transpose2d", FD_TOLERANCE, conv_transpose2d_check),
     check("batch_norm2d_train", FD_TOLERANCE, |gpu, rng| {
         batch_norm_check(gpu, rng, true)
@@ -89,7 +92,17 @@ pub const CHECKS: &[Check] = &[
         batch_norm_relu_check(gpu, rng, false)
     }),
     check("relu", FD_TOLERANCE, relu_check),
-    check("max_pool2d", FD_TOLERANCE, max_pool_check),
+    check("max_pool2d", FD_TOLERANCE, |gpu, rng| {
+        let args = MaxPoolArgs {
+            kernel: [3, 2],
+            stride: [2, 1],
+            padding: [1, 1],
+        };
+        max_pool_check(gpu, rng, [2, 3, 7, 5], args)
+    }),
+    check("max_pool2d_2x2", FD_TOLERANCE, |gpu, rng| {
+        max_pool_check(gpu, rng, [2, 3, 4, 8], MaxPoolArgs::square(2))
+    }),
     check("adaptive_avg_pool2d", FD_TOLERANCE, adaptive_pool_check),
     check("linear", FD_TOLERANCE, linear_check),
     check("dropout2d", FD_TOLERANCE, dropout_check),
@@ -219,7 +232,8 @@ fn conv2d_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
 
 /// A 3x3 stride-1 convolution of x [n, 64, h, w] into `c_out` channels, whose every pass the cpu
 /// family takes by Winograd: on 3x2 planes by F(2x2, 3x3), on 5x7 planes by F(4x4, 3x3) (its
-/// products multiply less there); the gpu family by its tiled kernels.
+/// products multiply less there), on 4x16 planes by F(4x4, 3x3) reading rows of vec4s
+/// (`input_transform_rows`, four tiles a row); the gpu family by its tiled kernels.
 fn winograd_check(gpu: &Gpu, rng: &mut StdRng, x: [usize; 4], c_out: usize) -> Result<f64> {
     let args = Conv2dArgs {
         stride: [1, 1],
@@ -389,13 +403,14 @@ fn relu_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
     )
 }
 
-fn max_pool_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
-    let args = MaxPoolArgs {
-        kernel: [3, 2],
-        stride: [2, 1],
-        padding: [1, 1],
-    };
-    let shape = [2, 3, 7, 5];
+/// max_pool2d on x of `shape`: overlapping padded windows (the general kernels) or 2x2 windows of
+/// stride 2 over rows of whole vec4s (the vec4 kernels, `max_forward_halves` and halves4).
+fn max_pool_check(
+    gpu: &Gpu,
+    rng: &mut StdRng,
+    shape: [usize; 4],
+    args: MaxPoolArgs,
+) -> Result<f64> {
     let n: usize = shape.iter().product();
     // Distinct values 5 steps apart, so no perturbation changes which element is the maximum.
     let mut values: Vec<f32> = (0..n)
