@@ -145,8 +145,8 @@ fn one_line_error(out: &std::process::Output) -> String {
     lines[0].to_owned()
 }
 
-/// The kernel family and WebGPU's limits can be chosen by the environment (the kernels pass their
-/// checks), and a bad choice is a one-line error.
+/// The kernel family, the CPU family's product block and WebGPU's limits can be chosen by the
+/// environment (the kernels pass their checks), and a bad choice is a one-line error.
 #[test]
 fn kernel_family_and_limits_are_choosable_and_checked() {
     let run = |var: &str, value: &str| {
@@ -156,12 +156,21 @@ fn kernel_family_and_limits_are_choosable_and_checked() {
             .output()
             .unwrap()
     };
-    for (var, value) in [("WGNN_KERNELS", "gpu"), ("WGNN_LIMITS", "webgpu")] {
+    for (var, value) in [
+        ("WGNN_KERNELS", "gpu"),
+        ("WGNN_LIMITS", "webgpu"),
+        ("WGNN_PRODUCT_BLOCK", "8"),
+        ("WGNN_PRODUCT_BLOCK", "16"),
+    ] {
         let out = run(var, value);
         assert!(out.status.success(), "{var}={value}: {}", text(&out.stderr));
         assert!(text(&out.stdout).contains("all checks passed"));
     }
-    for (var, value) in [("WGNN_KERNELS", "tpu"), ("WGNN_LIMITS", "huge")] {
+    for (var, value) in [
+        ("WGNN_KERNELS", "tpu"),
+        ("WGNN_LIMITS", "huge"),
+        ("WGNN_PRODUCT_BLOCK", "12"),
+    ] {
         assert!(one_line_error(&run(var, value)).contains(var));
     }
 }

@@ -7,6 +7,7 @@ use wgnn::gpu;
 
 pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
     let forced_family = gpu::KernelFamily::from_env()?;
+    let forced_block = gpu::ProductBlock::overridden(None)?;
     let adapters = gpu::ranked_adapters(wgpu::Backends::all());
     if adapters.is_empty() {
         println!("no adapters with compute shaders");
@@ -23,6 +24,7 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
         let subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
         let mut tuning = gpu::Tuning::for_device(&a, &l, adapter.features());
         tuning.family = forced_family.unwrap_or(tuning.family);
+        tuning.product_block = forced_block.unwrap_or(tuning.product_block);
         let rows: [(&str, String); 11] = [
             ("max buffer size", format!("{} bytes", l.max_buffer_size)),
             (
@@ -64,10 +66,11 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
             (
                 "wgnn kernels",
                 format!(
-                    "{} (override: {}, {})",
+                    "{} (override: {}, {}, {})",
                     tuning,
                     gpu::KERNELS_ENV,
-                    gpu::WORKGROUP_SIZE_ENV
+                    gpu::WORKGROUP_SIZE_ENV,
+                    gpu::PRODUCT_BLOCK_ENV
                 ),
             ),
         ];

@@ -5,6 +5,7 @@ mod adapter;
 mod dispatch;
 mod pipeline;
 pub(crate) mod pool;
+mod product_block;
 mod profile;
 mod profiler;
 mod shader;
@@ -13,6 +14,7 @@ pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
 pub use dispatch::Slot;
 pub(crate) use dispatch::{Elements, Launch, View};
 pub use pool::PoolStats;
+pub use product_block::{PRODUCT_BLOCK_ENV, ProductBlock};
 pub use profiler::KernelTiming;
 pub use shader::{Shader, WorkgroupSum, shader_source, shader_source_with};
 
@@ -84,6 +86,8 @@ pub struct GpuOptions {
     pub workgroup_size: Option<u32>,
     /// The kernel family instead of the device's default (see `Tuning`); also `WGNN_KERNELS`.
     pub kernels: Option<KernelFamily>,
+    /// The CPU family's batched-product block instead of the device's; also `WGNN_PRODUCT_BLOCK`.
+    pub product_block: Option<ProductBlock>,
     /// Open the device with WebGPU's default limits instead of the adapter's; also
     /// `WGNN_LIMITS=webgpu`.
     pub webgpu_limits: bool,
@@ -208,6 +212,7 @@ pub struct Tuning {
     pub family: KernelFamily,
     pub tile: Tile,
     pub workgroup_sum: WorkgroupSum,
+    pub product_block: ProductBlock,
 }
 
 impl Tuning {
@@ -240,6 +245,7 @@ impl Tuning {
                 KernelFamily::Gpu
             },
             tile: Tile::within(limits, None),
+            product_block: ProductBlock::for_device(cpu_like),
             workgroup_sum: if features.contains(wgpu::Features::SUBGROUP) {
                 WorkgroupSum::Subgroups
             } else {
@@ -256,8 +262,9 @@ impl std::fmt::Display for Tuning {
         match self.family {
             KernelFamily::Cpu => write!(
                 f,
-                "cpu (register blocks, {} invocations per workgroup)",
-                self.workgroup_size
+                "cpu (register blocks, {} invocations per workgroup, {1}x{1} product blocks)",
+                self.workgroup_size,
+                self.product_block.side()
             ),
             KernelFamily::Gpu => write!(
                 f,
@@ -411,6 +418,9 @@ impl Gpu {
         };
         if let Some(family) = family {
             tuning.family = family;
+        }
+        if let Some(block) = ProductBlock::overridden(options.product_block)? {
+            tuning.product_block = block;
         }
         Ok(Gpu {
             device,

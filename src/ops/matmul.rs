@@ -4,7 +4,7 @@ use super::reduce::sum_columns_into;
 use super::tiled::{self, BiasAlong, Product, Strides};
 use super::{check_weight_and_bias, optional_input, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelFamily, Launch, Shader, View};
+use crate::gpu::{Gpu, KernelFamily, Launch, ProductBlock, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -114,9 +114,10 @@ pub(crate) fn matmul(
 /// How a batched product's A operand is laid out.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ALayout {
-    /// Element (i, kk) at kk * stride + i: `matmul_vec4x2`.
+    /// Element (i, kk) at kk * stride + i: `matmul_vec4x2` (or `matmul_vec4x4`).
     KMajor(usize),
-    /// Element (i, kk) at i * stride + kk, zero from k to the row's end: `matmul_rows_vec4x2`.
+    /// Element (i, kk) at i * stride + kk, zero from k to the row's end: `matmul_rows_vec4x2`
+    /// (or `matmul_rows_vec4x4`).
     Rows(usize),
 }
 
@@ -151,9 +152,20 @@ pub(crate) fn batched_products(
             },
         );
     }
-    let (entries, a_row, a_col) = match a_layout {
-        ALayout::KMajor(col) => (["matmul_vec4x2", "matmul_vec4x2_bias"], 1, col),
-        ALayout::Rows(row) => (["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"], row, 1),
+    let block = gpu.tuning().product_block;
+    let (entries, a_row, a_col) = match (a_layout, block) {
+        (ALayout::KMajor(col), ProductBlock::Eight) => {
+            (["matmul_vec4x2", "matmul_vec4x2_bias"], 1, col)
+        }
+        (ALayout::KMajor(col), ProductBlock::Sixteen) => {
+            (["matmul_vec4x4", "matmul_vec4x4_bias"], 1, col)
+        }
+        (ALayout::Rows(row), ProductBlock::Eight) => {
+            (["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"], row, 1)
+        }
+        (ALayout::Rows(row), ProductBlock::Sixteen) => {
+            (["matmul_rows_vec4x4", "matmul_rows_vec4x4_bias"], row, 1)
+        }
     };
     let aligned = [
         a_row.max(a_col),
@@ -195,7 +207,10 @@ pub(crate) fn batched_products(
     );
     Launch::new(Shader::Matmul, entry, &params, &buffers)
         .flops(2.0 * (batch * m * n * k) as f64)
-        .run(gpu, batch * m.div_ceil(8) * n.div_ceil(8))
+        .run(
+            gpu,
+            batch * m.div_ceil(block.side()) * n.div_ceil(block.side()),
+        )
 }
 
 /// t [r, c] transposed as [c, r padded to 4], when both fit one binding (small operands such as a

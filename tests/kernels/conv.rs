@@ -1,6 +1,7 @@
 //! conv2d and conv_transpose2d, forward and all three gradients (conv2d's Winograd path: winograd.rs).
 
-use wgnn::{Gpu, Tensor};
+use wgnn::gpu::{KernelFamily, ProductBlock};
+use wgnn::{Gpu, GpuOptions, Tensor};
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::{conv_transpose2d, reduce};
 
@@ -150,34 +151,67 @@ const CONV_T_CASES: [Case; 8] = [
 
 #[test]
 fn conv_transpose2d_forward_and_gradients_match_reference() {
-    let gpu = gpu();
     for (i, c) in CONV_T_CASES.iter().enumerate() {
-        let mut rg = rng(300 + i as u64);
-        let r = ConvTranspose {
-            x: f32_exact(&random(&mut rg, c.x.iter().product())),
-            x_dims: c.x,
-            w: f32_exact(&random(&mut rg, c.w.iter().product())),
-            w_dims: c.w,
-            b: c.bias.then(|| f32_exact(&random(&mut rg, c.w[1]))),
-            stride: c.stride,
-            padding: c.padding,
-        };
-        let args = c.args();
-        let (x, w, b) = c.upload_inputs(gpu, &r.x, &r.w, r.b.as_ref());
-        let y = conv_transpose2d::conv_transpose2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-        assert_forward(gpu, (i, "conv_transpose2d"), &y, r.y_dims(), &r.forward());
+        check_conv_transpose2d_on(gpu(), i, c);
+    }
+}
 
-        let dy_host = f32_exact(&random(&mut rg, y.numel()));
-        let dy = upload(y.shape(), &dy_host);
-        let expected = r.backward(&dy_host);
-        let dx = conv_transpose2d::conv_transpose2d_input_grad(gpu, &dy, &w, args).unwrap();
-        let dw =
-            conv_transpose2d::conv_transpose2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args)
-                .unwrap();
-        let db = reduce::channel_sums(gpu, &dy).unwrap();
-        assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
-        let what = format!("case {i}: conv_transpose2d");
-        assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
+/// conv_transpose2d's forward and gradients on `gpu` for case `i` (which seeds its data) against
+/// the reference.
+fn check_conv_transpose2d_on(gpu: &Gpu, i: usize, c: &Case) {
+    let mut rg = rng(300 + i as u64);
+    let r = ConvTranspose {
+        x: f32_exact(&random(&mut rg, c.x.iter().product())),
+        x_dims: c.x,
+        w: f32_exact(&random(&mut rg, c.w.iter().product())),
+        w_dims: c.w,
+        b: c.bias.then(|| f32_exact(&random(&mut rg, c.w[1]))),
+        stride: c.stride,
+        padding: c.padding,
+    };
+    let args = c.args();
+    let (x, w, b) = c.upload_inputs(gpu, &r.x, &r.w, r.b.as_ref());
+    let y = conv_transpose2d::conv_transpose2d(gpu, &x, &w, b.as_ref(), args).unwrap();
+    assert_forward(gpu, (i, "conv_transpose2d"), &y, r.y_dims(), &r.forward());
+
+    let dy_host = f32_exact(&random(&mut rg, y.numel()));
+    let dy = upload_to(gpu, y.shape(), &dy_host);
+    let expected = r.backward(&dy_host);
+    let dx = conv_transpose2d::conv_transpose2d_input_grad(gpu, &dy, &w, args).unwrap();
+    let dw = conv_transpose2d::conv_transpose2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args)
+        .unwrap();
+    let db = reduce::channel_sums(gpu, &dy).unwrap();
+    assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
+    let what = format!("case {i}: conv_transpose2d");
+    assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
+}
+
+/// The suite's options with the CPU family's other batched-product block (`ProductBlock`: the
+/// one this device does not choose), so both blocks are checked on every machine; None on the
+/// GPU family, whose tiled products have no such block.
+pub fn other_product_block() -> Option<GpuOptions> {
+    let tuning = gpu().tuning();
+    (tuning.family == KernelFamily::Cpu).then(|| GpuOptions {
+        product_block: Some(match tuning.product_block {
+            ProductBlock::Eight => ProductBlock::Sixteen,
+            ProductBlock::Sixteen => ProductBlock::Eight,
+        }),
+        ..crate::options()
+    })
+}
+
+#[test]
+fn convolutions_match_reference_with_the_other_product_block() {
+    let Some(options) = other_product_block() else {
+        return;
+    };
+    let other = Gpu::new(&options).unwrap();
+    assert_ne!(other.tuning().product_block, gpu().tuning().product_block);
+    for (i, c) in CONV_CASES.iter().enumerate() {
+        check_conv2d_on(&other, i, c);
+    }
+    for (i, c) in CONV_T_CASES.iter().enumerate() {
+        check_conv_transpose2d_on(&other, i, c);
     }
 }
 
