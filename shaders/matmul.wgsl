@@ -23,17 +23,19 @@
 //                 multiply-adds per 16 loads). Same grid.
 //   matmul_vec4x4, matmul_rows_vec4x4: matmul_vec4x2 and matmul_rows_vec4x2 with 16 x 16 blocks
 //                 (four vec4s of each operand per k, 256 multiply-adds per 8 loads; per four k of
-//                 row-major A, 1024 per 32). Grid = batch * ceil(m/16) * ceil(n/16) invocations.
-//                 On lavapipe without AVX-512 every loaded component costs a stack round trip
-//                 and the accumulators' spills cost little: 16 x 16 ran 1024^3 at 2x the 8 x 8
-//                 block there (PERFORMANCE.md 35, 36).
+//                 row-major A, 1024 per 32), for the batched products alone: n a multiple of 4,
+//                 vec4 stores, a bias per row at most. Grid = batch * ceil(m/16) * ceil(n/16)
+//                 invocations. On lavapipe without AVX-512 every loaded component costs a stack
+//                 round trip and the accumulators' spills cost little: 16 x 16 ran 1024^3 at 2x
+//                 the 8 x 8 block there (PERFORMANCE.md 35, 36).
 //   transpose:    c[j, i] = a[i, j] for a [m, n] (c's rows padded to b_row floats, the padding
 //                 zeroed), so linear's weight [out, in] becomes a row-major B. One invocation per
 //                 element of c.
 // The vec4 product entry points have a _bias twin (matmul_vec4_bias, matmul_vec4x2_bias,
-// matmul_rows_vec4x2_bias), the only ones that read `bias` (has_bias 1 or 2): the others bind no
-// buffer for it. `matmul` has none: linear's B, the only operand a bias comes with, is always
-// vec4-aligned.
+// matmul_rows_vec4x2_bias, matmul_rows_vec4x4_bias), the only ones that read `bias` (has_bias 1 or
+// 2): the others bind no buffer for it. `matmul` has none: linear's B, the only operand a bias
+// comes with, is always vec4-aligned; nor has `matmul_vec4x4`: no k-major batched product has a
+// bias.
 
 override WG: u32 = 64;
 const TM: u32 = 4u;
@@ -398,7 +400,7 @@ fn axpy16(acc: Row16, s: f32, b: Row16) -> Row16 {
 }
 
 // acc + a.x * b[0] + a.y * b[1] + a.z * b[2] + a.w * b[3]: four k of one row of A.
-fn dot16(acc: Row16, a: vec4<f32>, b: array<Row16, 4>) -> Row16 {
+fn add_four_k16(acc: Row16, a: vec4<f32>, b: array<Row16, 4>) -> Row16 {
     return Row16(
         acc[0] + a.x * b[0][0] + a.y * b[1][0] + a.z * b[2][0] + a.w * b[3][0],
         acc[1] + a.x * b[0][1] + a.y * b[1][1] + a.z * b[2][1] + a.w * b[3][1],
@@ -419,17 +421,18 @@ fn b_row16(b_base: u32, last: u32, k: u32) -> Row16 {
 // counter costs a stack round trip per access on lavapipe (PERFORMANCE.md 35).
 alias Block16 = array<Row16, 16>;
 
-// B's vec4s from the block's first one to its last inside n, less one.
-fn b_last(n0: u32) -> u32 {
-    return min(3u, (params.n - n0 + 3u) / 4u - 1u);
+// Of the four vec4s from element `first` (< count), the index of the last one that holds an
+// element below `count`: 3 unless the block reaches past count.
+fn last_vec4(first: u32, count: u32) -> u32 {
+    return min(3u, (count - first + 3u) / 4u - 1u);
 }
 
 // matmul_vec4x4's block: k-major A, four vec4s of 16 rows per k.
 fn k_major_block16(block: Block) -> Block16 {
-    let last_a = min(3u, (params.m - block.m0 + 3u) / 4u - 1u);
+    let last_a = last_vec4(block.m0, params.m);
     let a_base = (params.a_off + block.z * params.a_batch) / 4u + block.m0 / 4u;
     let b_base = (params.b_off + block.z * params.b_batch) / 4u + block.n0 / 4u;
-    let last_b = b_last(block.n0);
+    let last_b = last_vec4(block.n0, params.n);
     var acc: Block16;
     for (var k = 0u; k < params.k; k++) {
         let o = a_base + k * (params.a_col / 4u);
@@ -461,7 +464,7 @@ fn k_major_block16(block: Block) -> Block16 {
 // matmul_rows_vec4x4's block: row-major A (zero from k to the row's end), four k per step.
 fn rows_block16(block: Block) -> Block16 {
     let b_base = (params.b_off + block.z * params.b_batch) / 4u + block.n0 / 4u;
-    let last_b = b_last(block.n0);
+    let last_b = last_vec4(block.n0, params.n);
     let a_row4 = params.a_row / 4u;
     // Row r of the block starts at a_base + r * a_row4; rows past m re-read the last one.
     let a_base = (params.a_off + block.z * params.a_batch) / 4u + block.m0 * a_row4;
@@ -477,22 +480,22 @@ fn rows_block16(block: Block) -> Block16 {
             b_row16(b_base, last_b, min(4u * q + 3u, last_k)),
         );
         let a = a_base + q;
-        acc[0] = dot16(acc[0], a4[a], b);
-        acc[1] = dot16(acc[1], a4[a + min(1u, last_r) * a_row4], b);
-        acc[2] = dot16(acc[2], a4[a + min(2u, last_r) * a_row4], b);
-        acc[3] = dot16(acc[3], a4[a + min(3u, last_r) * a_row4], b);
-        acc[4] = dot16(acc[4], a4[a + min(4u, last_r) * a_row4], b);
-        acc[5] = dot16(acc[5], a4[a + min(5u, last_r) * a_row4], b);
-        acc[6] = dot16(acc[6], a4[a + min(6u, last_r) * a_row4], b);
-        acc[7] = dot16(acc[7], a4[a + min(7u, last_r) * a_row4], b);
-        acc[8] = dot16(acc[8], a4[a + min(8u, last_r) * a_row4], b);
-        acc[9] = dot16(acc[9], a4[a + min(9u, last_r) * a_row4], b);
-        acc[10] = dot16(acc[10], a4[a + min(10u, last_r) * a_row4], b);
-        acc[11] = dot16(acc[11], a4[a + min(11u, last_r) * a_row4], b);
-        acc[12] = dot16(acc[12], a4[a + min(12u, last_r) * a_row4], b);
-        acc[13] = dot16(acc[13], a4[a + min(13u, last_r) * a_row4], b);
-        acc[14] = dot16(acc[14], a4[a + min(14u, last_r) * a_row4], b);
-        acc[15] = dot16(acc[15], a4[a + min(15u, last_r) * a_row4], b);
+        acc[0] = add_four_k16(acc[0], a4[a], b);
+        acc[1] = add_four_k16(acc[1], a4[a + min(1u, last_r) * a_row4], b);
+        acc[2] = add_four_k16(acc[2], a4[a + min(2u, last_r) * a_row4], b);
+        acc[3] = add_four_k16(acc[3], a4[a + min(3u, last_r) * a_row4], b);
+        acc[4] = add_four_k16(acc[4], a4[a + min(4u, last_r) * a_row4], b);
+        acc[5] = add_four_k16(acc[5], a4[a + min(5u, last_r) * a_row4], b);
+        acc[6] = add_four_k16(acc[6], a4[a + min(6u, last_r) * a_row4], b);
+        acc[7] = add_four_k16(acc[7], a4[a + min(7u, last_r) * a_row4], b);
+        acc[8] = add_four_k16(acc[8], a4[a + min(8u, last_r) * a_row4], b);
+        acc[9] = add_four_k16(acc[9], a4[a + min(9u, last_r) * a_row4], b);
+        acc[10] = add_four_k16(acc[10], a4[a + min(10u, last_r) * a_row4], b);
+        acc[11] = add_four_k16(acc[11], a4[a + min(11u, last_r) * a_row4], b);
+        acc[12] = add_four_k16(acc[12], a4[a + min(12u, last_r) * a_row4], b);
+        acc[13] = add_four_k16(acc[13], a4[a + min(13u, last_r) * a_row4], b);
+        acc[14] = add_four_k16(acc[14], a4[a + min(14u, last_r) * a_row4], b);
+        acc[15] = add_four_k16(acc[15], a4[a + min(15u, last_r) * a_row4], b);
     }
     return acc;
 }
@@ -543,14 +546,6 @@ fn matmul_vec4x4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 16u);
     if (!block.valid) { return; }
     store_block16(block, k_major_block16(block), array<f32, 16>());
-}
-
-@compute @workgroup_size(WG)
-fn matmul_vec4x4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                      @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 16u);
-    if (!block.valid) { return; }
-    store_block16(block, k_major_block16(block), row_biases16(block.m0));
 }
 
 @compute @workgroup_size(WG)

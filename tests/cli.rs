@@ -148,7 +148,7 @@ fn one_line_error(out: &std::process::Output) -> String {
 /// The kernel family, the CPU family's product block and WebGPU's limits can be chosen by the
 /// environment (the kernels pass their checks), and a bad choice is a one-line error.
 #[test]
-fn kernel_family_and_limits_are_choosable_and_checked() {
+fn kernel_family_product_block_and_limits_are_choosable_and_checked() {
     let run = |var: &str, value: &str| {
         headless()
             .args(["gradcheck", "--only", "conv2d", "--only", "linear"])

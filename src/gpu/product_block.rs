@@ -1,5 +1,6 @@
 //! The register block of the CPU family's batched products (matmul.wgsl's `matmul_vec4x2` /
-//! `matmul_rows_vec4x2` or their 16 x 16 twins), chosen per device by measurement.
+//! `matmul_rows_vec4x2` or their 16 x 16 twins), chosen per device from what each kind of host
+//! measured.
 
 use crate::error::{Error, Result};
 
@@ -9,9 +10,9 @@ pub const PRODUCT_BLOCK_ENV: &str = "WGNN_PRODUCT_BLOCK";
 /// Rows and columns of c each invocation of a batched product computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProductBlock {
-    /// 8 x 8: 64 multiply-adds per loaded vec4.
+    /// 8 x 8: 4 multiply-adds per loaded float.
     Eight,
-    /// 16 x 16: 128 multiply-adds per loaded vec4, 64 vec4 accumulators.
+    /// 16 x 16: 8 multiply-adds per loaded float, 64 vec4 accumulators.
     Sixteen,
 }
 
@@ -24,7 +25,7 @@ impl ProductBlock {
         }
     }
 
-    /// The default for a device: 16 x 16 on a CPU device (lavapipe) whose host has no AVX-512,
+    /// The default for a device: 16 x 16 on a CPU device (lavapipe) whose x86 host has no AVX-512,
     /// where every loaded component costs a stack round trip and 16 x 16 ran the 1024^3 product at
     /// 2x the 8 x 8 block (PERFORMANCE.md 35, 36); 8 x 8 elsewhere, where it was measured best
     /// (entries 7-12, an AVX-512 host).

@@ -158,7 +158,8 @@ pub(crate) fn batched_products(
             (["matmul_vec4x2", "matmul_vec4x2_bias"], 1, col)
         }
         (ALayout::KMajor(col), ProductBlock::Sixteen) => {
-            (["matmul_vec4x4", "matmul_vec4x4_bias"], 1, col)
+            assert!(row_bias.is_none(), "no k-major batched product has a bias");
+            (["matmul_vec4x4", "matmul_vec4x4"], 1, col)
         }
         (ALayout::Rows(row), ProductBlock::Eight) => {
             (["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"], row, 1)

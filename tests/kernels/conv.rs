@@ -76,7 +76,7 @@ fn assert_forward(
 /// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 (with
 /// channels and planes of whole vec4s too, the matrix-product path) and 5x5
 /// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block.
-/// Cases 12 to 18 are in winograd.rs.
+/// Cases 12 to 20 are in winograd.rs; 21 is BLOCK_ROWS_CASE.
 const CONV_CASES: [Case; 12] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
@@ -91,6 +91,11 @@ const CONV_CASES: [Case; 12] = [
     case([1, 2, 3, 4], [3, 2, 3, 3], [1, 1], [4, 4], true),
     case([3, 9, 2, 2], [10, 9, 3, 3], [1, 1], [1, 1], false),
 ];
+
+/// Case 21: a 1x1 convolution with a bias into 20 channels on planes of whole vec4s (the
+/// matrix-product path): output channels are the product's rows, so its blocks of 8 and of 16
+/// rows both reach a second row block, whose row biases start past 0.
+const BLOCK_ROWS_CASE: (usize, Case) = (21, case([2, 8, 4, 6], [20, 8, 1, 1], [1, 1], [0, 0], true));
 
 fn random_conv(c: &Case, seed: u64) -> Conv {
     let mut r = rng(seed);
@@ -113,6 +118,7 @@ fn conv2d_forward_and_gradients_match_reference() {
     for (i, c) in CONV_CASES.iter().enumerate() {
         check_conv2d_on(gpu(), i, c);
     }
+    check_conv2d_on(gpu(), BLOCK_ROWS_CASE.0, &BLOCK_ROWS_CASE.1);
 }
 
 /// conv2d's forward and gradients on `gpu` for case `i` (which seeds its data) against the
@@ -210,6 +216,7 @@ fn convolutions_match_reference_with_the_other_product_block() {
     for (i, c) in CONV_CASES.iter().enumerate() {
         check_conv2d_on(&other, i, c);
     }
+    check_conv2d_on(&other, BLOCK_ROWS_CASE.0, &BLOCK_ROWS_CASE.1);
     for (i, c) in CONV_T_CASES.iter().enumerate() {
         check_conv_transpose2d_on(&other, i, c);
     }
