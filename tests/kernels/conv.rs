@@ -193,8 +193,8 @@ fn check_conv_transpose2d_on(gpu: &Gpu, i: usize, c: &Case) {
 }
 
 /// The suite's options with the CPU family's other batched-product block (`ProductBlock`: the
-/// one this device does not choose), so both blocks are checked on every machine; None on the
-/// GPU family, whose tiled products have no such block.
+/// one this device does not choose), so both blocks are checked on every machine whose suite runs
+/// the cpu family; None on the GPU family, whose tiled products have no such block.
 pub fn other_product_block() -> Option<GpuOptions> {
     let tuning = gpu().tuning();
     (tuning.family == KernelFamily::Cpu).then(|| GpuOptions {
