@@ -21,21 +21,13 @@
 //                 zero from k to the row's end (B's rows there are not read: its last row is). Per
 //                 four k, one vec4 of each of 8 rows of A and two of 4 rows of B (256
 //                 multiply-adds per 16 loads). Same grid.
-//   matmul_vec4x4, matmul_rows_vec4x4: matmul_vec4x2 and matmul_rows_vec4x2 with 16 x 16 blocks
-//                 (four vec4s of each operand per k, 256 multiply-adds per 8 loads; per four k of
-//                 row-major A, 1024 per 32), for the batched products alone: n a multiple of 4,
-//                 vec4 stores, a bias per row at most. Grid = batch * ceil(m/16) * ceil(n/16)
-//                 invocations. On lavapipe without AVX-512 every loaded component costs a stack
-//                 round trip and the accumulators' spills cost little: 16 x 16 ran 1024^3 at 2x
-//                 the 8 x 8 block there (PERFORMANCE.md 35, 36).
 //   transpose:    c[j, i] = a[i, j] for a [m, n] (c's rows padded to b_row floats, the padding
 //                 zeroed), so linear's weight [out, in] becomes a row-major B. One invocation per
 //                 element of c.
 // The vec4 product entry points have a _bias twin (matmul_vec4_bias, matmul_vec4x2_bias,
-// matmul_rows_vec4x2_bias, matmul_rows_vec4x4_bias), the only ones that read `bias` (has_bias 1 or
-// 2): the others bind no buffer for it. `matmul` has none: linear's B, the only operand a bias
-// comes with, is always vec4-aligned; nor has `matmul_vec4x4`: no k-major batched product has a
-// bias.
+// matmul_rows_vec4x2_bias), the only ones that read `bias` (has_bias 1 or 2): the others bind no
+// buffer for it. `matmul` has none: linear's B, the only operand a bias comes with, is always
+// vec4-aligned. The batched products' larger blocks are in batched_matmul.wgsl.
 
 override WG: u32 = 64;
 const TM: u32 = 4u;
@@ -245,8 +237,8 @@ fn store4(row: u32, col0: u32, v: vec4<f32>, b_cols: vec4<f32>, b_row: f32) {
     if (col0 + 3u < params.n) { store(row, col0 + 3u, v.w, b_cols.w); }
 }
 
-// Product z and size x size block (m0, n0) of c, block columns fastest, for invocation i of the
-// batched products (size 8 or 16); sets c_shift. valid is false past the last block.
+// Product z and 8 x 8 block (m0, n0) of c, block columns fastest, for invocation i of the
+// batched products; sets c_shift. valid is false past the last block.
 struct Block {
     valid: bool,
     z: u32,
@@ -254,13 +246,13 @@ struct Block {
     n0: u32,
 }
 
-fn block_of(i: u32, size: u32) -> Block {
-    let blocks_n = (params.n + size - 1u) / size;
-    let per_product = blocks_n * ((params.m + size - 1u) / size);
+fn block_of(i: u32) -> Block {
+    let blocks_n = (params.n + 7u) / 8u;
+    let per_product = blocks_n * ((params.m + 7u) / 8u);
     let z = i / per_product;
     let b = i % per_product;
     c_shift = z * params.c_batch;
-    return Block(i < params.batch * per_product, z, (b / blocks_n) * size, (b % blocks_n) * size);
+    return Block(i < params.batch * per_product, z, (b / blocks_n) * 8u, (b % blocks_n) * 8u);
 }
 
 // matmul_vec4x2's 8 x 8 block (see the header), before bias and accumulation.
@@ -291,7 +283,7 @@ fn k_major_block(block: Block) -> array<vec4<f32>, 16> {
 @compute @workgroup_size(WG)
 fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 8u);
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
     if (!block.valid) { return; }
     store_block(block.m0, block.n0, k_major_block(block), BlockBias());
 }
@@ -299,7 +291,7 @@ fn matmul_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 @compute @workgroup_size(WG)
 fn matmul_vec4x2_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 8u);
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
     if (!block.valid) { return; }
     store_block(block.m0, block.n0, k_major_block(block), block_bias(block.m0, block.n0));
 }
@@ -378,7 +370,7 @@ fn rows_block(block: Block) -> array<vec4<f32>, 16> {
 @compute @workgroup_size(WG)
 fn matmul_rows_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 8u);
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
     if (!block.valid) { return; }
     store_block(block.m0, block.n0, rows_block(block), BlockBias());
 }
@@ -386,182 +378,9 @@ fn matmul_rows_vec4x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
 @compute @workgroup_size(WG)
 fn matmul_rows_vec4x2_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                            @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 8u);
+    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x);
     if (!block.valid) { return; }
     store_block(block.m0, block.n0, rows_block(block), block_bias(block.m0, block.n0));
-}
-
-// A row of 16 columns of a 16 x 16 block, four vec4s.
-alias Row16 = array<vec4<f32>, 4>;
-
-// acc + s * b.
-fn axpy16(acc: Row16, s: f32, b: Row16) -> Row16 {
-    return Row16(acc[0] + s * b[0], acc[1] + s * b[1], acc[2] + s * b[2], acc[3] + s * b[3]);
-}
-
-// acc + a.x * b[0] + a.y * b[1] + a.z * b[2] + a.w * b[3]: four k of one row of A.
-fn add_four_k16(acc: Row16, a: vec4<f32>, b: array<Row16, 4>) -> Row16 {
-    return Row16(
-        acc[0] + a.x * b[0][0] + a.y * b[1][0] + a.z * b[2][0] + a.w * b[3][0],
-        acc[1] + a.x * b[0][1] + a.y * b[1][1] + a.z * b[2][1] + a.w * b[3][1],
-        acc[2] + a.x * b[0][2] + a.y * b[1][2] + a.z * b[2][2] + a.w * b[3][2],
-        acc[3] + a.x * b[0][3] + a.y * b[1][3] + a.z * b[2][3] + a.w * b[3][3],
-    );
-}
-
-// Row k of B at the block's columns (b_base: its first vec4), vec4s past n re-reading the last one
-// (n is a multiple of 4 here; their results are not stored).
-fn b_row16(b_base: u32, last: u32, k: u32) -> Row16 {
-    let o = b_base + k * (params.b_row / 4u);
-    return Row16(b4[o], b4[o + min(1u, last)], b4[o + min(2u, last)], b4[o + min(3u, last)]);
-}
-
-// The 16 x 16 blocks' products: acc[r] holds row m0 + r. Written out below, so acc is only
-// indexed by constants: a loop over its rows does not unroll here, and an array indexed by a
-// counter costs a stack round trip per access on lavapipe (PERFORMANCE.md 35).
-alias Block16 = array<Row16, 16>;
-
-// Of the four vec4s from element `first` (< count), the index of the last one that holds an
-// element below `count`: 3 unless the block reaches past count.
-fn last_vec4(first: u32, count: u32) -> u32 {
-    return min(3u, (count - first + 3u) / 4u - 1u);
-}
-
-// matmul_vec4x4's block: k-major A, four vec4s of 16 rows per k.
-fn k_major_block16(block: Block) -> Block16 {
-    let last_a = last_vec4(block.m0, params.m);
-    let a_base = (params.a_off + block.z * params.a_batch) / 4u + block.m0 / 4u;
-    let b_base = (params.b_off + block.z * params.b_batch) / 4u + block.n0 / 4u;
-    let last_b = last_vec4(block.n0, params.n);
-    var acc: Block16;
-    for (var k = 0u; k < params.k; k++) {
-        let o = a_base + k * (params.a_col / 4u);
-        let a0 = a4[o];
-        let a1 = a4[o + min(1u, last_a)];
-        let a2 = a4[o + min(2u, last_a)];
-        let a3 = a4[o + min(3u, last_a)];
-        let b = b_row16(b_base, last_b, k);
-        acc[0] = axpy16(acc[0], a0.x, b);
-        acc[1] = axpy16(acc[1], a0.y, b);
-        acc[2] = axpy16(acc[2], a0.z, b);
-        acc[3] = axpy16(acc[3], a0.w, b);
-        acc[4] = axpy16(acc[4], a1.x, b);
-        acc[5] = axpy16(acc[5], a1.y, b);
-        acc[6] = axpy16(acc[6], a1.z, b);
-        acc[7] = axpy16(acc[7], a1.w, b);
-        acc[8] = axpy16(acc[8], a2.x, b);
-        acc[9] = axpy16(acc[9], a2.y, b);
-        acc[10] = axpy16(acc[10], a2.z, b);
-        acc[11] = axpy16(acc[11], a2.w, b);
-        acc[12] = axpy16(acc[12], a3.x, b);
-        acc[13] = axpy16(acc[13], a3.y, b);
-        acc[14] = axpy16(acc[14], a3.z, b);
-        acc[15] = axpy16(acc[15], a3.w, b);
-    }
-    return acc;
-}
-
-// matmul_rows_vec4x4's block: row-major A (zero from k to the row's end), four k per step.
-fn rows_block16(block: Block) -> Block16 {
-    let b_base = (params.b_off + block.z * params.b_batch) / 4u + block.n0 / 4u;
-    let last_b = last_vec4(block.n0, params.n);
-    let a_row4 = params.a_row / 4u;
-    // Row r of the block starts at a_base + r * a_row4; rows past m re-read the last one.
-    let a_base = (params.a_off + block.z * params.a_batch) / 4u + block.m0 * a_row4;
-    let last_r = params.m - 1u - block.m0;
-    let last_k = params.k - 1u;
-    var acc: Block16;
-    for (var q = 0u; q < (params.k + 3u) / 4u; q++) {
-        // B's rows past k repeat its last one: A is zero there.
-        let b = array<Row16, 4>(
-            b_row16(b_base, last_b, min(4u * q, last_k)),
-            b_row16(b_base, last_b, min(4u * q + 1u, last_k)),
-            b_row16(b_base, last_b, min(4u * q + 2u, last_k)),
-            b_row16(b_base, last_b, min(4u * q + 3u, last_k)),
-        );
-        let a = a_base + q;
-        acc[0] = add_four_k16(acc[0], a4[a], b);
-        acc[1] = add_four_k16(acc[1], a4[a + min(1u, last_r) * a_row4], b);
-        acc[2] = add_four_k16(acc[2], a4[a + min(2u, last_r) * a_row4], b);
-        acc[3] = add_four_k16(acc[3], a4[a + min(3u, last_r) * a_row4], b);
-        acc[4] = add_four_k16(acc[4], a4[a + min(4u, last_r) * a_row4], b);
-        acc[5] = add_four_k16(acc[5], a4[a + min(5u, last_r) * a_row4], b);
-        acc[6] = add_four_k16(acc[6], a4[a + min(6u, last_r) * a_row4], b);
-        acc[7] = add_four_k16(acc[7], a4[a + min(7u, last_r) * a_row4], b);
-        acc[8] = add_four_k16(acc[8], a4[a + min(8u, last_r) * a_row4], b);
-        acc[9] = add_four_k16(acc[9], a4[a + min(9u, last_r) * a_row4], b);
-        acc[10] = add_four_k16(acc[10], a4[a + min(10u, last_r) * a_row4], b);
-        acc[11] = add_four_k16(acc[11], a4[a + min(11u, last_r) * a_row4], b);
-        acc[12] = add_four_k16(acc[12], a4[a + min(12u, last_r) * a_row4], b);
-        acc[13] = add_four_k16(acc[13], a4[a + min(13u, last_r) * a_row4], b);
-        acc[14] = add_four_k16(acc[14], a4[a + min(14u, last_r) * a_row4], b);
-        acc[15] = add_four_k16(acc[15], a4[a + min(15u, last_r) * a_row4], b);
-    }
-    return acc;
-}
-
-// The row biases (has_bias 2) of a 16 x 16 block at m0; rows past m repeat the last one.
-fn row_biases16(m0: u32) -> array<f32, 16> {
-    var b: array<f32, 16>;
-    for (var r = 0u; r < 16u; r++) {
-        b[r] = bias[min(m0 + r, params.m - 1u)];
-    }
-    return b;
-}
-
-// Stores row r of a 16 x 16 block if it is inside c, plus the row's bias b_row; the batched
-// products store vec4s (vec4_out) without column biases.
-fn store_row16(block: Block, r: u32, v: Row16, b_row: f32) {
-    let row = block.m0 + r;
-    if (row < params.m) {
-        store4(row, block.n0, v[0], vec4<f32>(0.0), b_row);
-        store4(row, block.n0 + 4u, v[1], vec4<f32>(0.0), b_row);
-        store4(row, block.n0 + 8u, v[2], vec4<f32>(0.0), b_row);
-        store4(row, block.n0 + 12u, v[3], vec4<f32>(0.0), b_row);
-    }
-}
-
-fn store_block16(block: Block, acc: Block16, b: array<f32, 16>) {
-    store_row16(block, 0u, acc[0], b[0]);
-    store_row16(block, 1u, acc[1], b[1]);
-    store_row16(block, 2u, acc[2], b[2]);
-    store_row16(block, 3u, acc[3], b[3]);
-    store_row16(block, 4u, acc[4], b[4]);
-    store_row16(block, 5u, acc[5], b[5]);
-    store_row16(block, 6u, acc[6], b[6]);
-    store_row16(block, 7u, acc[7], b[7]);
-    store_row16(block, 8u, acc[8], b[8]);
-    store_row16(block, 9u, acc[9], b[9]);
-    store_row16(block, 10u, acc[10], b[10]);
-    store_row16(block, 11u, acc[11], b[11]);
-    store_row16(block, 12u, acc[12], b[12]);
-    store_row16(block, 13u, acc[13], b[13]);
-    store_row16(block, 14u, acc[14], b[14]);
-    store_row16(block, 15u, acc[15], b[15]);
-}
-
-@compute @workgroup_size(WG)
-fn matmul_vec4x4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 16u);
-    if (!block.valid) { return; }
-    store_block16(block, k_major_block16(block), array<f32, 16>());
-}
-
-@compute @workgroup_size(WG)
-fn matmul_rows_vec4x4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                      @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 16u);
-    if (!block.valid) { return; }
-    store_block16(block, rows_block16(block), array<f32, 16>());
-}
-
-@compute @workgroup_size(WG)
-fn matmul_rows_vec4x4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                           @builtin(local_invocation_id) lid: vec3<u32>) {
-    let block = block_of(workgroup_index(wid, nwg) * WG + lid.x, 16u);
-    if (!block.valid) { return; }
-    store_block16(block, rows_block16(block), row_biases16(block.m0));
 }
 
 @compute @workgroup_size(WG)

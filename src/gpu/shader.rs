@@ -10,6 +10,7 @@ pub enum Shader {
     BatchNorm,
     Pool,
     Matmul,
+    BatchedMatmul,
     Elementwise,
     Loss,
     Optim,
@@ -28,7 +29,7 @@ const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
 const WINOGRAD_COMMON: &str = include_str!("../../shaders/winograd_common.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 13] = [
+    pub const ALL: [Shader; 14] = [
         Shader::Conv2d,
         Shader::Winograd,
         Shader::Winograd4x4,
@@ -36,6 +37,7 @@ impl Shader {
         Shader::BatchNorm,
         Shader::Pool,
         Shader::Matmul,
+        Shader::BatchedMatmul,
         Shader::Elementwise,
         Shader::Loss,
         Shader::Optim,
@@ -53,6 +55,7 @@ impl Shader {
             Shader::BatchNorm => "batch_norm.wgsl",
             Shader::Pool => "pool.wgsl",
             Shader::Matmul => "matmul.wgsl",
+            Shader::BatchedMatmul => "batched_matmul.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Optim => "optim.wgsl",
@@ -71,6 +74,7 @@ impl Shader {
             Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Shader::BatchedMatmul => include_str!("../../shaders/batched_matmul.wgsl"),
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),

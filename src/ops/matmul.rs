@@ -4,7 +4,7 @@ use super::reduce::sum_columns_into;
 use super::tiled::{self, BiasAlong, Product, Strides};
 use super::{check_weight_and_bias, optional_input, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelFamily, Launch, ProductBlock, Shader, View};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader, View};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -111,83 +111,29 @@ pub(crate) fn matmul(
         .run(gpu, blocks)
 }
 
-/// How a batched product's A operand is laid out.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum ALayout {
-    /// Element (i, kk) at kk * stride + i: `matmul_vec4x2` (or `matmul_vec4x4`).
-    KMajor(usize),
-    /// Element (i, kk) at i * stride + kk, zero from k to the row's end: `matmul_rows_vec4x2`
-    /// (or `matmul_rows_vec4x4`).
-    Rows(usize),
-}
-
-/// `batch` products c_z [m, n] = A_z(m, k) B_z(k, n) (+ row_bias[m]) in one dispatch: A_z as
-/// `a_layout` says, B_z row-major with rows of b_row floats, c_z row-major, each z-th operand
-/// `strides` = [a, b, c] elements after the previous one. Row lengths, strides and shifts must be
-/// multiples of 4.
-pub(crate) fn batched_products(
+/// The CPU family's 8 x 8 batched products (`matmul_vec4x2` with A k-major, a_strides.row 1, or
+/// `matmul_rows_vec4x2` with A row-major, a_strides.col 1): `batched_matmul::batched_products`,
+/// which checks the operands are vec4-aligned, says what they compute.
+pub(crate) fn batched_products_8x8(
     gpu: &Gpu,
     (batch, strides): (usize, [usize; 3]),
     [m, n, k]: [usize; 3],
-    (a, a_layout): (&View, ALayout),
+    (a, a_strides): (&View, Strides),
     (b, b_row): (&View, usize),
     c: &View,
     row_bias: Option<&View>,
 ) -> Result<()> {
-    if gpu.tuning().family == KernelFamily::Gpu {
-        let a_strides = match a_layout {
-            ALayout::KMajor(col) => Strides { row: 1, col },
-            ALayout::Rows(row) => Strides { row, col: 1 },
-        };
-        return tiled::product(
-            gpu,
-            &Product {
-                dims: [m, n, k],
-                batch: (batch, strides),
-                a: (a, a_strides),
-                b: (b, Strides { row: b_row, col: 1 }),
-                c,
-                bias: row_bias.map(|v| (v, BiasAlong::Rows)),
-                accumulate: false,
-            },
-        );
-    }
-    let block = gpu.tuning().product_block;
-    let (entries, a_row, a_col) = match (a_layout, block) {
-        (ALayout::KMajor(col), ProductBlock::Eight) => {
-            (["matmul_vec4x2", "matmul_vec4x2_bias"], 1, col)
-        }
-        (ALayout::KMajor(col), ProductBlock::Sixteen) => {
-            assert!(row_bias.is_none(), "no k-major batched product has a bias");
-            (["matmul_vec4x4", "matmul_vec4x4"], 1, col)
-        }
-        (ALayout::Rows(row), ProductBlock::Eight) => {
-            (["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"], row, 1)
-        }
-        (ALayout::Rows(row), ProductBlock::Sixteen) => {
-            (["matmul_rows_vec4x4", "matmul_rows_vec4x4_bias"], row, 1)
-        }
+    let entries = if a_strides.row == 1 {
+        ["matmul_vec4x2", "matmul_vec4x2_bias"]
+    } else {
+        ["matmul_rows_vec4x2", "matmul_rows_vec4x2_bias"]
     };
-    let aligned = [
-        a_row.max(a_col),
-        b_row,
-        n,
-        strides[0],
-        strides[1],
-        strides[2],
-    ]
-    .iter()
-    .all(|v| v.is_multiple_of(4))
-        && [a.shift, b.shift, c.shift]
-            .iter()
-            .all(|s| s.is_multiple_of(4));
-    assert!(aligned, "batched_products needs vec4-aligned operands");
     let params = Params {
         m: u32_of(m),
         n: u32_of(n),
         k: u32_of(k),
-        a_row: u32_of(a_row),
-        a_col: u32_of(a_col),
+        a_row: u32_of(a_strides.row),
+        a_col: u32_of(a_strides.col),
         b_row: u32_of(b_row),
         b_col: 1,
         a_off: a.shift,
@@ -208,10 +154,7 @@ pub(crate) fn batched_products(
     );
     Launch::new(Shader::Matmul, entry, &params, &buffers)
         .flops(2.0 * (batch * m * n * k) as f64)
-        .run(
-            gpu,
-            batch * m.div_ceil(block.side()) * n.div_ceil(block.side()),
-        )
+        .run(gpu, batch * m.div_ceil(8) * n.div_ceil(8))
 }
 
 /// t [r, c] transposed as [c, r padded to 4], when both fit one binding (small operands such as a

@@ -2,6 +2,7 @@
 //! Every op records into the GPU's open encoder and returns new tensors; nothing is read back.
 
 pub mod batch_norm;
+mod batched_matmul;
 mod conv;
 pub mod elementwise;
 mod interface;

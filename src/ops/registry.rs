@@ -3,7 +3,9 @@
 
 use super::conv::{self, winograd};
 use super::interface::Interface;
-use super::{batch_norm, elementwise, loss, matmul, metrics, optim, pool, reduce, tiled};
+use super::{
+    batch_norm, batched_matmul, elementwise, loss, matmul, metrics, optim, pool, reduce, tiled,
+};
 use crate::gpu::Shader;
 
 /// Every shader file's interface, in `Shader::ALL`'s order.
@@ -48,6 +50,11 @@ pub fn interfaces() -> Vec<Interface> {
         },
         interface(Shader::Pool, &[pool::Params::LAYOUT], pool::slot::ALL),
         interface(Shader::Matmul, &[matmul::Params::LAYOUT], matmul::slot::ALL),
+        interface(
+            Shader::BatchedMatmul,
+            &[batched_matmul::Params::LAYOUT],
+            batched_matmul::slot::ALL,
+        ),
         interface(
             Shader::Elementwise,
             &[elementwise::Params::LAYOUT],

@@ -76,7 +76,7 @@ fn assert_forward(
 /// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 (with
 /// channels and planes of whole vec4s too, the matrix-product path) and 5x5
 /// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block.
-/// Cases 12 to 20 are in winograd.rs; 21 is BLOCK_ROWS_CASE.
+/// Cases 12 to 20 are in winograd.rs; 21 and 22 are BLOCK_ROWS_CASES.
 const CONV_CASES: [Case; 12] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
@@ -92,10 +92,14 @@ const CONV_CASES: [Case; 12] = [
     case([3, 9, 2, 2], [10, 9, 3, 3], [1, 1], [1, 1], false),
 ];
 
-/// Case 21: a 1x1 convolution with a bias into 20 channels on planes of whole vec4s (the
-/// matrix-product path): output channels are the product's rows, so its blocks of 8 and of 16
-/// rows both reach a second row block, whose row biases start past 0.
-const BLOCK_ROWS_CASE: (usize, Case) = (21, case([2, 8, 4, 6], [20, 8, 1, 1], [1, 1], [0, 0], true));
+/// 1x1 convolutions with a bias on planes of whole vec4s (the matrix-product path), whose output
+/// channels are the product's rows: into 20 channels (case 21), so blocks of 8 and of 16 rows
+/// reach a second row block, whose row biases start past 0, and into 40 (case 22), so blocks of
+/// 32 rows do too, and those of 16 a third one that only starts inside the matrix.
+const BLOCK_ROWS_CASES: [(usize, Case); 2] = [
+    (21, case([2, 8, 4, 6], [20, 8, 1, 1], [1, 1], [0, 0], true)),
+    (22, case([2, 8, 4, 6], [40, 8, 1, 1], [1, 1], [0, 0], true)),
+];
 
 fn random_conv(c: &Case, seed: u64) -> Conv {
     let mut r = rng(seed);
@@ -118,7 +122,9 @@ fn conv2d_forward_and_gradients_match_reference() {
     for (i, c) in CONV_CASES.iter().enumerate() {
         check_conv2d_on(gpu(), i, c);
     }
-    check_conv2d_on(gpu(), BLOCK_ROWS_CASE.0, &BLOCK_ROWS_CASE.1);
+    for (i, c) in &BLOCK_ROWS_CASES {
+        check_conv2d_on(gpu(), *i, c);
+    }
 }
 
 /// conv2d's forward and gradients on `gpu` for case `i` (which seeds its data) against the
@@ -192,33 +198,38 @@ fn check_conv_transpose2d_on(gpu: &Gpu, i: usize, c: &Case) {
     assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
 }
 
-/// The suite's options with the CPU family's other batched-product block (`ProductBlock`: the
-/// one this device does not choose), so both blocks are checked on every machine whose suite runs
-/// the cpu family; None on the GPU family, whose tiled products have no such block.
-pub fn other_product_block() -> Option<GpuOptions> {
+/// The suite's options with each of the CPU family's batched-product blocks (`ProductBlock`) but
+/// the one this device chooses, so every block is checked on every machine whose suite runs the
+/// cpu family; none on the GPU family, whose tiled products have no such block.
+pub fn other_product_blocks() -> Vec<GpuOptions> {
     let tuning = gpu().tuning();
-    (tuning.family == KernelFamily::Cpu).then(|| GpuOptions {
-        product_block: Some(match tuning.product_block {
-            ProductBlock::Eight => ProductBlock::Sixteen,
-            ProductBlock::Sixteen => ProductBlock::Eight,
-        }),
-        ..crate::options()
-    })
+    if tuning.family != KernelFamily::Cpu {
+        return Vec::new();
+    }
+    ProductBlock::ALL
+        .into_iter()
+        .filter(|&block| block != tuning.product_block)
+        .map(|block| GpuOptions {
+            product_block: Some(block),
+            ..crate::options()
+        })
+        .collect()
 }
 
 #[test]
-fn convolutions_match_reference_with_the_other_product_block() {
-    let Some(options) = other_product_block() else {
-        return;
-    };
-    let other = Gpu::new(&options).unwrap();
-    assert_ne!(other.tuning().product_block, gpu().tuning().product_block);
-    for (i, c) in CONV_CASES.iter().enumerate() {
-        check_conv2d_on(&other, i, c);
-    }
-    check_conv2d_on(&other, BLOCK_ROWS_CASE.0, &BLOCK_ROWS_CASE.1);
-    for (i, c) in CONV_T_CASES.iter().enumerate() {
-        check_conv_transpose2d_on(&other, i, c);
+fn convolutions_match_reference_with_the_other_product_blocks() {
+    for options in other_product_blocks() {
+        let other = Gpu::new(&options).unwrap();
+        assert_eq!(Some(other.tuning().product_block), options.product_block);
+        for (i, c) in CONV_CASES.iter().enumerate() {
+            check_conv2d_on(&other, i, c);
+        }
+        for (i, c) in &BLOCK_ROWS_CASES {
+            check_conv2d_on(&other, *i, c);
+        }
+        for (i, c) in CONV_T_CASES.iter().enumerate() {
+            check_conv_transpose2d_on(&other, i, c);
+        }
     }
 }
 

@@ -142,16 +142,15 @@ fn winograd_conv2d_in_chunks_matches_reference() {
     check_counted(&chunking, &CHUNKED_CASES);
 }
 
-/// Every case of both tests above with the CPU family's other batched-product block.
+/// Every case of both tests above with each of the CPU family's other batched-product blocks.
 #[test]
-fn winograd_conv2d_matches_reference_with_the_other_product_block() {
-    let Some(options) = crate::conv::other_product_block() else {
-        return;
-    };
-    check_counted(&own_device(options.clone()), &WINOGRAD_CASES);
-    let chunking = own_device(GpuOptions {
-        max_binding_bytes: Some(CHUNKING_BINDING),
-        ..options
-    });
-    check_counted(&chunking, &CHUNKED_CASES);
+fn winograd_conv2d_matches_reference_with_the_other_product_blocks() {
+    for options in crate::conv::other_product_blocks() {
+        check_counted(&own_device(options.clone()), &WINOGRAD_CASES);
+        let chunking = own_device(GpuOptions {
+            max_binding_bytes: Some(CHUNKING_BINDING),
+            ..options
+        });
+        check_counted(&chunking, &CHUNKED_CASES);
+    }
 }

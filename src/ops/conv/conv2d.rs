@@ -8,7 +8,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
-use crate::ops::matmul::{ALayout, batched_products};
+use crate::ops::batched_matmul::{ALayout, batched_products};
 use crate::ops::tiled::{self, Convolution};
 use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};

@@ -6,7 +6,7 @@ use super::gather::transposed_gather;
 use super::{Conv2dArgs, Params, check_args, conv2d, transpose_slot as slot, weight_grad};
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
-use crate::ops::matmul::{ALayout, batched_products};
+use crate::ops::batched_matmul::{ALayout, batched_products};
 use crate::ops::{nchw, optional_input};
 use crate::tensor::{DType, Tensor};
 

@@ -8,8 +8,8 @@
 use super::VEC;
 use crate::error::Result;
 use crate::gpu::{Gpu, Launch, Shader};
+use crate::ops::batched_matmul::{ALayout, batched_products};
 use crate::ops::interface::{kernel_params, slots};
-use crate::ops::matmul::{ALayout, batched_products};
 use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
