@@ -1,16 +1,18 @@
 // The CPU family's batched products with large register blocks, for devices where every loaded
-// component is dear (lavapipe on an x86 host without AVX-512: PERFORMANCE.md 35-37):
+// component is dear (lavapipe on an x86 host without AVX-512: PERFORMANCE.md 35-38):
 //   c_z[m, n] = sum over k of A_z(m, k) * B_z(k, n)  (+ bias[m] in the _bias entry points)
 // for z < batch, the z-th operands and result z * a_batch, b_batch, c_batch elements past a_off,
-// b_off, c_off. B_z(k, n) = b4[(b_off + z * b_batch) / 4 + k * b_row / 4 + n / 4][n % 4] (row-major,
-// rows a multiple of 4 floats); c_z row-major [m, n] with n a multiple of 4, stored as vec4s. Every
-// offset, stride and batch step is a multiple of 4.
-//   matmul_vec4x4, matmul_vec4x8: A k-major, A_z(m, k) = a4[(a_off + z * a_batch + k * a_stride)
-//                 / 4 + m / 4][m % 4]. Each invocation computes a 16 x 16 (vec4x4) or 32 x 32
-//                 (vec4x8) block of c from four (eight) vec4s of each operand per k: 256 (1024)
-//                 multiply-adds per 8 (16) loads.
-//   matmul_rows_vec4x4, matmul_rows_vec4x8 (and _bias): A row-major, A_z(m, k) = a4[(a_off +
-//                 z * a_batch + m * a_stride) / 4 + k / 4][k % 4], zero from k to the row's end
+// b_off, c_off. Operands are read as vec4s, load_a(i) and load_b(i) being vec4 i of A's and B's
+// binding: from storage buffers or from texture copies of them (see the two preludes). B_z(k, n) =
+// load_b((b_off + z * b_batch + k * b_row) / 4 + n / 4)[n % 4] (row-major, rows a multiple of 4
+// floats); c_z row-major [m, n] with n a multiple of 4, stored as vec4s. Every offset, stride and
+// batch step is a multiple of 4.
+//   matmul_vec4x4, matmul_vec4x8: A k-major, A_z(m, k) = load_a((a_off + z * a_batch + k *
+//                 a_stride) / 4 + m / 4)[m % 4]. Each invocation computes a 16 x 16 (vec4x4) or
+//                 32 x 32 (vec4x8) block of c from four (eight) vec4s of each operand per k: 256
+//                 (1024) multiply-adds per 8 (16) loads.
+//   matmul_rows_vec4x4, matmul_rows_vec4x8 (and _bias): A row-major, A_z(m, k) = load_a((a_off +
+//                 z * a_batch + m * a_stride) / 4 + k / 4)[k % 4], zero from k to the row's end
 //                 (B's rows there are not read: its last row is). Per four k, one vec4 of each of
 //                 the block's 16 (32) rows of A and four (eight) of four rows of B.
 // Grid: batch * ceil(m / side) * ceil(n / side) invocations, folded; block columns fastest. Blocks
@@ -26,9 +28,9 @@ struct Params {
     batch: u32, a_batch: u32, b_batch: u32, c_batch: u32,
 }
 
+// Bindings 1 and 2 (a4, b4) and load_a, load_b: batched_operands_buffers.wgsl or
+// batched_operands_textures.wgsl, prepended.
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c4: array<vec4<f32>>;
 
@@ -90,19 +92,19 @@ fn add_four_k16(acc: Row16, a: vec4<f32>, b: array<Row16, 4>) -> Row16 {
 // last_vec4).
 fn a_vec4s16(o: u32, last: u32) -> Row16 {
     return Row16(
-        a4[o],
-        a4[o + min(1u, last)],
-        a4[o + min(2u, last)],
-        a4[o + min(3u, last)],
+        load_a(o),
+        load_a(o + min(1u, last)),
+        load_a(o + min(2u, last)),
+        load_a(o + min(3u, last)),
     );
 }
 
 fn b_vec4s16(o: u32, last: u32) -> Row16 {
     return Row16(
-        b4[o],
-        b4[o + min(1u, last)],
-        b4[o + min(2u, last)],
-        b4[o + min(3u, last)],
+        load_b(o),
+        load_b(o + min(1u, last)),
+        load_b(o + min(2u, last)),
+        load_b(o + min(3u, last)),
     );
 }
 
@@ -157,22 +159,22 @@ fn rows_block16(block: Block) -> Block16 {
             b_vec4s16(b_base + min(4u * q + 3u, last_k) * b_row4, last_b),
         );
         let a = a_base + q;
-        acc[0] = add_four_k16(acc[0], a4[a], b);
-        acc[1] = add_four_k16(acc[1], a4[a + min(1u, last_r) * a_row4], b);
-        acc[2] = add_four_k16(acc[2], a4[a + min(2u, last_r) * a_row4], b);
-        acc[3] = add_four_k16(acc[3], a4[a + min(3u, last_r) * a_row4], b);
-        acc[4] = add_four_k16(acc[4], a4[a + min(4u, last_r) * a_row4], b);
-        acc[5] = add_four_k16(acc[5], a4[a + min(5u, last_r) * a_row4], b);
-        acc[6] = add_four_k16(acc[6], a4[a + min(6u, last_r) * a_row4], b);
-        acc[7] = add_four_k16(acc[7], a4[a + min(7u, last_r) * a_row4], b);
-        acc[8] = add_four_k16(acc[8], a4[a + min(8u, last_r) * a_row4], b);
-        acc[9] = add_four_k16(acc[9], a4[a + min(9u, last_r) * a_row4], b);
-        acc[10] = add_four_k16(acc[10], a4[a + min(10u, last_r) * a_row4], b);
-        acc[11] = add_four_k16(acc[11], a4[a + min(11u, last_r) * a_row4], b);
-        acc[12] = add_four_k16(acc[12], a4[a + min(12u, last_r) * a_row4], b);
-        acc[13] = add_four_k16(acc[13], a4[a + min(13u, last_r) * a_row4], b);
-        acc[14] = add_four_k16(acc[14], a4[a + min(14u, last_r) * a_row4], b);
-        acc[15] = add_four_k16(acc[15], a4[a + min(15u, last_r) * a_row4], b);
+        acc[0] = add_four_k16(acc[0], load_a(a), b);
+        acc[1] = add_four_k16(acc[1], load_a(a + min(1u, last_r) * a_row4), b);
+        acc[2] = add_four_k16(acc[2], load_a(a + min(2u, last_r) * a_row4), b);
+        acc[3] = add_four_k16(acc[3], load_a(a + min(3u, last_r) * a_row4), b);
+        acc[4] = add_four_k16(acc[4], load_a(a + min(4u, last_r) * a_row4), b);
+        acc[5] = add_four_k16(acc[5], load_a(a + min(5u, last_r) * a_row4), b);
+        acc[6] = add_four_k16(acc[6], load_a(a + min(6u, last_r) * a_row4), b);
+        acc[7] = add_four_k16(acc[7], load_a(a + min(7u, last_r) * a_row4), b);
+        acc[8] = add_four_k16(acc[8], load_a(a + min(8u, last_r) * a_row4), b);
+        acc[9] = add_four_k16(acc[9], load_a(a + min(9u, last_r) * a_row4), b);
+        acc[10] = add_four_k16(acc[10], load_a(a + min(10u, last_r) * a_row4), b);
+        acc[11] = add_four_k16(acc[11], load_a(a + min(11u, last_r) * a_row4), b);
+        acc[12] = add_four_k16(acc[12], load_a(a + min(12u, last_r) * a_row4), b);
+        acc[13] = add_four_k16(acc[13], load_a(a + min(13u, last_r) * a_row4), b);
+        acc[14] = add_four_k16(acc[14], load_a(a + min(14u, last_r) * a_row4), b);
+        acc[15] = add_four_k16(acc[15], load_a(a + min(15u, last_r) * a_row4), b);
     }
     return acc;
 }
@@ -276,27 +278,27 @@ fn add_four_k32(acc: Row32, a: vec4<f32>, b: array<Row32, 4>) -> Row32 {
 // last_vec4).
 fn a_vec4s32(o: u32, last: u32) -> Row32 {
     return Row32(
-        a4[o],
-        a4[o + min(1u, last)],
-        a4[o + min(2u, last)],
-        a4[o + min(3u, last)],
-        a4[o + min(4u, last)],
-        a4[o + min(5u, last)],
-        a4[o + min(6u, last)],
-        a4[o + min(7u, last)],
+        load_a(o),
+        load_a(o + min(1u, last)),
+        load_a(o + min(2u, last)),
+        load_a(o + min(3u, last)),
+        load_a(o + min(4u, last)),
+        load_a(o + min(5u, last)),
+        load_a(o + min(6u, last)),
+        load_a(o + min(7u, last)),
     );
 }
 
 fn b_vec4s32(o: u32, last: u32) -> Row32 {
     return Row32(
-        b4[o],
-        b4[o + min(1u, last)],
-        b4[o + min(2u, last)],
-        b4[o + min(3u, last)],
-        b4[o + min(4u, last)],
-        b4[o + min(5u, last)],
-        b4[o + min(6u, last)],
-        b4[o + min(7u, last)],
+        load_b(o),
+        load_b(o + min(1u, last)),
+        load_b(o + min(2u, last)),
+        load_b(o + min(3u, last)),
+        load_b(o + min(4u, last)),
+        load_b(o + min(5u, last)),
+        load_b(o + min(6u, last)),
+        load_b(o + min(7u, last)),
     );
 }
 
@@ -367,38 +369,38 @@ fn rows_block32(block: Block) -> Block32 {
             b_vec4s32(b_base + min(4u * q + 3u, last_k) * b_row4, last_b),
         );
         let a = a_base + q;
-        acc[0] = add_four_k32(acc[0], a4[a], b);
-        acc[1] = add_four_k32(acc[1], a4[a + min(1u, last_r) * a_row4], b);
-        acc[2] = add_four_k32(acc[2], a4[a + min(2u, last_r) * a_row4], b);
-        acc[3] = add_four_k32(acc[3], a4[a + min(3u, last_r) * a_row4], b);
-        acc[4] = add_four_k32(acc[4], a4[a + min(4u, last_r) * a_row4], b);
-        acc[5] = add_four_k32(acc[5], a4[a + min(5u, last_r) * a_row4], b);
-        acc[6] = add_four_k32(acc[6], a4[a + min(6u, last_r) * a_row4], b);
-        acc[7] = add_four_k32(acc[7], a4[a + min(7u, last_r) * a_row4], b);
-        acc[8] = add_four_k32(acc[8], a4[a + min(8u, last_r) * a_row4], b);
-        acc[9] = add_four_k32(acc[9], a4[a + min(9u, last_r) * a_row4], b);
-        acc[10] = add_four_k32(acc[10], a4[a + min(10u, last_r) * a_row4], b);
-        acc[11] = add_four_k32(acc[11], a4[a + min(11u, last_r) * a_row4], b);
-        acc[12] = add_four_k32(acc[12], a4[a + min(12u, last_r) * a_row4], b);
-        acc[13] = add_four_k32(acc[13], a4[a + min(13u, last_r) * a_row4], b);
-        acc[14] = add_four_k32(acc[14], a4[a + min(14u, last_r) * a_row4], b);
-        acc[15] = add_four_k32(acc[15], a4[a + min(15u, last_r) * a_row4], b);
-        acc[16] = add_four_k32(acc[16], a4[a + min(16u, last_r) * a_row4], b);
-        acc[17] = add_four_k32(acc[17], a4[a + min(17u, last_r) * a_row4], b);
-        acc[18] = add_four_k32(acc[18], a4[a + min(18u, last_r) * a_row4], b);
-        acc[19] = add_four_k32(acc[19], a4[a + min(19u, last_r) * a_row4], b);
-        acc[20] = add_four_k32(acc[20], a4[a + min(20u, last_r) * a_row4], b);
-        acc[21] = add_four_k32(acc[21], a4[a + min(21u, last_r) * a_row4], b);
-        acc[22] = add_four_k32(acc[22], a4[a + min(22u, last_r) * a_row4], b);
-        acc[23] = add_four_k32(acc[23], a4[a + min(23u, last_r) * a_row4], b);
-        acc[24] = add_four_k32(acc[24], a4[a + min(24u, last_r) * a_row4], b);
-        acc[25] = add_four_k32(acc[25], a4[a + min(25u, last_r) * a_row4], b);
-        acc[26] = add_four_k32(acc[26], a4[a + min(26u, last_r) * a_row4], b);
-        acc[27] = add_four_k32(acc[27], a4[a + min(27u, last_r) * a_row4], b);
-        acc[28] = add_four_k32(acc[28], a4[a + min(28u, last_r) * a_row4], b);
-        acc[29] = add_four_k32(acc[29], a4[a + min(29u, last_r) * a_row4], b);
-        acc[30] = add_four_k32(acc[30], a4[a + min(30u, last_r) * a_row4], b);
-        acc[31] = add_four_k32(acc[31], a4[a + min(31u, last_r) * a_row4], b);
+        acc[0] = add_four_k32(acc[0], load_a(a), b);
+        acc[1] = add_four_k32(acc[1], load_a(a + min(1u, last_r) * a_row4), b);
+        acc[2] = add_four_k32(acc[2], load_a(a + min(2u, last_r) * a_row4), b);
+        acc[3] = add_four_k32(acc[3], load_a(a + min(3u, last_r) * a_row4), b);
+        acc[4] = add_four_k32(acc[4], load_a(a + min(4u, last_r) * a_row4), b);
+        acc[5] = add_four_k32(acc[5], load_a(a + min(5u, last_r) * a_row4), b);
+        acc[6] = add_four_k32(acc[6], load_a(a + min(6u, last_r) * a_row4), b);
+        acc[7] = add_four_k32(acc[7], load_a(a + min(7u, last_r) * a_row4), b);
+        acc[8] = add_four_k32(acc[8], load_a(a + min(8u, last_r) * a_row4), b);
+        acc[9] = add_four_k32(acc[9], load_a(a + min(9u, last_r) * a_row4), b);
+        acc[10] = add_four_k32(acc[10], load_a(a + min(10u, last_r) * a_row4), b);
+        acc[11] = add_four_k32(acc[11], load_a(a + min(11u, last_r) * a_row4), b);
+        acc[12] = add_four_k32(acc[12], load_a(a + min(12u, last_r) * a_row4), b);
+        acc[13] = add_four_k32(acc[13], load_a(a + min(13u, last_r) * a_row4), b);
+        acc[14] = add_four_k32(acc[14], load_a(a + min(14u, last_r) * a_row4), b);
+        acc[15] = add_four_k32(acc[15], load_a(a + min(15u, last_r) * a_row4), b);
+        acc[16] = add_four_k32(acc[16], load_a(a + min(16u, last_r) * a_row4), b);
+        acc[17] = add_four_k32(acc[17], load_a(a + min(17u, last_r) * a_row4), b);
+        acc[18] = add_four_k32(acc[18], load_a(a + min(18u, last_r) * a_row4), b);
+        acc[19] = add_four_k32(acc[19], load_a(a + min(19u, last_r) * a_row4), b);
+        acc[20] = add_four_k32(acc[20], load_a(a + min(20u, last_r) * a_row4), b);
+        acc[21] = add_four_k32(acc[21], load_a(a + min(21u, last_r) * a_row4), b);
+        acc[22] = add_four_k32(acc[22], load_a(a + min(22u, last_r) * a_row4), b);
+        acc[23] = add_four_k32(acc[23], load_a(a + min(23u, last_r) * a_row4), b);
+        acc[24] = add_four_k32(acc[24], load_a(a + min(24u, last_r) * a_row4), b);
+        acc[25] = add_four_k32(acc[25], load_a(a + min(25u, last_r) * a_row4), b);
+        acc[26] = add_four_k32(acc[26], load_a(a + min(26u, last_r) * a_row4), b);
+        acc[27] = add_four_k32(acc[27], load_a(a + min(27u, last_r) * a_row4), b);
+        acc[28] = add_four_k32(acc[28], load_a(a + min(28u, last_r) * a_row4), b);
+        acc[29] = add_four_k32(acc[29], load_a(a + min(29u, last_r) * a_row4), b);
+        acc[30] = add_four_k32(acc[30], load_a(a + min(30u, last_r) * a_row4), b);
+        acc[31] = add_four_k32(acc[31], load_a(a + min(31u, last_r) * a_row4), b);
     }
     return acc;
 }

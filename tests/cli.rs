@@ -145,10 +145,10 @@ fn one_line_error(out: &std::process::Output) -> String {
     lines[0].to_owned()
 }
 
-/// The kernel family, the CPU family's product block and WebGPU's limits can be chosen by the
-/// environment (the kernels pass their checks; the Winograd check's products are the batched
-/// ones, so every product block meets finite differences on any machine), and a bad choice is a
-/// one-line error.
+/// The kernel family, the CPU family's product block and operands and WebGPU's limits can be
+/// chosen by the environment (the kernels pass their checks; the Winograd check's products are
+/// the batched ones, so every product block and both ways of reading operands meet finite
+/// differences on any machine), and a bad choice is a one-line error.
 #[test]
 fn kernel_family_product_block_and_limits_are_choosable_and_checked() {
     let run = |var: &str, value: &str| {
@@ -172,6 +172,8 @@ fn kernel_family_product_block_and_limits_are_choosable_and_checked() {
         ("WGNN_PRODUCT_BLOCK", "8"),
         ("WGNN_PRODUCT_BLOCK", "16"),
         ("WGNN_PRODUCT_BLOCK", "32"),
+        ("WGNN_PRODUCT_OPERANDS", "buffers"),
+        ("WGNN_PRODUCT_OPERANDS", "textures"),
     ] {
         let out = run(var, value);
         assert!(out.status.success(), "{var}={value}: {}", text(&out.stderr));
@@ -181,6 +183,7 @@ fn kernel_family_product_block_and_limits_are_choosable_and_checked() {
         ("WGNN_KERNELS", "tpu"),
         ("WGNN_LIMITS", "huge"),
         ("WGNN_PRODUCT_BLOCK", "12"),
+        ("WGNN_PRODUCT_OPERANDS", "pixels"),
     ] {
         assert!(one_line_error(&run(var, value)).contains(var));
     }

@@ -47,6 +47,8 @@ fn every_shader_file_is_registered() {
                     "common.wgsl",
                     "conv_common.wgsl",
                     "winograd_common.wgsl",
+                    "batched_operands_buffers.wgsl",
+                    "batched_operands_textures.wgsl",
                     "workgroup_sum.wgsl",
                     "workgroup_sum_subgroup.wgsl",
                 ]
@@ -59,6 +61,8 @@ fn every_shader_file_is_registered() {
         .map(|s| s.file_name().to_owned())
         .collect();
     registered.sort();
+    // batched_matmul.wgsl is compiled twice, with each way of reading its operands.
+    registered.dedup();
     assert_eq!(on_disk, registered, "a shader file is not in Shader::ALL");
 }
 
@@ -424,24 +428,34 @@ fn vulkan(
         .map_err(|e| e.to_string())
 }
 
-/// Metal: MSL 2.0 (macOS 10.13, the oldest wgpu's Metal backend targets), every resource in a
-/// buffer slot of its own (wgnn binds buffers only) and the array-length buffer after them, as
-/// wgpu's pipeline layouts place them.
+/// Metal: MSL 2.0 (macOS 10.13, the oldest wgpu's Metal backend targets), every buffer in a
+/// buffer slot of its own and every texture in a texture slot, the array-length buffer after the
+/// buffers, as wgpu's pipeline layouts place them.
 fn metal(
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
     subgroups: bool,
 ) -> Result<(), String> {
     let resources = resources(module);
+    let (mut buffers, mut textures) = (0u8, 0u8);
     let slots: msl::BindingMap = resources
         .iter()
-        .map(|&(slot, binding, space)| {
+        .map(|&(_, binding, space)| {
             let mutable = matches!(space, naga::AddressSpace::Storage { access }
                 if access.contains(naga::StorageAccess::STORE));
-            let target = msl::BindTarget {
-                buffer: Some(slot as u8),
-                mutable,
-                ..msl::BindTarget::default()
+            let target = if space == naga::AddressSpace::Handle {
+                textures += 1;
+                msl::BindTarget {
+                    texture: Some(textures - 1),
+                    ..msl::BindTarget::default()
+                }
+            } else {
+                buffers += 1;
+                msl::BindTarget {
+                    buffer: Some(buffers - 1),
+                    mutable,
+                    ..msl::BindTarget::default()
+                }
             };
             (binding, target)
         })
@@ -456,7 +470,7 @@ fn metal(
         per_entry_point_map: BTreeMap::from([(
             name.clone(),
             msl::EntryPointResources {
-                sizes_buffer: storage.then_some(slots.len() as u8),
+                sizes_buffer: storage.then_some(buffers),
                 resources: slots,
                 immediates_buffer: None,
             },

@@ -8,6 +8,7 @@ use wgnn::gpu;
 pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
     let forced_family = gpu::KernelFamily::from_env()?;
     let forced_block = gpu::ProductBlock::overridden(None)?;
+    let forced_operands = gpu::ProductOperands::overridden(None)?;
     let adapters = gpu::ranked_adapters(wgpu::Backends::all());
     if adapters.is_empty() {
         println!("no adapters with compute shaders");
@@ -25,6 +26,7 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
         let mut tuning = gpu::Tuning::for_device(&a, &l, adapter.features());
         tuning.family = forced_family.unwrap_or(tuning.family);
         tuning.product_block = forced_block.unwrap_or(tuning.product_block);
+        tuning.product_operands = forced_operands.unwrap_or(tuning.product_operands);
         let rows: [(&str, String); 11] = [
             ("max buffer size", format!("{} bytes", l.max_buffer_size)),
             (
@@ -66,11 +68,12 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
             (
                 "wgnn kernels",
                 format!(
-                    "{} (override: {}, {}, {})",
+                    "{} (override: {}, {}, {}, {})",
                     tuning,
                     gpu::KERNELS_ENV,
                     gpu::WORKGROUP_SIZE_ENV,
-                    gpu::PRODUCT_BLOCK_ENV
+                    gpu::PRODUCT_BLOCK_ENV,
+                    gpu::PRODUCT_OPERANDS_ENV
                 ),
             ),
         ];

@@ -34,12 +34,15 @@ pub struct Slot {
 }
 
 /// One kernel launch: binding 0 is the uniform `params`, the rest are storage buffers in their
-/// slots. Built with `new`, the optional parts added, then `run`.
+/// slots and, for some kernels, textures at given bindings. Built with `new`, the optional parts
+/// added, then `run`.
 pub(crate) struct Launch<'a> {
     shader: Shader,
     entry: &'static str,
     params: &'a [u8],
     buffers: &'a [(Slot, &'a View<'a>)],
+    /// Textures by binding number (`Gpu::texture_copy`'s copies of storage bindings).
+    textures: &'a [(u32, &'a wgpu::TextureView)],
     /// `override` constants besides the workgroup size `WG`, by name.
     constants: &'a [(&'static str, f64)],
     /// Floating-point operations, for the profiler's GFLOP/s (0 where not counted).
@@ -65,6 +68,7 @@ impl<'a> Launch<'a> {
             entry,
             params: bytemuck::bytes_of(params),
             buffers,
+            textures: &[],
             constants: &[],
             flops: 0.0,
             bytes: None,
@@ -76,6 +80,11 @@ impl<'a> Launch<'a> {
     /// own pipeline).
     pub(crate) fn constants(self, constants: &'a [(&'static str, f64)]) -> Launch<'a> {
         Launch { constants, ..self }
+    }
+
+    /// Textures the kernel binds besides its buffers, by binding number.
+    pub(crate) fn textures(self, textures: &'a [(u32, &'a wgpu::TextureView)]) -> Launch<'a> {
+        Launch { textures, ..self }
     }
 
     /// Names what this launch computes, where its override constants choose it.
@@ -261,6 +270,14 @@ impl Gpu {
             binding: slot.binding,
             resource: wgpu::BindingResource::Buffer(view.binding.clone()),
         }));
+        entries.extend(
+            l.textures
+                .iter()
+                .map(|&(binding, view)| wgpu::BindGroupEntry {
+                    binding,
+                    resource: wgpu::BindingResource::TextureView(view),
+                }),
+        );
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(l.entry),

@@ -9,14 +9,18 @@ mod product_block;
 mod profile;
 mod profiler;
 mod shader;
+mod texture;
+mod tile;
 
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
 pub use dispatch::Slot;
 pub(crate) use dispatch::{Elements, Launch, View};
 pub use pool::PoolStats;
-pub use product_block::{PRODUCT_BLOCK_ENV, ProductBlock};
+pub use product_block::{PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, ProductOperands};
 pub use profiler::KernelTiming;
 pub use shader::{Shader, WorkgroupSum, shader_source, shader_source_with};
+pub use texture::TEXELS_PER_ROW;
+pub use tile::Tile;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -88,6 +92,9 @@ pub struct GpuOptions {
     pub kernels: Option<KernelFamily>,
     /// The CPU family's batched-product block instead of the device's; also `WGNN_PRODUCT_BLOCK`.
     pub product_block: Option<ProductBlock>,
+    /// Where the batched products read their operands instead of the device's choice; also
+    /// `WGNN_PRODUCT_OPERANDS`.
+    pub product_operands: Option<ProductOperands>,
     /// Open the device with WebGPU's default limits instead of the adapter's; also
     /// `WGNN_LIMITS=webgpu`.
     pub webgpu_limits: bool,
@@ -140,69 +147,6 @@ impl KernelFamily {
     }
 }
 
-/// The workgroup tile of the GPU family (tiled.wgsl's `override` constants): `tx` x `ty`
-/// invocations, each computing a 4x4 block, so the workgroup computes a (4 ty) x (4 tx) tile of
-/// the output, reading `tk` columns of A and rows of B per stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tile {
-    pub tx: u32,
-    pub ty: u32,
-    pub tk: u32,
-}
-
-impl Tile {
-    /// Rows and columns of the output each invocation computes (tiled.wgsl's 4 x 4 block).
-    pub const BLOCK: u32 = 4;
-
-    /// The tiles wgnn chooses from, best first.
-    pub const PREFERRED: [Tile; 6] = [
-        Tile::new(16, 16, 16),
-        Tile::new(16, 8, 16),
-        Tile::new(8, 8, 16),
-        Tile::new(8, 8, 8),
-        Tile::new(8, 4, 8),
-        Tile::new(4, 4, 8),
-    ];
-
-    const fn new(tx: u32, ty: u32, tk: u32) -> Tile {
-        Tile { tx, ty, tk }
-    }
-
-    /// Workgroup memory the tile stages: a (4 ty) x tk tile of A and a tk x (4 tx) tile of B.
-    pub fn workgroup_bytes(self) -> u32 {
-        4 * self.tk * Tile::BLOCK * (self.tx + self.ty)
-    }
-
-    /// Rows (m) and columns (n) of the output one workgroup computes.
-    pub fn output(self) -> [usize; 2] {
-        [
-            (self.ty * Tile::BLOCK) as usize,
-            (self.tx * Tile::BLOCK) as usize,
-        ]
-    }
-
-    /// The largest of the preferred tiles the limits allow: 64x64 outputs from 256 invocations
-    /// with 16-deep stages (8 KiB of workgroup memory) first, smaller where a device grants less.
-    /// `invocations` caps the workgroup below the device's limit (`WGNN_WORKGROUP_SIZE`).
-    fn within(limits: &wgpu::Limits, invocations: Option<u32>) -> Tile {
-        let max_invocations = invocations
-            .map_or(limits.max_compute_invocations_per_workgroup, |i| {
-                i.min(limits.max_compute_invocations_per_workgroup)
-            });
-        let fits = |t: &Tile| {
-            t.tx * t.ty <= max_invocations
-                && t.tx <= limits.max_compute_workgroup_size_x
-                && t.ty <= limits.max_compute_workgroup_size_y
-                && t.workgroup_bytes() <= limits.max_compute_workgroup_storage_size
-        };
-        let tiles = Tile::PREFERRED;
-        tiles
-            .into_iter()
-            .find(fits)
-            .unwrap_or(tiles[tiles.len() - 1])
-    }
-}
-
 /// Launch shapes chosen per device. The kernels' per-invocation register blocks are fixed in WGSL
 /// (function-scope arrays cannot be sized by `override` constants); the workgroup size is the WGSL
 /// `override WG` of every register-block kernel, the tile the overrides of tiled.wgsl.
@@ -213,6 +157,7 @@ pub struct Tuning {
     pub tile: Tile,
     pub workgroup_sum: WorkgroupSum,
     pub product_block: ProductBlock,
+    pub product_operands: ProductOperands,
 }
 
 impl Tuning {
@@ -246,6 +191,7 @@ impl Tuning {
             },
             tile: Tile::within(limits, None),
             product_block: ProductBlock::for_device(cpu_like),
+            product_operands: ProductOperands::for_device(cpu_like),
             workgroup_sum: if features.contains(wgpu::Features::SUBGROUP) {
                 WorkgroupSum::Subgroups
             } else {
@@ -262,9 +208,13 @@ impl std::fmt::Display for Tuning {
         match self.family {
             KernelFamily::Cpu => write!(
                 f,
-                "cpu (register blocks, {} invocations per workgroup, {1}x{1} product blocks)",
+                "cpu (register blocks, {} invocations per workgroup, {1}x{1} product blocks{2})",
                 self.workgroup_size,
-                self.product_block.side()
+                self.product_block.side(),
+                match (self.product_block, self.product_operands) {
+                    (ProductBlock::Eight, _) | (_, ProductOperands::Buffers) => "",
+                    (_, ProductOperands::Textures) => " reading texture copies",
+                }
             ),
             KernelFamily::Gpu => write!(
                 f,
@@ -313,6 +263,8 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     /// Set while kernels are being timed.
     profiler: Mutex<Option<profiler::Profiler>>,
+    /// The two textures that hold copies of a batched product's operands (see texture.rs).
+    textures: Mutex<[Option<wgpu::Texture>; 2]>,
 }
 
 impl Gpu {
@@ -422,6 +374,9 @@ impl Gpu {
         if let Some(block) = ProductBlock::overridden(options.product_block)? {
             tuning.product_block = block;
         }
+        if let Some(operands) = ProductOperands::overridden(options.product_operands)? {
+            tuning.product_operands = operands;
+        }
         Ok(Gpu {
             device,
             queue,
@@ -435,6 +390,7 @@ impl Gpu {
             uncaptured,
             lost,
             profiler: Mutex::new(None),
+            textures: Mutex::default(),
         })
     }
 

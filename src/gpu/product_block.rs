@@ -49,19 +49,82 @@ impl ProductBlock {
 
     /// `chosen` if given, else what `WGNN_PRODUCT_BLOCK` asks for, if it is set.
     pub fn overridden(chosen: Option<ProductBlock>) -> Result<Option<ProductBlock>> {
-        if chosen.is_some() {
-            return Ok(chosen);
+        let choices = [
+            ("8", ProductBlock::Eight),
+            ("16", ProductBlock::Sixteen),
+            ("32", ProductBlock::ThirtyTwo),
+        ];
+        env_choice(chosen, PRODUCT_BLOCK_ENV, "a product block", &choices)
+    }
+}
+
+/// Environment variable that picks where the 16 x 16 and 32 x 32 batched products read their
+/// operands: `buffers` or `textures`.
+pub const PRODUCT_OPERANDS_ENV: &str = "WGNN_PRODUCT_OPERANDS";
+
+/// Where the batched products with 16 x 16 and 32 x 32 blocks (batched_matmul.wgsl) read their
+/// operands. The 8 x 8 block reads its storage buffers always.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProductOperands {
+    /// From the storage buffers that hold them.
+    Buffers,
+    /// From rgba32float texture copies of those buffers (`Gpu::texture_copy`), made by a copy
+    /// command before each product.
+    Textures,
+}
+
+impl ProductOperands {
+    pub const ALL: [ProductOperands; 2] = [ProductOperands::Buffers, ProductOperands::Textures];
+
+    /// The default for a device: textures on a CPU device whose x86 host has no AVX-512, where a
+    /// texel fetch costs lavapipe a quarter of a storage load and the products ran 2-4x faster
+    /// from texture copies (PERFORMANCE.md 38); the buffers elsewhere, where nothing was measured.
+    pub fn for_device(cpu_like: bool) -> ProductOperands {
+        if cpu_like && host_lacks_avx512() {
+            ProductOperands::Textures
+        } else {
+            ProductOperands::Buffers
         }
-        match std::env::var(PRODUCT_BLOCK_ENV) {
-            Ok(v) if !v.trim().is_empty() => match v.trim() {
-                "8" => Ok(Some(ProductBlock::Eight)),
-                "16" => Ok(Some(ProductBlock::Sixteen)),
-                "32" => Ok(Some(ProductBlock::ThirtyTwo)),
-                _ => Err(Error::Device(format!(
-                    "{PRODUCT_BLOCK_ENV}={v} is not a product block: use 8, 16 or 32"
-                ))),
-            },
-            _ => Ok(None),
+    }
+
+    /// `chosen` if given, else what `WGNN_PRODUCT_OPERANDS` asks for, if it is set.
+    pub fn overridden(chosen: Option<ProductOperands>) -> Result<Option<ProductOperands>> {
+        let choices = [
+            ("buffers", ProductOperands::Buffers),
+            ("textures", ProductOperands::Textures),
+        ];
+        env_choice(
+            chosen,
+            PRODUCT_OPERANDS_ENV,
+            "a way to read operands",
+            &choices,
+        )
+    }
+}
+
+/// `chosen` if given, else the choice the environment variable `var` names, if it is set; a value
+/// that names none is a one-line error saying what `var` takes.
+fn env_choice<T: Copy>(
+    chosen: Option<T>,
+    var: &str,
+    what: &str,
+    choices: &[(&str, T)],
+) -> Result<Option<T>> {
+    if chosen.is_some() {
+        return Ok(chosen);
+    }
+    let value = match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => return Ok(None),
+    };
+    match choices.iter().find(|(name, _)| *name == value.trim()) {
+        Some(&(_, choice)) => Ok(Some(choice)),
+        None => {
+            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+            Err(Error::Device(format!(
+                "{var}={value} is not {what}: use {}",
+                names.join(", ")
+            )))
         }
     }
 }

@@ -11,6 +11,8 @@ pub enum Shader {
     Pool,
     Matmul,
     BatchedMatmul,
+    /// batched_matmul.wgsl reading its operands from texture copies (see `Gpu::texture_copy`).
+    BatchedMatmulTextures,
     Elementwise,
     Loss,
     Optim,
@@ -24,12 +26,15 @@ const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// The launch parameters and bindings conv2d.wgsl and conv_transpose2d.wgsl share (one Rust twin,
 /// as one WGSL struct); prepended to both after COMMON.
 const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
+/// How batched_matmul.wgsl reads its operands: from storage buffers, or from texture copies.
+const OPERANDS_BUFFERS: &str = include_str!("../../shaders/batched_operands_buffers.wgsl");
+const OPERANDS_TEXTURES: &str = include_str!("../../shaders/batched_operands_textures.wgsl");
 /// What winograd.wgsl and winograd4x4.wgsl share (launch parameters, bindings, lookups and the
 /// weight gradient's output entry points); prepended to both after COMMON.
 const WINOGRAD_COMMON: &str = include_str!("../../shaders/winograd_common.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 14] = [
+    pub const ALL: [Shader; 15] = [
         Shader::Conv2d,
         Shader::Winograd,
         Shader::Winograd4x4,
@@ -38,6 +43,7 @@ impl Shader {
         Shader::Pool,
         Shader::Matmul,
         Shader::BatchedMatmul,
+        Shader::BatchedMatmulTextures,
         Shader::Elementwise,
         Shader::Loss,
         Shader::Optim,
@@ -55,7 +61,7 @@ impl Shader {
             Shader::BatchNorm => "batch_norm.wgsl",
             Shader::Pool => "pool.wgsl",
             Shader::Matmul => "matmul.wgsl",
-            Shader::BatchedMatmul => "batched_matmul.wgsl",
+            Shader::BatchedMatmul | Shader::BatchedMatmulTextures => "batched_matmul.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Optim => "optim.wgsl",
@@ -74,7 +80,9 @@ impl Shader {
             Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
-            Shader::BatchedMatmul => include_str!("../../shaders/batched_matmul.wgsl"),
+            Shader::BatchedMatmul | Shader::BatchedMatmulTextures => {
+                include_str!("../../shaders/batched_matmul.wgsl")
+            }
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
@@ -111,13 +119,15 @@ pub fn shader_source(shader: Shader) -> String {
 }
 
 /// The complete WGSL source compiled for a shader file: the common helpers, the shared declarations
-/// of the two convolution files or of the two Winograd files, or the workgroup reduction `sum` for
-/// the reducing ones, then the file.
+/// of the two convolution files or of the two Winograd files, the workgroup reduction `sum` for
+/// the reducing ones, or how batched_matmul.wgsl reads its operands, then the file.
 pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
     let prelude = match shader {
         Shader::Conv2d | Shader::ConvTranspose2d => CONV_COMMON,
         Shader::Winograd | Shader::Winograd4x4 => WINOGRAD_COMMON,
         Shader::BatchNorm | Shader::Reduce => sum.source(),
+        Shader::BatchedMatmul => OPERANDS_BUFFERS,
+        Shader::BatchedMatmulTextures => OPERANDS_TEXTURES,
         _ => "",
     };
     format!("{COMMON}\n{prelude}\n{}", shader.body())

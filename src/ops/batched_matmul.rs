@@ -1,13 +1,14 @@
 //! The batched products behind Winograd, 1x1 and stride-equals-kernel convolutions, in the
 //! device's kernels: the GPU family's workgroup tiles (tiled.wgsl), or the CPU family's register
 //! blocks of the device's `ProductBlock`: 8 x 8 (matmul.wgsl), 16 x 16 or 32 x 32
-//! (batched_matmul.wgsl).
+//! (batched_matmul.wgsl, reading its operands from their buffers or from texture copies of them,
+//! as the device's `ProductOperands` says).
 
 use super::matmul::batched_products_8x8;
 use super::tiled::{self, BiasAlong, Product, Strides};
 use super::{optional_input, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelFamily, Launch, ProductBlock, Shader, View};
+use crate::gpu::{Gpu, KernelFamily, Launch, ProductBlock, ProductOperands, Shader, Slot, View};
 use crate::ops::interface::{kernel_params, slots};
 
 kernel_params! {
@@ -19,9 +20,17 @@ kernel_params! {
 }
 
 slots! {
-    /// batched_matmul.wgsl's storage bindings.
+    /// batched_matmul.wgsl's storage bindings, reading its operands from their buffers.
     mod slot {
         A4: a4 = 1, B4: b4 = 2, BIAS: bias = 3, C4: c4 = 4,
+    }
+}
+
+slots! {
+    /// batched_matmul.wgsl's storage bindings when it reads texture copies of A and B, bound at
+    /// slot::A4's and slot::B4's binding numbers.
+    mod texture_slot {
+        BIAS: bias = 3, C4: c4 = 4,
     }
 }
 
@@ -112,13 +121,36 @@ pub(crate) fn batched_products(
         b_batch: u32_of(strides[1]),
         c_batch: u32_of(strides[2]),
     };
-    let (entry, buffers) = optional_input(
-        entries,
-        row_bias.map(|b| (slot::BIAS, b)),
-        &[(slot::A4, a), (slot::B4, b), (slot::C4, c)],
-    );
     let side = block.side();
-    Launch::new(Shader::BatchedMatmul, entry, &params, &buffers)
-        .flops(2.0 * (batch * m * n * k) as f64)
-        .run(gpu, batch * m.div_ceil(side) * n.div_ceil(side))
+    let launch = |shader, buffers: &[(Slot, &View)], textures: &[(u32, &wgpu::TextureView)]| {
+        let (entry, buffers) = optional_input(entries, row_bias.map(|b| (slot::BIAS, b)), buffers);
+        let launch = Launch::new(shader, entry, &params, &buffers).textures(textures);
+        let launch = if textures.is_empty() {
+            launch
+        } else {
+            launch.variant("texture copies")
+        };
+        launch
+            .flops(2.0 * (batch * m * n * k) as f64)
+            .run(gpu, batch * m.div_ceil(side) * n.div_ceil(side))
+    };
+    if gpu.tuning().product_operands == ProductOperands::Buffers {
+        return launch(
+            Shader::BatchedMatmul,
+            &[(slot::A4, a), (slot::B4, b), (slot::C4, c)],
+            &[],
+        );
+    }
+    gpu.with_texture_copies([a, b], |copies| match copies {
+        Some([a_copy, b_copy]) => launch(
+            Shader::BatchedMatmulTextures,
+            &[(slot::C4, c)],
+            &[(slot::A4.binding, &a_copy), (slot::B4.binding, &b_copy)],
+        ),
+        None => launch(
+            Shader::BatchedMatmul,
+            &[(slot::A4, a), (slot::B4, b), (slot::C4, c)],
+            &[],
+        ),
+    })
 }

@@ -56,6 +56,11 @@ pub fn interfaces() -> Vec<Interface> {
             batched_matmul::slot::ALL,
         ),
         interface(
+            Shader::BatchedMatmulTextures,
+            &[batched_matmul::Params::LAYOUT],
+            batched_matmul::texture_slot::ALL,
+        ),
+        interface(
             Shader::Elementwise,
             &[elementwise::Params::LAYOUT],
             elementwise::slot::ALL,

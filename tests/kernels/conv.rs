@@ -1,6 +1,6 @@
 //! conv2d and conv_transpose2d, forward and all three gradients (conv2d's Winograd path: winograd.rs).
 
-use wgnn::gpu::{KernelFamily, ProductBlock};
+use wgnn::gpu::{KernelFamily, ProductBlock, ProductOperands};
 use wgnn::{Gpu, GpuOptions, Tensor};
 use wgnn::ops::conv2d::{self, Conv2dArgs};
 use wgnn::ops::{conv_transpose2d, reduce};
@@ -198,19 +198,32 @@ fn check_conv_transpose2d_on(gpu: &Gpu, i: usize, c: &Case) {
     assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
 }
 
-/// The suite's options with each of the CPU family's batched-product blocks (`ProductBlock`) but
-/// the one this device chooses, so every block is checked on every machine whose suite runs the
-/// cpu family; none on the GPU family, whose tiled products have no such block.
+/// The suite's options with each of the CPU family's other batched-product kernels: every block
+/// (`ProductBlock`) and, for the 16 x 16 and 32 x 32 ones, every way of reading the operands
+/// (`ProductOperands`), but the pair this device chooses. So every batched kernel is checked on
+/// every machine whose suite runs the cpu family; none on the GPU family, whose tiled products
+/// have neither.
 pub fn other_product_blocks() -> Vec<GpuOptions> {
     let tuning = gpu().tuning();
     if tuning.family != KernelFamily::Cpu {
         return Vec::new();
     }
+    let reads = |block| match block {
+        ProductBlock::Eight => vec![ProductOperands::Buffers],
+        _ => ProductOperands::ALL.to_vec(),
+    };
+    // The 8 x 8 block reads its buffers whatever the device's `ProductOperands`.
+    let chosen = match tuning.product_block {
+        ProductBlock::Eight => (ProductBlock::Eight, ProductOperands::Buffers),
+        block => (block, tuning.product_operands),
+    };
     ProductBlock::ALL
         .into_iter()
-        .filter(|&block| block != tuning.product_block)
-        .map(|block| GpuOptions {
+        .flat_map(|block| reads(block).into_iter().map(move |operands| (block, operands)))
+        .filter(|&kernel| kernel != chosen)
+        .map(|(block, operands)| GpuOptions {
             product_block: Some(block),
+            product_operands: Some(operands),
             ..crate::options()
         })
         .collect()
@@ -220,7 +233,9 @@ pub fn other_product_blocks() -> Vec<GpuOptions> {
 fn convolutions_match_reference_with_the_other_product_blocks() {
     for options in other_product_blocks() {
         let other = Gpu::new(&options).unwrap();
-        assert_eq!(Some(other.tuning().product_block), options.product_block);
+        let tuning = other.tuning();
+        assert_eq!(Some(tuning.product_block), options.product_block);
+        assert_eq!(Some(tuning.product_operands), options.product_operands);
         for (i, c) in CONV_CASES.iter().enumerate() {
             check_conv2d_on(&other, i, c);
         }
