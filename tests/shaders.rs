@@ -669,3 +669,20 @@ fn translate_file(
     }
     translations
 }
+
+/// The texture prelude finds vec4 i of a binding where `Gpu::with_texture_copies` puts it: rows
+/// of the same width on both sides.
+#[test]
+fn texture_copies_have_rows_as_wide_as_the_shader_reads() {
+    let (module, _) = parsed(Shader::BatchedMatmulTextures);
+    let (_, constant) = module
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some("TEXELS_PER_ROW"))
+        .expect("batched_operands_textures.wgsl declares TEXELS_PER_ROW");
+    let value = match module.global_expressions[constant.init] {
+        naga::Expression::Literal(naga::Literal::U32(v)) => v,
+        ref other => panic!("TEXELS_PER_ROW is {other:?}"),
+    };
+    assert_eq!(value, wgnn::gpu::TEXELS_PER_ROW);
+}

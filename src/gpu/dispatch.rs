@@ -41,7 +41,7 @@ pub(crate) struct Launch<'a> {
     entry: &'static str,
     params: &'a [u8],
     buffers: &'a [(Slot, &'a View<'a>)],
-    /// Textures by binding number (`Gpu::texture_copy`'s copies of storage bindings).
+    /// Textures by binding number (`Gpu::with_texture_copies`'s copies of storage bindings).
     textures: &'a [(u32, &'a wgpu::TextureView)],
     /// `override` constants besides the workgroup size `WG`, by name.
     constants: &'a [(&'static str, f64)],

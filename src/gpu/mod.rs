@@ -95,6 +95,9 @@ pub struct GpuOptions {
     /// Where the batched products read their operands instead of the device's choice; also
     /// `WGNN_PRODUCT_OPERANDS`.
     pub product_operands: Option<ProductOperands>,
+    /// Most rows of 4096 texels a texture copy of an operand may have, below the device's limit
+    /// (tests use it to reach the products' fallback to their buffers).
+    pub max_texture_rows: Option<u32>,
     /// Open the device with WebGPU's default limits instead of the adapter's; also
     /// `WGNN_LIMITS=webgpu`.
     pub webgpu_limits: bool,
@@ -239,6 +242,20 @@ pub struct PlanLimits {
     pub max_binding_bytes: u64,
     pub max_workgroups_per_dim: u32,
     pub binding_offset_alignment: u64,
+    /// Rows a texture copy of an operand may have (see texture.rs); 0 where the device's textures
+    /// are narrower than a copy's rows.
+    pub max_texture_rows: u32,
+}
+
+/// The most rows a texture copy of an operand may have on a device with `limits`: its 2-D limit,
+/// or `wanted` if less; 0 (no copies) where a row of TEXELS_PER_ROW texels is wider than its
+/// textures may be.
+fn max_texture_rows(limits: &wgpu::Limits, wanted: Option<u32>) -> u32 {
+    let side = limits.max_texture_dimension_2d;
+    if side < TEXELS_PER_ROW {
+        return 0;
+    }
+    wanted.map_or(side, |rows| rows.min(side))
 }
 
 /// Features wgnn asks for when the adapter has them.
@@ -340,6 +357,7 @@ impl Gpu {
                     w.min(limits.max_compute_workgroups_per_dimension)
                 }),
             binding_offset_alignment: u64::from(limits.min_storage_buffer_offset_alignment),
+            max_texture_rows: max_texture_rows(&limits, options.max_texture_rows),
         };
         let mut tuning = Tuning::for_device(&info, &limits, device.features());
         let wanted = match options.workgroup_size {
@@ -421,9 +439,10 @@ impl Gpu {
         self.pool.reset_high_water();
     }
 
-    /// Destroys the pool's free buffers.
+    /// Destroys the pool's free buffers and the textures that held operand copies.
     pub fn trim_pool(&self) {
         self.pool.trim();
+        *self.textures.lock().expect("texture copies lock") = Default::default();
     }
 
     /// Runs `record` on the open command encoder, creating one if needed.

@@ -68,7 +68,7 @@ pub const PRODUCT_OPERANDS_ENV: &str = "WGNN_PRODUCT_OPERANDS";
 pub enum ProductOperands {
     /// From the storage buffers that hold them.
     Buffers,
-    /// From rgba32float texture copies of those buffers (`Gpu::texture_copy`), made by a copy
+    /// From rgba32float texture copies of those buffers (`Gpu::with_texture_copies`), made by a copy
     /// command before each product.
     Textures,
 }

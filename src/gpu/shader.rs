@@ -11,7 +11,7 @@ pub enum Shader {
     Pool,
     Matmul,
     BatchedMatmul,
-    /// batched_matmul.wgsl reading its operands from texture copies (see `Gpu::texture_copy`).
+    /// batched_matmul.wgsl reading its operands from texture copies (see `Gpu::with_texture_copies`).
     BatchedMatmulTextures,
     Elementwise,
     Loss,

@@ -10,23 +10,24 @@ use crate::error::Result;
 /// 128 MiB binding needs 2048 rows, within WebGPU's 8192.
 pub const TEXELS_PER_ROW: u32 = 4096;
 
-/// Bytes of one rgba32float texel.
+/// Bytes of one rgba32float texel, and the alignment a copy's source offset needs.
 const TEXEL_BYTES: u64 = 16;
 
 impl Gpu {
     /// Records copies of `views`' whole bindings into the device's two operand textures (texel i
     /// holding a binding's vec4 i), then `launch` with views of them, holding the textures until
     /// it has recorded;
-    /// `launch` gets None where a binding needs more rows than the device's textures may have
-    /// (it reads the buffers instead). `launch` must not call this again.
+    /// `launch` gets None where a binding needs more rows than the plan allows or starts at an
+    /// offset a copy cannot (it reads the buffers instead). `launch` must not call this again.
     pub(crate) fn with_texture_copies<R>(
         &self,
         views: [&View; 2],
         launch: impl FnOnce(Option<[wgpu::TextureView; 2]>) -> Result<R>,
     ) -> Result<R> {
         let rows = views.map(rows_for);
-        let limit = u64::from(self.device.limits().max_texture_dimension_2d);
-        if rows.iter().any(|&(total, _, _)| total > limit) {
+        let limit = u64::from(self.plan.max_texture_rows);
+        let copyable = |v: &View| v.binding.offset.is_multiple_of(TEXEL_BYTES);
+        if rows.iter().any(|&(total, _, _)| total > limit) || !views.iter().all(|v| copyable(v)) {
             return launch(None);
         }
         let mut copies = self.textures.lock().expect("texture copies lock");
@@ -114,12 +115,10 @@ impl Gpu {
 }
 
 /// Rows a texture copy of `view`'s binding needs (at least one), its full rows, and the texels
-/// of its last part-row.
+/// of its last part-row. Views are whole vec4s (`Gpu::view`), so the texels are too.
 fn rows_for(view: &View) -> (u64, u64, u32) {
     let binding = &view.binding;
-    let bytes = binding
-        .size
-        .map_or(binding.buffer.size() - binding.offset, |s| s.get());
+    let bytes = binding.size.expect("views have a size").get();
     let texels = bytes / TEXEL_BYTES;
     let row = u64::from(TEXELS_PER_ROW);
     let (full_rows, rest) = (texels / row, (texels % row) as u32);

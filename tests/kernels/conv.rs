@@ -200,32 +200,34 @@ fn check_conv_transpose2d_on(gpu: &Gpu, i: usize, c: &Case) {
 
 /// The suite's options with each of the CPU family's other batched-product kernels: every block
 /// (`ProductBlock`) and, for the 16 x 16 and 32 x 32 ones, every way of reading the operands
-/// (`ProductOperands`), but the pair this device chooses. So every batched kernel is checked on
-/// every machine whose suite runs the cpu family; none on the GPU family, whose tiled products
-/// have neither.
+/// (`ProductOperands`), but the pair this device runs; then 32 x 32 blocks told to read texture
+/// copies of at most one row, so operands past 4096 vec4s fall back to their buffers. The cpu
+/// family is forced, so a device that runs the gpu family checks them all too.
 pub fn other_product_blocks() -> Vec<GpuOptions> {
     let tuning = gpu().tuning();
-    if tuning.family != KernelFamily::Cpu {
-        return Vec::new();
-    }
     let reads = |block| match block {
         ProductBlock::Eight => vec![ProductOperands::Buffers],
         _ => ProductOperands::ALL.to_vec(),
     };
     // The 8 x 8 block reads its buffers whatever the device's `ProductOperands`.
-    let chosen = match tuning.product_block {
-        ProductBlock::Eight => (ProductBlock::Eight, ProductOperands::Buffers),
-        block => (block, tuning.product_operands),
+    let chosen = match (tuning.family, tuning.product_block) {
+        (KernelFamily::Gpu, _) => None,
+        (_, ProductBlock::Eight) => Some((ProductBlock::Eight, ProductOperands::Buffers)),
+        (_, block) => Some((block, tuning.product_operands)),
+    };
+    let cpu = |(block, operands), max_texture_rows| GpuOptions {
+        kernels: Some(KernelFamily::Cpu),
+        product_block: Some(block),
+        product_operands: Some(operands),
+        max_texture_rows,
+        ..crate::options()
     };
     ProductBlock::ALL
         .into_iter()
         .flat_map(|block| reads(block).into_iter().map(move |operands| (block, operands)))
-        .filter(|&kernel| kernel != chosen)
-        .map(|(block, operands)| GpuOptions {
-            product_block: Some(block),
-            product_operands: Some(operands),
-            ..crate::options()
-        })
+        .filter(|&kernel| Some(kernel) != chosen)
+        .map(|kernel| cpu(kernel, None))
+        .chain([cpu((ProductBlock::ThirtyTwo, ProductOperands::Textures), Some(1))])
         .collect()
 }
 
