@@ -60,6 +60,8 @@ pub struct ModelReport {
     pub inference_images_per_second: f64,
     /// Buffer-pool high-water mark over the steps.
     pub peak_pool_bytes: u64,
+    /// Bytes of the textures that hold the batched products' operand copies, beside the pool.
+    pub texture_copy_bytes: u64,
     /// Bytes of the tensors a training step's forward leaves alive for backward (activations
     /// saved by the tape and the loss), at their exact sizes: what any implementation of this
     /// graph must hold at once, beside the weights below.
@@ -264,6 +266,7 @@ pub fn model_report(
         train_images_per_second: batch as f64 / step_seconds,
         inference_images_per_second: batch as f64 / median(infer_times),
         peak_pool_bytes: gpu.pool_stats().high_water_bytes,
+        texture_copy_bytes: gpu.texture_copy_bytes(),
         saved_activation_bytes: after_forward - before,
         model_state_bytes,
         kernels,
@@ -306,13 +309,20 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
     );
     let mib = |b: u64| b as f64 / 1048576.0;
     println!(
-        "  peak GPU memory {:.0} MiB; strictly needed: {:.0} MiB of activations saved for backward + {:.0} MiB of weights and optimiser state",
+        "  peak GPU memory {:.0} MiB (+ {:.0} MiB of texture copies); strictly needed: {:.0} MiB of activations saved for backward + {:.0} MiB of weights and optimiser state",
         mib(r.peak_pool_bytes),
+        mib(r.texture_copy_bytes),
         mib(r.saved_activation_bytes),
         mib(r.model_state_bytes)
     );
+    // As wide as the longest kernel name, so the columns line up.
+    let width = r
+        .kernels
+        .iter()
+        .map(|k| k.kernel.len())
+        .fold(46, usize::max);
     println!(
-        "  {:<46} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
+        "  {:<width$} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
         "kernel (one training step)", "calls", "total ms", "GFLOP/s", "of max", "GB/s", "share"
     );
     for k in &r.kernels {
@@ -324,7 +334,7 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "  {:<46} {:>6} {:>10.1} {:>9} {:>7} {:>8.2} {:>5.1}%",
+            "  {:<width$} {:>6} {:>10.1} {:>9} {:>7} {:>8.2} {:>5.1}%",
             k.kernel,
             k.calls,
             k.milliseconds,

@@ -39,6 +39,16 @@ impl Gpu {
         launch(Some(copied))
     }
 
+    /// Bytes of the operand textures held now (the buffer pool's statistics leave them out).
+    pub fn texture_copy_bytes(&self) -> u64 {
+        let copies = self.textures.lock().expect("texture copies lock");
+        copies
+            .iter()
+            .flatten()
+            .map(|t| u64::from(t.width()) * u64::from(t.height()) * TEXEL_BYTES)
+            .sum()
+    }
+
     /// The texture in `slot`, made anew if it has fewer than `rows` rows: each grows to the most
     /// rows a launch has needed and is then reused. Reuse is safe because commands run in
     /// recorded order and `with_texture_copies` holds the textures from its copies until the
