@@ -16,9 +16,9 @@ const TEXEL_BYTES: u64 = 16;
 impl Gpu {
     /// Records copies of `views`' whole bindings into the device's two operand textures (texel i
     /// holding a binding's vec4 i), then `launch` with views of them, holding the textures until
-    /// it has recorded;
-    /// `launch` gets None where a binding needs more rows than the plan allows or starts at an
-    /// offset a copy cannot (it reads the buffers instead). `launch` must not call this again.
+    /// it has recorded. `launch` gets None where a binding needs more rows than the plan allows or
+    /// starts at an offset a copy cannot (it reads the buffers instead); it must not call this
+    /// again.
     pub(crate) fn with_texture_copies<R>(
         &self,
         views: [&View; 2],
@@ -26,8 +26,10 @@ impl Gpu {
     ) -> Result<R> {
         let rows = views.map(rows_for);
         let limit = u64::from(self.plan.max_texture_rows);
-        let copyable = |v: &View| v.binding.offset.is_multiple_of(TEXEL_BYTES);
-        if rows.iter().any(|&(total, _, _)| total > limit) || !views.iter().all(|v| copyable(v)) {
+        let unaligned = views
+            .iter()
+            .any(|v| !v.binding.offset.is_multiple_of(TEXEL_BYTES));
+        if unaligned || rows.iter().any(|&(total, _, _)| total > limit) {
             return launch(None);
         }
         let mut copies = self.textures.lock().expect("texture copies lock");

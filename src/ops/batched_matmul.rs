@@ -134,12 +134,15 @@ pub(crate) fn batched_products(
             .flops(2.0 * (batch * m * n * k) as f64)
             .run(gpu, batch * m.div_ceil(side) * n.div_ceil(side))
     };
-    if gpu.tuning().product_operands == ProductOperands::Buffers {
-        return launch(
+    let from_buffers = || {
+        launch(
             Shader::BatchedMatmul,
             &[(slot::A4, a), (slot::B4, b), (slot::C4, c)],
             &[],
-        );
+        )
+    };
+    if gpu.tuning().product_operands == ProductOperands::Buffers {
+        return from_buffers();
     }
     gpu.with_texture_copies([a, b], |copies| match copies {
         Some([a_copy, b_copy]) => launch(
@@ -147,10 +150,6 @@ pub(crate) fn batched_products(
             &[(slot::C4, c)],
             &[(slot::A4.binding, &a_copy), (slot::B4.binding, &b_copy)],
         ),
-        None => launch(
-            Shader::BatchedMatmul,
-            &[(slot::A4, a), (slot::B4, b), (slot::C4, c)],
-            &[],
-        ),
+        None => from_buffers(),
     })
 }
