@@ -27,17 +27,8 @@
 //                        output plane; grid = ceil(n * ceil(c_out/FC) * ceil(oh*ow/FX) / WG).
 //   forward_rows_bias, forward_bias: the same with bias[co] for 0.0. Only these two use `bias`,
 //                        so the others bind no buffer for it.
-//   channels_last:       out4 as [n, y, x, c] = x[n, c, y, x], channels padded with zeros to a multiple
-//                        of 4 (so `weight_grad_partial` loads four channels as one vec4). One
-//                        invocation per vec4.
-//   weight_grad_partial: partial[s, co, ci, ky, kx] = sum over the output rows (n, oy) of segment s
-//                        and all ox of dy[n, co, oy, ox] * x[n, ci, oy*sh - ph + ky, ox*sw - pw + kx],
-//                        reading channels-last copies of dy and x. Segments split the reduction so
-//                        enough invocations run; reduce.wgsl's sum_columns adds them up in a fixed
-//                        order. Each invocation computes 8 x 8 channel pairs of one tap (ky, kx)
-//                        for one segment.
-// Other input gradients are conv_transpose2d.wgsl's forward with this weight; the bias gradient is
-// a per-channel sum (reduce.wgsl).
+// Other input gradients are conv_transpose2d.wgsl's forward with this weight; the weight gradient
+// is conv_weight_grad.wgsl's, the bias gradient a per-channel sum (reduce.wgsl).
 
 override WG: u32 = 64;
 // Register block of `forward`: output channels (two vec4s) and output columns per invocation.
@@ -54,12 +45,9 @@ const QUADS: u32 = 2u;
 const_assert FC * QUADS == 16u;
 
 // Params and bindings 0 to 4 (params, x, weight, bias, y): conv_common.wgsl, prepended.
-@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(7) var<storage, read> packed: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read> x_last: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read> dy_last: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read> x_rows: array<vec4<f32>>;
-// The vec4 output of pad_rows, channels_last and pack_weight.
+// The vec4 output of pad_rows and pack_weight.
 @group(0) @binding(11) var<storage, read_write> out4: array<vec4<f32>>;
 @group(0) @binding(12) var<storage, read> weight4: array<vec4<f32>>;
 
@@ -164,116 +152,6 @@ fn store_channels(pixel: u32, plane: u32, co0: u32, o: vec4<f32>) {
     if (co0 + 1u < params.c_out) { y[pixel + (co0 + 1u) * plane] = o.y; }
     if (co0 + 2u < params.c_out) { y[pixel + (co0 + 2u) * plane] = o.z; }
     if (co0 + 3u < params.c_out) { y[pixel + (co0 + 3u) * plane] = o.w; }
-}
-
-@compute @workgroup_size(WG)
-fn weight_grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                       @builtin(local_invocation_id) lid: vec3<u32>) {
-    let taps = params.kh * params.kw;
-    // Blocks of 8 channels; channels-last rows hold vec4s of 4 (vecs_i, vecs_o per pixel).
-    let blocks_i = (params.c_in + 7u) / 8u;
-    let blocks_o = (params.c_out + 7u) / 8u;
-    let vecs_i = (params.c_in + 3u) / 4u;
-    let vecs_o = (params.c_out + 3u) / 4u;
-    let per_segment = blocks_o * blocks_i * taps;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.segments * per_segment) { return; }
-    // Channel blocks vary fastest: neighbouring lanes share the tap and segment, so their loops
-    // over rows and columns have the same bounds (no divergence).
-    let bi = i % blocks_i;
-    let bo = (i / blocks_i) % blocks_o;
-    let kx = (i / (blocks_i * blocks_o)) % params.kw;
-    let ky = (i / (blocks_i * blocks_o * params.kw)) % params.kh;
-    let s = i / per_segment;
-    let row_begin = s * params.rows_per_segment;
-    let row_end = min(row_begin + params.rows_per_segment, params.n * params.oh);
-    // A last block of only 4 channels reads its first vec4 twice; those results are not stored.
-    let hi_o = select(0u, 1u, 2u * bo + 1u < vecs_o);
-    let hi_i = select(0u, 1u, 2u * bi + 1u < vecs_i);
-    // acc[2c + h]: output channel 8bo + c (c < 8) with input channels 8bi + 4h .. 8bi + 4h + 3.
-    var acc: array<vec4<f32>, 16>;
-    var ox_begin = 0u;
-    if (params.pw > kx) {
-        ox_begin = (params.pw - kx + params.sw - 1u) / params.sw;
-    }
-    var ox_end = 0u;
-    if (params.w + params.pw > kx) {
-        ox_end = min(params.ow, (params.w + params.pw - kx - 1u) / params.sw + 1u);
-    }
-    for (var r = row_begin; r < row_end; r++) {
-        let nn = r / params.oh;
-        let oy = r % params.oh;
-        let iy = i32(oy * params.sh + ky) - i32(params.ph);
-        if (iy < 0 || iy >= i32(params.h)) { continue; }
-        // Output columns ox in [ox_begin, ox_end) read inside the row: ix = ox * sw + kx - pw.
-        let g_row = (nn * params.oh + oy) * params.ow;
-        let x_row = (nn * params.h + u32(iy)) * params.w;
-        for (var ox = ox_begin; ox < ox_end; ox++) {
-            let g_at = (g_row + ox) * vecs_o + 2u * bo;
-            let x_at = (x_row + ox * params.sw + kx - params.pw) * vecs_i + 2u * bi;
-            let g_lo = dy_last[g_at];
-            let g_hi = dy_last[g_at + hi_o];
-            let x_lo = x_last[x_at];
-            let x_hi = x_last[x_at + hi_i];
-            for (var c = 0u; c < 4u; c++) {
-                acc[2u * c] += g_lo[c] * x_lo;
-                acc[2u * c + 1u] += g_lo[c] * x_hi;
-                acc[8u + 2u * c] += g_hi[c] * x_lo;
-                acc[8u + 2u * c + 1u] += g_hi[c] * x_hi;
-            }
-        }
-    }
-    // Written out (16 entries), so acc is only indexed by constants.
-    store_weight_grad(0u, s, bo, bi, ky * params.kw + kx, acc[0]);
-    store_weight_grad(1u, s, bo, bi, ky * params.kw + kx, acc[1]);
-    store_weight_grad(2u, s, bo, bi, ky * params.kw + kx, acc[2]);
-    store_weight_grad(3u, s, bo, bi, ky * params.kw + kx, acc[3]);
-    store_weight_grad(4u, s, bo, bi, ky * params.kw + kx, acc[4]);
-    store_weight_grad(5u, s, bo, bi, ky * params.kw + kx, acc[5]);
-    store_weight_grad(6u, s, bo, bi, ky * params.kw + kx, acc[6]);
-    store_weight_grad(7u, s, bo, bi, ky * params.kw + kx, acc[7]);
-    store_weight_grad(8u, s, bo, bi, ky * params.kw + kx, acc[8]);
-    store_weight_grad(9u, s, bo, bi, ky * params.kw + kx, acc[9]);
-    store_weight_grad(10u, s, bo, bi, ky * params.kw + kx, acc[10]);
-    store_weight_grad(11u, s, bo, bi, ky * params.kw + kx, acc[11]);
-    store_weight_grad(12u, s, bo, bi, ky * params.kw + kx, acc[12]);
-    store_weight_grad(13u, s, bo, bi, ky * params.kw + kx, acc[13]);
-    store_weight_grad(14u, s, bo, bi, ky * params.kw + kx, acc[14]);
-    store_weight_grad(15u, s, bo, bi, ky * params.kw + kx, acc[15]);
-}
-
-// Stores entry r of weight_grad_partial's block: output channel 8bo + r / 2 with input channels
-// 8bi + 4 (r % 2) .. + 3 at tap `tap` of segment s, those below c_out and c_in.
-fn store_weight_grad(r: u32, s: u32, bo: u32, bi: u32, tap: u32, v: vec4<f32>) {
-    let taps = params.kh * params.kw;
-    let co = bo * 8u + r / 2u;
-    let ci0 = bi * 8u + (r % 2u) * 4u;
-    let at = s * params.c_out * params.c_in * taps + (co * params.c_in + ci0) * taps + tap;
-    if (co < params.c_out) {
-        if (ci0 < params.c_in) { partial[at] = v.x; }
-        if (ci0 + 1u < params.c_in) { partial[at + taps] = v.y; }
-        if (ci0 + 2u < params.c_in) { partial[at + 2u * taps] = v.z; }
-        if (ci0 + 3u < params.c_in) { partial[at + 3u * taps] = v.w; }
-    }
-}
-
-@compute @workgroup_size(WG)
-fn channels_last(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_id) lid: vec3<u32>) {
-    let c_vec4s = (params.c_in + 3u) / 4u;
-    let plane = params.h * params.w;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.n * plane * c_vec4s) { return; }
-    let c0 = (i % c_vec4s) * 4u;
-    let px = (i / c_vec4s) % plane;
-    let nn = i / (c_vec4s * plane);
-    var v = vec4<f32>(0.0);
-    for (var j = 0u; j < 4u; j++) {
-        if (c0 + j < params.c_in) {
-            v[j] = x[params.x_off + (nn * params.c_in + c0 + j) * plane + px];
-        }
-    }
-    out4[i] = v;
 }
 
 @compute @workgroup_size(WG)

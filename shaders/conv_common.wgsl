@@ -1,6 +1,7 @@
-// Prepended to conv2d.wgsl and conv_transpose2d.wgsl (after common.wgsl): their launch parameters,
-// one struct for both files as for their Rust twin (ops::conv::Params), and the bindings both
-// declare. conv_transpose2d.wgsl reads only the fields up to y_off.
+// Prepended to conv2d.wgsl, conv_weight_grad.wgsl and conv_transpose2d.wgsl (after common.wgsl):
+// their launch parameters, one struct for the three files as for their Rust twin
+// (ops::conv::Params), and the bindings they declare. conv_transpose2d.wgsl reads only the fields
+// up to y_off.
 struct Params {
     n: u32, c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, kh: u32, kw: u32,
     sh: u32, sw: u32, ph: u32, pw: u32, x_off: u32, y_off: u32,

@@ -49,6 +49,8 @@ fn every_shader_file_is_registered() {
                     "winograd_common.wgsl",
                     "batched_operands_buffers.wgsl",
                     "batched_operands_textures.wgsl",
+                    "conv_weight_grad_buffers.wgsl",
+                    "conv_weight_grad_textures.wgsl",
                     "workgroup_sum.wgsl",
                     "workgroup_sum_subgroup.wgsl",
                 ]
@@ -61,7 +63,8 @@ fn every_shader_file_is_registered() {
         .map(|s| s.file_name().to_owned())
         .collect();
     registered.sort();
-    // batched_matmul.wgsl is compiled twice, with each way of reading its operands.
+    // batched_matmul.wgsl and conv_weight_grad.wgsl are compiled twice, with each place for their
+    // operands.
     registered.dedup();
     assert_eq!(on_disk, registered, "a shader file is not in Shader::ALL");
 }
@@ -670,19 +673,24 @@ fn translate_file(
     translations
 }
 
-/// The texture prelude finds vec4 i of a binding where `Gpu::with_texture_copies` puts it: rows
-/// of the same width on both sides.
+/// The texture preludes find vec4 i of a binding where `Gpu::with_texture_copies` and
+/// `Gpu::with_textures`' users put it: rows of the same width on both sides.
 #[test]
-fn texture_copies_have_rows_as_wide_as_the_shader_reads() {
-    let (module, _) = parsed(Shader::BatchedMatmulTextures);
-    let (_, constant) = module
-        .constants
-        .iter()
-        .find(|(_, c)| c.name.as_deref() == Some("TEXELS_PER_ROW"))
-        .expect("batched_operands_textures.wgsl declares TEXELS_PER_ROW");
-    let value = match module.global_expressions[constant.init] {
-        naga::Expression::Literal(naga::Literal::U32(v)) => v,
-        ref other => panic!("TEXELS_PER_ROW is {other:?}"),
-    };
-    assert_eq!(value, wgnn::gpu::TEXELS_PER_ROW);
+fn operand_textures_have_rows_as_wide_as_the_shaders_read() {
+    for shader in [
+        Shader::BatchedMatmulTextures,
+        Shader::ConvWeightGradTextures,
+    ] {
+        let (module, _) = parsed(shader);
+        let (_, constant) = module
+            .constants
+            .iter()
+            .find(|(_, c)| c.name.as_deref() == Some("TEXELS_PER_ROW"))
+            .unwrap_or_else(|| panic!("{shader:?}'s texture prelude declares TEXELS_PER_ROW"));
+        let value = match module.global_expressions[constant.init] {
+            naga::Expression::Literal(naga::Literal::U32(v)) => v,
+            ref other => panic!("{shader:?}'s TEXELS_PER_ROW is {other:?}"),
+        };
+        assert_eq!(value, wgnn::gpu::TEXELS_PER_ROW, "{shader:?}");
+    }
 }

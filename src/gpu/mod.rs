@@ -20,6 +20,7 @@ pub use product_block::{PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, P
 pub use profiler::KernelTiming;
 pub use shader::{Shader, WorkgroupSum, shader_source, shader_source_with};
 pub use texture::TEXELS_PER_ROW;
+pub(crate) use texture::texture_view;
 pub use tile::Tile;
 
 use std::collections::HashMap;
@@ -92,11 +93,11 @@ pub struct GpuOptions {
     pub kernels: Option<KernelFamily>,
     /// The CPU family's batched-product block instead of the device's; also `WGNN_PRODUCT_BLOCK`.
     pub product_block: Option<ProductBlock>,
-    /// Where the batched products read their operands instead of the device's choice; also
-    /// `WGNN_PRODUCT_OPERANDS`.
+    /// Where the batched products and the direct weight gradient read their operands instead of
+    /// the device's choice; also `WGNN_PRODUCT_OPERANDS`.
     pub product_operands: Option<ProductOperands>,
-    /// Most rows of 4096 texels a texture copy of an operand may have, below the device's limit
-    /// (tests use it to reach the products' fallback to their buffers).
+    /// Most rows of 4096 texels an operand texture may have, below the device's limit (tests use
+    /// it to reach the fallback to the buffers).
     pub max_texture_rows: Option<u32>,
     /// Open the device with WebGPU's default limits instead of the adapter's; also
     /// `WGNN_LIMITS=webgpu`.
@@ -280,7 +281,7 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     /// Set while kernels are being timed.
     profiler: Mutex<Option<profiler::Profiler>>,
-    /// The two textures that hold copies of a batched product's operands (see texture.rs).
+    /// The two textures that hold a kernel's operands (see texture.rs).
     textures: Mutex<[Option<wgpu::Texture>; 2]>,
 }
 
@@ -439,10 +440,10 @@ impl Gpu {
         self.pool.reset_high_water();
     }
 
-    /// Destroys the pool's free buffers and the textures that held operand copies.
+    /// Destroys the pool's free buffers and the operand textures.
     pub fn trim_pool(&self) {
         self.pool.trim();
-        *self.textures.lock().expect("texture copies lock") = Default::default();
+        *self.textures.lock().expect("operand textures lock") = Default::default();
     }
 
     /// Runs `record` on the open command encoder, creating one if needed.

@@ -63,13 +63,14 @@ impl ProductBlock {
 pub const PRODUCT_OPERANDS_ENV: &str = "WGNN_PRODUCT_OPERANDS";
 
 /// Where the batched products with 16 x 16 and 32 x 32 blocks (batched_matmul.wgsl) read their
-/// operands. The 8 x 8 block reads its storage buffers always.
+/// operands, and where the direct weight gradient (conv_weight_grad.wgsl) keeps its channels-last
+/// copies. The 8 x 8 block reads its storage buffers always.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProductOperands {
     /// From the storage buffers that hold them.
     Buffers,
     /// From rgba32float texture copies of those buffers (`Gpu::with_texture_copies`), made by a copy
-    /// command before each product.
+    /// command before each product; the weight gradient stores its copies into the textures.
     Textures,
 }
 

@@ -4,6 +4,10 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shader {
     Conv2d,
+    /// conv_weight_grad.wgsl with its channels-last copies in storage buffers.
+    ConvWeightGrad,
+    /// conv_weight_grad.wgsl with its channels-last copies in textures (see `Gpu::with_textures`).
+    ConvWeightGradTextures,
     Winograd,
     Winograd4x4,
     ConvTranspose2d,
@@ -23,9 +27,12 @@ pub enum Shader {
 
 /// Helpers every kernel file uses (the folded-grid index); prepended to each file.
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
-/// The launch parameters and bindings conv2d.wgsl and conv_transpose2d.wgsl share (one Rust twin,
-/// as one WGSL struct); prepended to both after COMMON.
+/// The launch parameters and bindings the convolution files share (one Rust twin, as one WGSL
+/// struct); prepended to conv2d.wgsl, conv_weight_grad.wgsl and conv_transpose2d.wgsl after COMMON.
 const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
+/// Where conv_weight_grad.wgsl keeps its channels-last copies: storage buffers, or textures.
+const WEIGHT_GRAD_BUFFERS: &str = include_str!("../../shaders/conv_weight_grad_buffers.wgsl");
+const WEIGHT_GRAD_TEXTURES: &str = include_str!("../../shaders/conv_weight_grad_textures.wgsl");
 /// How batched_matmul.wgsl reads its operands: from storage buffers, or from texture copies.
 const OPERANDS_BUFFERS: &str = include_str!("../../shaders/batched_operands_buffers.wgsl");
 const OPERANDS_TEXTURES: &str = include_str!("../../shaders/batched_operands_textures.wgsl");
@@ -34,8 +41,10 @@ const OPERANDS_TEXTURES: &str = include_str!("../../shaders/batched_operands_tex
 const WINOGRAD_COMMON: &str = include_str!("../../shaders/winograd_common.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 15] = [
+    pub const ALL: [Shader; 17] = [
         Shader::Conv2d,
+        Shader::ConvWeightGrad,
+        Shader::ConvWeightGradTextures,
         Shader::Winograd,
         Shader::Winograd4x4,
         Shader::ConvTranspose2d,
@@ -55,6 +64,7 @@ impl Shader {
     pub fn file_name(self) -> &'static str {
         match self {
             Shader::Conv2d => "conv2d.wgsl",
+            Shader::ConvWeightGrad | Shader::ConvWeightGradTextures => "conv_weight_grad.wgsl",
             Shader::Winograd => "winograd.wgsl",
             Shader::Winograd4x4 => "winograd4x4.wgsl",
             Shader::ConvTranspose2d => "conv_transpose2d.wgsl",
@@ -74,6 +84,9 @@ impl Shader {
     fn body(self) -> &'static str {
         match self {
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Shader::ConvWeightGrad | Shader::ConvWeightGradTextures => {
+                include_str!("../../shaders/conv_weight_grad.wgsl")
+            }
             Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
             Shader::Winograd4x4 => include_str!("../../shaders/winograd4x4.wgsl"),
             Shader::ConvTranspose2d => include_str!("../../shaders/conv_transpose2d.wgsl"),
@@ -119,18 +132,21 @@ pub fn shader_source(shader: Shader) -> String {
 }
 
 /// The complete WGSL source compiled for a shader file: the common helpers, the shared declarations
-/// of the two convolution files or of the two Winograd files, the workgroup reduction `sum` for
-/// the reducing ones, or how batched_matmul.wgsl reads its operands, then the file.
+/// of the convolution files or of the two Winograd files, the workgroup reduction `sum` for the
+/// reducing ones, or where the weight gradient's copies and the batched products' operands are,
+/// then the file.
 pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
-    let prelude = match shader {
-        Shader::Conv2d | Shader::ConvTranspose2d => CONV_COMMON,
-        Shader::Winograd | Shader::Winograd4x4 => WINOGRAD_COMMON,
-        Shader::BatchNorm | Shader::Reduce => sum.source(),
-        Shader::BatchedMatmul => OPERANDS_BUFFERS,
-        Shader::BatchedMatmulTextures => OPERANDS_TEXTURES,
-        _ => "",
+    let preludes: &[&str] = match shader {
+        Shader::Conv2d | Shader::ConvTranspose2d => &[CONV_COMMON],
+        Shader::ConvWeightGrad => &[CONV_COMMON, WEIGHT_GRAD_BUFFERS],
+        Shader::ConvWeightGradTextures => &[CONV_COMMON, WEIGHT_GRAD_TEXTURES],
+        Shader::Winograd | Shader::Winograd4x4 => &[WINOGRAD_COMMON],
+        Shader::BatchNorm | Shader::Reduce => &[sum.source()],
+        Shader::BatchedMatmul => &[OPERANDS_BUFFERS],
+        Shader::BatchedMatmulTextures => &[OPERANDS_TEXTURES],
+        _ => &[],
     };
-    format!("{COMMON}\n{prelude}\n{}", shader.body())
+    format!("{COMMON}\n{}\n{}", preludes.join("\n"), shader.body())
 }
 
 /// Cache key: file, entry point, and override constants (values as bit patterns, so the key hashes).

@@ -1,12 +1,14 @@
-//! Texture copies of storage bindings, for kernels that read their operands through the texture
+//! The device's two operand textures, for kernels that read their operands through the texture
 //! path: on lavapipe without AVX-512 a texel fetch costs about a quarter of a storage load
-//! (PERFORMANCE.md 38). Vec4 i of a binding lands at texel (i % TEXELS_PER_ROW, i /
-//! TEXELS_PER_ROW) of an rgba32float texture (batched_operands_textures.wgsl reads it so).
+//! (PERFORMANCE.md 38). They hold copies of storage bindings (the batched products) or what a
+//! kernel stored into them (the weight gradient's channels-last copies); either way vec4 i is at
+//! texel (i % TEXELS_PER_ROW, i / TEXELS_PER_ROW) of an rgba32float texture, as
+//! batched_operands_textures.wgsl and conv_weight_grad_textures.wgsl read it.
 
 use super::{Gpu, View};
 use crate::error::Result;
 
-/// Texels in a row of a texture copy (batched_operands_textures.wgsl's twin): 64 KiB rows, so a
+/// Texels in a row of an operand texture (the texture preludes' twin): 64 KiB rows, so a
 /// 128 MiB binding needs 2048 rows, within WebGPU's 8192.
 pub const TEXELS_PER_ROW: u32 = 4096;
 
@@ -14,6 +16,30 @@ pub const TEXELS_PER_ROW: u32 = 4096;
 const TEXEL_BYTES: u64 = 16;
 
 impl Gpu {
+    /// Runs `work` with the device's two operand textures, texture i at least `texels[i]` texels
+    /// (in rows of TEXELS_PER_ROW), held until it returns, so no other thread's commands touch
+    /// them in between. `work` gets None where a texture would need more rows than the plan
+    /// allows; it must not call this again.
+    pub(crate) fn with_textures<R>(
+        &self,
+        texels: [u64; 2],
+        work: impl FnOnce(Option<[&wgpu::Texture; 2]>) -> Result<R>,
+    ) -> Result<R> {
+        let rows = texels.map(|t| t.div_ceil(u64::from(TEXELS_PER_ROW)).max(1));
+        if rows
+            .iter()
+            .any(|&r| r > u64::from(self.plan.max_texture_rows))
+        {
+            return work(None);
+        }
+        let mut textures = self.textures.lock().expect("operand textures lock");
+        let [first, second] = &mut *textures;
+        work(Some([
+            self.operand_texture(first, rows[0] as u32),
+            self.operand_texture(second, rows[1] as u32),
+        ]))
+    }
+
     /// Records copies of `views`' whole bindings into the device's two operand textures (texel i
     /// holding a binding's vec4 i), then `launch` with views of them, holding the textures until
     /// it has recorded. `launch` gets None where a binding needs more rows than the plan allows or
@@ -24,26 +50,28 @@ impl Gpu {
         views: [&View; 2],
         launch: impl FnOnce(Option<[wgpu::TextureView; 2]>) -> Result<R>,
     ) -> Result<R> {
-        let rows = views.map(rows_for);
-        let limit = u64::from(self.plan.max_texture_rows);
         let unaligned = views
             .iter()
             .any(|v| !v.binding.offset.is_multiple_of(TEXEL_BYTES));
-        if unaligned || rows.iter().any(|&(total, _, _)| total > limit) {
+        if unaligned {
             return launch(None);
         }
-        let mut copies = self.textures.lock().expect("texture copies lock");
-        let copied = [0, 1].map(|i| {
-            let texture = self.copy_texture(&mut copies[i], rows[i].0 as u32);
-            self.record_copy(views[i], texture, rows[i]);
-            texture.create_view(&wgpu::TextureViewDescriptor::default())
-        });
-        launch(Some(copied))
+        let texels = views.map(|v| v.binding.size.expect("views have a size").get() / TEXEL_BYTES);
+        self.with_textures(texels, |textures| {
+            let Some(textures) = textures else {
+                return launch(None);
+            };
+            let copied = [0, 1].map(|i| {
+                self.record_copy(views[i], textures[i], texels[i]);
+                texture_view(textures[i])
+            });
+            launch(Some(copied))
+        })
     }
 
     /// Bytes of the operand textures held now (the buffer pool's statistics leave them out).
     pub fn texture_copy_bytes(&self) -> u64 {
-        let copies = self.textures.lock().expect("texture copies lock");
+        let copies = self.textures.lock().expect("operand textures lock");
         copies
             .iter()
             .flatten()
@@ -53,9 +81,9 @@ impl Gpu {
 
     /// The texture in `slot`, made anew if it has fewer than `rows` rows: each grows to the most
     /// rows a launch has needed and is then reused. Reuse is safe because commands run in
-    /// recorded order and `with_texture_copies` holds the textures from its copies until the
-    /// launch that reads them is recorded, so no other thread's copy lands in between.
-    fn copy_texture<'t>(
+    /// recorded order and `with_textures` holds the textures from the commands that fill them
+    /// until the launch that reads them is recorded.
+    fn operand_texture<'t>(
         &self,
         slot: &'t mut Option<wgpu::Texture>,
         rows: u32,
@@ -72,21 +100,21 @@ impl Gpu {
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
                 format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::COPY_DST,
                 view_formats: &[],
             }));
         }
-        slot.as_ref().expect("texture copy just made")
+        slot.as_ref().expect("operand texture just made")
     }
 
-    /// Records the copy of `view`'s binding into `texture`: its full rows, then the last part-row.
-    fn record_copy(
-        &self,
-        view: &View,
-        texture: &wgpu::Texture,
-        (_, full_rows, rest): (u64, u64, u32),
-    ) {
+    /// Records the copy of `view`'s binding, `texels` vec4s, into `texture`: its full rows, then
+    /// the last part-row.
+    fn record_copy(&self, view: &View, texture: &wgpu::Texture, texels: u64) {
         let binding = &view.binding;
+        let row = u64::from(TEXELS_PER_ROW);
+        let (full_rows, rest) = (texels / row, (texels % row) as u32);
         let copy = |encoder: &mut wgpu::CommandEncoder, first_row: u64, size: [u32; 2]| {
             encoder.copy_buffer_to_texture(
                 wgpu::TexelCopyBufferInfo {
@@ -126,13 +154,7 @@ impl Gpu {
     }
 }
 
-/// Rows a texture copy of `view`'s binding needs (at least one), its full rows, and the texels
-/// of its last part-row. Views are whole vec4s (`Gpu::view`), so the texels are too.
-fn rows_for(view: &View) -> (u64, u64, u32) {
-    let binding = &view.binding;
-    let bytes = binding.size.expect("views have a size").get();
-    let texels = bytes / TEXEL_BYTES;
-    let row = u64::from(TEXELS_PER_ROW);
-    let (full_rows, rest) = (texels / row, (texels % row) as u32);
-    ((full_rows + u64::from(rest > 0)).max(1), full_rows, rest)
+/// A view of all of `texture`, to bind.
+pub(crate) fn texture_view(texture: &wgpu::Texture) -> wgpu::TextureView {
+    texture.create_view(&wgpu::TextureViewDescriptor::default())
 }

@@ -26,6 +26,16 @@ pub fn interfaces() -> Vec<Interface> {
             )
         },
         interface(
+            Shader::ConvWeightGrad,
+            &[conv::Params::LAYOUT],
+            conv::weight_grad::slot::ALL,
+        ),
+        interface(
+            Shader::ConvWeightGradTextures,
+            &[conv::Params::LAYOUT],
+            conv::weight_grad::texture_slot::ALL,
+        ),
+        interface(
             Shader::Winograd,
             &[winograd::Params::LAYOUT],
             winograd::slot::ALL,

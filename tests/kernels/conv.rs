@@ -76,7 +76,7 @@ fn assert_forward(
 /// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 (with
 /// channels and planes of whole vec4s too, the matrix-product path) and 5x5
 /// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block.
-/// Cases 12 to 20 are in winograd.rs; 21 and 22 are BLOCK_ROWS_CASES.
+/// Cases 12 to 20 are in winograd.rs; 21 to 23 are MORE_CASES.
 const CONV_CASES: [Case; 12] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),
@@ -95,10 +95,13 @@ const CONV_CASES: [Case; 12] = [
 /// 1x1 convolutions with a bias on planes of whole vec4s (the matrix-product path), whose output
 /// channels are the product's rows: into 20 channels (case 21), so blocks of 8 and of 16 rows
 /// reach a second row block, whose row biases start past 0, and into 40 (case 22), so blocks of
-/// 32 rows do too, and those of 16 a third one that only starts inside the matrix.
-const BLOCK_ROWS_CASES: [(usize, Case); 2] = [
+/// 32 rows do too, and those of 16 a third one that only starts inside the matrix. Case 23: a
+/// direct weight gradient whose channels-last copies (6 and 5 channels padded to 8) fill more
+/// than one row of 4096 texels of an operand texture (6400 and 6084 vec4s).
+const MORE_CASES: [(usize, Case); 3] = [
     (21, case([2, 8, 4, 6], [20, 8, 1, 1], [1, 1], [0, 0], true)),
     (22, case([2, 8, 4, 6], [40, 8, 1, 1], [1, 1], [0, 0], true)),
+    (23, case([2, 6, 40, 40], [5, 6, 4, 4], [1, 1], [1, 1], false)),
 ];
 
 fn random_conv(c: &Case, seed: u64) -> Conv {
@@ -122,7 +125,7 @@ fn conv2d_forward_and_gradients_match_reference() {
     for (i, c) in CONV_CASES.iter().enumerate() {
         check_conv2d_on(gpu(), i, c);
     }
-    for (i, c) in &BLOCK_ROWS_CASES {
+    for (i, c) in &MORE_CASES {
         check_conv2d_on(gpu(), *i, c);
     }
 }
@@ -246,7 +249,7 @@ fn convolutions_match_reference_with_the_other_product_blocks() {
         for (i, c) in CONV_CASES.iter().enumerate() {
             check_conv2d_on(&other, i, c);
         }
-        for (i, c) in &BLOCK_ROWS_CASES {
+        for (i, c) in &MORE_CASES {
             check_conv2d_on(&other, *i, c);
         }
         for (i, c) in CONV_T_CASES.iter().enumerate() {

@@ -6,7 +6,7 @@
 pub mod conv2d;
 pub mod conv_transpose2d;
 mod gather;
-mod weight_grad;
+pub(crate) mod weight_grad;
 pub mod winograd;
 
 use super::tiled::Geometry;
@@ -132,9 +132,8 @@ kernel_params! {
 slots! {
     /// conv2d.wgsl's storage bindings.
     mod conv2d_slot {
-        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, PARTIAL: partial = 6,
-        PACKED: packed = 7, X_LAST: x_last = 8, DY_LAST: dy_last = 9, X_ROWS: x_rows = 10,
-        OUT4: out4 = 11, WEIGHT4: weight4 = 12,
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, PACKED: packed = 7,
+        X_ROWS: x_rows = 10, OUT4: out4 = 11, WEIGHT4: weight4 = 12,
     }
 }
 

@@ -1,30 +1,52 @@
-//! The weight gradient of a convolution (conv2d.wgsl's channels_last and weight_grad_partial,
-//! summed by reduce.wgsl): conv2d's, and conv_transpose2d's with x and dy exchanged.
+//! The weight gradient of a convolution (conv_weight_grad.wgsl's channels_last and
+//! weight_grad_partial, summed by reduce.wgsl): conv2d's, and conv_transpose2d's with x and dy
+//! exchanged. The channels-last copies go into storage buffers, or into the device's operand
+//! textures where its `ProductOperands` says to read operands from textures.
 
-use super::{Conv2dArgs, Params, VEC, check_args, conv2d_slot as slot, geometry};
+use super::{Conv2dArgs, Params, VEC, check_args, geometry};
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelFamily, Launch, Shader};
+use crate::gpu::{Gpu, KernelFamily, Launch, ProductOperands, Shader, texture_view};
+use crate::ops::interface::slots;
 use crate::ops::reduce::sum_columns_into;
 use crate::ops::tiled;
 use crate::ops::{nchw, u32_of};
 use crate::tensor::{DType, Tensor};
+
+slots! {
+    /// conv_weight_grad.wgsl's storage bindings, its channels-last copies in storage buffers
+    /// (weight, bias and y: conv_common.wgsl's, unused).
+    mod slot {
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, PARTIAL: partial = 6,
+        X_LAST: x_last = 8, DY_LAST: dy_last = 9, OUT4: out4 = 11,
+    }
+}
+
+slots! {
+    /// conv_weight_grad.wgsl's storage bindings with its channels-last copies in textures, bound
+    /// at slot::X_LAST's, slot::DY_LAST's and slot::OUT4's binding numbers.
+    mod texture_slot {
+        X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, PARTIAL: partial = 6,
+    }
+}
 
 /// Invocations a weight-gradient launch aims for; the reduction is cut into segments to reach it.
 const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
 /// `weight_grad_partial` computes GRAD_BLOCK output x GRAD_BLOCK input channels per invocation.
 const GRAD_BLOCK: usize = 8;
 
-/// Items `items` of an NCHW tensor with [c, h, w] per item, as [items, h, w, c padded to 4].
-fn channels_last(
+/// Bytes of one vec4 of a channels-last copy.
+const VEC4_BYTES: usize = 16;
+
+/// channels_last's launch over items `items` of an NCHW tensor with [c, h, w] per item: its
+/// parameters, the view of the items, and the vec4s of the copy.
+fn channels_last_launch<'t>(
     gpu: &Gpu,
-    t: &Tensor,
-    items: std::ops::Range<usize>,
+    t: &'t Tensor,
+    items: &std::ops::Range<usize>,
     [c, h, w]: [usize; 3],
-) -> Result<Tensor> {
+) -> (Params, crate::gpu::View<'t>, usize) {
     let per = c * h * w;
-    let out = Tensor::uninit(gpu, &[items.len(), h, w, c.div_ceil(VEC) * VEC], DType::F32);
     let src = gpu.view(t, items.start * per, items.len() * per);
-    let dst = gpu.whole(&out, "channels-last copy")?;
     let params = Params {
         n: u32_of(items.len()),
         c_in: u32_of(c),
@@ -33,14 +55,49 @@ fn channels_last(
         x_off: src.shift,
         ..Params::default()
     };
+    (params, src, items.len() * h * w * c.div_ceil(VEC))
+}
+
+/// Items `items` of an NCHW tensor with [c, h, w] per item, as a new [items, h, w, c padded to 4].
+fn channels_last(
+    gpu: &Gpu,
+    t: &Tensor,
+    items: &std::ops::Range<usize>,
+    dims: [usize; 3],
+) -> Result<Tensor> {
+    let (params, src, vec4s) = channels_last_launch(gpu, t, items, dims);
+    let [c, h, w] = dims;
+    let out = Tensor::uninit(gpu, &[items.len(), h, w, c.div_ceil(VEC) * VEC], DType::F32);
+    let dst = gpu.whole(&out, "channels-last copy")?;
     Launch::new(
-        Shader::Conv2d,
+        Shader::ConvWeightGrad,
         "channels_last",
         &params,
         &[(slot::X, &src), (slot::OUT4, &dst)],
     )
-    .run(gpu, out.numel() / VEC)?;
+    .run(gpu, vec4s)?;
     Ok(out)
+}
+
+/// `channels_last` into an operand texture (`Gpu::with_textures`), vec4 i at texel i.
+fn channels_last_into(
+    gpu: &Gpu,
+    t: &Tensor,
+    items: &std::ops::Range<usize>,
+    dims: [usize; 3],
+    texture: &wgpu::Texture,
+) -> Result<()> {
+    let (params, src, vec4s) = channels_last_launch(gpu, t, items, dims);
+    Launch::new(
+        Shader::ConvWeightGradTextures,
+        "channels_last",
+        &params,
+        &[(texture_slot::X, &src)],
+    )
+    .textures(&[(slot::OUT4.binding, &texture_view(texture))])
+    .variant("into a texture")
+    .bytes((dims.iter().product::<usize>() * items.len() * 4 + vec4s * VEC4_BYTES) as f64)
+    .run(gpu, vec4s)
 }
 
 /// grad[a, b, ky, kx] = sum over n, oy, ox of g[n, a, oy, ox] * x[n, b, oy*s - p + ky, ox*s - p + kx],
@@ -97,10 +154,6 @@ pub(crate) fn weight_grad(
             Tensor::uninit(gpu, &[segments, weights], DType::F32)
         };
         let pv = gpu.whole(&partial, "conv weight-gradient partial sums")?;
-        let g_last = channels_last(gpu, g, chunk.clone(), [c_out, oh, ow])?;
-        let x_last = channels_last(gpu, x, chunk.clone(), [c_in, h, w])?;
-        let gv = gpu.whole(&g_last, "channels-last conv output gradient")?;
-        let xv = gpu.whole(&x_last, "channels-last conv input")?;
         let params = Params {
             segments: u32_of(segments),
             rows_per_segment: u32_of(rows_per_segment),
@@ -112,18 +165,53 @@ pub(crate) fn weight_grad(
                 [0, 0],
             )
         };
-        Launch::new(
-            Shader::Conv2d,
-            "weight_grad_partial",
-            &params,
-            &[
-                (slot::PARTIAL, &pv),
-                (slot::X_LAST, &xv),
-                (slot::DY_LAST, &gv),
-            ],
-        )
-        .flops(2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64)
-        .run(gpu, segments * blocks)?;
+        let flops = 2.0 * (chunk.len() * per_g * c_in * kh * kw) as f64;
+        let invocations = segments * blocks;
+        let [g_dims, x_dims] = [[c_out, oh, ow], [c_in, h, w]];
+        let from_buffers = || -> Result<()> {
+            let g_last = channels_last(gpu, g, &chunk, g_dims)?;
+            let x_last = channels_last(gpu, x, &chunk, x_dims)?;
+            let gv = gpu.whole(&g_last, "channels-last conv output gradient")?;
+            let xv = gpu.whole(&x_last, "channels-last conv input")?;
+            Launch::new(
+                Shader::ConvWeightGrad,
+                "weight_grad_partial",
+                &params,
+                &[
+                    (slot::PARTIAL, &pv),
+                    (slot::X_LAST, &xv),
+                    (slot::DY_LAST, &gv),
+                ],
+            )
+            .flops(flops)
+            .run(gpu, invocations)
+        };
+        if gpu.tuning().product_operands == ProductOperands::Buffers {
+            from_buffers()?;
+        } else {
+            let vec4s = [pad_out * oh * ow, pad_in * h * w].map(|per| chunk.len() * per / VEC);
+            gpu.with_textures(vec4s.map(|v| v as u64), |textures| {
+                let Some([g_texture, x_texture]) = textures else {
+                    return from_buffers();
+                };
+                channels_last_into(gpu, g, &chunk, g_dims, g_texture)?;
+                channels_last_into(gpu, x, &chunk, x_dims, x_texture)?;
+                Launch::new(
+                    Shader::ConvWeightGradTextures,
+                    "weight_grad_partial",
+                    &params,
+                    &[(texture_slot::PARTIAL, &pv)],
+                )
+                .textures(&[
+                    (slot::X_LAST.binding, &texture_view(x_texture)),
+                    (slot::DY_LAST.binding, &texture_view(g_texture)),
+                ])
+                .variant("from textures")
+                .flops(flops)
+                .bytes(((vec4s[0] + vec4s[1]) * VEC4_BYTES + partial.numel() * 4) as f64)
+                .run(gpu, invocations)
+            })?;
+        }
         if !direct {
             sum_columns_into(gpu, &partial, segments, weights, &dw, k > 0)?;
         }
