@@ -28,12 +28,12 @@
 // the 2x2 output gradient g. Its B^T differs from the one above only by the sign of its last row,
 // so it is folded into the gradient's transform: G' = [1 0; 1/2 1/2; 1/2 -1/2; 0 -1],
 // A'^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1]. With V and DY laid out tile-major, a matrix product per xi
-// sums over the chunk's tiles: M[chunk, xi] [c_out, ci_pad] = DY[xi]^T V[xi].
+// sums over the chunk's tiles: M[chunk, xi] [c_out, ci_pad] = DY[xi] V[xi], DY row-major.
 //   input_by_tile:     V[xi, t, ci] = (B^T d B)[xi], channels padded to ci_pad. One
 //                      invocation per (tile, vec4 of ci); grid = ceil(t_count * ci_pad/4 / WG).
-//   grad_transform:    DY[xi, t, co] = (G' g G'^T)[xi] with g the 2x2 output gradient of tile t (zero
-//                      outside the output), channels padded to co_pad. One invocation per (tile, vec4 of
-//                      co); grid = ceil(t_count * co_pad/4 / WG).
+//   grad_transform:    DY[xi, co, t] = (G' g G'^T)[xi] with g the 2x2 output gradient of tile t (zero
+//                      outside the output), tiles padded to t_pad with zeros. One invocation per
+//                      (co, four tiles); grid = ceil(c_out * t_pad/4 / WG).
 //   weight_grad_output(_vec4) (winograd_common.wgsl): dweight[co, ci, ky, kx] = (A'^T m A')[ky,
 //                      kx], m[xi] = the sum over the chunks of tiles of M[chunk, xi, co, ci] (the
 //                      products of each chunk, read as vec4s `m4`; weight_grad_taps).
@@ -197,12 +197,14 @@ fn grad_row(r: vec2<f32>) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = lane(wid, nwg, lid, params.t_count, params.co_pad);
+    let at = lane(wid, nwg, lid, params.c_out, params.t_pad);
     if (!at.valid) { return; }
-    // Channels past c_out repeat the last one: the products' rows for them are never stored.
+    // Tiles c0 .. c0 + 3 of output channel `row`; zero past the chunk's last tile.
     var g: array<array<vec4<f32>, 4>, 4>;
     for (var j = 0u; j < 4u; j++) {
-        g[j] = transform_grad(min(at.c0 + j, params.c_out - 1u), params.t0 + at.row);
+        if (at.c0 + j < params.t_count) {
+            g[j] = transform_grad(at.row, params.t0 + at.c0 + j);
+        }
     }
     store_transforms(at, g);
 }

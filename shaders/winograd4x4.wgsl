@@ -22,13 +22,13 @@
 //   output_transform_bias: the same with + bias[co] for + 0.0 (only this entry binds `bias`).
 // The weight gradient is F(3x3, 4x4), by the transposition principle: per tile, the 3x3
 // correlation of the 6x6 input patch d with the 4x4 output gradient g is G^T ((A g A^T) . (B^T d
-// B)) G, so with V and DY tile-major a matrix product per xi sums over the chunk's tiles:
-// M[xi] [c_out, ci_pad] = DY[xi]^T V[xi].
+// B)) G, so with V tile-major and DY row-major a matrix product per xi sums over the chunk's tiles:
+// M[xi] [c_out, ci_pad] = DY[xi] V[xi].
 //   input_by_tile:     V[xi, t, ci] = (B^T d B)[xi], channels padded to ci_pad. One invocation per
 //                      (tile, vec4 of ci); grid = ceil(t_count * ci_pad/4 / WG).
-//   grad_transform:    DY[xi, t, co] = (A g A^T)[xi] with g the 4x4 output gradient of tile t (zero
-//                      outside the output), channels padded to co_pad. One invocation per (tile,
-//                      vec4 of co); grid = ceil(t_count * co_pad/4 / WG).
+//   grad_transform:    DY[xi, co, t] = (A g A^T)[xi] with g the 4x4 output gradient of tile t (zero
+//                      outside the output), tiles padded to t_pad with zeros. One invocation per
+//                      (co, four tiles); grid = ceil(c_out * t_pad/4 / WG).
 //   weight_grad_output(_vec4) (winograd_common.wgsl): dweight[co, ci, ky, kx] = (G^T m G)[ky, kx],
 //                      m[xi] = the sum over the chunks of tiles of M[chunk, xi, co, ci]
 //                      (weight_grad_taps).
@@ -365,31 +365,47 @@ fn a6(a: Four) -> Six {
     return Six(a.a0, p + q, p - q, s + d, s - d, a.a3);
 }
 
-// Row r of the 4x4 output gradients at o, of the planes of `co` (one per component).
-fn grad_row(o: TileOrigin, co: vec4<u32>, r: u32) -> Four {
-    let oy = o.oy + r;
-    return Four(
-        vec4<f32>(grad_at(co.x, oy, o.ox), grad_at(co.y, oy, o.ox), grad_at(co.z, oy, o.ox), grad_at(co.w, oy, o.ox)),
-        vec4<f32>(grad_at(co.x, oy, o.ox + 1u), grad_at(co.y, oy, o.ox + 1u), grad_at(co.z, oy, o.ox + 1u),
-                  grad_at(co.w, oy, o.ox + 1u)),
-        vec4<f32>(grad_at(co.x, oy, o.ox + 2u), grad_at(co.y, oy, o.ox + 2u), grad_at(co.z, oy, o.ox + 2u),
-                  grad_at(co.w, oy, o.ox + 2u)),
-        vec4<f32>(grad_at(co.x, oy, o.ox + 3u), grad_at(co.y, oy, o.ox + 3u), grad_at(co.z, oy, o.ox + 3u),
-                  grad_at(co.w, oy, o.ox + 3u)));
+// Four 4x4 output-gradient tiles, one per component: planes (of dy) and top-left corners. A tile
+// with its corner at row oh reads as zeros.
+struct GradTiles {
+    plane: vec4<u32>,
+    oy: vec4<u32>,
+    ox: vec4<u32>,
+}
+
+// Row r of the tiles g, one per component.
+fn grad_row(g: GradTiles, r: u32) -> Four {
+    let oy = g.oy + vec4<u32>(r);
+    return Four(grad_column(g, oy, 0u), grad_column(g, oy, 1u), grad_column(g, oy, 2u),
+                grad_column(g, oy, 3u));
+}
+
+// Column c of rows oy of the tiles g, one per component.
+fn grad_column(g: GradTiles, oy: vec4<u32>, c: u32) -> vec4<f32> {
+    let ox = g.ox + vec4<u32>(c);
+    return vec4<f32>(grad_at(g.plane.x, oy.x, ox.x), grad_at(g.plane.y, oy.y, ox.y),
+                     grad_at(g.plane.z, oy.z, ox.z), grad_at(g.plane.w, oy.w, ox.w));
 }
 
 @compute @workgroup_size(WG)
 fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = lane(wid, nwg, lid, params.t_count, params.co_pad);
+    let at = lane(wid, nwg, lid, params.c_out, params.t_pad);
     if (!at.valid) { return; }
-    // Channels c0 .. c0 + 3 of the chunk's tile `row`.
-    let o = tile_origin(params.t0 + at.row, 4u);
-    let planes = channel_planes(o.n, params.c_out, at.c0);
+    // The chunk's tiles c0 .. c0 + 3 of output channel `row`; zero past the chunk's last tile.
+    var g = GradTiles(vec4<u32>(0u), vec4<u32>(params.oh), vec4<u32>(0u));
+    for (var j = 0u; j < 4u; j++) {
+        if (at.c0 + j < params.t_count) {
+            let o = tile_origin(params.t0 + at.c0 + j, 4u);
+            g.plane[j] = o.n * params.c_out + at.row;
+            g.oy[j] = o.oy;
+            g.ox[j] = o.ox;
+        }
+    }
     // A g A^T = A (g A^T): the rows of g A^T, then A on its columns (the rows of its transpose),
     // then transposed back.
-    let e = transpose_4x6(FourBySix(a6(grad_row(o, planes, 0u)), a6(grad_row(o, planes, 1u)),
-                                    a6(grad_row(o, planes, 2u)), a6(grad_row(o, planes, 3u))));
+    let e = transpose_4x6(FourBySix(a6(grad_row(g, 0u)), a6(grad_row(g, 1u)), a6(grad_row(g, 2u)),
+                                    a6(grad_row(g, 3u))));
     store_transforms(at, transpose_6x6(SixBySix(a6(e.r0), a6(e.r1), a6(e.r2), a6(e.r3), a6(e.r4), a6(e.r5))));
 }
 

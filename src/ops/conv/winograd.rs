@@ -306,11 +306,12 @@ pub(crate) fn weight_grad3x3(
     let per_m = xi * c_out * ci_pad;
     let t_most = chunks.iter().map(|(_, (_, t))| *t).max().unwrap_or(0);
     let v = Tensor::uninit(gpu, &[xi, t_most, ci_pad], DType::F32);
-    let g = Tensor::uninit(gpu, &[xi, t_most, co_pad], DType::F32);
+    let g = Tensor::uninit(gpu, &[xi, c_out, t_most.next_multiple_of(VEC)], DType::F32);
     let m = Tensor::uninit(gpu, &[chunks.len(), xi, c_out, ci_pad], DType::F32);
     let dw = Tensor::uninit(gpu, &[c_out, c_in, 3, 3], DType::F32);
     let shape = Params::new(variant, [c_in, h, w], [c_out, oh, ow], padding);
     for (k, (images, (t0, t_count))) in chunks.iter().enumerate() {
+        let t_pad = t_count.next_multiple_of(VEC);
         let xv = gpu.view(x, images.start * per_x, images.len() * per_x);
         let dv = gpu.view(dy, images.start * per_dy, images.len() * per_dy);
         let params = Params {
@@ -318,6 +319,7 @@ pub(crate) fn weight_grad3x3(
             y_off: dv.shift,
             t0: u32_of(*t0),
             t_count: u32_of(*t_count),
+            t_pad: u32_of(t_pad),
             ..shape
         };
         let vv = gpu.view(&v, 0, xi * t_count * ci_pad);
@@ -328,21 +330,21 @@ pub(crate) fn weight_grad3x3(
             &[(slot::X, &xv), (slot::OUT4, &vv)],
         )
         .run(gpu, t_count * ci_pad / VEC)?;
-        let gv = gpu.view(&g, 0, xi * t_count * co_pad);
+        let gv = gpu.view(&g, 0, xi * c_out * t_pad);
         Launch::new(
             variant.shader,
             "grad_transform",
             &params,
             &[(slot::DY, &dv), (slot::OUT4, &gv)],
         )
-        .run(gpu, t_count * co_pad / VEC)?;
+        .run(gpu, c_out * t_pad / VEC)?;
         // Columns past c_in (products with the repeated last channel) are computed, never read.
         let mv = gpu.view(&m, k * per_m, per_m);
         batched_products(
             gpu,
-            (xi, [t_count * co_pad, t_count * ci_pad, c_out * ci_pad]),
+            (xi, [c_out * t_pad, t_count * ci_pad, c_out * ci_pad]),
             [c_out, ci_pad, *t_count],
-            (&gv, ALayout::KMajor(co_pad)),
+            (&gv, ALayout::Rows(t_pad)),
             (&vv, ci_pad),
             &mv,
             None,
