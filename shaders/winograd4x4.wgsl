@@ -4,9 +4,11 @@
 // per output pixel, not 4. Tiles, chunks, layouts and products are winograd.wgsl's (see its header),
 // with 36 transformed positions xi = 6r + c instead of 16 and tiles of 4x4 outputs from 6x6 inputs
 // (t below is a tile of the chunk; every grid is folded):
-//   weights_transform_rows: U[xi, co, ci] = (G g G^T)[xi] with g = weight[co, ci] (with `flip`,
-//                      the flipped transposed kernel of an input gradient), rows padded to ci_pad
-//                      with zeros. One invocation per (co, vec4 of ci); grid =
+//   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
+//                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient; zero for co >= c_out.
+//                      One invocation per (ci, vec4 of co); grid = ceil(c_in * co_pad/4 / WG).
+//   weights_transform_rows: U[xi, co, ci] = (G g G^T)[xi] with g = weight[co, ci], rows padded to
+//                      ci_pad with zeros. One invocation per (co, vec4 of ci); grid =
 //                      ceil(c_out * ci_pad/4 / WG).
 //   input_transform:   V[xi, ci, t] = (B^T d B)[xi] with d the 6x6 input patch of the chunk's tile t
 //                      (rows 4ty - ph .., columns 4tx - pw .., zero outside x); zero for t >= T.
@@ -153,10 +155,33 @@ fn store_transforms(at: Lane, v: SixBySix) {
     store_row(at, 5u, v.r5);
 }
 
+// Tap k (3 ky + kx) of the flipped transposed kernels of output channels co0 .. co0 + 3 and input
+// channel ci.
+fn flipped_taps(co0: u32, ci: u32, k: u32) -> vec4<f32> {
+    let ky = k / 3u;
+    let kx = k % 3u;
+    return vec4<f32>(tap(co0, ci, ky, kx), tap(co0 + 1u, ci, ky, kx), tap(co0 + 2u, ci, ky, kx),
+                     tap(co0 + 3u, ci, ky, kx));
+}
+
+@compute @workgroup_size(WG)
+fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.c_in, params.co_pad);
+    if (!at.valid) { return; }
+    // Taps of output channels c0 .. c0 + 3, one per component.
+    let c = at.c0;
+    let ci = at.row;
+    store_transforms(at, transform_kernel(array<vec4<f32>, 9>(
+        flipped_taps(c, ci, 0u), flipped_taps(c, ci, 1u), flipped_taps(c, ci, 2u),
+        flipped_taps(c, ci, 3u), flipped_taps(c, ci, 4u), flipped_taps(c, ci, 5u),
+        flipped_taps(c, ci, 6u), flipped_taps(c, ci, 7u), flipped_taps(c, ci, 8u))));
+}
+
 @compute @workgroup_size(WG)
 fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = kernel_lane(wid, nwg, lid);
+    let at = lane(wid, nwg, lid, params.c_out, params.ci_pad);
     if (!at.valid) { return; }
     // Taps of input channels c0 .. c0 + 3 of output channel `row`, one per component.
     let co = at.row;

@@ -13,7 +13,7 @@ override WG: u32 = 64;
 struct Params {
     c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
     tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
-    y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, flip: u32, _pad1: u32,
+    y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32, _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -58,35 +58,21 @@ fn lane(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, rows: u32, padded: u32) 
     return Lane(i / vec4s, (i % vec4s) * 4u, rows, vec4s, i < rows * vec4s);
 }
 
-// The lane of weights_transform_rows: (co, vec4 of ci), ci fastest for a forward, so neighbouring
-// lanes read neighbouring kernels; co fastest with `flip`, for the same reason (the flipped kernels
-// of neighbouring co lie 9 floats apart, of neighbouring ci c_out * 9).
-fn kernel_lane(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> Lane {
-    let vec4s = params.ci_pad / 4u;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    var row = i / vec4s;
-    var c4 = i % vec4s;
-    if (params.flip != 0u) {
-        row = i % params.c_out;
-        c4 = i / params.c_out;
+// Tap (ky, kx) of the flipped transposed kernel of output channel co and input channel ci, zero
+// past c_out.
+fn tap(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
+    if (co >= params.c_out) {
+        return 0.0;
     }
-    return Lane(row, c4 * 4u, params.c_out, vec4s, i < params.c_out * vec4s);
+    return weight[((ci * params.c_out + co) * 3u + 2u - ky) * 3u + 2u - kx];
 }
 
-// Tap k (3 ky + kx) of the kernels from input channels ci0 .. ci0 + 3 into output channel co, zero
-// past c_in: weight[co, ci0 .. ci0 + 4] of a forward or, with `flip`, the flipped transposed
-// kernels weight[ci0 .. ci0 + 4, co, 2 - ky, 2 - kx] of an input gradient (the weight is the
-// forward's [c_in', c_out', 3, 3]).
+// Tap k (3 ky + kx) of the kernels weight[co, ci0 .. ci0 + 4], zero past c_in.
 fn taps4(co: u32, ci0: u32, k: u32) -> vec4<f32> {
     var t = vec4<f32>(0.0);
     for (var j = 0u; j < 4u; j++) {
-        let ci = ci0 + j;
-        if (ci < params.c_in) {
-            if (params.flip != 0u) {
-                t[j] = weight[(ci * params.c_out + co) * 9u + 8u - k];
-            } else {
-                t[j] = weight[(co * params.c_in + ci) * 9u + k];
-            }
+        if (ci0 + j < params.c_in) {
+            t[j] = weight[(co * params.c_in + ci0 + j) * 9u + k];
         }
     }
     return t;

@@ -73,7 +73,7 @@ kernel_params! {
     struct Params {
         c_in: u32, h: u32, w: u32, c_out: u32, oh: u32, ow: u32, ph: u32, pw: u32,
         tiles_h: u32, tiles_w: u32, t_pad: u32, co_pad: u32, x_off: u32,
-        y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, flip: u32, _pad1: u32,
+        y_off: u32, ci_pad: u32, t0: u32, t_count: u32, chunks: u32, _pad0: u32, _pad1: u32,
     }
 }
 
@@ -155,11 +155,21 @@ pub(crate) fn conv3x3(
     let [a, b, _, _] = nchw("conv2d", "weight", weight.shape())?;
     let c_out = if flip { b } else { a };
     let [oh, ow] = out_hw;
+    let co_pad = c_out.div_ceil(VEC) * VEC;
     let ci_pad = c_in.div_ceil(VEC) * VEC;
     let cap = gpu.max_view_elems();
-    // U[xi, co, ci], rows along c_in: the row-major A of the products, which run 1.2-1.8x faster
-    // from rows than k-major (PERFORMANCE.md 40).
-    let u_rows = [c_out, ci_pad];
+    // The forward's weight [c_out, c_in, 3, 3] transforms best into rows along c_in (U[xi, co,
+    // ci]); the flipped one of an input gradient, [c_in', c_out', 3, 3], into k-major U[xi, ci,
+    // co]. Either way the product is over c_in.
+    let (u_rows, a_layout, transform) = if flip {
+        ([c_in, co_pad], ALayout::KMajor(co_pad), "weights_transform")
+    } else {
+        (
+            [c_out, ci_pad],
+            ALayout::Rows(ci_pad),
+            "weights_transform_rows",
+        )
+    };
     let (per_x, per_y) = (c_in * h * w, c_out * oh * ow);
     if c_in < MIN_CHANNELS || n * oh * ow == 0 || per_x > cap || per_y > cap {
         return Ok(None);
@@ -175,10 +185,7 @@ pub(crate) fn conv3x3(
     let images = gpu.batch_chunks(n, &[("conv2d input", per_x), ("conv2d output", per_y)])?;
     let most_tiles = images.iter().map(|c| c.len()).max().unwrap_or(0) * plane_tiles;
     let t_most = most_tiles.min(max_tiles).next_multiple_of(VEC);
-    let shape = Params {
-        flip: u32::from(flip),
-        ..Params::new(variant, [c_in, h, w], [c_out, oh, ow], padding)
-    };
+    let shape = Params::new(variant, [c_in, h, w], [c_out, oh, ow], padding);
     let u = Tensor::uninit(gpu, &[xi, u_rows[0], u_rows[1]], DType::F32);
     let v = Tensor::uninit(gpu, &[xi, c_in, t_most], DType::F32);
     let m = Tensor::uninit(gpu, &[xi, c_out, t_most], DType::F32);
@@ -189,7 +196,7 @@ pub(crate) fn conv3x3(
     );
     Launch::new(
         variant.shader,
-        "weights_transform_rows",
+        transform,
         &shape,
         &[(slot::WEIGHT, &wv), (slot::OUT4, &uv)],
     )
@@ -228,7 +235,7 @@ pub(crate) fn conv3x3(
                 gpu,
                 (xi, [u_rows[0] * u_rows[1], c_in * t_pad, c_out * t_pad]),
                 [c_out, t_pad, c_in],
-                (&uv, ALayout::Rows(ci_pad)),
+                (&uv, a_layout),
                 (&vv, t_pad),
                 &mv,
                 None,
