@@ -20,7 +20,7 @@ pub use product_block::{PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, P
 pub use profiler::KernelTiming;
 pub use shader::{Shader, WorkgroupSum, shader_source, shader_source_with};
 pub use texture::TEXELS_PER_ROW;
-pub(crate) use texture::texture_view;
+pub(crate) use texture::{TEXEL_BYTES, texture_view};
 pub use tile::Tile;
 
 use std::collections::HashMap;

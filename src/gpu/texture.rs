@@ -13,7 +13,7 @@ use crate::error::Result;
 pub const TEXELS_PER_ROW: u32 = 4096;
 
 /// Bytes of one rgba32float texel, and the alignment a copy's source offset needs.
-const TEXEL_BYTES: u64 = 16;
+pub(crate) const TEXEL_BYTES: u64 = 16;
 
 impl Gpu {
     /// Runs `work` with the device's two operand textures, texture i at least `texels[i]` texels

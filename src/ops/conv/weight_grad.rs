@@ -5,7 +5,7 @@
 
 use super::{Conv2dArgs, Params, VEC, check_args, geometry};
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelFamily, Launch, ProductOperands, Shader, texture_view};
+use crate::gpu::{Gpu, KernelFamily, Launch, ProductOperands, Shader, TEXEL_BYTES, texture_view};
 use crate::ops::interface::slots;
 use crate::ops::reduce::sum_columns_into;
 use crate::ops::tiled;
@@ -33,9 +33,6 @@ slots! {
 const WEIGHT_GRAD_INVOCATIONS: usize = 1 << 14;
 /// `weight_grad_partial` computes GRAD_BLOCK output x GRAD_BLOCK input channels per invocation.
 const GRAD_BLOCK: usize = 8;
-
-/// Bytes of one vec4 of a channels-last copy.
-const VEC4_BYTES: usize = 16;
 
 /// channels_last's launch over items `items` of an NCHW tensor with [c, h, w] per item: its
 /// parameters, the view of the items, and the vec4s of the copy.
@@ -96,7 +93,7 @@ fn channels_last_into(
     )
     .textures(&[(slot::OUT4.binding, &texture_view(texture))])
     .variant("into a texture")
-    .bytes((dims.iter().product::<usize>() * items.len() * 4 + vec4s * VEC4_BYTES) as f64)
+    .bytes((dims.iter().product::<usize>() * items.len() * 4 + vec4s * TEXEL_BYTES as usize) as f64)
     .run(gpu, vec4s)
 }
 
@@ -208,7 +205,7 @@ pub(crate) fn weight_grad(
                 ])
                 .variant("from textures")
                 .flops(flops)
-                .bytes(((vec4s[0] + vec4s[1]) * VEC4_BYTES + partial.numel() * 4) as f64)
+                .bytes(((vec4s[0] + vec4s[1]) * TEXEL_BYTES as usize + partial.numel() * 4) as f64)
                 .run(gpu, invocations)
             })?;
         }
