@@ -6,18 +6,14 @@
 // then take turns in the same buffers). The transformed weight U and the chunk's input V
 // [16, c_in, t_pad] (t_pad = T rounded up to 4) are operands of matmul.wgsl's products,
 // batched in one dispatch: M[xi] [c_out, t_pad] = U[xi] V[xi] over c_in, with U [16, c_out, ci_pad]
-// row-major (weights_transform_rows, matmul_rows_vec4x2) for a forward, or U [16, c_in, co_pad]
-// k-major (weights_transform, matmul_vec4x2) for an input gradient.
+// row-major (weights_transform_rows, and matmul_rows_vec4x2 or its larger twins).
 // Below, t is a tile of the chunk (tile t0 + t of the images bound).
-//   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
-//                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient (the weight is the
-//                      forward's [c_in', c_out', 3, 3]); zero for co >= c_out. One invocation per
-//                      (ci, vec4 of co); grid = ceil(c_in * co_pad/4 / WG), folded.
 //   weights_transform_rows: U[xi, co, ci] = (G g G^T)[xi] with g = weight[co, ci], rows padded to
-//                      ci_pad with zeros: the row-major A of matmul_rows_vec4x2, so the forward needs
-//                      no transposition (neighbouring lanes read neighbouring kernels and write
-//                      neighbouring vec4s). One invocation per (co, vec4 of ci); grid =
-//                      ceil(c_out * ci_pad/4 / WG), folded.
+//                      ci_pad with zeros: the row-major A of matmul_rows_vec4x2 (neighbouring
+//                      lanes read neighbouring kernels and write neighbouring vec4s). One
+//                      invocation per (co, vec4 of ci); grid = ceil(c_out * ci_pad/4 / WG), folded.
+//   flipped_weights_transform_rows: the same with g the transposed flipped kernel
+//                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient (co fastest).
 //   input_transform:   V[xi, ci, t] = (B^T d B)[xi] with d the 4x4 input patch of tile t (rows
 //                      2ty - ph .., columns 2tx - pw .., zero outside x); zero for t >= T. One
 //                      invocation per (ci, four tiles), storing vec4s; grid = ceil(c_in * t_pad/4
@@ -53,39 +49,6 @@ fn store_transforms(at: Lane, v: array<array<vec4<f32>, 4>, 4>) {
     }
 }
 
-// G g G^T of one 3x3 kernel g (rows g0, g1, g2), as 4 rows.
-fn transform_kernel(g0: vec3<f32>, g1: vec3<f32>, g2: vec3<f32>) -> array<vec4<f32>, 4> {
-    // Rows of G g (4 x 3), then each times G^T.
-    let r0 = g0;
-    let r1 = 0.5 * (g0 + g1 + g2);
-    let r2 = 0.5 * (g0 - g1 + g2);
-    let r3 = g2;
-    return array<vec4<f32>, 4>(kernel_row(r0), kernel_row(r1), kernel_row(r2), kernel_row(r3));
-}
-
-// (r G^T) for one row r of G g.
-fn kernel_row(r: vec3<f32>) -> vec4<f32> {
-    return vec4<f32>(r.x, 0.5 * (r.x + r.y + r.z), 0.5 * (r.x - r.y + r.z), r.z);
-}
-
-@compute @workgroup_size(WG)
-fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = lane(wid, nwg, lid, params.c_in, params.co_pad);
-    if (!at.valid) { return; }
-    let ci = at.row;
-    // u[j][xi] for output channel c0 + j.
-    var u: array<array<vec4<f32>, 4>, 4>;
-    for (var j = 0u; j < 4u; j++) {
-        let co = at.c0 + j;
-        u[j] = transform_kernel(
-            vec3<f32>(tap(co, ci, 0u, 0u), tap(co, ci, 0u, 1u), tap(co, ci, 0u, 2u)),
-            vec3<f32>(tap(co, ci, 1u, 0u), tap(co, ci, 1u, 1u), tap(co, ci, 1u, 2u)),
-            vec3<f32>(tap(co, ci, 2u, 0u), tap(co, ci, 2u, 1u), tap(co, ci, 2u, 2u)));
-    }
-    store_transforms(at, u);
-}
-
 // U[at + c * slice] = (r G^T)[c] for one row r = (p, q, s) of G g, four kernels at once.
 fn store_kernel_row(at: u32, slice: u32, p: vec4<f32>, q: vec4<f32>, s: vec4<f32>) {
     out4[at] = p;
@@ -94,30 +57,40 @@ fn store_kernel_row(at: u32, slice: u32, p: vec4<f32>, q: vec4<f32>, s: vec4<f32
     out4[at + 3u * slice] = s;
 }
 
+// U of one lane: the nine taps of four kernels, rows of G g, each times G^T; U[4r + c] lies r * 4
+// slices in.
+fn transform_weights(at: Lane, flipped: bool) {
+    let co = at.row;
+    let ci0 = at.c0;
+    let g0 = taps4(co, ci0, 0u, flipped);
+    let g1 = taps4(co, ci0, 1u, flipped);
+    let g2 = taps4(co, ci0, 2u, flipped);
+    let g3 = taps4(co, ci0, 3u, flipped);
+    let g4 = taps4(co, ci0, 4u, flipped);
+    let g5 = taps4(co, ci0, 5u, flipped);
+    let g6 = taps4(co, ci0, 6u, flipped);
+    let g7 = taps4(co, ci0, 7u, flipped);
+    let g8 = taps4(co, ci0, 8u, flipped);
+    let slice = params.c_out * at.vec4s;
+    let u = co * at.vec4s + ci0 / 4u;
+    store_kernel_row(u, slice, g0, g1, g2);
+    store_kernel_row(u + 4u * slice, slice, 0.5 * (g0 + g3 + g6), 0.5 * (g1 + g4 + g7), 0.5 * (g2 + g5 + g8));
+    store_kernel_row(u + 8u * slice, slice, 0.5 * (g0 - g3 + g6), 0.5 * (g1 - g4 + g7), 0.5 * (g2 - g5 + g8));
+    store_kernel_row(u + 12u * slice, slice, g6, g7, g8);
+}
+
 @compute @workgroup_size(WG)
 fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_id) lid: vec3<u32>) {
-    let ci_vec4s = params.ci_pad / 4u;
-    let i = workgroup_index(wid, nwg) * WG + lid.x;
-    if (i >= params.c_out * ci_vec4s) { return; }
-    let co = i / ci_vec4s;
-    let ci0 = (i % ci_vec4s) * 4u;
-    let g0 = taps4(co, ci0, 0u);
-    let g1 = taps4(co, ci0, 1u);
-    let g2 = taps4(co, ci0, 2u);
-    let g3 = taps4(co, ci0, 3u);
-    let g4 = taps4(co, ci0, 4u);
-    let g5 = taps4(co, ci0, 5u);
-    let g6 = taps4(co, ci0, 6u);
-    let g7 = taps4(co, ci0, 7u);
-    let g8 = taps4(co, ci0, 8u);
-    // Rows of G g, each times G^T; U[4r + c] lies r * 4 slices in.
-    let slice = params.c_out * ci_vec4s;
-    let at = co * ci_vec4s + ci0 / 4u;
-    store_kernel_row(at, slice, g0, g1, g2);
-    store_kernel_row(at + 4u * slice, slice, 0.5 * (g0 + g3 + g6), 0.5 * (g1 + g4 + g7), 0.5 * (g2 + g5 + g8));
-    store_kernel_row(at + 8u * slice, slice, 0.5 * (g0 - g3 + g6), 0.5 * (g1 - g4 + g7), 0.5 * (g2 - g5 + g8));
-    store_kernel_row(at + 12u * slice, slice, g6, g7, g8);
+    let at = kernel_lane(wid, nwg, lid, false);
+    if (at.valid) { transform_weights(at, false); }
+}
+
+@compute @workgroup_size(WG)
+fn flipped_weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                  @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = kernel_lane(wid, nwg, lid, true);
+    if (at.valid) { transform_weights(at, true); }
 }
 
 // B^T d B of the chunk's tile t of input channel ci, as 4 rows; zero past the chunk's last tile.

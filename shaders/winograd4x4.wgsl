@@ -4,12 +4,11 @@
 // per output pixel, not 4. Tiles, chunks, layouts and products are winograd.wgsl's (see its header),
 // with 36 transformed positions xi = 6r + c instead of 16 and tiles of 4x4 outputs from 6x6 inputs
 // (t below is a tile of the chunk; every grid is folded):
-//   weights_transform: U[xi, ci, co] = (G g G^T)[xi] with g the flipped transposed kernel
-//                      weight[ci, co, 2 - ky, 2 - kx] of an input gradient; zero for co >= c_out.
-//                      One invocation per (ci, vec4 of co); grid = ceil(c_in * co_pad/4 / WG).
 //   weights_transform_rows: U[xi, co, ci] = (G g G^T)[xi] with g = weight[co, ci], rows padded to
 //                      ci_pad with zeros. One invocation per (co, vec4 of ci); grid =
 //                      ceil(c_out * ci_pad/4 / WG).
+//   flipped_weights_transform_rows: the same with g the transposed flipped kernel of an input
+//                      gradient (co fastest).
 //   input_transform:   V[xi, ci, t] = (B^T d B)[xi] with d the 6x6 input patch of the chunk's tile t
 //                      (rows 4ty - ph .., columns 4tx - pw .., zero outside x); zero for t >= T.
 //                      One invocation per (ci, four tiles); grid = ceil(c_in * t_pad/4 / WG).
@@ -155,40 +154,29 @@ fn store_transforms(at: Lane, v: SixBySix) {
     store_row(at, 5u, v.r5);
 }
 
-// Tap k (3 ky + kx) of the flipped transposed kernels of output channels co0 .. co0 + 3 and input
-// channel ci.
-fn flipped_taps(co0: u32, ci: u32, k: u32) -> vec4<f32> {
-    let ky = k / 3u;
-    let kx = k % 3u;
-    return vec4<f32>(tap(co0, ci, ky, kx), tap(co0 + 1u, ci, ky, kx), tap(co0 + 2u, ci, ky, kx),
-                     tap(co0 + 3u, ci, ky, kx));
-}
-
-@compute @workgroup_size(WG)
-fn weights_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                     @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = lane(wid, nwg, lid, params.c_in, params.co_pad);
-    if (!at.valid) { return; }
-    // Taps of output channels c0 .. c0 + 3, one per component.
+// U of one lane: the taps of input channels c0 .. c0 + 3 of output channel `row`, one per
+// component.
+fn transform_weights(at: Lane, flipped: bool) {
+    let co = at.row;
     let c = at.c0;
-    let ci = at.row;
     store_transforms(at, transform_kernel(array<vec4<f32>, 9>(
-        flipped_taps(c, ci, 0u), flipped_taps(c, ci, 1u), flipped_taps(c, ci, 2u),
-        flipped_taps(c, ci, 3u), flipped_taps(c, ci, 4u), flipped_taps(c, ci, 5u),
-        flipped_taps(c, ci, 6u), flipped_taps(c, ci, 7u), flipped_taps(c, ci, 8u))));
+        taps4(co, c, 0u, flipped), taps4(co, c, 1u, flipped), taps4(co, c, 2u, flipped),
+        taps4(co, c, 3u, flipped), taps4(co, c, 4u, flipped), taps4(co, c, 5u, flipped),
+        taps4(co, c, 6u, flipped), taps4(co, c, 7u, flipped), taps4(co, c, 8u, flipped))));
 }
 
 @compute @workgroup_size(WG)
 fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = lane(wid, nwg, lid, params.c_out, params.ci_pad);
-    if (!at.valid) { return; }
-    // Taps of input channels c0 .. c0 + 3 of output channel `row`, one per component.
-    let co = at.row;
-    let c = at.c0;
-    store_transforms(at, transform_kernel(array<vec4<f32>, 9>(
-        taps4(co, c, 0u), taps4(co, c, 1u), taps4(co, c, 2u), taps4(co, c, 3u), taps4(co, c, 4u),
-        taps4(co, c, 5u), taps4(co, c, 6u), taps4(co, c, 7u), taps4(co, c, 8u))));
+    let at = kernel_lane(wid, nwg, lid, false);
+    if (at.valid) { transform_weights(at, false); }
+}
+
+@compute @workgroup_size(WG)
+fn flipped_weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                  @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = kernel_lane(wid, nwg, lid, true);
+    if (at.valid) { transform_weights(at, true); }
 }
 
 // Four 6x6 input patches, one per component: planes (of x) and top-left corners. A patch with

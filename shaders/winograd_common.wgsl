@@ -58,21 +58,38 @@ fn lane(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, rows: u32, padded: u32) 
     return Lane(i / vec4s, (i % vec4s) * 4u, rows, vec4s, i < rows * vec4s);
 }
 
-// Tap (ky, kx) of the flipped transposed kernel of output channel co and input channel ci, zero
-// past c_out.
-fn tap(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
-    if (co >= params.c_out) {
-        return 0.0;
+// The lane of a weights transform: (co, vec4 of ci), ci fastest for a forward, so neighbouring
+// lanes read neighbouring kernels; co fastest when `flipped`, for the same reason (the flipped
+// kernels of neighbouring co lie 9 floats apart, of neighbouring ci c_out * 9). `flipped` is a
+// constant of each entry point, never a uniform: lavapipe (Mesa 22.3) recompiles a shader at every
+// dispatch, and never frees the old one, when inlining a uniform branch folds half of it away
+// (PERFORMANCE.md 42).
+fn kernel_lane(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, flipped: bool) -> Lane {
+    let vec4s = params.ci_pad / 4u;
+    let i = workgroup_index(wid, nwg) * WG + lid.x;
+    var row = i / vec4s;
+    var c4 = i % vec4s;
+    if (flipped) {
+        row = i % params.c_out;
+        c4 = i / params.c_out;
     }
-    return weight[((ci * params.c_out + co) * 3u + 2u - ky) * 3u + 2u - kx];
+    return Lane(row, c4 * 4u, params.c_out, vec4s, i < params.c_out * vec4s);
 }
 
-// Tap k (3 ky + kx) of the kernels weight[co, ci0 .. ci0 + 4], zero past c_in.
-fn taps4(co: u32, ci0: u32, k: u32) -> vec4<f32> {
+// Tap k (3 ky + kx) of the kernels from input channels ci0 .. ci0 + 3 into output channel co, zero
+// past c_in: weight[co, ci0 .. ci0 + 4] of a forward or, `flipped`, the transposed flipped
+// kernels weight[ci0 .. ci0 + 4, co, 2 - ky, 2 - kx] of an input gradient (the weight is the
+// forward's [c_in', c_out', 3, 3]).
+fn taps4(co: u32, ci0: u32, k: u32, flipped: bool) -> vec4<f32> {
     var t = vec4<f32>(0.0);
     for (var j = 0u; j < 4u; j++) {
-        if (ci0 + j < params.c_in) {
-            t[j] = weight[(co * params.c_in + ci0 + j) * 9u + k];
+        let ci = ci0 + j;
+        if (ci < params.c_in) {
+            if (flipped) {
+                t[j] = weight[(ci * params.c_out + co) * 9u + 8u - k];
+            } else {
+                t[j] = weight[(co * params.c_in + ci) * 9u + k];
+            }
         }
     }
     return t;

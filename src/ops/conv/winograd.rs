@@ -155,21 +155,11 @@ pub(crate) fn conv3x3(
     let [a, b, _, _] = nchw("conv2d", "weight", weight.shape())?;
     let c_out = if flip { b } else { a };
     let [oh, ow] = out_hw;
-    let co_pad = c_out.div_ceil(VEC) * VEC;
     let ci_pad = c_in.div_ceil(VEC) * VEC;
     let cap = gpu.max_view_elems();
-    // The forward's weight [c_out, c_in, 3, 3] transforms best into rows along c_in (U[xi, co,
-    // ci]); the flipped one of an input gradient, [c_in', c_out', 3, 3], into k-major U[xi, ci,
-    // co]. Either way the product is over c_in.
-    let (u_rows, a_layout, transform) = if flip {
-        ([c_in, co_pad], ALayout::KMajor(co_pad), "weights_transform")
-    } else {
-        (
-            [c_out, ci_pad],
-            ALayout::Rows(ci_pad),
-            "weights_transform_rows",
-        )
-    };
+    // U[xi, co, ci], rows along c_in: the row-major A of the products, which run 1.2-1.8x faster
+    // from rows than k-major (PERFORMANCE.md 40).
+    let u_rows = [c_out, ci_pad];
     let (per_x, per_y) = (c_in * h * w, c_out * oh * ow);
     if c_in < MIN_CHANNELS || n * oh * ow == 0 || per_x > cap || per_y > cap {
         return Ok(None);
@@ -196,7 +186,11 @@ pub(crate) fn conv3x3(
     );
     Launch::new(
         variant.shader,
-        transform,
+        if flip {
+            "flipped_weights_transform_rows"
+        } else {
+            "weights_transform_rows"
+        },
         &shape,
         &[(slot::WEIGHT, &wv), (slot::OUT4, &uv)],
     )
@@ -235,7 +229,7 @@ pub(crate) fn conv3x3(
                 gpu,
                 (xi, [u_rows[0] * u_rows[1], c_in * t_pad, c_out * t_pad]),
                 [c_out, t_pad, c_in],
-                (&uv, a_layout),
+                (&uv, ALayout::Rows(ci_pad)),
                 (&vv, t_pad),
                 &mv,
                 None,
