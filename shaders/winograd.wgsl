@@ -158,7 +158,7 @@ fn store_output_tile(i: u32, b: f32) {
     var q: array<vec4<f32>, 4>;
     for (var r = 0u; r < 4u; r++) {
         let at = (4u * r) * slice + co * params.t_pad + t_local;
-        q[r] = vec4<f32>(m[at], m[at + slice], m[at + 2u * slice], m[at + 3u * slice]);
+        q[r] = vec4<f32>(load_m(at), load_m(at + slice), load_m(at + 2u * slice), load_m(at + 3u * slice));
     }
     // Rows of A^T q (2 x 4), then each times A.
     let a0 = q[0] + q[1] + q[2];
@@ -232,7 +232,7 @@ fn weight_grad_taps(i: u32) -> GradTaps {
     for (var k = 0u; k < params.chunks; k++) {
         let at = (k * 16u) * slice4 + co * ci_vec4s + ci0 / 4u;
         for (var xi = 0u; xi < 16u; xi++) {
-            q[xi] += m4[at + xi * slice4];
+            q[xi] += load_m4(at + xi * slice4);
         }
     }
     let q00 = q[0];

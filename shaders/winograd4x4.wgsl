@@ -230,7 +230,7 @@ fn input_vec4(plane: u32, iy: i32, k: i32) -> vec4<f32> {
     if (iy < 0 || iy >= i32(params.h) || k < 0 || k >= i32(params.w / 4u)) {
         return vec4<f32>(0.0);
     }
-    return x4[(params.x_off + (plane * params.h + u32(iy)) * params.w) / 4u + u32(k)];
+    return load_x4((params.x_off + (plane * params.h + u32(iy)) * params.w) / 4u + u32(k));
 }
 
 // Row r of the patches of four side-by-side tiles whose first input column is 4 k0 + 3 (pw = 1):
@@ -281,8 +281,8 @@ fn at4(a: Six) -> Four {
 // for the weight gradient's.
 fn m_row(at: u32, slice4: u32, r: u32) -> Six {
     let k = at + 6u * r * slice4;
-    return Six(m4[k], m4[k + slice4], m4[k + 2u * slice4], m4[k + 3u * slice4], m4[k + 4u * slice4],
-               m4[k + 5u * slice4]);
+    return Six(load_m4(k), load_m4(k + slice4), load_m4(k + 2u * slice4), load_m4(k + 3u * slice4),
+               load_m4(k + 4u * slice4), load_m4(k + 5u * slice4));
 }
 
 // Column c of tile j's output rows, plus b, inside the output.

@@ -1,6 +1,7 @@
-// Prepended to winograd.wgsl and winograd4x4.wgsl (after common.wgsl): what the two Winograd
-// variants share. Their launch parameters (one struct, as for the Rust twin ops::conv::winograd::
-// Params) and bindings; the tile, kernel, input and gradient lookups; and the entry points that
+// Prepended to winograd.wgsl and winograd4x4.wgsl (after common.wgsl, before one of the operand
+// preludes, winograd_operands_buffers.wgsl or winograd_operands_textures.wgsl, which bind x, dy
+// and M): what the two Winograd variants share. Their launch parameters (one struct, as for the
+// Rust twin ops::conv::winograd::Params) and other bindings; the tile, kernel, input and gradient lookups; and the entry points that
 // write the weight gradient from the taps each file's weight_grad_taps computes:
 //   weight_grad_output: dweight[co, ci, ky, kx] from weight_grad_taps. One invocation per (co,
 //                      vec4 of ci), writing dweight as scalars (`dweight`); grid =
@@ -17,16 +18,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> m: array<f32>;
-@group(0) @binding(7) var<storage, read> dy: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dweight: array<f32>;
-@group(0) @binding(9) var<storage, read> m4: array<vec4<f32>>;
-@group(0) @binding(10) var<storage, read> x4: array<vec4<f32>>;
 
 // Where the output tile t (numbered over the images bound, row-major within each) starts, with
 // tiles `side` pixels wide.
@@ -100,7 +96,7 @@ fn input_at(plane: u32, iy: i32, ix: i32) -> f32 {
     if (iy < 0 || iy >= i32(params.h) || ix < 0 || ix >= i32(params.w)) {
         return 0.0;
     }
-    return x[params.x_off + plane * params.h * params.w + u32(iy) * params.w + u32(ix)];
+    return load_x(params.x_off + plane * params.h * params.w + u32(iy) * params.w + u32(ix));
 }
 
 // Output gradient at row oy, column ox of plane `plane` (an (n, co) pair), zero outside.
@@ -108,7 +104,7 @@ fn grad_at(plane: u32, oy: u32, ox: u32) -> f32 {
     if (oy >= params.oh || ox >= params.ow) {
         return 0.0;
     }
-    return dy[params.y_off + (plane * params.oh + oy) * params.ow + ox];
+    return load_dy(params.y_off + (plane * params.oh + oy) * params.ow + ox);
 }
 
 // The taps of invocation i of weight_grad_output: o[k] is tap k = 3 ky + kx of the kernels

@@ -51,6 +51,8 @@ fn every_shader_file_is_registered() {
                     "batched_operands_textures.wgsl",
                     "conv_weight_grad_buffers.wgsl",
                     "conv_weight_grad_textures.wgsl",
+                    "winograd_operands_buffers.wgsl",
+                    "winograd_operands_textures.wgsl",
                     "workgroup_sum.wgsl",
                     "workgroup_sum_subgroup.wgsl",
                 ]
@@ -63,8 +65,8 @@ fn every_shader_file_is_registered() {
         .map(|s| s.file_name().to_owned())
         .collect();
     registered.sort();
-    // batched_matmul.wgsl and conv_weight_grad.wgsl are compiled twice, with each place for their
-    // operands.
+    // batched_matmul.wgsl, conv_weight_grad.wgsl and winograd4x4.wgsl are compiled twice, with
+    // each place for their operands.
     registered.dedup();
     assert_eq!(on_disk, registered, "a shader file is not in Shader::ALL");
 }
@@ -673,13 +675,14 @@ fn translate_file(
     translations
 }
 
-/// The texture preludes find vec4 i of a binding where `Gpu::with_texture_copies` and
-/// `Gpu::with_textures`' users put it: rows of the same width on both sides.
+/// The texture preludes find vec4 i of a binding where `Gpu::with_texture_copies`,
+/// `Gpu::with_texture_copy` and `Gpu::with_textures`' users put it: rows of the same width on both sides.
 #[test]
 fn operand_textures_have_rows_as_wide_as_the_shaders_read() {
     for shader in [
         Shader::BatchedMatmulTextures,
         Shader::ConvWeightGradTextures,
+        Shader::Winograd4x4Textures,
     ] {
         let (module, _) = parsed(shader);
         let (_, constant) = module

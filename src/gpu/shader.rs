@@ -9,7 +9,11 @@ pub enum Shader {
     /// conv_weight_grad.wgsl with its channels-last copies in textures (see `Gpu::with_textures`).
     ConvWeightGradTextures,
     Winograd,
+    /// winograd4x4.wgsl reading its operands from storage buffers.
     Winograd4x4,
+    /// winograd4x4.wgsl reading a launch's operand from a texture copy (see
+    /// `Gpu::with_texture_copy`).
+    Winograd4x4Textures,
     ConvTranspose2d,
     BatchNorm,
     Pool,
@@ -39,14 +43,18 @@ const OPERANDS_TEXTURES: &str = include_str!("../../shaders/batched_operands_tex
 /// What winograd.wgsl and winograd4x4.wgsl share (launch parameters, bindings, lookups and the
 /// weight gradient's output entry points); prepended to both after COMMON.
 const WINOGRAD_COMMON: &str = include_str!("../../shaders/winograd_common.wgsl");
+/// Where the Winograd transforms read x, dy and M: storage buffers, or a texture copy.
+const WINOGRAD_BUFFERS: &str = include_str!("../../shaders/winograd_operands_buffers.wgsl");
+const WINOGRAD_TEXTURES: &str = include_str!("../../shaders/winograd_operands_textures.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 17] = [
+    pub const ALL: [Shader; 18] = [
         Shader::Conv2d,
         Shader::ConvWeightGrad,
         Shader::ConvWeightGradTextures,
         Shader::Winograd,
         Shader::Winograd4x4,
+        Shader::Winograd4x4Textures,
         Shader::ConvTranspose2d,
         Shader::BatchNorm,
         Shader::Pool,
@@ -66,7 +74,7 @@ impl Shader {
             Shader::Conv2d => "conv2d.wgsl",
             Shader::ConvWeightGrad | Shader::ConvWeightGradTextures => "conv_weight_grad.wgsl",
             Shader::Winograd => "winograd.wgsl",
-            Shader::Winograd4x4 => "winograd4x4.wgsl",
+            Shader::Winograd4x4 | Shader::Winograd4x4Textures => "winograd4x4.wgsl",
             Shader::ConvTranspose2d => "conv_transpose2d.wgsl",
             Shader::BatchNorm => "batch_norm.wgsl",
             Shader::Pool => "pool.wgsl",
@@ -88,7 +96,9 @@ impl Shader {
                 include_str!("../../shaders/conv_weight_grad.wgsl")
             }
             Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
-            Shader::Winograd4x4 => include_str!("../../shaders/winograd4x4.wgsl"),
+            Shader::Winograd4x4 | Shader::Winograd4x4Textures => {
+                include_str!("../../shaders/winograd4x4.wgsl")
+            }
             Shader::ConvTranspose2d => include_str!("../../shaders/conv_transpose2d.wgsl"),
             Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),
@@ -133,14 +143,15 @@ pub fn shader_source(shader: Shader) -> String {
 
 /// The complete WGSL source compiled for a shader file: the common helpers, the shared declarations
 /// of the convolution files or of the two Winograd files, the workgroup reduction `sum` for the
-/// reducing ones, or where the weight gradient's copies and the batched products' operands are,
-/// then the file.
+/// reducing ones, or where the weight gradient's copies, the Winograd transforms' operands and the
+/// batched products' operands are, then the file.
 pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
     let preludes: &[&str] = match shader {
         Shader::Conv2d | Shader::ConvTranspose2d => &[CONV_COMMON],
         Shader::ConvWeightGrad => &[CONV_COMMON, WEIGHT_GRAD_BUFFERS],
         Shader::ConvWeightGradTextures => &[CONV_COMMON, WEIGHT_GRAD_TEXTURES],
-        Shader::Winograd | Shader::Winograd4x4 => &[WINOGRAD_COMMON],
+        Shader::Winograd | Shader::Winograd4x4 => &[WINOGRAD_COMMON, WINOGRAD_BUFFERS],
+        Shader::Winograd4x4Textures => &[WINOGRAD_COMMON, WINOGRAD_TEXTURES],
         Shader::BatchNorm | Shader::Reduce => &[sum.source()],
         Shader::BatchedMatmul => &[OPERANDS_BUFFERS],
         Shader::BatchedMatmulTextures => &[OPERANDS_TEXTURES],

@@ -50,13 +50,10 @@ impl Gpu {
         views: [&View; 2],
         launch: impl FnOnce(Option<[wgpu::TextureView; 2]>) -> Result<R>,
     ) -> Result<R> {
-        let unaligned = views
-            .iter()
-            .any(|v| !v.binding.offset.is_multiple_of(TEXEL_BYTES));
-        if unaligned {
+        let [Some(first), Some(second)] = views.map(copied_texels) else {
             return launch(None);
-        }
-        let texels = views.map(|v| v.binding.size.expect("views have a size").get() / TEXEL_BYTES);
+        };
+        let texels = [first, second];
         self.with_textures(texels, |textures| {
             let Some(textures) = textures else {
                 return launch(None);
@@ -66,6 +63,25 @@ impl Gpu {
                 texture_view(textures[i])
             });
             launch(Some(copied))
+        })
+    }
+
+    /// `with_texture_copies` for one binding, copied into the second operand texture (the first
+    /// is left as it is).
+    pub(crate) fn with_texture_copy<R>(
+        &self,
+        view: &View,
+        launch: impl FnOnce(Option<wgpu::TextureView>) -> Result<R>,
+    ) -> Result<R> {
+        let Some(texels) = copied_texels(view) else {
+            return launch(None);
+        };
+        self.with_textures([0, texels], |textures| {
+            let Some([_, texture]) = textures else {
+                return launch(None);
+            };
+            self.record_copy(view, texture, texels);
+            launch(Some(texture_view(texture)))
         })
     }
 
@@ -152,6 +168,16 @@ impl Gpu {
             }
         });
     }
+}
+
+/// The texels a copy of `view`'s binding takes; None where the binding starts at an offset a copy
+/// cannot start from.
+fn copied_texels(view: &View) -> Option<u64> {
+    let binding = &view.binding;
+    binding
+        .offset
+        .is_multiple_of(TEXEL_BYTES)
+        .then(|| binding.size.expect("views have a size").get() / TEXEL_BYTES)
 }
 
 /// A view of all of `texture`, to bind.

@@ -46,6 +46,11 @@ pub fn interfaces() -> Vec<Interface> {
             winograd::slot::ALL,
         ),
         interface(
+            Shader::Winograd4x4Textures,
+            &[winograd::Params::LAYOUT],
+            winograd::texture_slot::ALL,
+        ),
+        interface(
             Shader::ConvTranspose2d,
             &[conv::Params::LAYOUT],
             conv::transpose_slot::ALL,

@@ -7,17 +7,19 @@
 
 use super::VEC;
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader};
+use crate::gpu::{Gpu, Launch, ProductOperands, Shader, Slot, View};
 use crate::ops::batched_matmul::{ALayout, batched_products};
 use crate::ops::interface::{kernel_params, slots};
 use crate::ops::{nchw, optional_input, u32_of};
 use crate::tensor::{DType, Tensor};
 
-/// One variant of the algorithm: its shader file (whose entry points are named as winograd.wgsl's),
-/// the side of its output tiles, and its transformed positions per tile.
+/// One variant of the algorithm: its shader file (whose entry points are named as winograd.wgsl's)
+/// and the file compiled to read its vec4 operands from texture copies, if it has them, the side of
+/// its output tiles, and its transformed positions per tile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Variant {
     shader: Shader,
+    textures: Option<Shader>,
     side: usize,
     positions: usize,
     /// Whether `output_transform` takes one invocation per (co, vec4 of tiles), not per (co, tile).
@@ -27,6 +29,7 @@ struct Variant {
 /// F(2x2, 3x3): 4x4 transformed values per 2x2 outputs.
 const F2X2: Variant = Variant {
     shader: Shader::Winograd,
+    textures: None,
     side: 2,
     positions: 16,
     output_by_vec4: false,
@@ -35,6 +38,7 @@ const F2X2: Variant = Variant {
 /// F(4x4, 3x3): 6x6 transformed values per 4x4 outputs, output transform by vec4s of tiles.
 const F4X4: Variant = Variant {
     shader: Shader::Winograd4x4,
+    textures: Some(Shader::Winograd4x4Textures),
     side: 4,
     positions: 36,
     output_by_vec4: true,
@@ -107,10 +111,64 @@ impl Params {
 }
 
 slots! {
-    /// winograd.wgsl's and winograd4x4.wgsl's storage bindings.
+    /// winograd.wgsl's and winograd4x4.wgsl's storage bindings, their operands in buffers.
     mod slot {
         X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, M: m = 6,
         DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9, X4: x4 = 10,
+    }
+}
+
+slots! {
+    /// winograd4x4.wgsl's storage bindings when a launch reads its operand from a texture copy,
+    /// bound at OPERAND_TEXTURE.
+    mod texture_slot {
+        WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, DWEIGHT: dweight = 8,
+    }
+}
+
+/// winograd_operands_textures.wgsl's binding of the operand's texture copy.
+const OPERAND_TEXTURE: u32 = 11;
+
+/// A transform's launch: `entry` of `variant` with `params`, reading the operand `reads` (a
+/// storage slot and view) besides the bindings `others`.
+struct Transform<'a> {
+    variant: Variant,
+    entry: &'static str,
+    params: &'a Params,
+    reads: (Slot, &'a View<'a>),
+    others: &'a [(Slot, &'a View<'a>)],
+}
+
+impl Transform<'_> {
+    /// Runs `invocations` invocations, reading the operand from a texture copy where the device
+    /// reads operands from textures and the variant can (its entry points that read vec4s: a
+    /// float read alone would cost a whole texel), else from its buffer.
+    fn run(&self, gpu: &Gpu, invocations: usize) -> Result<()> {
+        let from_buffer = || {
+            let mut buffers = self.others.to_vec();
+            buffers.push(self.reads);
+            Launch::new(self.variant.shader, self.entry, self.params, &buffers)
+                .run(gpu, invocations)
+        };
+        let textures = self
+            .variant
+            .textures
+            .filter(|_| gpu.tuning().product_operands == ProductOperands::Textures);
+        let Some(textures) = textures else {
+            return from_buffer();
+        };
+        gpu.with_texture_copy(self.reads.1, |copy| {
+            let Some(copy) = copy else {
+                return from_buffer();
+            };
+            let size = |v: &View| v.binding.size.map_or(0, |s| s.get());
+            let bytes = size(self.reads.1) + self.others.iter().map(|(_, v)| size(v)).sum::<u64>();
+            Launch::new(textures, self.entry, self.params, self.others)
+                .textures(&[(OPERAND_TEXTURE, &copy)])
+                .variant("from a texture copy")
+                .bytes(bytes as f64)
+                .run(gpu, invocations)
+        })
     }
 }
 
@@ -210,18 +268,24 @@ pub(crate) fn conv3x3(
                 ..shape
             };
             let vv = gpu.view(&v, 0, xi * c_in * t_pad);
-            let (entry, x_slot) = if by_rows_of_vec4s(variant, &params) {
-                ("input_transform_rows", slot::X4)
+            if by_rows_of_vec4s(variant, &params) {
+                Transform {
+                    variant,
+                    entry: "input_transform_rows",
+                    params: &params,
+                    reads: (slot::X4, &xv),
+                    others: &[(slot::OUT4, &vv)],
+                }
+                .run(gpu, c_in * t_pad / VEC)?;
             } else {
-                ("input_transform", slot::X)
-            };
-            Launch::new(
-                variant.shader,
-                entry,
-                &params,
-                &[(x_slot, &xv), (slot::OUT4, &vv)],
-            )
-            .run(gpu, c_in * t_pad / VEC)?;
+                Launch::new(
+                    variant.shader,
+                    "input_transform",
+                    &params,
+                    &[(slot::X, &xv), (slot::OUT4, &vv)],
+                )
+                .run(gpu, c_in * t_pad / VEC)?;
+            }
             // Products over the padded tile count (the padding tiles' columns are zero), so rows
             // of M are whole vec4s.
             let mv = gpu.view(&m, 0, xi * c_out * t_pad);
@@ -234,17 +298,25 @@ pub(crate) fn conv3x3(
                 &mv,
                 None,
             )?;
-            let (m_slot, invocations) = if variant.output_by_vec4 {
-                (slot::M4, c_out * t_pad / VEC)
-            } else {
-                (slot::M, c_out * t_count)
-            };
-            let (entry, buffers) = optional_input(
+            let (entry, others) = optional_input(
                 ["output_transform", "output_transform_bias"],
                 bv.as_ref().map(|b| (slot::BIAS, b)),
-                &[(m_slot, &mv), (slot::Y, &yv)],
+                &[(slot::Y, &yv)],
             );
-            Launch::new(variant.shader, entry, &params, &buffers).run(gpu, invocations)?;
+            if variant.output_by_vec4 {
+                Transform {
+                    variant,
+                    entry,
+                    params: &params,
+                    reads: (slot::M4, &mv),
+                    others: &others,
+                }
+                .run(gpu, c_out * t_pad / VEC)?;
+            } else {
+                let mut buffers = others;
+                buffers.push((slot::M, &mv));
+                Launch::new(variant.shader, entry, &params, &buffers).run(gpu, c_out * t_count)?;
+            }
         }
     }
     Ok(Some(y))
