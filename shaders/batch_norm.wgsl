@@ -4,7 +4,9 @@
 // (invstd = 1 / sqrt(var + eps)), the two numbers every later pass needs. With RELU, a ReLU that
 // follows the layer runs in the same passes: apply* write max(y, 0), and the backward kernels mask
 // dy where the saved output (binding y) is not > 0, as threshold_backward does, so neither a ReLU
-// pass nor its gradient pass runs.
+// pass nor its gradient pass runs. x and dy read as vec4s (`load_x4`, `load_dy4`) come from storage
+// buffers (batch_norm_operands_buffers.wgsl) or from texture copies of their bindings
+// (batch_norm_operands_textures.wgsl), whichever prelude is prepended.
 // Planes are cut into segments of seg_len values (the last may be shorter); partial sums are per
 // (n, c, segment), one invocation each, read as vec4s when planes and offsets allow. No workgroup
 // barriers: on lavapipe a barrier costs more than summing a thousand values.
@@ -59,8 +61,6 @@ struct Params {
 @group(0) @binding(13) var<storage, read_write> dbeta: array<f32>;
 @group(0) @binding(14) var<storage, read> dgamma_in: array<f32>;
 @group(0) @binding(15) var<storage, read> dbeta_in: array<f32>;
-@group(0) @binding(16) var<storage, read> x4: array<vec4<f32>>;
-@group(0) @binding(17) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(18) var<storage, read_write> out4: array<vec4<f32>>;
 @group(0) @binding(19) var<storage, read> y: array<f32>;
 @group(0) @binding(20) var<storage, read> y4: array<vec4<f32>>;
@@ -124,7 +124,7 @@ fn sum_x(share: Share) -> f32 {
     if (params.vec4_ok == 1u) {
         let first = (params.x_off + share.seg.x) / 4u;
         for (var v = share.lane; v < share.seg.y / 4u; v += share.stride) {
-            acc += x4[first + v];
+            acc += load_x4(first + v);
         }
     } else {
         for (var j = share.lane; j < share.seg.y; j += share.stride) {
@@ -140,7 +140,7 @@ fn sum_squared_deviations(share: Share, mean: f32) -> f32 {
     if (params.vec4_ok == 1u) {
         let first = (params.x_off + share.seg.x) / 4u;
         for (var v = share.lane; v < share.seg.y / 4u; v += share.stride) {
-            let d = x4[first + v] - mean;
+            let d = load_x4(first + v) - mean;
             acc += d * d;
         }
     } else {
@@ -161,7 +161,7 @@ fn relu_masked(g: vec4<f32>, y_value: vec4<f32>) -> vec4<f32> {
 // The output gradient at vec4 v of the bound arrays (dy_off / 4 + v; y's at y_off / 4 + v),
 // masked by a fused ReLU.
 fn dy_vec4(v: u32) -> vec4<f32> {
-    let g = dy4[params.dy_off / 4u + v];
+    let g = load_dy4(params.dy_off / 4u + v);
     if (RELU) {
         return relu_masked(g, y4[params.y_off / 4u + v]);
     }
@@ -187,7 +187,7 @@ fn sum_dy_and_dy_dx(share: Share, mean: f32) -> vec2<f32> {
         for (var v = share.lane; v < share.seg.y / 4u; v += share.stride) {
             let g = dy_vec4(first + v);
             sum_dy += g;
-            sum_dy_dx += g * (x4[first_x + v] - mean);
+            sum_dy_dx += g * (load_x4(first_x + v) - mean);
         }
     } else {
         for (var j = share.lane; j < share.seg.y; j += share.stride) {
@@ -210,7 +210,7 @@ fn segment_moments(seg: vec2<u32>) -> vec2<f32> {
         let first = (params.x_off + seg.x) / 4u;
         let count = seg.y / 4u;
         for (var v = 0u; v < count; v++) {
-            let value = x4[first + v];
+            let value = load_x4(first + v);
             let delta = value - mean;
             mean += delta * (1.0 / f32(v + 1u));
             m2 += delta * (value - mean);
@@ -342,7 +342,7 @@ fn apply_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     for (var k = 0u; k < PLANE_VEC4S; k++) {
         let v = share.first + k * share.stride;
         if (v < share.end) {
-            let xhat = (x4[params.x_off / 4u + v] - mean) * invstd;
+            let xhat = (load_x4(params.x_off / 4u + v) - mean) * invstd;
             out4[params.out_off / 4u + v] = activation(xhat * scale + shift);
         }
     }
@@ -442,7 +442,8 @@ fn backward_input_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
     for (var k = 0u; k < PLANE_VEC4S; k++) {
         let v = share.first + k * share.stride;
         if (v < share.end) {
-            out4[params.out_off / 4u + v] = input_grad(cg, dy_vec4(v), x4[params.x_off / 4u + v]);
+            let xv = load_x4(params.x_off / 4u + v);
+            out4[params.out_off / 4u + v] = input_grad(cg, dy_vec4(v), xv);
         }
     }
 }

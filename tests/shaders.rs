@@ -47,6 +47,8 @@ fn every_shader_file_is_registered() {
                     "common.wgsl",
                     "conv_common.wgsl",
                     "winograd_common.wgsl",
+                    "batch_norm_operands_buffers.wgsl",
+                    "batch_norm_operands_textures.wgsl",
                     "batched_operands_buffers.wgsl",
                     "batched_operands_textures.wgsl",
                     "conv_weight_grad_buffers.wgsl",
@@ -65,8 +67,8 @@ fn every_shader_file_is_registered() {
         .map(|s| s.file_name().to_owned())
         .collect();
     registered.sort();
-    // batched_matmul.wgsl, conv_weight_grad.wgsl and winograd4x4.wgsl are compiled twice, with
-    // each place for their operands.
+    // batch_norm.wgsl, batched_matmul.wgsl, conv_weight_grad.wgsl and winograd4x4.wgsl are
+    // compiled twice, with each place for their operands.
     registered.dedup();
     assert_eq!(on_disk, registered, "a shader file is not in Shader::ALL");
 }
@@ -683,6 +685,7 @@ fn operand_textures_have_rows_as_wide_as_the_shaders_read() {
         Shader::BatchedMatmulTextures,
         Shader::ConvWeightGradTextures,
         Shader::Winograd4x4Textures,
+        Shader::BatchNormTextures,
     ] {
         let (module, _) = parsed(shader);
         let (_, constant) = module

@@ -124,7 +124,7 @@ impl<'a> Launch<'a> {
 
 /// The bytes of a launch's bindings, a range bound twice (as f32 and as vec4 arrays) counted once:
 /// the kernel reads it through one of them.
-fn distinct_binding_bytes(buffers: &[(Slot, &View)]) -> f64 {
+pub(crate) fn distinct_binding_bytes(buffers: &[(Slot, &View)]) -> f64 {
     let mut distinct: Vec<&wgpu::BufferBinding> = Vec::new();
     for (_, view) in buffers {
         let b = &view.binding;

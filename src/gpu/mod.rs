@@ -14,7 +14,7 @@ mod tile;
 
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
 pub use dispatch::Slot;
-pub(crate) use dispatch::{Elements, Launch, View};
+pub(crate) use dispatch::{Elements, Launch, View, distinct_binding_bytes};
 pub use pool::PoolStats;
 pub use product_block::{PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, ProductOperands};
 pub use profiler::KernelTiming;

@@ -15,7 +15,11 @@ pub enum Shader {
     /// `Gpu::with_texture_copy`).
     Winograd4x4Textures,
     ConvTranspose2d,
+    /// batch_norm.wgsl reading x and dy as vec4s from storage buffers.
     BatchNorm,
+    /// batch_norm.wgsl reading x and dy as vec4s from texture copies (see
+    /// `Gpu::with_texture_copies`).
+    BatchNormTextures,
     Pool,
     Matmul,
     BatchedMatmul,
@@ -43,12 +47,15 @@ const OPERANDS_TEXTURES: &str = include_str!("../../shaders/batched_operands_tex
 /// What winograd.wgsl and winograd4x4.wgsl share (launch parameters, bindings, lookups and the
 /// weight gradient's output entry points); prepended to both after COMMON.
 const WINOGRAD_COMMON: &str = include_str!("../../shaders/winograd_common.wgsl");
+/// Where batch_norm.wgsl reads x and dy as vec4s: storage buffers, or texture copies.
+const BATCH_NORM_BUFFERS: &str = include_str!("../../shaders/batch_norm_operands_buffers.wgsl");
+const BATCH_NORM_TEXTURES: &str = include_str!("../../shaders/batch_norm_operands_textures.wgsl");
 /// Where the Winograd transforms read x, dy and M: storage buffers, or a texture copy.
 const WINOGRAD_BUFFERS: &str = include_str!("../../shaders/winograd_operands_buffers.wgsl");
 const WINOGRAD_TEXTURES: &str = include_str!("../../shaders/winograd_operands_textures.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 18] = [
+    pub const ALL: [Shader; 19] = [
         Shader::Conv2d,
         Shader::ConvWeightGrad,
         Shader::ConvWeightGradTextures,
@@ -57,6 +64,7 @@ impl Shader {
         Shader::Winograd4x4Textures,
         Shader::ConvTranspose2d,
         Shader::BatchNorm,
+        Shader::BatchNormTextures,
         Shader::Pool,
         Shader::Matmul,
         Shader::BatchedMatmul,
@@ -76,7 +84,7 @@ impl Shader {
             Shader::Winograd => "winograd.wgsl",
             Shader::Winograd4x4 | Shader::Winograd4x4Textures => "winograd4x4.wgsl",
             Shader::ConvTranspose2d => "conv_transpose2d.wgsl",
-            Shader::BatchNorm => "batch_norm.wgsl",
+            Shader::BatchNorm | Shader::BatchNormTextures => "batch_norm.wgsl",
             Shader::Pool => "pool.wgsl",
             Shader::Matmul => "matmul.wgsl",
             Shader::BatchedMatmul | Shader::BatchedMatmulTextures => "batched_matmul.wgsl",
@@ -100,7 +108,9 @@ impl Shader {
                 include_str!("../../shaders/winograd4x4.wgsl")
             }
             Shader::ConvTranspose2d => include_str!("../../shaders/conv_transpose2d.wgsl"),
-            Shader::BatchNorm => include_str!("../../shaders/batch_norm.wgsl"),
+            Shader::BatchNorm | Shader::BatchNormTextures => {
+                include_str!("../../shaders/batch_norm.wgsl")
+            }
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Shader::BatchedMatmul | Shader::BatchedMatmulTextures => {
@@ -143,8 +153,8 @@ pub fn shader_source(shader: Shader) -> String {
 
 /// The complete WGSL source compiled for a shader file: the common helpers, the shared declarations
 /// of the convolution files or of the two Winograd files, the workgroup reduction `sum` for the
-/// reducing ones, or where the weight gradient's copies, the Winograd transforms' operands and the
-/// batched products' operands are, then the file.
+/// reducing ones, or where the weight gradient's copies and the operands of the Winograd
+/// transforms, of batch normalisation and of the batched products are, then the file.
 pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
     let preludes: &[&str] = match shader {
         Shader::Conv2d | Shader::ConvTranspose2d => &[CONV_COMMON],
@@ -152,7 +162,9 @@ pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
         Shader::ConvWeightGradTextures => &[CONV_COMMON, WEIGHT_GRAD_TEXTURES],
         Shader::Winograd | Shader::Winograd4x4 => &[WINOGRAD_COMMON, WINOGRAD_BUFFERS],
         Shader::Winograd4x4Textures => &[WINOGRAD_COMMON, WINOGRAD_TEXTURES],
-        Shader::BatchNorm | Shader::Reduce => &[sum.source()],
+        Shader::BatchNorm => &[sum.source(), BATCH_NORM_BUFFERS],
+        Shader::BatchNormTextures => &[sum.source(), BATCH_NORM_TEXTURES],
+        Shader::Reduce => &[sum.source()],
         Shader::BatchedMatmul => &[OPERANDS_BUFFERS],
         Shader::BatchedMatmulTextures => &[OPERANDS_TEXTURES],
         _ => &[],

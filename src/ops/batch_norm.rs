@@ -3,7 +3,9 @@
 
 use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{Gpu, KernelFamily, Launch, Shader, Slot, View};
+use crate::gpu::{
+    Gpu, KernelFamily, Launch, ProductOperands, Shader, Slot, View, distinct_binding_bytes,
+};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -28,6 +30,84 @@ slots! {
         STATS_IN: stats_in = 7, GAMMA: gamma = 8, BETA: beta = 9, OUT: out = 10, DY: dy = 11,
         DGAMMA: dgamma = 12, DBETA: dbeta = 13, DGAMMA_IN: dgamma_in = 14, DBETA_IN: dbeta_in = 15,
         X4: x4 = 16, DY4: dy4 = 17, OUT4: out4 = 18, Y: y = 19, Y4: y4 = 20,
+    }
+}
+
+slots! {
+    /// batch_norm.wgsl's storage bindings when it reads x and dy as vec4s from texture copies,
+    /// bound at slot::X4's and slot::DY4's binding numbers.
+    mod texture_slot {
+        X: x = 1, PARTIALS: partials = 2, PARTIALS_IN: partials_in = 3,
+        RUNNING_MEAN: running_mean = 4, RUNNING_VAR: running_var = 5, STATS: stats = 6,
+        STATS_IN: stats_in = 7, GAMMA: gamma = 8, BETA: beta = 9, OUT: out = 10, DY: dy = 11,
+        DGAMMA: dgamma = 12, DBETA: dbeta = 13, DGAMMA_IN: dgamma_in = 14, DBETA_IN: dbeta_in = 15,
+        OUT4: out4 = 18, Y: y = 19, Y4: y4 = 20,
+    }
+}
+
+/// A launch of a batch_norm.wgsl kernel: with the fused ReLU on or off, and reading x (and dy)
+/// as vec4s (bound at slot::X4 and slot::DY4) where its parameters' `vec4_ok` says.
+struct BatchNormLaunch<'a> {
+    entry: &'static str,
+    params: &'a Params,
+    buffers: &'a [(Slot, &'a View<'a>)],
+    constants: &'a [(&'static str, f64)],
+    relu: bool,
+}
+
+impl BatchNormLaunch<'_> {
+    /// Runs `invocations` invocations, reading x and dy as vec4s from texture copies of their
+    /// bindings where the device reads operands from textures, else from the buffers.
+    fn run(&self, gpu: &Gpu, invocations: usize) -> Result<()> {
+        let from_buffers = || {
+            let launch = Launch::new(Shader::BatchNorm, self.entry, self.params, self.buffers);
+            with_relu_variant(launch.constants(self.constants), self.relu).run(gpu, invocations)
+        };
+        let tuning = gpu.tuning();
+        if self.params.vec4_ok == 0
+            || tuning.family == KernelFamily::Gpu
+            || tuning.product_operands == ProductOperands::Buffers
+        {
+            return from_buffers();
+        }
+        let find = |wanted: Slot| {
+            self.buffers
+                .iter()
+                .find(|(s, _)| s.binding == wanted.binding)
+                .map(|&(_, v)| v)
+        };
+        let others: Vec<(Slot, &View)> = self
+            .buffers
+            .iter()
+            .filter(|(s, _)| ![slot::X4.binding, slot::DY4.binding].contains(&s.binding))
+            .copied()
+            .collect();
+        let bytes = distinct_binding_bytes(self.buffers);
+        let from_textures = |textures: &[(u32, &wgpu::TextureView)]| {
+            let launch = Launch::new(Shader::BatchNormTextures, self.entry, self.params, &others)
+                .constants(self.constants)
+                .textures(textures)
+                .bytes(bytes);
+            let variant = if self.relu {
+                "relu, texture copies"
+            } else {
+                "texture copies"
+            };
+            launch.variant(variant).run(gpu, invocations)
+        };
+        let x = find(slot::X4).expect("a vec4 launch binds x4");
+        match find(slot::DY4) {
+            Some(dy) => gpu.with_texture_copies([x, dy], |copies| match copies {
+                Some([xt, dyt]) => {
+                    from_textures(&[(slot::X4.binding, &xt), (slot::DY4.binding, &dyt)])
+                }
+                None => from_buffers(),
+            }),
+            None => gpu.with_texture_copy(x, |copy| match copy {
+                Some(xt) => from_textures(&[(slot::X4.binding, &xt)]),
+                None => from_buffers(),
+            }),
+        }
     }
 }
 
@@ -77,10 +157,13 @@ fn run_per_element(
         ("RELU", f64::from(u8::from(relu))),
         ("PLANE_VEC4S", f64::from(PLANE_VEC4S)),
     ];
-    with_relu_variant(
-        Launch::new(Shader::BatchNorm, entry, &params, &bound).constants(&constants),
+    BatchNormLaunch {
+        entry,
+        params: &params,
+        buffers: &bound,
+        constants: &constants,
         relu,
-    )
+    }
     .run(gpu, invocations)
 }
 
@@ -232,6 +315,7 @@ fn plane_partials(
                 (slot::Y4, yv),
             ]);
         }
+        // Only the backward partial sums read RELU.
         let relu = dy_and_relu_output.is_some_and(|(_, y)| y.is_some());
         let constants = [("RELU", f64::from(u8::from(relu)))];
         let tuning = gpu.tuning();
@@ -239,18 +323,17 @@ fn plane_partials(
             KernelFamily::Cpu => 1,
             KernelFamily::Gpu => tuning.workgroup_size as usize,
         };
-        let launch = Launch::new(
-            Shader::BatchNorm,
-            partial_sums.entry(tuning.family),
-            &params,
-            &buffers,
-        );
-        // Only the backward partial sums read RELU.
-        let launch = match partial_sums {
-            Partials::Stats => launch,
-            Partials::Backward => with_relu_variant(launch.constants(&constants), relu),
-        };
-        launch.run(gpu, chunk.len() * c * segs * per_segment)?;
+        BatchNormLaunch {
+            entry: partial_sums.entry(tuning.family),
+            params: &params,
+            buffers: &buffers,
+            constants: match partial_sums {
+                Partials::Stats => &[],
+                Partials::Backward => &constants,
+            },
+            relu,
+        }
+        .run(gpu, chunk.len() * c * segs * per_segment)?;
     }
     Ok(partials)
 }

@@ -63,6 +63,14 @@ pub fn interfaces() -> Vec<Interface> {
                 batch_norm::slot::ALL,
             )
         },
+        Interface {
+            overrides: batch_norm::OVERRIDES,
+            ..interface(
+                Shader::BatchNormTextures,
+                &[batch_norm::Params::LAYOUT],
+                batch_norm::texture_slot::ALL,
+            )
+        },
         interface(Shader::Pool, &[pool::Params::LAYOUT], pool::slot::ALL),
         interface(Shader::Matmul, &[matmul::Params::LAYOUT], matmul::slot::ALL),
         interface(

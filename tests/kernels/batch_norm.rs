@@ -1,6 +1,7 @@
 //! batch_norm2d in training and evaluation mode: outputs, running statistics, gradients.
 
 use wgnn::ops::batch_norm;
+use wgnn::{Gpu, Tensor};
 
 use crate::TOL;
 use crate::common::*;
@@ -9,8 +10,9 @@ use crate::reference::BatchNorm;
 /// C = 1 and 3, 1x1 planes (VGG's last block on 32x32 inputs), batch 1, planes larger than a
 /// workgroup, non-square planes, planes of several partial-sum segments (1024 values each) read
 /// as scalars (33x35) and as vec4s (40x30), planes of 1 and of 15 vec4s (the vec4 kernels take
-/// PLANE_VEC4S = 4 a plane at a time: a plane's last invocation takes fewer).
-const SHAPES: [[usize; 4]; 8] = [
+/// PLANE_VEC4S = 4 a plane at a time: a plane's last invocation takes fewer), and x and dy of 4608
+/// vec4s (more than a row of an operand texture).
+const SHAPES: [[usize; 4]; 9] = [
     [3, 4, 5, 3],
     [1, 3, 7, 1],
     [2, 1, 4, 4],
@@ -19,6 +21,7 @@ const SHAPES: [[usize; 4]; 8] = [
     [2, 3, 33, 35],
     [2, 2, 40, 30],
     [3, 2, 6, 10],
+    [2, 3, 64, 48],
 ];
 
 fn random_bn(dims: [usize; 4], training: bool, seed: u64) -> BatchNorm {
@@ -47,10 +50,11 @@ fn random_bn(dims: [usize; 4], training: bool, seed: u64) -> BatchNorm {
     }
 }
 
-/// Forward (y, running statistics) and backward against the reference, in one mode, with or
-/// without the fused ReLU.
-fn check_mode(training: bool, relu: bool) {
-    let gpu = gpu();
+/// Forward (y, running statistics) and backward against the reference on `gpu`, in one mode,
+/// with or without the fused ReLU.
+fn check_mode_on(gpu: &Gpu, training: bool, relu: bool) {
+    let upload = |shape: &[usize], v: &[f64]| upload_to(gpu, shape, v);
+    let download = |t: &Tensor| download_from(gpu, t);
     for (i, &dims) in SHAPES.iter().enumerate() {
         let r = random_bn(dims, training, 400 + i as u64);
         let c = dims[1];
@@ -95,6 +99,22 @@ fn check_mode(training: bool, relu: bool) {
         assert_close(&format!("{mode}: dx"), &dx, &download(&g.dx), TOL);
         assert_close(&format!("{mode}: dgamma"), &dgamma, &download(&g.dgamma), TOL);
         assert_close(&format!("{mode}: dbeta"), &dbeta, &download(&g.dbeta), TOL);
+    }
+}
+
+fn check_mode(training: bool, relu: bool) {
+    check_mode_on(gpu(), training, relu);
+}
+
+/// Every mode with the ways of reading x and dy this device does not choose (buffers, texture
+/// copies, texture copies of at most one row: larger operands fall back to the buffers).
+#[test]
+fn batch_norm_matches_reference_with_the_other_operand_reads() {
+    for options in crate::conv::other_product_blocks() {
+        let gpu = Gpu::new(&options).unwrap();
+        for (training, relu) in [(true, false), (false, false), (true, true), (false, true)] {
+            check_mode_on(&gpu, training, relu);
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::VEC;
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, ProductOperands, Shader, Slot, View};
+use crate::gpu::{Gpu, Launch, ProductOperands, Shader, Slot, View, distinct_binding_bytes};
 use crate::ops::batched_matmul::{ALayout, batched_products};
 use crate::ops::interface::{kernel_params, slots};
 use crate::ops::{nchw, optional_input, u32_of};
@@ -161,12 +161,12 @@ impl Transform<'_> {
             let Some(copy) = copy else {
                 return from_buffer();
             };
-            let size = |v: &View| v.binding.size.map_or(0, |s| s.get());
-            let bytes = size(self.reads.1) + self.others.iter().map(|(_, v)| size(v)).sum::<u64>();
+            let mut bound = self.others.to_vec();
+            bound.push(self.reads);
             Launch::new(textures, self.entry, self.params, self.others)
                 .textures(&[(OPERAND_TEXTURE, &copy)])
                 .variant("from a texture copy")
-                .bytes(bytes as f64)
+                .bytes(distinct_binding_bytes(&bound))
                 .run(gpu, invocations)
         })
     }
