@@ -79,20 +79,6 @@ fn transform_weights(at: Lane, flipped: bool) {
     store_kernel_row(u + 12u * slice, slice, g6, g7, g8);
 }
 
-@compute @workgroup_size(WG)
-fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                          @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = kernel_lane(wid, nwg, lid, false);
-    if (at.valid) { transform_weights(at, false); }
-}
-
-@compute @workgroup_size(WG)
-fn flipped_weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = kernel_lane(wid, nwg, lid, true);
-    if (at.valid) { transform_weights(at, true); }
-}
-
 // B^T d B of the chunk's tile t of input channel ci, as 4 rows; zero past the chunk's last tile.
 fn transform_tile(ci: u32, t_local: u32) -> array<vec4<f32>, 4> {
     if (t_local >= params.t_count) {

@@ -165,20 +165,6 @@ fn transform_weights(at: Lane, flipped: bool) {
         taps4(co, c, 6u, flipped), taps4(co, c, 7u, flipped), taps4(co, c, 8u, flipped))));
 }
 
-@compute @workgroup_size(WG)
-fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                          @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = kernel_lane(wid, nwg, lid, false);
-    if (at.valid) { transform_weights(at, false); }
-}
-
-@compute @workgroup_size(WG)
-fn flipped_weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                                  @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = kernel_lane(wid, nwg, lid, true);
-    if (at.valid) { transform_weights(at, true); }
-}
-
 // Four 6x6 input patches, one per component: planes (of x) and top-left corners. A patch with
 // its corner far above the input reads as zeros.
 struct Patches {

@@ -1,8 +1,12 @@
 // Prepended to winograd.wgsl and winograd4x4.wgsl (after common.wgsl, before one of the operand
 // preludes, winograd_operands_buffers.wgsl or winograd_operands_textures.wgsl, which bind x, dy
 // and M): what the two Winograd variants share. Their launch parameters (one struct, as for the
-// Rust twin ops::conv::winograd::Params) and other bindings; the tile, kernel, input and gradient lookups; and the entry points that
-// write the weight gradient from the taps each file's weight_grad_taps computes:
+// Rust twin ops::conv::winograd::Params) and other bindings; the tile, kernel, input and gradient
+// lookups; the entry points of the weights transforms, each lane's U written by each file's
+// transform_weights:
+//   weights_transform_rows, flipped_weights_transform_rows: see winograd.wgsl's header;
+// and the entry points that write the weight gradient from the taps each file's
+// weight_grad_taps computes:
 //   weight_grad_output: dweight[co, ci, ky, kx] from weight_grad_taps. One invocation per (co,
 //                      vec4 of ci), writing dweight as scalars (`dweight`); grid =
 //                      ceil(c_out * ci_pad/4 / WG).
@@ -89,6 +93,21 @@ fn taps4(co: u32, ci0: u32, k: u32, flipped: bool) -> vec4<f32> {
         }
     }
     return t;
+}
+
+// The weights transforms' entry points, U of each lane by each file's transform_weights.
+@compute @workgroup_size(WG)
+fn weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = kernel_lane(wid, nwg, lid, false);
+    if (at.valid) { transform_weights(at, false); }
+}
+
+@compute @workgroup_size(WG)
+fn flipped_weights_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                  @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = kernel_lane(wid, nwg, lid, true);
+    if (at.valid) { transform_weights(at, true); }
 }
 
 // Input value at row iy, column ix of plane `plane` (an (n, ci) pair), zero outside.
