@@ -144,11 +144,10 @@ impl Transform<'_> {
     /// reads operands from textures and the variant can (its entry points that read vec4s: a
     /// float read alone would cost a whole texel), else from its buffer.
     fn run(&self, gpu: &Gpu, invocations: usize) -> Result<()> {
+        let mut all = self.others.to_vec();
+        all.push(self.reads);
         let from_buffer = || {
-            let mut buffers = self.others.to_vec();
-            buffers.push(self.reads);
-            Launch::new(self.variant.shader, self.entry, self.params, &buffers)
-                .run(gpu, invocations)
+            Launch::new(self.variant.shader, self.entry, self.params, &all).run(gpu, invocations)
         };
         let textures = self
             .variant
@@ -161,12 +160,10 @@ impl Transform<'_> {
             let Some(copy) = copy else {
                 return from_buffer();
             };
-            let mut bound = self.others.to_vec();
-            bound.push(self.reads);
             Launch::new(textures, self.entry, self.params, self.others)
                 .textures(&[(OPERAND_TEXTURE, &copy)])
                 .variant("from a texture copy")
-                .bytes(distinct_binding_bytes(&bound))
+                .bytes(distinct_binding_bytes(&all))
                 .run(gpu, invocations)
         })
     }
