@@ -26,7 +26,7 @@ pub(crate) struct View<'a> {
 }
 
 /// A storage binding of a shader by name: the WGSL global `name`, declared at `@binding(binding)`
-/// (tests/shaders.rs checks the pair against the WGSL).
+/// (tests/shaders checks the pair against the WGSL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
     pub name: &'static str,

@@ -117,7 +117,7 @@ const SEGMENT: usize = 1024;
 /// Vec4s of one plane an invocation of apply_vec4 and backward_input_vec4 takes (their override
 /// PLANE_VEC4S, which every launch of theirs sets).
 const PLANE_VEC4S: u32 = 4;
-/// The values launches give batch_norm.wgsl's own overrides (for tests/shaders.rs).
+/// The values launches give batch_norm.wgsl's own overrides (for tests/shaders).
 pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[
     ("RELU", &[0.0, 1.0]),
     ("PLANE_VEC4S", &[PLANE_VEC4S as f64]),

@@ -1,5 +1,5 @@
 //! Typed kernel interfaces: each shader's uniform parameters are declared once, in Rust, together
-//! with the layout their WGSL twin must have, and each storage binding has a name. tests/shaders.rs
+//! with the layout their WGSL twin must have, and each storage binding has a name. tests/shaders
 //! checks both against the WGSL with naga, so the two sides cannot drift apart.
 
 use crate::gpu::{Shader, Slot};

@@ -89,7 +89,7 @@ fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
 
 /// Vec4s an invocation of optim.wgsl updates (its override VEC4S, which every launch sets).
 const VEC4S: usize = 4;
-/// The values launches give optim.wgsl's own overrides (for tests/shaders.rs).
+/// The values launches give optim.wgsl's own overrides (for tests/shaders).
 pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[("VEC4S", &[VEC4S as f64])];
 
 /// Invocations of an update over `len` elements (see optim.wgsl).

@@ -1,4 +1,4 @@
-//! Every shader file's interface in one list, for tests/shaders.rs. Apart from interface.rs, so
+//! Every shader file's interface in one list, for tests/shaders. Apart from interface.rs, so
 //! that the op files, which use interface.rs's macros, are not imported back by it.
 
 use super::conv::{self, winograd};

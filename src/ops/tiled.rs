@@ -42,7 +42,7 @@ enum Mode {
     WeightGrad = 3,
 }
 
-/// The values launches give tiled.wgsl's `MODE` (for tests/shaders.rs).
+/// The values launches give tiled.wgsl's `MODE` (for tests/shaders).
 pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[("MODE", &[0.0, 1.0, 2.0, 3.0])];
 
 impl Mode {

@@ -21,7 +21,7 @@ const FX: usize = 4;
 const QUADS: usize = 2;
 const MAX_KW: usize = 5;
 /// The values launches give conv2d.wgsl's own overrides: `forward_rows`'s kernel width KW
-/// (1..=MAX_KW) and ROW_PAIRS (for tests/shaders.rs).
+/// (1..=MAX_KW) and ROW_PAIRS (for tests/shaders).
 pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[
     ("KW", &[1.0, 2.0, 3.0, 4.0, 5.0]),
     ("ROW_PAIRS", &[0.0, 1.0]),
