@@ -27,9 +27,16 @@
 // M[xi] [c_out, ci_pad] = DY[xi] V[xi].
 //   input_by_tile:     V[xi, t, ci] = (B^T d B)[xi], channels padded to ci_pad. One invocation per
 //                      (tile, vec4 of ci); grid = ceil(t_count * ci_pad/4 / WG).
+//   input_by_tile_rows: input_by_tile where pw = 1 and input rows and x_off are whole vec4s
+//                      (`x4`): each channel's six patch rows are read as the three vec4s around
+//                      them, 72 loads where input_by_tile makes 144. Same grid.
 //   grad_transform:    DY[xi, co, t] = (A g A^T)[xi] with g the 4x4 output gradient of tile t (zero
 //                      outside the output), tiles padded to t_pad with zeros. One invocation per
 //                      (co, four tiles); grid = ceil(c_out * t_pad/4 / WG).
+//   grad_transform_rows: grad_transform where the four tiles of an invocation lie side by side in
+//                      one tile row (tiles_w, t0 and t_count multiples of 4) and output rows and
+//                      y_off are whole vec4s (`dy4`): each tile row is one vec4, 16 loads where
+//                      grad_transform makes 64. Same grid.
 //   weight_grad_output(_vec4) (winograd_common.wgsl): dweight[co, ci, ky, kx] = (G^T m G)[ky, kx],
 //                      m[xi] = the sum over the chunks of tiles of M[chunk, xi, co, ci]
 //                      (weight_grad_taps).
@@ -355,6 +362,38 @@ fn input_by_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     store_transforms(at, transformed_patches(p));
 }
 
+// Row iy of one tile's patches in four planes, one per component, the tile's first input column
+// 4 k0 + 3 (pw = 1): columns 4 k0 + 3 .. 4 k0 + 8 of each plane, in its vec4s k0 .. k0 + 2.
+fn channels_patch_row(planes: vec4<u32>, iy: i32, k0: i32) -> Six {
+    let p0 = Three(input_vec4(planes.x, iy, k0), input_vec4(planes.x, iy, k0 + 1), input_vec4(planes.x, iy, k0 + 2));
+    let p1 = Three(input_vec4(planes.y, iy, k0), input_vec4(planes.y, iy, k0 + 1), input_vec4(planes.y, iy, k0 + 2));
+    let p2 = Three(input_vec4(planes.z, iy, k0), input_vec4(planes.z, iy, k0 + 1), input_vec4(planes.z, iy, k0 + 2));
+    let p3 = Three(input_vec4(planes.w, iy, k0), input_vec4(planes.w, iy, k0 + 1), input_vec4(planes.w, iy, k0 + 2));
+    return Six(vec4<f32>(p0.a0.w, p1.a0.w, p2.a0.w, p3.a0.w), vec4<f32>(p0.a1.x, p1.a1.x, p2.a1.x, p3.a1.x),
+               vec4<f32>(p0.a1.y, p1.a1.y, p2.a1.y, p3.a1.y), vec4<f32>(p0.a1.z, p1.a1.z, p2.a1.z, p3.a1.z),
+               vec4<f32>(p0.a1.w, p1.a1.w, p2.a1.w, p3.a1.w), vec4<f32>(p0.a2.x, p1.a2.x, p2.a2.x, p3.a2.x));
+}
+
+// Read from a texture copy, a vec4 costs lavapipe about what a float from a buffer does, so this
+// form's 72 vec4s undercut input_by_tile's 144 floats; from buffers they do not (PERFORMANCE.md
+// 33, 45).
+@compute @workgroup_size(WG)
+fn input_by_tile_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.t_count, params.ci_pad);
+    if (!at.valid) { return; }
+    // Channels c0 .. c0 + 3 of the chunk's tile `row`, whose first input column, o.ox - 1, is the
+    // last of vec4 o.ox / 4 - 1.
+    let o = tile_origin(params.t0 + at.row, 4u);
+    let planes = channel_planes(o.n, params.c_in, at.c0);
+    let iy = i32(o.oy) - i32(params.ph);
+    let k0 = i32(o.ox / 4u) - 1;
+    let d = SixBySix(channels_patch_row(planes, iy, k0), channels_patch_row(planes, iy + 1, k0),
+                     channels_patch_row(planes, iy + 2, k0), channels_patch_row(planes, iy + 3, k0),
+                     channels_patch_row(planes, iy + 4, k0), channels_patch_row(planes, iy + 5, k0));
+    store_transforms(at, transform_input(d));
+}
+
 // A a of four output-gradient values.
 fn a6(a: Four) -> Six {
     let p = a.a0 + a.a2;
@@ -401,11 +440,50 @@ fn grad_transform(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
             g.ox[j] = o.ox;
         }
     }
-    // A g A^T = A (g A^T): the rows of g A^T, then A on its columns (the rows of its transpose),
-    // then transposed back.
-    let e = transpose_4x6(FourBySix(a6(grad_row(g, 0u)), a6(grad_row(g, 1u)), a6(grad_row(g, 2u)),
-                                    a6(grad_row(g, 3u))));
-    store_transforms(at, transpose_6x6(SixBySix(a6(e.r0), a6(e.r1), a6(e.r2), a6(e.r3), a6(e.r4), a6(e.r5))));
+    // A g A^T = A (g A^T), from the rows of g A^T.
+    store_transforms(at, transform_grad(FourBySix(a6(grad_row(g, 0u)), a6(grad_row(g, 1u)),
+                                                  a6(grad_row(g, 2u)), a6(grad_row(g, 3u)))));
+}
+
+// A g A^T from the rows of g A^T: A on its columns (the rows of its transpose), then transposed
+// back.
+fn transform_grad(rows: FourBySix) -> SixBySix {
+    let e = transpose_4x6(rows);
+    return transpose_6x6(SixBySix(a6(e.r0), a6(e.r1), a6(e.r2), a6(e.r3), a6(e.r4), a6(e.r5)));
+}
+
+// Vec4 k (columns 4k .. 4k + 3) of output-gradient row oy of plane `plane`, zero below the output
+// (rows of whole vec4s).
+fn grad_vec4(plane: u32, oy: u32, k: u32) -> vec4<f32> {
+    if (oy >= params.oh) { return vec4<f32>(0.0); }
+    return load_dy4((params.y_off + (plane * params.oh + oy) * params.ow) / 4u + k);
+}
+
+// Row oy of four side-by-side tiles, one per component, from their vec4s k0 .. k0 + 3 of output
+// row oy: A of the row (g A^T's row).
+fn grad_row_of_vec4s(plane: u32, oy: u32, k0: u32) -> Six {
+    let b0 = grad_vec4(plane, oy, k0);
+    let b1 = grad_vec4(plane, oy, k0 + 1u);
+    let b2 = grad_vec4(plane, oy, k0 + 2u);
+    let b3 = grad_vec4(plane, oy, k0 + 3u);
+    return a6(Four(vec4<f32>(b0.x, b1.x, b2.x, b3.x), vec4<f32>(b0.y, b1.y, b2.y, b3.y),
+                   vec4<f32>(b0.z, b1.z, b2.z, b3.z), vec4<f32>(b0.w, b1.w, b2.w, b3.w)));
+}
+
+// As input_by_tile_rows: 16 vec4s from a texture copy against grad_transform's 64 floats.
+@compute @workgroup_size(WG)
+fn grad_transform_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_id) lid: vec3<u32>) {
+    let at = lane(wid, nwg, lid, params.c_out, params.t_pad);
+    if (!at.valid) { return; }
+    // Tiles c0 .. c0 + 3 of the chunk (all inside it): one row of tiles, the first at a multiple
+    // of four.
+    let o = tile_origin(params.t0 + at.c0, 4u);
+    let plane = o.n * params.c_out + at.row;
+    let k0 = o.ox / 4u;
+    store_transforms(at, transform_grad(FourBySix(
+        grad_row_of_vec4s(plane, o.oy, k0), grad_row_of_vec4s(plane, o.oy + 1u, k0),
+        grad_row_of_vec4s(plane, o.oy + 2u, k0), grad_row_of_vec4s(plane, o.oy + 3u, k0))));
 }
 
 // G^T a of six values.

@@ -2,9 +2,9 @@
 // (the input x, the output gradient dy or the products M: one a launch) from an rgba32float
 // texture copy of its storage binding, vec4 i at texel (i % TEXELS_PER_ROW, i / TEXELS_PER_ROW)
 // (the Rust twin: gpu::TEXELS_PER_ROW). Only the entry points that read vec4s are launched so
-// (input_transform_rows, output_transform and output_transform_bias): on lavapipe a texel fetch
-// costs a quarter of a storage load a component (batched_operands_textures.wgsl), but a float
-// read alone costs a whole texel.
+// (input_transform_rows, output_transform, output_transform_bias, input_by_tile_rows and
+// grad_transform_rows): on lavapipe a texel fetch costs a quarter of a storage load a component
+// (batched_operands_textures.wgsl), but a float read alone costs a whole texel.
 const TEXELS_PER_ROW: u32 = 4096u;
 
 @group(0) @binding(11) var operand: texture_2d<f32>;
@@ -27,6 +27,10 @@ fn load_x4(i: u32) -> vec4<f32> {
 
 fn load_dy(i: u32) -> f32 {
     return operand_float(i);
+}
+
+fn load_dy4(i: u32) -> vec4<f32> {
+    return operand_vec4(i);
 }
 
 fn load_m(i: u32) -> f32 {

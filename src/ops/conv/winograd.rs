@@ -114,7 +114,7 @@ slots! {
     /// winograd.wgsl's and winograd4x4.wgsl's storage bindings, their operands in buffers.
     mod slot {
         X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, M: m = 6,
-        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9, X4: x4 = 10,
+        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9, X4: x4 = 10, DY4: dy4 = 12,
     }
 }
 
@@ -137,6 +137,10 @@ struct Transform<'a> {
     params: &'a Params,
     reads: (Slot, &'a View<'a>),
     others: &'a [(Slot, &'a View<'a>)],
+    /// The entry point, and its slot for the operand, launched instead where the operand stays
+    /// in its buffer, if not `entry`: the scalar form of an entry point whose vec4 reads pay
+    /// only from texels (PERFORMANCE.md 33, 45).
+    on_buffer: Option<(&'static str, Slot)>,
 }
 
 impl Transform<'_> {
@@ -144,11 +148,11 @@ impl Transform<'_> {
     /// reads operands from textures and the variant can (its entry points that read vec4s: a
     /// float read alone would cost a whole texel), else from its buffer.
     fn run(&self, gpu: &Gpu, invocations: usize) -> Result<()> {
-        let mut all = self.others.to_vec();
-        all.push(self.reads);
-        let from_buffer = || {
-            Launch::new(self.variant.shader, self.entry, self.params, &all).run(gpu, invocations)
-        };
+        let (entry, slot) = self.on_buffer.unwrap_or((self.entry, self.reads.0));
+        let mut buffers = self.others.to_vec();
+        buffers.push((slot, self.reads.1));
+        let from_buffer =
+            || Launch::new(self.variant.shader, entry, self.params, &buffers).run(gpu, invocations);
         let textures = self
             .variant
             .textures
@@ -163,7 +167,7 @@ impl Transform<'_> {
             Launch::new(textures, self.entry, self.params, self.others)
                 .textures(&[(OPERAND_TEXTURE, &copy)])
                 .variant("from a texture copy")
-                .bytes(distinct_binding_bytes(&all))
+                .bytes(distinct_binding_bytes(&buffers))
                 .run(gpu, invocations)
         })
     }
@@ -176,6 +180,22 @@ fn by_rows_of_vec4s(variant: Variant, p: &Params) -> bool {
     variant.side == 4
         && p.pw == 1
         && [p.t0, p.t_count, p.tiles_w, p.w, p.x_off]
+            .iter()
+            .all(|v| v.is_multiple_of(4))
+}
+
+/// Whether F(3x3, 4x4)'s `input_by_tile_rows` can take a chunk: one column of padding, and input
+/// rows of whole vec4s from a vec4 boundary.
+fn input_by_tile_rows(variant: Variant, p: &Params) -> bool {
+    variant.side == 4 && p.pw == 1 && [p.w, p.x_off].iter().all(|v| v.is_multiple_of(4))
+}
+
+/// Whether F(3x3, 4x4)'s `grad_transform_rows` can take a chunk: each invocation's four tiles side
+/// by side in one tile row, all inside the chunk (the chunk's first tile, its tile count and the
+/// tiles of a row multiples of 4), and output rows of whole vec4s from a vec4 boundary.
+fn grad_transform_rows(variant: Variant, p: &Params) -> bool {
+    variant.side == 4
+        && [p.t0, p.t_count, p.tiles_w, p.ow, p.y_off]
             .iter()
             .all(|v| v.is_multiple_of(4))
 }
@@ -272,6 +292,7 @@ pub(crate) fn conv3x3(
                     params: &params,
                     reads: (slot::X4, &xv),
                     others: &[(slot::OUT4, &vv)],
+                    on_buffer: None,
                 }
                 .run(gpu, c_in * t_pad / VEC)?;
             } else {
@@ -307,6 +328,7 @@ pub(crate) fn conv3x3(
                     params: &params,
                     reads: (slot::M4, &mv),
                     others: &others,
+                    on_buffer: None,
                 }
                 .run(gpu, c_out * t_pad / VEC)?;
             } else {
@@ -393,21 +415,37 @@ pub(crate) fn weight_grad3x3(
             ..shape
         };
         let vv = gpu.view(&v, 0, xi * t_count * ci_pad);
-        Launch::new(
-            variant.shader,
-            "input_by_tile",
-            &params,
-            &[(slot::X, &xv), (slot::OUT4, &vv)],
-        )
-        .run(gpu, t_count * ci_pad / VEC)?;
+        let by_tile = t_count * ci_pad / VEC;
+        if input_by_tile_rows(variant, &params) {
+            Transform {
+                variant,
+                entry: "input_by_tile_rows",
+                params: &params,
+                reads: (slot::X4, &xv),
+                others: &[(slot::OUT4, &vv)],
+                on_buffer: Some(("input_by_tile", slot::X)),
+            }
+            .run(gpu, by_tile)?;
+        } else {
+            let buffers = [(slot::X, &xv), (slot::OUT4, &vv)];
+            Launch::new(variant.shader, "input_by_tile", &params, &buffers).run(gpu, by_tile)?;
+        }
         let gv = gpu.view(&g, 0, xi * c_out * t_pad);
-        Launch::new(
-            variant.shader,
-            "grad_transform",
-            &params,
-            &[(slot::DY, &dv), (slot::OUT4, &gv)],
-        )
-        .run(gpu, c_out * t_pad / VEC)?;
+        let by_tiles4 = c_out * t_pad / VEC;
+        if grad_transform_rows(variant, &params) {
+            Transform {
+                variant,
+                entry: "grad_transform_rows",
+                params: &params,
+                reads: (slot::DY4, &dv),
+                others: &[(slot::OUT4, &gv)],
+                on_buffer: Some(("grad_transform", slot::DY)),
+            }
+            .run(gpu, by_tiles4)?;
+        } else {
+            let buffers = [(slot::DY, &dv), (slot::OUT4, &gv)];
+            Launch::new(variant.shader, "grad_transform", &params, &buffers).run(gpu, by_tiles4)?;
+        }
         // Columns past c_in (products with the repeated last channel) are computed, never read.
         let mv = gpu.view(&m, k * per_m, per_m);
         batched_products(
