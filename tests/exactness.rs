@@ -1,8 +1,9 @@
 //! wgnn against PyTorch on the homework's models and FCN8s: eval-mode logits, and the state_dict after
 //! one train-mode SGD step (BN on batch statistics, momentum 0, weight decay 0, mean cross-entropy),
 //! each to a relative error under 1e-3. Fixtures come from `scripts/pytorch_reference.py`, which
-//! fills the weights from a hash formula this file reproduces bit for bit. The same checks run with
-//! the GPU kernel family forced, and the two families are compared with each other.
+//! fills the weights from a hash formula this file reproduces bit for bit. Each model runs once on
+//! each kernel family (both forced, whatever the device would choose): each is checked against
+//! PyTorch, and the two against each other.
 
 use std::path::Path;
 
@@ -102,8 +103,8 @@ fn fixture(arch: Architecture) -> Vec<u8> {
     std::fs::read(&path).unwrap()
 }
 
-/// A model with the hashed weights on a device with the kernel `family` (the device's own choice
-/// where the test asks for none), and the fixture's batch uploaded.
+/// A model with the hashed weights on a device with the kernel `family`, and the fixture's batch
+/// uploaded.
 struct Setup {
     gpu: Gpu,
     m: Model,
@@ -113,11 +114,11 @@ struct Setup {
     fixture: Vec<u8>,
 }
 
-fn setup(arch: Architecture, classes: usize, family: Option<KernelFamily>) -> Setup {
+fn setup(arch: Architecture, classes: usize, family: KernelFamily) -> Setup {
     let fixture = fixture(arch);
     let st = SafeTensors::deserialize(&fixture).unwrap();
     let gpu = gpu_with(GpuOptions {
-        kernels: family,
+        kernels: Some(family),
         ..GpuOptions::default()
     });
     let m = model(&gpu, arch, classes);
@@ -153,7 +154,10 @@ fn sgd_step(gpu: &Gpu, m: &mut Model, x: Tensor, targets: &Tensor) -> Tensor {
     loss.value
 }
 
-fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<KernelFamily>) {
+/// Checks one kernel family against PyTorch on `arch`: eval logits and, `train_step`, the loss
+/// and the state after one SGD step; returns what the family made of the model, for
+/// `families_agree` (after a step, taken whether or not PyTorch's state is compared).
+fn check(arch: Architecture, classes: usize, train_step: bool, family: KernelFamily) -> FamilyRun {
     let Setup {
         gpu,
         mut m,
@@ -166,7 +170,7 @@ fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<Ke
         let e = fixture_err(&st, fixture, &ours.to_f32(&gpu).unwrap());
         assert!(
             e < TOL,
-            "{}: {what}: relative error {e:.2e} against PyTorch",
+            "{} ({family:?} kernels): {what}: relative error {e:.2e} against PyTorch",
             arch.name()
         );
     };
@@ -176,9 +180,7 @@ fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<Ke
         .forward(&g, &g.input(x.clone()), &Context::eval())
         .unwrap();
     assert_like_pytorch("eval_logits", &logits.value, "eval logits");
-    if !train_step {
-        return;
-    }
+    let logits = logits.value.to_f32(&gpu).unwrap();
 
     let mut before = std::collections::HashMap::new();
     m.visit(&mut |name, e| {
@@ -187,6 +189,16 @@ fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<Ke
         }
     });
     let loss = sgd_step(&gpu, &mut m, x, &targets);
+    let mut after = Vec::new();
+    m.visit(&mut |_, e| {
+        if let Entry::Param(p) = e {
+            after.push(p.value.to_f32(&gpu).unwrap());
+        }
+    });
+    let run = FamilyRun { logits, after };
+    if !train_step {
+        return run;
+    }
     assert_like_pytorch("train_loss", &loss, "train loss");
 
     let mut failures = Vec::new();
@@ -237,29 +249,10 @@ fn check(arch: Architecture, classes: usize, train_step: bool, family: Option<Ke
     assert!(checked > 0);
     assert!(
         failures.is_empty(),
-        "{}: state after one SGD step differs from PyTorch: {failures:?}",
+        "{} ({family:?} kernels): state after one SGD step differs from PyTorch: {failures:?}",
         arch.name()
     );
-}
-
-#[test]
-fn vgg16bn_matches_pytorch() {
-    check(Architecture::Vgg16bn, 10, true, None);
-}
-
-#[test]
-fn fcn32s_matches_pytorch_in_eval_mode() {
-    check(Architecture::Fcn32s, 7, false, None);
-}
-
-#[test]
-fn fcn16s_matches_pytorch() {
-    check(Architecture::Fcn16s, 7, true, None);
-}
-
-#[test]
-fn fcn8s_matches_pytorch() {
-    check(Architecture::Fcn8s, 7, true, None);
+    run
 }
 
 /// What one kernel family makes of a model on the fixture's batch: eval logits, then every
@@ -269,42 +262,11 @@ struct FamilyRun {
     after: Vec<Vec<f32>>,
 }
 
-fn family_run(arch: Architecture, classes: usize, family: KernelFamily) -> FamilyRun {
-    let Setup {
-        gpu,
-        mut m,
-        x,
-        targets,
-        ..
-    } = setup(arch, classes, Some(family));
-    let g = Graph::inference(&gpu);
-    let logits = m
-        .forward(&g, &g.input(x.clone()), &Context::eval())
-        .unwrap();
-    let logits = logits.value.to_f32(&gpu).unwrap();
-    let params = |m: &mut Model| {
-        let mut values = Vec::new();
-        m.visit(&mut |_, e| {
-            if let Entry::Param(p) = e {
-                values.push(p.value.to_f32(&gpu).unwrap());
-            }
-        });
-        values
-    };
-    sgd_step(&gpu, &mut m, x, &targets);
-    FamilyRun {
-        logits,
-        after: params(&mut m),
-    }
-}
-
 /// The GPU kernel family (workgroup tiles) against the CPU family on one model: eval logits within
 /// 1e-4 and the weights after one plain SGD step within 1e-3 (relative norms; measured: 1e-6 and
-/// 2e-5). A step moves the weights little, so the sharp test of the GPU family's gradients is
-/// `*_matches_pytorch_with_gpu_kernels`, which compares each weight's change with PyTorch's.
-fn families_agree(arch: Architecture, classes: usize) {
-    let cpu = family_run(arch, classes, KernelFamily::Cpu);
-    let gpu = family_run(arch, classes, KernelFamily::Gpu);
+/// 2e-5). A step moves the weights little, so the sharp test of the GPU family's gradients is its
+/// comparison of each weight's change with PyTorch's.
+fn families_agree(arch: Architecture, cpu: &FamilyRun, gpu: &FamilyRun) {
     let logits_err = rel_err(&f64s(&cpu.logits), &f64s(&gpu.logits));
     assert!(
         logits_err < 1e-4,
@@ -324,42 +286,29 @@ fn families_agree(arch: Architecture, classes: usize) {
     );
 }
 
-#[test]
-fn kernel_families_agree_on_vgg16bn() {
-    families_agree(Architecture::Vgg16bn, 10);
+/// Both kernel families against PyTorch, then against each other: each model runs once on each.
+fn both_families(arch: Architecture, classes: usize, train_step: bool) {
+    let cpu = check(arch, classes, train_step, KernelFamily::Cpu);
+    let gpu = check(arch, classes, train_step, KernelFamily::Gpu);
+    families_agree(arch, &cpu, &gpu);
 }
 
 #[test]
-fn kernel_families_agree_on_fcn32s() {
-    families_agree(Architecture::Fcn32s, 7);
+fn vgg16bn_matches_pytorch_on_both_kernel_families() {
+    both_families(Architecture::Vgg16bn, 10, true);
 }
 
 #[test]
-fn kernel_families_agree_on_fcn16s() {
-    families_agree(Architecture::Fcn16s, 7);
+fn fcn32s_matches_pytorch_in_eval_mode_on_both_kernel_families() {
+    both_families(Architecture::Fcn32s, 7, false);
 }
 
 #[test]
-fn kernel_families_agree_on_fcn8s() {
-    families_agree(Architecture::Fcn8s, 7);
+fn fcn16s_matches_pytorch_on_both_kernel_families() {
+    both_families(Architecture::Fcn16s, 7, true);
 }
 
 #[test]
-fn vgg16bn_matches_pytorch_with_gpu_kernels() {
-    check(Architecture::Vgg16bn, 10, true, Some(KernelFamily::Gpu));
-}
-
-#[test]
-fn fcn32s_matches_pytorch_in_eval_mode_with_gpu_kernels() {
-    check(Architecture::Fcn32s, 7, false, Some(KernelFamily::Gpu));
-}
-
-#[test]
-fn fcn16s_matches_pytorch_with_gpu_kernels() {
-    check(Architecture::Fcn16s, 7, true, Some(KernelFamily::Gpu));
-}
-
-#[test]
-fn fcn8s_matches_pytorch_with_gpu_kernels() {
-    check(Architecture::Fcn8s, 7, true, Some(KernelFamily::Gpu));
+fn fcn8s_matches_pytorch_on_both_kernel_families() {
+    both_families(Architecture::Fcn8s, 7, true);
 }
