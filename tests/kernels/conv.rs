@@ -1,5 +1,8 @@
 //! conv2d and conv_transpose2d, forward and all three gradients (conv2d's Winograd path: winograd.rs).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use wgnn::gpu::{KernelFamily, ProductBlock, ProductOperands};
 use wgnn::{Gpu, GpuOptions, Tensor};
 use wgnn::ops::conv2d::{self, Conv2dArgs};
@@ -9,6 +12,7 @@ use crate::TOL;
 use crate::common::*;
 use crate::reference::{Conv, ConvTranspose, Convolution, Window};
 
+#[derive(Clone, Debug, PartialEq)]
 pub struct Case {
     x: [usize; 4],
     w: [usize; 4],
@@ -130,24 +134,61 @@ fn conv2d_forward_and_gradients_match_reference() {
     }
 }
 
+/// Case `i`'s data (seeded by its number) and the reference's forward and gradients.
+struct Expected {
+    case: Case,
+    r: Conv,
+    y: Vec<f64>,
+    dy: Vec<f64>,
+    grads: (Vec<f64>, Vec<f64>, Vec<f64>),
+}
+
+/// Case `i`'s Expected, computed once per test binary: the tests with the other product blocks
+/// check the same cases on several devices, and recomputing the f64 reference took nine tenths
+/// of their time. Cases are numbered once across the files, which the stored case checks.
+fn expected(i: usize, c: &Case) -> Arc<Expected> {
+    static CASES: OnceLock<Mutex<HashMap<usize, Arc<OnceLock<Arc<Expected>>>>>> = OnceLock::new();
+    let slot = CASES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap()
+        .entry(i)
+        .or_default()
+        .clone();
+    let e = slot.get_or_init(|| {
+        let r = random_conv(c, 100 + i as u64);
+        let y = r.forward();
+        let dy = f32_exact(&random(&mut rng(200 + i as u64), y.len()));
+        let grads = r.backward(&dy);
+        Arc::new(Expected {
+            case: c.clone(),
+            r,
+            y,
+            dy,
+            grads,
+        })
+    });
+    assert_eq!(&e.case, c, "two cases numbered {i}");
+    e.clone()
+}
+
 /// conv2d's forward and gradients on `gpu` for case `i` (which seeds its data) against the
 /// reference.
 pub fn check_conv2d_on(gpu: &Gpu, i: usize, c: &Case) {
-    let r = random_conv(c, 100 + i as u64);
+    let e = expected(i, c);
+    let r = &e.r;
     let args = c.args();
     let (x, w, b) = c.upload_inputs(gpu, &r.x, &r.w, r.b.as_ref());
     let y = conv2d::conv2d(gpu, &x, &w, b.as_ref(), args).unwrap();
-    assert_forward(gpu, (i, "conv2d"), &y, r.y_dims(), &r.forward());
+    assert_forward(gpu, (i, "conv2d"), &y, r.y_dims(), &e.y);
 
-    let dy_host = f32_exact(&random(&mut rng(200 + i as u64), y.numel()));
-    let dy = upload_to(gpu, y.shape(), &dy_host);
-    let expected = r.backward(&dy_host);
+    let dy = upload_to(gpu, y.shape(), &e.dy);
     let dx = conv2d::conv2d_input_grad(gpu, &dy, &w, [c.x[2], c.x[3]], args).unwrap();
     let dw = conv2d::conv2d_weight_grad(gpu, &x, &dy, [c.w[2], c.w[3]], args).unwrap();
     let db = reduce::channel_sums(gpu, &dy).unwrap();
     assert_eq!(dx.shape(), c.x, "case {i}: dx shape");
     let what = format!("case {i}: conv2d");
-    assert_grads(gpu, &what, expected, [&dx, &dw, &db]);
+    assert_grads(gpu, &what, e.grads.clone(), [&dx, &dw, &db]);
 }
 
 /// conv_transpose2d shapes: FCN's stride == kernel (scaled down from 32/32; with planes and rows of
