@@ -469,15 +469,17 @@ pub(crate) fn weight_grad3x3(
         gpu.whole(&m, "Winograd products")?,
         gpu.whole(&dw, "conv2d weight gradient")?,
     );
-    Launch::new(
-        variant.shader,
+    Transform {
+        variant,
         entry,
-        &Params {
+        params: &Params {
             chunks: u32_of(chunks.len()),
             ..shape
         },
-        &[(slot::M4, &mv), (out, &wv)],
-    )
+        reads: (slot::M4, &mv),
+        others: &[(out, &wv)],
+        on_buffer: None,
+    }
     .run(gpu, c_out * ci_pad / VEC)?;
     Ok(Some(dw))
 }
