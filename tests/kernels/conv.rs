@@ -147,7 +147,9 @@ struct Expected {
 /// check the same cases on several devices, and recomputing the f64 reference took nine tenths
 /// of their time. Cases are numbered once across the files, which the stored case checks.
 fn expected(i: usize, c: &Case) -> Arc<Expected> {
-    static CASES: OnceLock<Mutex<HashMap<usize, Arc<OnceLock<Arc<Expected>>>>>> = OnceLock::new();
+    /// One case's Expected, computed by the first test that asks for it.
+    type Computed = Arc<OnceLock<Arc<Expected>>>;
+    static CASES: OnceLock<Mutex<HashMap<usize, Computed>>> = OnceLock::new();
     let slot = CASES
         .get_or_init(Mutex::default)
         .lock()
