@@ -148,6 +148,12 @@ impl Transform<'_> {
     /// reads operands from textures and the variant can (its entry points that read vec4s: a
     /// float read alone would cost a whole texel), else from its buffer.
     fn run(&self, gpu: &Gpu, invocations: usize) -> Result<()> {
+        self.run_where(true, gpu, invocations)
+    }
+
+    /// As `run` where `vec4s_fit` (the launch's shape lets `entry` read vec4s), else `on_buffer`'s
+    /// entry point straight from the buffer.
+    fn run_where(&self, vec4s_fit: bool, gpu: &Gpu, invocations: usize) -> Result<()> {
         let (entry, slot) = self.on_buffer.unwrap_or((self.entry, self.reads.0));
         let mut buffers = self.others.to_vec();
         buffers.push((slot, self.reads.1));
@@ -156,7 +162,7 @@ impl Transform<'_> {
         let textures = self
             .variant
             .textures
-            .filter(|_| gpu.tuning().product_operands == ProductOperands::Textures);
+            .filter(|_| vec4s_fit && gpu.tuning().product_operands == ProductOperands::Textures);
         let Some(textures) = textures else {
             return from_buffer();
         };
@@ -415,37 +421,33 @@ pub(crate) fn weight_grad3x3(
             ..shape
         };
         let vv = gpu.view(&v, 0, xi * t_count * ci_pad);
-        let by_tile = t_count * ci_pad / VEC;
-        if input_by_tile_rows(variant, &params) {
-            Transform {
-                variant,
-                entry: "input_by_tile_rows",
-                params: &params,
-                reads: (slot::X4, &xv),
-                others: &[(slot::OUT4, &vv)],
-                on_buffer: Some(("input_by_tile", slot::X)),
-            }
-            .run(gpu, by_tile)?;
-        } else {
-            let buffers = [(slot::X, &xv), (slot::OUT4, &vv)];
-            Launch::new(variant.shader, "input_by_tile", &params, &buffers).run(gpu, by_tile)?;
+        Transform {
+            variant,
+            entry: "input_by_tile_rows",
+            params: &params,
+            reads: (slot::X4, &xv),
+            others: &[(slot::OUT4, &vv)],
+            on_buffer: Some(("input_by_tile", slot::X)),
         }
+        .run_where(
+            input_by_tile_rows(variant, &params),
+            gpu,
+            t_count * ci_pad / VEC,
+        )?;
         let gv = gpu.view(&g, 0, xi * c_out * t_pad);
-        let by_tiles4 = c_out * t_pad / VEC;
-        if grad_transform_rows(variant, &params) {
-            Transform {
-                variant,
-                entry: "grad_transform_rows",
-                params: &params,
-                reads: (slot::DY4, &dv),
-                others: &[(slot::OUT4, &gv)],
-                on_buffer: Some(("grad_transform", slot::DY)),
-            }
-            .run(gpu, by_tiles4)?;
-        } else {
-            let buffers = [(slot::DY, &dv), (slot::OUT4, &gv)];
-            Launch::new(variant.shader, "grad_transform", &params, &buffers).run(gpu, by_tiles4)?;
+        Transform {
+            variant,
+            entry: "grad_transform_rows",
+            params: &params,
+            reads: (slot::DY4, &dv),
+            others: &[(slot::OUT4, &gv)],
+            on_buffer: Some(("grad_transform", slot::DY)),
         }
+        .run_where(
+            grad_transform_rows(variant, &params),
+            gpu,
+            c_out * t_pad / VEC,
+        )?;
         // Columns past c_in (products with the repeated last channel) are computed, never read.
         let mv = gpu.view(&m, k * per_m, per_m);
         batched_products(
