@@ -35,8 +35,8 @@
 //                      (co, four tiles); grid = ceil(c_out * t_pad/4 / WG).
 //   grad_transform_rows: grad_transform where the four tiles of an invocation lie side by side in
 //                      one tile row (tiles_w, t0 and t_count multiples of 4) and output rows and
-//                      y_off are whole vec4s (`dy4`): each tile row is one vec4, 16 loads where
-//                      grad_transform makes 64. Same grid.
+//                      y_off are whole vec4s (`load_dy4`): each tile row is one vec4, 16 loads
+//                      where grad_transform makes 64. Same grid.
 //   weight_grad_output(_vec4) (winograd_common.wgsl): dweight[co, ci, ky, kx] = (G^T m G)[ky, kx],
 //                      m[xi] = the sum over the chunks of tiles of M[chunk, xi, co, ci]
 //                      (weight_grad_taps).
@@ -375,8 +375,8 @@ fn channels_patch_row(planes: vec4<u32>, iy: i32, k0: i32) -> Six {
 }
 
 // Read from a texture copy, a vec4 costs lavapipe about what a float from a buffer does, so this
-// form's 72 vec4s undercut input_by_tile's 144 floats; from buffers they do not (PERFORMANCE.md
-// 33, 45).
+// form's 72 vec4s undercut input_by_tile's 144 floats (PERFORMANCE.md 45); read from buffers they
+// did not (33, measured on a machine with AVX-512).
 @compute @workgroup_size(WG)
 fn input_by_tile_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -182,12 +182,15 @@ fn check(arch: Architecture, classes: usize, train_step: bool, family: KernelFam
     assert_like_pytorch("eval_logits", &logits.value, "eval logits");
     let logits = logits.value.to_f32(&gpu).unwrap();
 
+    // The weights before the step, for the changes of large ones compared with PyTorch's.
     let mut before = std::collections::HashMap::new();
-    m.visit(&mut |name, e| {
-        if let Entry::Param(p) = e {
-            before.insert(name.to_owned(), p.value.to_f32(&gpu).unwrap());
-        }
-    });
+    if train_step {
+        m.visit(&mut |name, e| {
+            if let Entry::Param(p) = e {
+                before.insert(name.to_owned(), p.value.to_f32(&gpu).unwrap());
+            }
+        });
+    }
     let loss = sgd_step(&gpu, &mut m, x, &targets);
     let mut after = Vec::new();
     m.visit(&mut |_, e| {

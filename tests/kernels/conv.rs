@@ -80,7 +80,7 @@ fn assert_forward(
 /// than the kernel, padding larger than 1 (and than the kernel, as FCN's first layer), 1x1 (with
 /// channels and planes of whole vec4s too, the matrix-product path) and 5x5
 /// kernels, non-square kernels, strides and inputs, 2x2 planes with channels that fill no block.
-/// Cases 12 to 20 are in winograd.rs; 21 to 23 are MORE_CASES.
+/// Cases 12 to 20 and 24 to 26 are in winograd.rs; 21 to 23 are MORE_CASES.
 const CONV_CASES: [Case; 12] = [
     case([1, 1, 5, 7], [1, 1, 3, 3], [1, 1], [1, 1], true),
     case([2, 3, 13, 11], [5, 3, 3, 3], [1, 1], [1, 1], true),

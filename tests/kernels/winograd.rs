@@ -81,7 +81,10 @@ fn check_counted(gpu: &Gpu, cases: &[Counted]) {
                 from_buffers(expected),
                 "case {i}: launches of {COUNTED:?}"
             );
-            assert!(counts[GRAD_ROWS] <= expected[GRAD_ROWS], "case {i}");
+            assert!(
+                counts[GRAD_ROWS] <= expected[GRAD_ROWS],
+                "case {i}: launches of {COUNTED:?}: {counts:?}, expected {expected:?}"
+            );
         } else {
             assert_eq!(counts, expected, "case {i}: launches of {COUNTED:?}");
         }
@@ -113,8 +116,11 @@ fn check_counted(gpu: &Gpu, cases: &[Counted]) {
 ///   input gradient by rows of vec4s, and so the weight gradient's transforms where they read
 ///   texture copies (more than one texture row: 4224 vec4s of dy).
 /// - 24: 7x16 planes, 64 and 67 channels, three images (5376 and 5628 vec4s of x and dy): the same,
-///   the last row of tiles half outside the plane.
-const WINOGRAD_CASES: [Counted; 6] = [
+///   the last output row of the last row of tiles outside the plane.
+/// - 25: 8x12 planes (rows of three tiles), 64 and 65 channels: the input transforms by patches,
+///   and of the weight gradient's, `input_by_tile_rows` (whole vec4 rows) but not
+///   `grad_transform_rows` (four tiles a row it needs).
+const WINOGRAD_CASES: [Counted; 7] = [
     (
         12,
         case([2, 128, 5, 6], [130, 128, 3, 3], [1, 1], [1, 1], true),
@@ -145,6 +151,11 @@ const WINOGRAD_CASES: [Counted; 6] = [
         case([3, 64, 7, 16], [67, 64, 3, 3], [1, 1], [1, 1], true),
         [0, 0, 0, 0, 2, 1, 1],
     ),
+    (
+        25,
+        case([2, 64, 8, 12], [65, 64, 3, 3], [1, 1], [1, 1], true),
+        [0, 0, 2, 0, 0, 1, 0],
+    ),
 ];
 
 #[test]
@@ -171,7 +182,10 @@ const CHUNKING_BINDING: u64 = 2 << 20;
 /// - 20: 3 images of 128 x 32 x 32 into 5 channels: F(4x4, 3x3), the forward by rows of vec4s in
 ///   chunks of 96 tiles (the second starting at tile 96, in the middle of an image), and the weight
 ///   gradient in two chunks, by vec4s where its transforms read texture copies.
-const CHUNKED_CASES: [Counted; 4] = [
+/// - 26: 4 images of 65 x 57 x 36 (133,380 floats each, three to a binding) into 5 channels:
+///   F(4x4, 3x3), the forward by patches in 2 + 1 chunks, the weight gradient's input transform
+///   by vec4 rows in 2 + 1 chunks, the last image's read 4 floats into its binding (x_off = 4).
+const CHUNKED_CASES: [Counted; 5] = [
     (
         14,
         case([3, 128, 36, 39], [130, 128, 3, 3], [1, 1], [1, 1], true),
@@ -191,6 +205,11 @@ const CHUNKED_CASES: [Counted; 4] = [
         20,
         case([3, 128, 32, 32], [5, 128, 3, 3], [1, 1], [1, 1], true),
         [0, 0, 0, 0, 2, 2, 2],
+    ),
+    (
+        26,
+        case([4, 65, 57, 36], [5, 65, 3, 3], [1, 1], [1, 1], true),
+        [0, 0, 3, 0, 0, 3, 0],
     ),
 ];
 

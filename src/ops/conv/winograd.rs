@@ -114,7 +114,7 @@ slots! {
     /// winograd.wgsl's and winograd4x4.wgsl's storage bindings, their operands in buffers.
     mod slot {
         X: x = 1, WEIGHT: weight = 2, BIAS: bias = 3, Y: y = 4, OUT4: out4 = 5, M: m = 6,
-        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9, X4: x4 = 10, DY4: dy4 = 12,
+        DY: dy = 7, DWEIGHT: dweight = 8, M4: m4 = 9, X4: x4 = 10,
     }
 }
 
@@ -129,18 +129,17 @@ slots! {
 /// winograd_operands_textures.wgsl's binding of the operand's texture copy.
 const OPERAND_TEXTURE: u32 = 11;
 
-/// A transform's launch: `entry` of `variant` with `params`, reading the operand `reads` (a
-/// storage slot and view) besides the bindings `others`.
+/// A transform's launch: `entry` of `variant` with `params`, reading `operand` from a texture
+/// copy, besides the bindings `others`; or `from_buffer`, an entry point and its storage slot for
+/// the operand, reading it from its buffer: `entry` itself, or the scalar form of an entry point
+/// whose vec4 reads pay only from texels (PERFORMANCE.md 33, 45).
 struct Transform<'a> {
     variant: Variant,
     entry: &'static str,
     params: &'a Params,
-    reads: (Slot, &'a View<'a>),
+    operand: &'a View<'a>,
     others: &'a [(Slot, &'a View<'a>)],
-    /// The entry point, and its slot for the operand, launched instead where the operand stays
-    /// in its buffer, if not `entry`: the scalar form of an entry point whose vec4 reads pay
-    /// only from texels (PERFORMANCE.md 33, 45).
-    on_buffer: Option<(&'static str, Slot)>,
+    from_buffer: (&'static str, Slot),
 }
 
 impl Transform<'_> {
@@ -151,12 +150,12 @@ impl Transform<'_> {
         self.run_where(true, gpu, invocations)
     }
 
-    /// As `run` where `vec4s_fit` (the launch's shape lets `entry` read vec4s), else `on_buffer`'s
-    /// entry point straight from the buffer.
+    /// As `run` where `vec4s_fit` (the launch's shape lets `entry` read vec4s), else `from_buffer`
+    /// straight from the buffer.
     fn run_where(&self, vec4s_fit: bool, gpu: &Gpu, invocations: usize) -> Result<()> {
-        let (entry, slot) = self.on_buffer.unwrap_or((self.entry, self.reads.0));
+        let (entry, slot) = self.from_buffer;
         let mut buffers = self.others.to_vec();
-        buffers.push((slot, self.reads.1));
+        buffers.push((slot, self.operand));
         let from_buffer =
             || Launch::new(self.variant.shader, entry, self.params, &buffers).run(gpu, invocations);
         let textures = self
@@ -166,7 +165,7 @@ impl Transform<'_> {
         let Some(textures) = textures else {
             return from_buffer();
         };
-        gpu.with_texture_copy(self.reads.1, |copy| {
+        gpu.with_texture_copy(self.operand, |copy| {
             let Some(copy) = copy else {
                 return from_buffer();
             };
@@ -192,14 +191,14 @@ fn by_rows_of_vec4s(variant: Variant, p: &Params) -> bool {
 
 /// Whether F(3x3, 4x4)'s `input_by_tile_rows` can take a chunk: one column of padding, and input
 /// rows of whole vec4s from a vec4 boundary.
-fn input_by_tile_rows(variant: Variant, p: &Params) -> bool {
+fn by_tile_rows_fit(variant: Variant, p: &Params) -> bool {
     variant.side == 4 && p.pw == 1 && [p.w, p.x_off].iter().all(|v| v.is_multiple_of(4))
 }
 
 /// Whether F(3x3, 4x4)'s `grad_transform_rows` can take a chunk: each invocation's four tiles side
 /// by side in one tile row, all inside the chunk (the chunk's first tile, its tile count and the
 /// tiles of a row multiples of 4), and output rows of whole vec4s from a vec4 boundary.
-fn grad_transform_rows(variant: Variant, p: &Params) -> bool {
+fn grad_rows_fit(variant: Variant, p: &Params) -> bool {
     variant.side == 4
         && [p.t0, p.t_count, p.tiles_w, p.ow, p.y_off]
             .iter()
@@ -296,9 +295,9 @@ pub(crate) fn conv3x3(
                     variant,
                     entry: "input_transform_rows",
                     params: &params,
-                    reads: (slot::X4, &xv),
+                    operand: &xv,
                     others: &[(slot::OUT4, &vv)],
-                    on_buffer: None,
+                    from_buffer: ("input_transform_rows", slot::X4),
                 }
                 .run(gpu, c_in * t_pad / VEC)?;
             } else {
@@ -332,9 +331,9 @@ pub(crate) fn conv3x3(
                     variant,
                     entry,
                     params: &params,
-                    reads: (slot::M4, &mv),
+                    operand: &mv,
                     others: &others,
-                    on_buffer: None,
+                    from_buffer: (entry, slot::M4),
                 }
                 .run(gpu, c_out * t_pad / VEC)?;
             } else {
@@ -425,12 +424,12 @@ pub(crate) fn weight_grad3x3(
             variant,
             entry: "input_by_tile_rows",
             params: &params,
-            reads: (slot::X4, &xv),
+            operand: &xv,
             others: &[(slot::OUT4, &vv)],
-            on_buffer: Some(("input_by_tile", slot::X)),
+            from_buffer: ("input_by_tile", slot::X),
         }
         .run_where(
-            input_by_tile_rows(variant, &params),
+            by_tile_rows_fit(variant, &params),
             gpu,
             t_count * ci_pad / VEC,
         )?;
@@ -439,15 +438,11 @@ pub(crate) fn weight_grad3x3(
             variant,
             entry: "grad_transform_rows",
             params: &params,
-            reads: (slot::DY4, &dv),
+            operand: &dv,
             others: &[(slot::OUT4, &gv)],
-            on_buffer: Some(("grad_transform", slot::DY)),
+            from_buffer: ("grad_transform", slot::DY),
         }
-        .run_where(
-            grad_transform_rows(variant, &params),
-            gpu,
-            c_out * t_pad / VEC,
-        )?;
+        .run_where(grad_rows_fit(variant, &params), gpu, c_out * t_pad / VEC)?;
         // Columns past c_in (products with the repeated last channel) are computed, never read.
         let mv = gpu.view(&m, k * per_m, per_m);
         batched_products(
@@ -478,9 +473,9 @@ pub(crate) fn weight_grad3x3(
             chunks: u32_of(chunks.len()),
             ..shape
         },
-        reads: (slot::M4, &mv),
+        operand: &mv,
         others: &[(out, &wv)],
-        on_buffer: None,
+        from_buffer: (entry, slot::M4),
     }
     .run(gpu, c_out * ci_pad / VEC)?;
     Ok(Some(dw))
