@@ -233,7 +233,9 @@ fn conv2d_check(gpu: &Gpu, rng: &mut StdRng) -> Result<f64> {
 /// A 3x3 stride-1 convolution of x [n, 64, h, w] into `c_out` channels, whose every pass the cpu
 /// family takes by Winograd: on 3x2 planes by F(2x2, 3x3), on 5x7 planes by F(4x4, 3x3) (its
 /// products multiply less there), on 4x16 planes by F(4x4, 3x3) reading rows of vec4s
-/// (`input_transform_rows`, four tiles a row); the gpu family by its tiled kernels.
+/// (`input_transform_rows`, four tiles a row; where the device reads texture copies, the weight
+/// gradient's `input_by_tile_rows` and `grad_transform_rows` too); the gpu family by its tiled
+/// kernels.
 fn winograd_check(gpu: &Gpu, rng: &mut StdRng, x: [usize; 4], c_out: usize) -> Result<f64> {
     let args = Conv2dArgs {
         stride: [1, 1],
