@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, Staging};
 
 /// Element type of a tensor. Every type is 4 bytes wide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +157,19 @@ impl Tensor {
         let bytes =
             gpu.read_buffer(self.buffer(), self.byte_offset(), (self.numel() * 4) as u64)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Hands the f32 tensor's bytes to `sink` in order, a chunk at a time through `staging`
+    /// (waits for all recorded work): a checkpoint is written without a host copy of it.
+    pub(crate) fn stream_f32_bytes(
+        &self,
+        gpu: &Gpu,
+        staging: &Staging,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        crate::ensure_shape!(self.dtype == DType::F32, "tensor {self:?} is not f32");
+        let bytes = (self.numel() * 4) as u64;
+        gpu.stream_buffer(staging, self.buffer(), self.byte_offset(), bytes, sink)
     }
 
     /// Starts copying an f32 tensor to the host: submits what is recorded so far and returns at

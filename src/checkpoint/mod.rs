@@ -8,10 +8,12 @@
 mod convert;
 mod pickle;
 mod pth;
+mod write;
 
 pub use convert::convert;
+pub use write::{save, save_tensors, save_with_metadata};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use safetensors::SafeTensors;
@@ -22,128 +24,6 @@ use crate::gpu::Gpu;
 use crate::models::{Architecture, Model, UpsamplingInit};
 use crate::nn::{Entry, Param};
 use crate::tensor::Tensor;
-
-/// Host copy of a state_dict entry.
-enum Value {
-    F32(Vec<usize>, Vec<f32>),
-    I64(i64),
-}
-
-/// Writes the model's state_dict to `path` (atomically: temp file, then rename).
-pub fn save(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
-    save_with_metadata(gpu, model, path, HashMap::new())
-}
-
-/// `save`, with `extra` added to the file's metadata (a training run's position, for `--resume`).
-pub fn save_with_metadata(
-    gpu: &Gpu,
-    model: &mut Model,
-    path: &Path,
-    extra: HashMap<String, String>,
-) -> Result<()> {
-    let mut values: BTreeMap<String, Value> = BTreeMap::new();
-    let mut failure = None;
-    model.visit(&mut |name, entry| {
-        let tensor = match entry {
-            Entry::Param(p) => &p.value,
-            Entry::Buffer(t) => t,
-            Entry::Count(c) => {
-                values.insert(name.to_owned(), Value::I64(*c));
-                return;
-            }
-        };
-        match tensor.to_f32(gpu) {
-            Ok(data) => {
-                values.insert(name.to_owned(), Value::F32(tensor.shape().to_vec(), data));
-            }
-            Err(e) => failure = Some(e),
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let mut metadata = HashMap::from([
-        ("wgnn_architecture".to_owned(), model.arch.name().to_owned()),
-        ("wgnn_classes".to_owned(), model.classes.to_string()),
-    ]);
-    metadata.extend(extra);
-    write_values(&values, metadata, path)
-}
-
-/// Writes named tensors (an optimiser's state) to `path`, atomically.
-pub fn save_tensors(
-    gpu: &Gpu,
-    tensors: &[(String, &Tensor)],
-    metadata: HashMap<String, String>,
-    path: &Path,
-) -> Result<()> {
-    let mut values = BTreeMap::new();
-    for (name, t) in tensors {
-        values.insert(name.clone(), Value::F32(t.shape().to_vec(), t.to_f32(gpu)?));
-    }
-    write_values(&values, metadata, path)
-}
-
-/// Serialises `values` and writes them atomically. Non-finite values are refused: a checkpoint
-/// is kept because it is good, and a NaN in it would only be found when the next run fails.
-fn write_values(
-    values: &BTreeMap<String, Value>,
-    metadata: HashMap<String, String>,
-    path: &Path,
-) -> Result<()> {
-    for (name, v) in values {
-        if let Value::F32(_, data) = v
-            && data.iter().any(|x| !x.is_finite())
-        {
-            return Err(Error::NonFinite(format!(
-                "tensor {name} holds NaN or infinite values; {} was not written",
-                path.display()
-            )));
-        }
-    }
-    let counts: HashMap<&str, [u8; 8]> = values
-        .iter()
-        .filter_map(|(k, v)| match v {
-            Value::I64(c) => Some((k.as_str(), c.to_le_bytes())),
-            Value::F32(..) => None,
-        })
-        .collect();
-    let views = values
-        .iter()
-        .map(|(name, v)| {
-            let view = match v {
-                Value::F32(shape, data) => {
-                    TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data))
-                }
-                Value::I64(_) => TensorView::new(Dtype::I64, vec![], &counts[name.as_str()]),
-            };
-            view.map(|view| (name.as_str(), view))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
-    let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| Error::File(format!("cannot serialise {}: {e}", path.display())))?;
-    crate::fsutil::write_atomically(path, &with_sorted_header(bytes))
-}
-
-/// The file with its JSON header's keys in sorted order: safetensors writes the metadata in a
-/// `HashMap`'s random order, and a seeded run should write the same bytes every time. The sorted
-/// header is the same JSON, so it has the same length (the padding after it is kept).
-fn with_sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
-    let n = u64::from_le_bytes(bytes[..8].try_into().expect("an 8-byte length")) as usize;
-    let mut header: BTreeMap<String, serde_json::Value> =
-        serde_json::from_slice(&bytes[8..8 + n]).expect("safetensors writes a JSON header");
-    if let Some(meta) = header.get_mut("__metadata__") {
-        let sorted: BTreeMap<String, serde_json::Value> =
-            serde_json::from_value(meta.take()).expect("metadata is a JSON object");
-        *meta = serde_json::to_value(sorted).expect("a JSON map serialises");
-    }
-    let sorted = serde_json::to_vec(&header).expect("a JSON map serialises");
-    assert!(sorted.len() <= n, "the sorted header is the same JSON");
-    bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
-    bytes[8 + sorted.len()..8 + n].fill(b' ');
-    bytes
-}
 
 /// A weight file with the model it holds: architecture (from its tensor names unless overridden)
 /// and classes. Read before data is checked against the model, which is built only after that.

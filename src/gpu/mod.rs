@@ -3,6 +3,7 @@
 
 mod adapter;
 mod dispatch;
+mod download;
 mod pipeline;
 pub(crate) mod pool;
 mod product_block;
@@ -15,6 +16,7 @@ mod tile;
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
 pub use dispatch::Slot;
 pub(crate) use dispatch::{Elements, Launch, View, distinct_binding_bytes};
+pub(crate) use download::{PendingRead, Staging};
 pub use pool::PoolStats;
 pub use product_block::{PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, ProductOperands};
 pub use profiler::KernelTiming;
@@ -28,50 +30,6 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use pool::BufferPool;
-
-/// A download whose copy is submitted; `wait` returns the bytes.
-pub(crate) struct PendingRead {
-    staging: wgpu::Buffer,
-    bytes: u64,
-    submission: wgpu::SubmissionIndex,
-    mapped: std::sync::mpsc::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
-}
-
-impl PendingRead {
-    /// Waits for the submission that holds the copy (not for work recorded since), then reads.
-    pub(crate) fn wait(self, gpu: &Gpu) -> Result<Vec<u8>> {
-        gpu.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(self.submission),
-                timeout: None,
-            })
-            .map_err(|e| gpu.wait_failed(&e))?;
-        gpu.check()?;
-        // The map callback runs in whichever thread polls next; keep polling until it has.
-        let mapped = loop {
-            match self.mapped.try_recv() {
-                Ok(r) => break r,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    gpu.device
-                        .poll(wgpu::PollType::Poll)
-                        .map_err(|e| gpu.wait_failed(&e))?;
-                    std::thread::yield_now();
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    return Err(Error::Device("download was cancelled".into()));
-                }
-            }
-        };
-        mapped.map_err(|e| Error::Device(format!("download failed: {e}")))?;
-        let data = self
-            .staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Device(format!("download failed: {e}")))?[..self.bytes as usize]
-            .to_vec();
-        self.staging.unmap();
-        Ok(data)
-    }
-}
 
 /// How to open the device. The two `max_*` fields lower the limits wgnn plans work against (never
 /// raise them above the device's), which lets tests exercise the splitting paths with small tensors.
@@ -507,57 +465,6 @@ impl Gpu {
         } else {
             format!("GPU error: {first} (and {more} more)")
         }))
-    }
-
-    /// Copies `bytes` bytes from byte `start` of `buffer` to the host (waits for all recorded
-    /// work).
-    pub(crate) fn read_buffer(
-        &self,
-        buffer: &wgpu::Buffer,
-        start: u64,
-        bytes: u64,
-    ) -> Result<Vec<u8>> {
-        self.read_buffer_later(buffer, start, bytes).wait(self)
-    }
-
-    /// Starts copying `bytes` bytes from byte `start` (a multiple of 4) of `buffer` to the host:
-    /// everything recorded so far is submitted, and the host may record more work before collecting
-    /// the bytes with `PendingRead::wait`, which then waits only for this submission.
-    pub(crate) fn read_buffer_later(
-        &self,
-        buffer: &wgpu::Buffer,
-        start: u64,
-        bytes: u64,
-    ) -> PendingRead {
-        let padded = bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("wgnn download staging"),
-            size: padded.max(wgpu::COPY_BUFFER_ALIGNMENT),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        // The encoder stays locked until it is submitted, so work other threads record next is
-        // submitted after it.
-        let mut slot = self.encoder.lock().expect("encoder lock");
-        let mut encoder = slot.take().unwrap_or_else(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgnn ops"),
-                })
-        });
-        encoder.copy_buffer_to_buffer(buffer, start, &staging, 0, padded);
-        let submission = self.queue.submit([encoder.finish()]);
-        drop(slot);
-        let (sink, mapped) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = sink.send(r);
-        });
-        PendingRead {
-            staging,
-            bytes,
-            submission,
-            mapped,
-        }
     }
 
     /// Writes `data` at the start of `buffer`, after everything recorded so far.

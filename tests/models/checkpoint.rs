@@ -281,3 +281,78 @@ fn pth_checkpoints_load_like_safetensors() {
         .load_backbone(gpu(), &mut c)
         .unwrap();
 }
+
+/// Tensors stream to the file in chunks of 16 MiB: a tensor of three chunks, the last one partial,
+/// beside a small one and an odd shape. The file must hold what `safetensors::serialize` writes
+/// (the reference) up to the order of its header's keys, and read back to the values exactly. A
+/// NaN in the last chunk, found after two chunks were written, leaves the file as it was and no
+/// temporary file beside it.
+#[test]
+fn tensors_larger_than_a_chunk_stream_to_the_file() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut random = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-3.0..3.0)).collect() };
+    let large = (2 * (16 <<20) + 4 * 1000 + 12) / 4;
+    let host = [
+        ("moments.large", vec![large], random(large)),
+        ("a.small", vec![7], random(7)),
+        ("b.odd", vec![3, 5, 1], random(15)),
+    ];
+    let tensors: Vec<(String, Tensor)> = host
+        .iter()
+        .map(|(name, shape, v)| (name.to_string(), Tensor::from_f32(gpu(), shape, v).unwrap()))
+        .collect();
+    let named: Vec<(String, &Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t)).collect();
+    let metadata = HashMap::from([
+        ("wgnn_optimizer_steps".to_owned(), "3".to_owned()),
+        ("a_key".to_owned(), "x".to_owned()),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("optimizer.safetensors");
+    checkpoint::save_tensors(gpu(), &named, metadata.clone(), &path).unwrap();
+
+    let written = std::fs::read(&path).unwrap();
+    let views: Vec<_> = host
+        .iter()
+        .map(|(name, shape, v)| {
+            let view = safetensors::tensor::TensorView::new(
+                Dtype::F32,
+                shape.clone(),
+                bytemuck::cast_slice(v),
+            );
+            (*name, view.unwrap())
+        })
+        .collect();
+    let reference = safetensors::serialize(views, Some(metadata)).unwrap();
+    let header = |bytes: &[u8]| -> (usize, serde_json::Value) {
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        (n, serde_json::from_slice(&bytes[8..8 + n]).unwrap())
+    };
+    let (n, written_header) = header(&written);
+    let (reference_n, reference_header) = header(&reference);
+    assert_eq!((n, &written_header), (reference_n, &reference_header));
+    assert!(written[8 + n..] == reference[8 + n..], "tensor bytes differ");
+    let st = SafeTensors::deserialize(&written).unwrap();
+    for (name, _, v) in &host {
+        assert!(st.tensor(name).unwrap().data() == bytemuck::cast_slice::<f32, u8>(v));
+    }
+
+    let mut poisoned = host[0].2.clone();
+    poisoned[large - 3] = f32::NAN;
+    let poisoned = Tensor::from_f32(gpu(), &[large], &poisoned).unwrap();
+    assert_error_names(
+        checkpoint::save_tensors(
+            gpu(),
+            &[("moments.large".to_owned(), &poisoned)],
+            HashMap::new(),
+            &path,
+        ),
+        &["tensor moments.large holds NaN", "not written"],
+    );
+    assert!(std::fs::read(&path).unwrap() == written, "the file changed");
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files, ["optimizer.safetensors"]);
+}
