@@ -150,7 +150,7 @@ fn header(values: &[(String, Value)], metadata: HashMap<String, String>) -> Resu
 /// Whether every little-endian f32 in `bytes` is finite (its exponent bits are not all ones).
 fn all_finite(bytes: &[u8]) -> bool {
     const EXPONENT: u32 = 0x7f80_0000;
-    bytes.chunks_exact(4).all(|b| {
-        u32::from_le_bytes(b.try_into().expect("4 bytes")) & EXPONENT != EXPONENT
-    })
+    bytes
+        .chunks_exact(4)
+        .all(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) & EXPONENT != EXPONENT)
 }

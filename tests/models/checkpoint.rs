@@ -291,8 +291,9 @@ fn pth_checkpoints_load_like_safetensors() {
 fn tensors_larger_than_a_chunk_stream_to_the_file() {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let mut random = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-3.0..3.0)).collect() };
-    let large = (2 * (16 <<20) + 4 * 1000 + 12) / 4;
+    let mut random =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-3.0..3.0)).collect() };
+    let large = (2 * (16 << 20) + 4 * 1000 + 12) / 4;
     let host = [
         ("moments.large", vec![large], random(large)),
         ("a.small", vec![7], random(7)),
@@ -331,7 +332,10 @@ fn tensors_larger_than_a_chunk_stream_to_the_file() {
     let (n, written_header) = header(&written);
     let (reference_n, reference_header) = header(&reference);
     assert_eq!((n, &written_header), (reference_n, &reference_header));
-    assert!(written[8 + n..] == reference[8 + n..], "tensor bytes differ");
+    assert!(
+        written[8 + n..] == reference[8 + n..],
+        "tensor bytes differ"
+    );
     let st = SafeTensors::deserialize(&written).unwrap();
     for (name, _, v) in &host {
         assert!(st.tensor(name).unwrap().data() == bytemuck::cast_slice::<f32, u8>(v));
