@@ -81,8 +81,9 @@ fn vgg16bn_learns_synthetic_classes() {
     );
 }
 
-/// FCN32s (with dropout), FCN16s and FCN8s (with their skip connections) on a few 32x32 synthetic
-/// tiles: the loss falls.
+/// FCN32s (with dropout), FCN16s and FCN8s (with their skip connections) on two 32x32 synthetic
+/// tiles, one step an epoch: the loss falls. (The homework's 100-pixel padding makes a step on
+/// 32x32 tiles cost what one on 230x230 images does, so the runs are kept short.)
 #[test]
 fn fcn_losses_fall_on_synthetic_tiles() {
     for arch in [
@@ -91,7 +92,7 @@ fn fcn_losses_fall_on_synthetic_tiles() {
         Architecture::Fcn8s,
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let (train_set, val) = (small_tiles(4, 1), small_tiles(2, 2));
+        let (train_set, val) = (small_tiles(2, 1), small_tiles(2, 2));
         let records = train(gpu(), &options(arch, train_set, val, 7, 3, 2, dir.path())).unwrap();
         assert!(
             records[2].train_loss < records[0].train_loss,
