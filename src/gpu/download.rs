@@ -4,8 +4,8 @@
 use super::Gpu;
 use crate::error::{Error, Result};
 
-/// The most bytes `Staging` holds: a checkpoint's largest tensor (FCN's fc6, 411 MB) goes through
-/// in 26 chunks instead of a staging buffer and a host copy of its own.
+/// The most bytes `Staging` holds: a checkpoint's largest tensor (FCN's 4096 x 4096 layer, 64 MiB)
+/// goes through in 4 chunks instead of a staging buffer and a host copy of its own.
 const CHUNK_BYTES: u64 = 16 << 20;
 
 /// A download whose copy is submitted; `wait` returns the bytes.
@@ -97,8 +97,8 @@ impl Gpu {
 
     /// Hands `bytes` bytes from byte `start` (a multiple of 4) of `buffer` to `sink` in order, a
     /// chunk of at most `staging`'s size at a time, each straight from the mapping (waits for all
-    /// recorded work). Writing a half-gigabyte checkpoint this way needs no host copy of it: every
-    /// fresh host page costs time on this kind of machine (PERFORMANCE.md, entry 49).
+    /// recorded work). An FCN's checkpoints (129 MiB of weights, twice that of Adam's state) are
+    /// written this way without a host copy: fresh host pages cost time (PERFORMANCE.md, entry 49).
     pub(crate) fn stream_buffer(
         &self,
         staging: &Staging,
