@@ -103,18 +103,29 @@ impl Convolution for Conv {
         ]
     }
 
-    /// Output by output.
+    /// Output by output. The taps of an output are loops, not a `grid`: its divisions per tap made
+    /// this reference most of the kernel tests' time (the Winograd cases in chunks: 50 s a binary).
     fn each_tap(&self, f: &mut dyn FnMut(usize, usize, usize)) {
         let [n, c_in, h, w] = self.x_dims;
         let yd = self.y_dims();
         let [c_out, _, kh, kw] = self.w_dims;
-        for [b, co, oy, ox, ci, ky, kx] in grid([n, c_out, yd[2], yd[3], c_in, kh, kw]) {
-            if let (Some(iy), Some(ix)) = (self.win.tap(0, oy, ky, h), self.win.tap(1, ox, kx, w)) {
-                f(
-                    idx4(self.x_dims, b, ci, iy, ix),
-                    idx4(self.w_dims, co, ci, ky, kx),
-                    idx4(yd, b, co, oy, ox),
-                );
+        for [b, co, oy, ox] in grid([n, c_out, yd[2], yd[3]]) {
+            let yi = idx4(yd, b, co, oy, ox);
+            for ci in 0..c_in {
+                for ky in 0..kh {
+                    let Some(iy) = self.win.tap(0, oy, ky, h) else {
+                        continue;
+                    };
+                    for kx in 0..kw {
+                        if let Some(ix) = self.win.tap(1, ox, kx, w) {
+                            f(
+                                idx4(self.x_dims, b, ci, iy, ix),
+                                idx4(self.w_dims, co, ci, ky, kx),
+                                yi,
+                            );
+                        }
+                    }
+                }
             }
         }
     }
@@ -158,18 +169,22 @@ impl Convolution for ConvTranspose {
         ]
     }
 
-    /// Scatter: input by input, each input element adding x * w to the outputs its taps land on.
+    /// Scatter: input by input, each input element adding x * w to the outputs its taps land on
+    /// (the taps of an input are loops, as in `Conv`).
     fn each_tap(&self, f: &mut dyn FnMut(usize, usize, usize)) {
         let [n, c_in, h, w] = self.x_dims;
         let yd = self.y_dims();
         let [_, c_out, kh, kw] = self.w_dims;
-        for [b, ci, iy, ix, co, ky, kx] in grid([n, c_in, h, w, c_out, kh, kw]) {
-            if let Some((oy, ox)) = self.land(iy, ix, ky, kx) {
-                f(
-                    idx4(self.x_dims, b, ci, iy, ix),
-                    idx4(self.w_dims, ci, co, ky, kx),
-                    idx4(yd, b, co, oy, ox),
-                );
+        for [b, ci, iy, ix] in grid([n, c_in, h, w]) {
+            let xi = idx4(self.x_dims, b, ci, iy, ix);
+            for co in 0..c_out {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        if let Some((oy, ox)) = self.land(iy, ix, ky, kx) {
+                            f(xi, idx4(self.w_dims, ci, co, ky, kx), idx4(yd, b, co, oy, ox));
+                        }
+                    }
+                }
             }
         }
     }
