@@ -8,6 +8,11 @@ use crate::error::{Error, Result};
 /// goes through in 4 chunks instead of a staging buffer and a host copy of its own.
 const CHUNK_BYTES: u64 = 16 << 20;
 
+/// `bytes` rounded up to what a buffer copy may move.
+fn copy_size(bytes: u64) -> u64 {
+    bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT
+}
+
 /// A download whose copy is submitted; `wait` returns the bytes.
 pub(crate) struct PendingRead {
     staging: wgpu::Buffer,
@@ -83,16 +88,14 @@ impl Gpu {
         start: u64,
         bytes: u64,
     ) -> PendingRead {
-        let padded = bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
-        let staging = self.staging_buffer(padded);
-        self.copy_to_staging(buffer, start, &staging, padded, bytes)
+        let staging = self.staging_buffer(copy_size(bytes));
+        self.copy_to_staging(buffer, start, &staging, bytes)
     }
 
     /// A staging buffer for streaming downloads of at most `largest` bytes each: as large as the
     /// largest, up to `CHUNK_BYTES`.
     pub(crate) fn staging(&self, largest: u64) -> Staging {
-        let padded = largest.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
-        Staging(self.staging_buffer(padded.min(CHUNK_BYTES)))
+        Staging(self.staging_buffer(copy_size(largest).min(CHUNK_BYTES)))
     }
 
     /// Hands `bytes` bytes from byte `start` (a multiple of 4) of `buffer` to `sink` in order, a
@@ -111,8 +114,7 @@ impl Gpu {
         let mut done = 0;
         while done < bytes {
             let n = chunk.min(bytes - done);
-            let padded = n.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
-            self.copy_to_staging(buffer, start + done, &staging.0, padded, n)
+            self.copy_to_staging(buffer, start + done, &staging.0, n)
                 .read_mapped(self, |b| sink(b))?;
             done += n;
         }
@@ -128,14 +130,13 @@ impl Gpu {
         })
     }
 
-    /// Records a copy of `padded` bytes into `staging` after everything recorded so far, submits
-    /// it, and asks for the mapping of the first `bytes`.
+    /// Records a copy of `bytes` bytes (rounded up to `copy_size`) into `staging` after everything
+    /// recorded so far, submits it, and asks for the mapping.
     fn copy_to_staging(
         &self,
         buffer: &wgpu::Buffer,
         start: u64,
         staging: &wgpu::Buffer,
-        padded: u64,
         bytes: u64,
     ) -> PendingRead {
         // The encoder stays locked until it is submitted, so work other threads record next is
@@ -147,7 +148,7 @@ impl Gpu {
                     label: Some("wgnn ops"),
                 })
         });
-        encoder.copy_buffer_to_buffer(buffer, start, staging, 0, padded);
+        encoder.copy_buffer_to_buffer(buffer, start, staging, 0, copy_size(bytes));
         let submission = self.queue.submit([encoder.finish()]);
         drop(slot);
         let (sink, mapped) = std::sync::mpsc::channel();
