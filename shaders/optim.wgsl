@@ -5,7 +5,9 @@
 // element each; else one invocation per element. Grid = ceil(invocations / WG), folded. The same
 // per-lane arithmetic serves both, so results do not depend on the path. Four vec4s per
 // invocation instead of one take lavapipe's SGD from 38 to 30 ms on 16 M parameters
-// (PERFORMANCE.md 29).
+// (PERFORMANCE.md 29). The vec4 path reads through load_weight4 .. load_moment2_4, from the
+// buffers (optim_operands_buffers.wgsl) or from texture copies (optim_operands_textures.wgsl,
+// whose stacked operands are `region` texels apart); it always stores into the buffers.
 //   sgd:  PyTorch's SGD (dampening 0, no Nesterov): d = g + weight_decay * w; with momentum,
 //         v = d on the first step and v = momentum * v + d after, and d = v; then w -= lr * d.
 //   adam: PyTorch's Adam (L2 weight decay added to the gradient, not AdamW):
@@ -19,12 +21,12 @@ override VEC4S: u32;
 
 struct SgdParams {
     len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,
-    weight_decay: f32, _pad2: f32,
+    weight_decay: f32, region: u32,
 }
 
 struct AdamParams {
     len: u32, off: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32,
-    bias1: f32, sqrt_bias2: f32, vec4_ok: u32, _pad1: f32, _pad2: f32,
+    bias1: f32, sqrt_bias2: f32, vec4_ok: u32, region: u32, _pad2: f32,
 }
 
 @group(0) @binding(0) var<uniform> sgd_params: SgdParams;
@@ -34,7 +36,6 @@ struct AdamParams {
 @group(0) @binding(3) var<storage, read_write> moment1: array<f32>;
 @group(0) @binding(4) var<storage, read_write> moment2: array<f32>;
 @group(0) @binding(5) var<storage, read_write> weight4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> grad4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> moment1_4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> moment2_4: array<vec4<f32>>;
 
@@ -88,7 +89,9 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         for (var k = 0u; k < VEC4S; k++) {
             let i = at.first + k * at.stride;
             if (i < at.end) {
-                let r = sgd_update(weight4[i], grad4[i], moment1_4[i]);
+                let region = sgd_params.region;
+                let r = sgd_update(load_weight4(i, region), load_grad4(i, region),
+                                   load_moment1_4(i, region));
                 if (sgd_params.momentum != 0.0) {
                     moment1_4[i] = r.m;
                 }
@@ -123,7 +126,9 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var k = 0u; k < VEC4S; k++) {
             let i = at.first + k * at.stride;
             if (i < at.end) {
-                let r = adam_update(weight4[i], grad4[i], moment1_4[i], moment2_4[i]);
+                let region = adam_params.region;
+                let r = adam_update(load_weight4(i, region), load_grad4(i, region),
+                                    load_moment1_4(i, region), load_moment2_4(i, region));
                 moment1_4[i] = r.m;
                 moment2_4[i] = r.v;
                 weight4[i] = r.weight;

@@ -141,6 +141,14 @@ pub(crate) fn distinct_binding_bytes(buffers: &[(Slot, &View)]) -> f64 {
         .sum::<u64>() as f64
 }
 
+/// `len` elements as consecutive ranges of at most `cap` (one empty range where `len` is 0).
+pub(crate) fn split_ranges(len: usize, cap: usize) -> Vec<Range<usize>> {
+    (0..len.max(1))
+        .step_by(cap)
+        .map(|s| s..(s + cap).min(len))
+        .collect()
+}
+
 /// How a launch's size is given.
 enum Grid {
     /// Invocations of a kernel whose workgroup size is the override `WG`.
@@ -219,11 +227,7 @@ impl Gpu {
 
     /// Splits `len` elements into ranges that each fit in one binding.
     pub(crate) fn range_chunks(&self, len: usize) -> Vec<Range<usize>> {
-        let cap = self.max_view_elems();
-        (0..len.max(1))
-            .step_by(cap)
-            .map(|s| s..(s + cap).min(len))
-            .collect()
+        split_ranges(len, self.max_view_elems())
     }
 
     fn launch(&self, l: &Launch, size: Grid) -> Result<()> {

@@ -15,7 +15,7 @@ mod tile;
 
 pub use adapter::{ADAPTER_ENV, choose_adapter, describe, ranked_adapters};
 pub use dispatch::Slot;
-pub(crate) use dispatch::{Elements, Launch, View, distinct_binding_bytes};
+pub(crate) use dispatch::{Elements, Launch, View, distinct_binding_bytes, split_ranges};
 pub(crate) use download::{PendingRead, Staging};
 pub use pool::PoolStats;
 pub use product_block::{PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, ProductOperands};
@@ -160,6 +160,14 @@ impl Tuning {
                 WorkgroupSum::Tree
             },
         }
+    }
+}
+
+impl Tuning {
+    /// Whether the cpu family's kernels that can read texture copies of their operands do (batch
+    /// normalisation, the optimisers): where the products read theirs.
+    pub fn reads_texture_copies(&self) -> bool {
+        self.family == KernelFamily::Cpu && self.product_operands == ProductOperands::Textures
     }
 }
 

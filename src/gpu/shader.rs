@@ -27,7 +27,10 @@ pub enum Shader {
     BatchedMatmulTextures,
     Elementwise,
     Loss,
+    /// optim.wgsl reading its operands' vec4s from storage buffers.
     Optim,
+    /// optim.wgsl reading its operands' vec4s from texture copies (see `Gpu::with_stacked_copies`).
+    OptimTextures,
     Reduce,
     Metrics,
     Tiled,
@@ -53,9 +56,12 @@ const BATCH_NORM_TEXTURES: &str = include_str!("../../shaders/batch_norm_operand
 /// Where the Winograd transforms read x, dy and M: storage buffers, or a texture copy.
 const WINOGRAD_BUFFERS: &str = include_str!("../../shaders/winograd_operands_buffers.wgsl");
 const WINOGRAD_TEXTURES: &str = include_str!("../../shaders/winograd_operands_textures.wgsl");
+/// Where the optimiser updates read their operands' vec4s: storage buffers, or texture copies.
+const OPTIM_BUFFERS: &str = include_str!("../../shaders/optim_operands_buffers.wgsl");
+const OPTIM_TEXTURES: &str = include_str!("../../shaders/optim_operands_textures.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 19] = [
+    pub const ALL: [Shader; 20] = [
         Shader::Conv2d,
         Shader::ConvWeightGrad,
         Shader::ConvWeightGradTextures,
@@ -72,6 +78,7 @@ impl Shader {
         Shader::Elementwise,
         Shader::Loss,
         Shader::Optim,
+        Shader::OptimTextures,
         Shader::Reduce,
         Shader::Metrics,
         Shader::Tiled,
@@ -90,7 +97,7 @@ impl Shader {
             Shader::BatchedMatmul | Shader::BatchedMatmulTextures => "batched_matmul.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Loss => "loss.wgsl",
-            Shader::Optim => "optim.wgsl",
+            Shader::Optim | Shader::OptimTextures => "optim.wgsl",
             Shader::Reduce => "reduce.wgsl",
             Shader::Metrics => "metrics.wgsl",
             Shader::Tiled => "tiled.wgsl",
@@ -118,7 +125,7 @@ impl Shader {
             }
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
-            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
+            Shader::Optim | Shader::OptimTextures => include_str!("../../shaders/optim.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
             Shader::Tiled => include_str!("../../shaders/tiled.wgsl"),
@@ -154,7 +161,8 @@ pub fn shader_source(shader: Shader) -> String {
 /// The complete WGSL source compiled for a shader file: the common helpers, the shared declarations
 /// of the convolution files or of the two Winograd files, the workgroup reduction `sum` for the
 /// reducing ones, or where the weight gradient's copies and the operands of the Winograd
-/// transforms, of batch normalisation and of the batched products are, then the file.
+/// transforms, of batch normalisation, of the batched products and of the optimisers are, then
+/// the file.
 pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
     let preludes: &[&str] = match shader {
         Shader::Conv2d | Shader::ConvTranspose2d => &[CONV_COMMON],
@@ -167,6 +175,8 @@ pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
         Shader::Reduce => &[sum.source()],
         Shader::BatchedMatmul => &[OPERANDS_BUFFERS],
         Shader::BatchedMatmulTextures => &[OPERANDS_TEXTURES],
+        Shader::Optim => &[OPTIM_BUFFERS],
+        Shader::OptimTextures => &[OPTIM_TEXTURES],
         _ => &[],
     };
     format!("{COMMON}\n{}\n{}", preludes.join("\n"), shader.body())

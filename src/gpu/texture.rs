@@ -5,7 +5,9 @@
 //! texel (i % TEXELS_PER_ROW, i / TEXELS_PER_ROW) of an rgba32float texture, as
 //! batched_operands_textures.wgsl and conv_weight_grad_textures.wgsl read it.
 
-use super::{Gpu, View};
+use std::ops::Range;
+
+use super::{Gpu, View, split_ranges};
 use crate::error::Result;
 
 /// Texels in a row of an operand texture (the texture preludes' twin): 64 KiB rows, so a
@@ -50,19 +52,12 @@ impl Gpu {
         views: [&View; 2],
         launch: impl FnOnce(Option<[wgpu::TextureView; 2]>) -> Result<R>,
     ) -> Result<R> {
-        let [Some(first), Some(second)] = views.map(copied_texels) else {
+        let rows = views.map(copied_rows);
+        let [Some(first), Some(second)] = rows else {
             return launch(None);
         };
-        let texels = [first, second];
-        self.with_textures(texels, |textures| {
-            let Some(textures) = textures else {
-                return launch(None);
-            };
-            let copied = [0, 1].map(|i| {
-                self.record_copy(views[i], textures[i], texels[i]);
-                texture_view(textures[i])
-            });
-            launch(Some(copied))
+        self.with_copies([&views[..1], &views[1..]], [first, second], |textures| {
+            launch(textures.map(|t| t.map(texture_view)))
         })
     }
 
@@ -73,15 +68,76 @@ impl Gpu {
         view: &View,
         launch: impl FnOnce(Option<wgpu::TextureView>) -> Result<R>,
     ) -> Result<R> {
-        let Some(texels) = copied_texels(view) else {
+        let Some(rows) = copied_rows(view) else {
             return launch(None);
         };
-        self.with_textures([0, texels], |textures| {
-            let Some([_, texture]) = textures else {
-                return launch(None);
+        self.with_copies([&[], &[view]], [0, rows], |textures| {
+            launch(textures.map(|[_, t]| texture_view(t)))
+        })
+    }
+
+    /// Records copies of the bindings `views[i]` into operand texture i, stacked: the k-th from
+    /// row k * `rows_each`, so its vec4 v is texel k * rows_each * TEXELS_PER_ROW + v. Then
+    /// `launch` with views of both textures, as `with_texture_copies`; None also where a binding
+    /// needs more than `rows_each` rows. `stacked_ranges` splits work into views that fit.
+    pub(crate) fn with_stacked_copies<R>(
+        &self,
+        views: [&[&View]; 2],
+        rows_each: u64,
+        launch: impl FnOnce(Option<[wgpu::TextureView; 2]>) -> Result<R>,
+    ) -> Result<R> {
+        let fits = |v: &&View| copied_rows(v).is_some_and(|rows| rows <= rows_each);
+        if !views.iter().all(|list| list.iter().all(fits)) {
+            return launch(None);
+        }
+        self.with_copies(views, [rows_each; 2], |textures| {
+            launch(textures.map(|t| t.map(texture_view)))
+        })
+    }
+
+    /// Ranges of `len` elements for a kernel that reads `per_texture` views of each range stacked
+    /// in one operand texture (`with_stacked_copies`): every view of a range fits in the rows
+    /// returned beside them (`rows_each` or fewer, as the plan allows) and in one binding. None
+    /// where an operand texture may not hold `per_texture` rows.
+    pub(crate) fn stacked_ranges(
+        &self,
+        len: usize,
+        rows_each: u32,
+        per_texture: u32,
+    ) -> Option<(Vec<Range<usize>>, u64)> {
+        let rows = rows_each.min(self.plan.max_texture_rows / per_texture);
+        if rows == 0 {
+            return None;
+        }
+        // A view starts up to an alignment's worth of elements before its range (`Gpu::view`)
+        // and ends at a whole vec4, so a range this long needs at most `rows` rows.
+        let slack = (self.plan.binding_offset_alignment / 4) as usize;
+        let fits = (rows as usize * TEXELS_PER_ROW as usize * 4).saturating_sub(slack);
+        let cap = fits.min(self.max_view_elems()).max(1);
+        Some((split_ranges(len, cap), u64::from(rows)))
+    }
+
+    /// Records copies of the bindings `views[i]` into operand texture i, the k-th from row
+    /// k * rows_each[i], then `work` with the textures (None where they would need more rows than
+    /// the plan allows). Each binding fits in its rows (the callers check).
+    fn with_copies<R>(
+        &self,
+        views: [&[&View]; 2],
+        rows_each: [u64; 2],
+        work: impl FnOnce(Option<[&wgpu::Texture; 2]>) -> Result<R>,
+    ) -> Result<R> {
+        let row = u64::from(TEXELS_PER_ROW);
+        let texels = [0, 1].map(|i| rows_each[i] * views[i].len() as u64 * row);
+        self.with_textures(texels, |textures| {
+            let Some(textures) = textures else {
+                return work(None);
             };
-            self.record_copy(view, texture, texels);
-            launch(Some(texture_view(texture)))
+            for (i, list) in views.iter().enumerate() {
+                for (k, view) in list.iter().enumerate() {
+                    self.record_copy(view, textures[i], k as u64 * rows_each[i]);
+                }
+            }
+            work(Some(textures))
         })
     }
 
@@ -125,10 +181,11 @@ impl Gpu {
         slot.as_ref().expect("operand texture just made")
     }
 
-    /// Records the copy of `view`'s binding, `texels` vec4s, into `texture`: its full rows, then
+    /// Records the copy of `view`'s binding into `texture` from row `at_row`: its full rows, then
     /// the last part-row.
-    fn record_copy(&self, view: &View, texture: &wgpu::Texture, texels: u64) {
+    fn record_copy(&self, view: &View, texture: &wgpu::Texture, at_row: u64) {
         let binding = &view.binding;
+        let texels = binding.size.expect("views have a size").get() / TEXEL_BYTES;
         let row = u64::from(TEXELS_PER_ROW);
         let (full_rows, rest) = (texels / row, (texels % row) as u32);
         let copy = |encoder: &mut wgpu::CommandEncoder, first_row: u64, size: [u32; 2]| {
@@ -147,7 +204,7 @@ impl Gpu {
                     mip_level: 0,
                     origin: wgpu::Origin3d {
                         x: 0,
-                        y: first_row as u32,
+                        y: (at_row + first_row) as u32,
                         z: 0,
                     },
                     aspect: wgpu::TextureAspect::All,
@@ -170,14 +227,14 @@ impl Gpu {
     }
 }
 
-/// The texels a copy of `view`'s binding takes; None where the binding starts at an offset a copy
+/// The rows a copy of `view`'s binding takes; None where the binding starts at an offset a copy
 /// cannot start from.
-fn copied_texels(view: &View) -> Option<u64> {
+fn copied_rows(view: &View) -> Option<u64> {
     let binding = &view.binding;
-    binding
-        .offset
-        .is_multiple_of(TEXEL_BYTES)
-        .then(|| binding.size.expect("views have a size").get() / TEXEL_BYTES)
+    binding.offset.is_multiple_of(TEXEL_BYTES).then(|| {
+        let texels = binding.size.expect("views have a size").get() / TEXEL_BYTES;
+        texels.div_ceil(u64::from(TEXELS_PER_ROW)).max(1)
+    })
 }
 
 /// A view of all of `texture`, to bind.

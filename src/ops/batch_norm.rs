@@ -3,9 +3,7 @@
 
 use super::{nchw, u32_of};
 use crate::error::Result;
-use crate::gpu::{
-    Gpu, KernelFamily, Launch, ProductOperands, Shader, Slot, View, distinct_binding_bytes,
-};
+use crate::gpu::{Gpu, KernelFamily, Launch, Shader, Slot, View, distinct_binding_bytes};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::{DType, Tensor};
 
@@ -63,11 +61,7 @@ impl BatchNormLaunch<'_> {
             let launch = Launch::new(Shader::BatchNorm, self.entry, self.params, self.buffers);
             with_relu_variant(launch.constants(self.constants), self.relu).run(gpu, invocations)
         };
-        let tuning = gpu.tuning();
-        if self.params.vec4_ok == 0
-            || tuning.family == KernelFamily::Gpu
-            || tuning.product_operands == ProductOperands::Buffers
-        {
+        if self.params.vec4_ok == 0 || !gpu.tuning().reads_texture_copies() {
             return from_buffers();
         }
         let find = |wanted: Slot| {

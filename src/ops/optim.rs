@@ -1,9 +1,11 @@
 //! Optimiser updates in place (optim.wgsl): SGD with momentum and weight decay, and Adam, both with
 //! PyTorch's semantics.
 
+use std::ops::Range;
+
 use super::u32_of;
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, Shader};
+use crate::gpu::{Gpu, Launch, Shader, Slot, TEXELS_PER_ROW, View};
 use crate::ops::interface::{kernel_params, slots};
 use crate::tensor::Tensor;
 
@@ -55,7 +57,7 @@ kernel_params! {
     /// optim.wgsl's parameters of `sgd`.
     struct SgdParams {
         len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,
-        weight_decay: f32, _pad2: f32,
+        weight_decay: f32, region: u32,
     }
 }
 
@@ -63,7 +65,7 @@ kernel_params! {
     /// optim.wgsl's parameters of `adam`.
     struct AdamParams {
         len: u32, off: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32,
-        bias1: f32, sqrt_bias2: f32, vec4_ok: u32, _pad1: f32, _pad2: f32,
+        bias1: f32, sqrt_bias2: f32, vec4_ok: u32, region: u32, _pad2: f32,
     }
 }
 
@@ -74,6 +76,25 @@ slots! {
         WEIGHT4: weight4 = 5, GRAD4: grad4 = 6, MOMENT1_4: moment1_4 = 7, MOMENT2_4: moment2_4 = 8,
     }
 }
+
+slots! {
+    /// optim.wgsl's storage bindings when its vec4 path reads texture copies (bound at
+    /// WEIGHT_GRAD_TEXELS and MOMENT_TEXELS): the gradient's vec4s are not bound.
+    mod texture_slot {
+        WEIGHT: weight = 1, GRAD: grad = 2, MOMENT1: moment1 = 3, MOMENT2: moment2 = 4,
+        WEIGHT4: weight4 = 5, MOMENT1_4: moment1_4 = 7, MOMENT2_4: moment2_4 = 8,
+    }
+}
+
+/// optim_operands_textures.wgsl's two textures: the weight and gradient stacked, the moments
+/// stacked.
+const WEIGHT_GRAD_TEXELS: u32 = 9;
+const MOMENT_TEXELS: u32 = 10;
+
+/// Rows of an operand texture each operand of an update takes at most where the device reads
+/// texture copies: 8 MiB, so a chunk of 2 M parameters copies its two or four operands into the
+/// textures without growing them past what VGG16-bn's products already hold (72 MiB the two).
+const REGION_ROWS: u32 = 128;
 
 fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
     for (name, t) in others {
@@ -101,6 +122,97 @@ fn invocations(len: usize, vec4_ok: u32) -> usize {
     }
 }
 
+/// How an update reads its operands over `len` elements: the ranges it launches over, and the
+/// rows each operand takes in a texture where it reads texture copies (None: the buffers).
+fn update_ranges(gpu: &Gpu, len: usize) -> (Vec<Range<usize>>, Option<u64>) {
+    gpu.tuning()
+        .reads_texture_copies()
+        .then(|| gpu.stacked_ranges(len, REGION_ROWS, 2))
+        .flatten()
+        .map_or_else(
+            || (gpu.range_chunks(len), None),
+            |(ranges, rows)| (ranges, Some(rows)),
+        )
+}
+
+/// An update kernel's parameters, whose `region` says how far apart its texture reads find the
+/// two operands stacked in one texture (optim_operands_textures.wgsl).
+trait UpdateParams: bytemuck::Pod {
+    fn with_region(self, region: u32) -> Self;
+}
+
+impl UpdateParams for SgdParams {
+    fn with_region(self, region: u32) -> Self {
+        SgdParams { region, ..self }
+    }
+}
+
+impl UpdateParams for AdamParams {
+    fn with_region(self, region: u32) -> Self {
+        AdamParams { region, ..self }
+    }
+}
+
+/// One launch of an update over one range: `operands` are the views of the weight, the gradient
+/// and the moments (SGD's velocity alone, with `moments_read` false where momentum is 0 and the
+/// kernel does not use it).
+struct Update<'a, P: UpdateParams> {
+    entry: &'static str,
+    params: P,
+    operands: &'a [View<'a>],
+    moments_read: bool,
+    bytes: f64,
+    invocations: usize,
+}
+
+impl<P: UpdateParams> Update<'_, P> {
+    /// Runs the launch, its vec4 path reading texture copies of the operands, `rows_each` rows
+    /// apart, where that is given and the views allow vec4s; else the buffers.
+    fn run(&self, gpu: &Gpu, rows_each: Option<u64>) -> Result<()> {
+        let scalar = [slot::WEIGHT, slot::GRAD, slot::MOMENT1, slot::MOMENT2];
+        let vec4 = [slot::WEIGHT4, slot::GRAD4, slot::MOMENT1_4, slot::MOMENT2_4];
+        let buffers: Vec<(Slot, &View)> = (scalar.iter().zip(self.operands))
+            .chain(vec4.iter().zip(self.operands))
+            .map(|(&s, v)| (s, v))
+            .collect();
+        let constants = [("VEC4S", VEC4S as f64)];
+        let from_buffers = || {
+            Launch::new(Shader::Optim, self.entry, &self.params, &buffers)
+                .bytes(self.bytes)
+                .constants(&constants)
+                .run(gpu, self.invocations)
+        };
+        let vec4_ok = self.operands[0].shift.is_multiple_of(4);
+        let Some(rows_each) = rows_each.filter(|_| vec4_ok) else {
+            return from_buffers();
+        };
+        let region = rows_each * u64::from(TEXELS_PER_ROW);
+        let params = self.params.with_region(u32_of(region as usize));
+        let stored: Vec<(Slot, &View)> = buffers
+            .iter()
+            .filter(|(s, _)| s.binding != slot::GRAD4.binding)
+            .copied()
+            .collect();
+        let (weight_grad, moments) = self.operands.split_at(2);
+        let weight_grad: Vec<&View> = weight_grad.iter().collect();
+        let moments: Vec<&View> = moments.iter().filter(|_| self.moments_read).collect();
+        gpu.with_stacked_copies([&weight_grad, &moments], rows_each, |textures| {
+            let Some([weight_grad, moments]) = textures else {
+                return from_buffers();
+            };
+            Launch::new(Shader::OptimTextures, self.entry, &params, &stored)
+                .textures(&[
+                    (WEIGHT_GRAD_TEXELS, &weight_grad),
+                    (MOMENT_TEXELS, &moments),
+                ])
+                .variant("texture copies")
+                .bytes(self.bytes)
+                .constants(&constants)
+                .run(gpu, self.invocations)
+        })
+    }
+}
+
 /// One SGD step on `weight` with gradient `grad`; `velocity` is the momentum buffer (unused when
 /// momentum is 0). `first_step` makes velocity = gradient, as PyTorch's first step does.
 pub fn sgd_step(
@@ -112,39 +224,29 @@ pub fn sgd_step(
     cfg: SgdConfig,
 ) -> Result<()> {
     check(weight, &[("gradient", grad), ("momentum buffer", velocity)])?;
-    for r in gpu.range_chunks(weight.numel()) {
-        let (wv, gv, vv) = (
-            gpu.view(weight, r.start, r.len()),
-            gpu.view(grad, r.start, r.len()),
-            gpu.view(velocity, r.start, r.len()),
-        );
+    let (ranges, rows_each) = update_ranges(gpu, weight.numel());
+    for r in ranges {
+        let views = [weight, grad, velocity].map(|t| gpu.view(t, r.start, r.len()));
         let params = SgdParams {
             len: u32_of(r.len()),
-            off: wv.shift,
-            vec4_ok: u32::from(wv.shift.is_multiple_of(4)),
+            off: views[0].shift,
+            vec4_ok: u32::from(views[0].shift.is_multiple_of(4)),
             first_step: u32::from(first_step),
             lr: cfg.lr,
             momentum: cfg.momentum,
             weight_decay: cfg.weight_decay,
             ..SgdParams::default()
         };
-        Launch::new(
-            Shader::Optim,
-            "sgd",
-            &params,
-            &[
-                (slot::WEIGHT, &wv),
-                (slot::GRAD, &gv),
-                (slot::MOMENT1, &vv),
-                (slot::WEIGHT4, &wv),
-                (slot::GRAD4, &gv),
-                (slot::MOMENT1_4, &vv),
-            ],
-        )
-        // Reads weight, gradient and velocity; writes the weight, and the velocity with momentum.
-        .bytes((4 * r.len() * if cfg.momentum == 0.0 { 4 } else { 5 }) as f64)
-        .constants(&[("VEC4S", VEC4S as f64)])
-        .run(gpu, invocations(r.len(), params.vec4_ok))?;
+        Update {
+            entry: "sgd",
+            params,
+            operands: &views,
+            moments_read: cfg.momentum != 0.0,
+            // Reads weight, gradient and velocity; writes the weight, and the velocity with momentum.
+            bytes: (4 * r.len() * if cfg.momentum == 0.0 { 4 } else { 5 }) as f64,
+            invocations: invocations(r.len(), params.vec4_ok),
+        }
+        .run(gpu, rows_each)?;
     }
     Ok(())
 }
@@ -171,7 +273,8 @@ pub fn adam_step(
     let t = i32::try_from(step).unwrap_or(i32::MAX);
     let bias1 = 1.0 - f64::from(cfg.beta1).powi(t);
     let bias2 = 1.0 - f64::from(cfg.beta2).powi(t);
-    for r in gpu.range_chunks(weight.numel()) {
+    let (ranges, rows_each) = update_ranges(gpu, weight.numel());
+    for r in ranges {
         let views = [weight, grad, m, v].map(|t| gpu.view(t, r.start, r.len()));
         let params = AdamParams {
             len: u32_of(r.len()),
@@ -186,25 +289,16 @@ pub fn adam_step(
             sqrt_bias2: bias2.sqrt() as f32,
             ..AdamParams::default()
         };
-        Launch::new(
-            Shader::Optim,
-            "adam",
-            &params,
-            &[
-                (slot::WEIGHT, &views[0]),
-                (slot::GRAD, &views[1]),
-                (slot::MOMENT1, &views[2]),
-                (slot::MOMENT2, &views[3]),
-                (slot::WEIGHT4, &views[0]),
-                (slot::GRAD4, &views[1]),
-                (slot::MOMENT1_4, &views[2]),
-                (slot::MOMENT2_4, &views[3]),
-            ],
-        )
-        // Reads all four tensors, writes all but the gradient.
-        .bytes((4 * r.len() * 7) as f64)
-        .constants(&[("VEC4S", VEC4S as f64)])
-        .run(gpu, invocations(r.len(), params.vec4_ok))?;
+        Update {
+            entry: "adam",
+            params,
+            operands: &views,
+            moments_read: true,
+            // Reads all four tensors, writes all but the gradient.
+            bytes: (4 * r.len() * 7) as f64,
+            invocations: invocations(r.len(), params.vec4_ok),
+        }
+        .run(gpu, rows_each)?;
     }
     Ok(())
 }

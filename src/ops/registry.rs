@@ -97,6 +97,14 @@ pub fn interfaces() -> Vec<Interface> {
                 optim::slot::ALL,
             )
         },
+        Interface {
+            overrides: optim::OVERRIDES,
+            ..interface(
+                Shader::OptimTextures,
+                &[optim::SgdParams::LAYOUT, optim::AdamParams::LAYOUT],
+                optim::texture_slot::ALL,
+            )
+        },
         interface(Shader::Reduce, &[reduce::Params::LAYOUT], reduce::slot::ALL),
         interface(
             Shader::Metrics,

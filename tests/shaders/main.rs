@@ -53,6 +53,8 @@ fn every_shader_file_is_registered() {
                     "batched_operands_textures.wgsl",
                     "conv_weight_grad_buffers.wgsl",
                     "conv_weight_grad_textures.wgsl",
+                    "optim_operands_buffers.wgsl",
+                    "optim_operands_textures.wgsl",
                     "winograd_operands_buffers.wgsl",
                     "winograd_operands_textures.wgsl",
                     "workgroup_sum.wgsl",
@@ -67,8 +69,8 @@ fn every_shader_file_is_registered() {
         .map(|s| s.file_name().to_owned())
         .collect();
     registered.sort();
-    // batch_norm.wgsl, batched_matmul.wgsl, conv_weight_grad.wgsl and winograd4x4.wgsl are
-    // compiled twice, with each place for their operands.
+    // batch_norm.wgsl, batched_matmul.wgsl, conv_weight_grad.wgsl, optim.wgsl and
+    // winograd4x4.wgsl are compiled twice, with each place for their operands.
     registered.dedup();
     assert_eq!(on_disk, registered, "a shader file is not in Shader::ALL");
 }
