@@ -5,7 +5,8 @@
 //! The parameters, their gradients and the state live in flat buffers, each parameter at the same
 //! aligned start in every one (`Flat`); a parameter's tensor is its part of the weights buffer.
 //! A step copies each gradient into place and updates all parameters in one launch, not one per
-//! tensor (PERFORMANCE.md 25: on lavapipe the launches were not what limits the update).
+//! tensor (PERFORMANCE.md 25: on lavapipe the launches were not what limits the update); where
+//! the device reads texture copies, in ranges of 2 M parameters (ops::optim, PERFORMANCE.md 50).
 
 use std::collections::HashMap;
 
@@ -146,7 +147,8 @@ impl Optimizer {
         });
         failure.map_or(Ok(()), Err)?;
         // One launch per run of neighbouring slots with gradients: one in all for a whole model
-        // (several only past the binding limit, inside the op). A parameter's first step needs no
+        // (several past the binding limit, or in the ranges of texture copies, inside the op). A
+        // parameter's first step needs no
         // launch of its own: its state is zero, and SGD's momentum * 0 + d is exactly its d.
         let mut first = 0;
         while first < flat.slots.len() {

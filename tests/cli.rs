@@ -483,8 +483,15 @@ fn bench_reports_steps_and_kernels_as_json() {
         0,
         "{out}"
     );
-    // Every parameter updated in one launch (VGG16-bn's 60 MB of weights fit one binding).
-    assert_eq!(calls("optim.wgsl::adam"), 1, "{out}");
+    // Every parameter updated in one launch (VGG16-bn's 60 MB of weights fit one binding), or,
+    // where the device reads texture copies, in ranges of just under 2 M parameters (128 rows of
+    // 4096 texels an operand): 8 for VGG16-bn's 15.2 M.
+    let from_buffers = calls_where("optim.wgsl::adam", &|v| v.is_empty());
+    let from_textures = calls_where("optim.wgsl::adam", &|v| v == "texture copies");
+    assert!(
+        matches!((from_buffers, from_textures), (1, 0) | (0, 8)),
+        "{from_buffers} + {from_textures} launches: {out}"
+    );
     let share: f64 = kernels.iter().map(|k| k["share"].as_f64().unwrap()).sum();
     assert!((share - 1.0).abs() < 1e-6, "shares add up to 1: {share}");
 }

@@ -1,9 +1,10 @@
 //! The device's two operand textures, for kernels that read their operands through the texture
 //! path: on lavapipe without AVX-512 a texel fetch costs about a quarter of a storage load
-//! (PERFORMANCE.md 38). They hold copies of storage bindings (the batched products) or what a
-//! kernel stored into them (the weight gradient's channels-last copies); either way vec4 i is at
-//! texel (i % TEXELS_PER_ROW, i / TEXELS_PER_ROW) of an rgba32float texture, as
-//! batched_operands_textures.wgsl and conv_weight_grad_textures.wgsl read it.
+//! (PERFORMANCE.md 38). They hold copies of storage bindings (the batched products; stacked
+//! several to a texture for the optimisers) or what a kernel stored into them (the weight
+//! gradient's channels-last copies); either way vec4 i of a copy is at texel (i % TEXELS_PER_ROW,
+//! i / TEXELS_PER_ROW) of its rows of an rgba32float texture, as batched_operands_textures.wgsl
+//! and conv_weight_grad_textures.wgsl read it.
 
 use std::ops::Range;
 
