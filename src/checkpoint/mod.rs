@@ -21,7 +21,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::models::{Architecture, Model, UpsamplingInit};
+use crate::models::{Architecture, Model};
 use crate::nn::{Entry, Param};
 use crate::tensor::Tensor;
 
@@ -46,7 +46,7 @@ impl Weights {
 
     /// The model, built and loaded.
     pub fn load(&self, gpu: &Gpu) -> Result<Model> {
-        let mut m = Model::new(gpu, self.arch, self.classes, 0, UpsamplingInit::Default)?;
+        let mut m = Model::unwritten(gpu, self.arch, self.classes)?;
         self.checkpoint.load_into(gpu, &mut m)?;
         Ok(m)
     }

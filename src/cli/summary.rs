@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use wgnn::models::{Architecture, UpsamplingInit};
+use wgnn::models::Architecture;
 use wgnn::{Result, nn};
 
 use super::common::{Model, at_least};
@@ -25,7 +25,8 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
     let arch = Architecture::from(a.model);
     let classes = a.classes.map_or(arch.homework_classes(), |c| c as usize);
     let size = a.size.map_or(arch.homework_size(), |s| s as usize);
-    let m = wgnn::models::Model::new(&gpu, arch, classes, 0, UpsamplingInit::Default)?;
+    // Shapes only: the summary reads no values.
+    let m = wgnn::models::Model::unwritten(&gpu, arch, classes)?;
     print!(
         "{}",
         nn::summary(&m.net.describe(), m.net.as_ref(), &[1, 3, size, size])?

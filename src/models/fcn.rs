@@ -1,13 +1,12 @@
 //! FCN32s, FCN16s and FCN8s on the VGG16-bn backbone, as the homework defines them.
 
-use rand::rngs::StdRng;
-
 use super::vgg16_features;
 use crate::autograd::{Graph, Var};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::nn::{
     BatchNorm2d, Context, Conv2d, ConvTranspose2d, Dropout2d, Entry, Module, ReLU, Sequential,
+    WeightInit,
 };
 use crate::ops::conv2d::Conv2dArgs;
 
@@ -21,37 +20,37 @@ pub enum UpsamplingInit {
     Bilinear,
 }
 
-fn conv1x1(gpu: &Gpu, rng: &mut StdRng, c_in: usize, c_out: usize) -> Result<Conv2d> {
-    Conv2d::new(gpu, rng, [c_in, c_out], 1, Conv2dArgs::default(), true)
+fn conv1x1(gpu: &Gpu, init: &mut WeightInit, c_in: usize, c_out: usize) -> Result<Conv2d> {
+    Conv2d::new(gpu, init, [c_in, c_out], 1, Conv2dArgs::default(), true)
 }
 
 fn upsampling(
     gpu: &Gpu,
-    rng: &mut StdRng,
+    init: &mut WeightInit,
     classes: usize,
     kernel: usize,
     bias: bool,
-    init: UpsamplingInit,
+    upsampling_init: UpsamplingInit,
 ) -> Result<ConvTranspose2d> {
-    let mut layer = ConvTranspose2d::new(gpu, rng, [classes, classes], kernel, kernel, bias)?;
-    if init == UpsamplingInit::Bilinear {
+    let mut layer = ConvTranspose2d::new(gpu, init, [classes, classes], kernel, kernel, bias)?;
+    if upsampling_init == UpsamplingInit::Bilinear {
         layer.init_bilinear(gpu)?;
     }
     Ok(layer)
 }
 
 /// FCN16s' and FCN8s' down_sampling: 1x1 convs to 4096, 4096 and the classes, with BN and ReLU.
-fn bn_down_sampling(gpu: &Gpu, rng: &mut StdRng, classes: usize) -> Result<Sequential> {
+fn bn_down_sampling(gpu: &Gpu, init: &mut WeightInit, classes: usize) -> Result<Sequential> {
     Ok(Sequential::numbered(
         0,
         vec![
-            Box::new(conv1x1(gpu, rng, 512, 4096)?),
+            Box::new(conv1x1(gpu, init, 512, 4096)?),
             Box::new(BatchNorm2d::new(gpu, 4096)?),
             Box::new(ReLU),
-            Box::new(conv1x1(gpu, rng, 4096, 4096)?),
+            Box::new(conv1x1(gpu, init, 4096, 4096)?),
             Box::new(BatchNorm2d::new(gpu, 4096)?),
             Box::new(ReLU),
-            Box::new(conv1x1(gpu, rng, 4096, classes)?),
+            Box::new(conv1x1(gpu, init, 4096, classes)?),
         ],
     ))
 }
@@ -76,27 +75,27 @@ pub struct Fcn32s {
 impl Fcn32s {
     pub fn new(
         gpu: &Gpu,
-        rng: &mut StdRng,
+        init: &mut WeightInit,
         classes: usize,
-        init: UpsamplingInit,
+        upsampling_init: UpsamplingInit,
     ) -> Result<Fcn32s> {
-        let vgg_backbone = Sequential::numbered(0, vgg16_features(gpu, rng)?);
+        let vgg_backbone = Sequential::numbered(0, vgg16_features(gpu, init)?);
         let down_sampling = Sequential::numbered(
             0,
             vec![
-                Box::new(conv1x1(gpu, rng, 512, 4096)?),
+                Box::new(conv1x1(gpu, init, 512, 4096)?),
                 Box::new(ReLU),
                 Box::new(Dropout2d(0.5)),
-                Box::new(conv1x1(gpu, rng, 4096, 4096)?),
+                Box::new(conv1x1(gpu, init, 4096, 4096)?),
                 Box::new(ReLU),
                 Box::new(Dropout2d(0.5)),
-                Box::new(conv1x1(gpu, rng, 4096, classes)?),
+                Box::new(conv1x1(gpu, init, 4096, classes)?),
             ],
         );
         Ok(Fcn32s {
             vgg_backbone,
             down_sampling,
-            up_sampling: upsampling(gpu, rng, classes, 32, false, init)?,
+            up_sampling: upsampling(gpu, init, classes, 32, false, upsampling_init)?,
         })
     }
 }
@@ -150,20 +149,20 @@ pub struct Fcn16s {
 impl Fcn16s {
     pub fn new(
         gpu: &Gpu,
-        rng: &mut StdRng,
+        init: &mut WeightInit,
         classes: usize,
-        init: UpsamplingInit,
+        upsampling_init: UpsamplingInit,
     ) -> Result<Fcn16s> {
-        let mut features = vgg16_features(gpu, rng)?;
+        let mut features = vgg16_features(gpu, init)?;
         let block5 = features.split_off(34);
-        let down_sampling = bn_down_sampling(gpu, rng, classes)?;
+        let down_sampling = bn_down_sampling(gpu, init, classes)?;
         Ok(Fcn16s {
             vgg_backbone4: Sequential::numbered(0, features),
             vgg_backbone5: Sequential::numbered(34, block5),
             down_sampling,
-            reduce_channel: conv1x1(gpu, rng, 512, classes)?,
-            up_sampling2: upsampling(gpu, rng, classes, 2, true, init)?,
-            up_sampling32: upsampling(gpu, rng, classes, 16, true, init)?,
+            reduce_channel: conv1x1(gpu, init, 512, classes)?,
+            up_sampling2: upsampling(gpu, init, classes, 2, true, upsampling_init)?,
+            up_sampling32: upsampling(gpu, init, classes, 16, true, upsampling_init)?,
         })
     }
 }
@@ -258,20 +257,25 @@ struct Fcn8sShapes {
 }
 
 impl Fcn8s {
-    pub fn new(gpu: &Gpu, rng: &mut StdRng, classes: usize, init: UpsamplingInit) -> Result<Fcn8s> {
-        let mut block3 = vgg16_features(gpu, rng)?;
+    pub fn new(
+        gpu: &Gpu,
+        init: &mut WeightInit,
+        classes: usize,
+        upsampling_init: UpsamplingInit,
+    ) -> Result<Fcn8s> {
+        let mut block3 = vgg16_features(gpu, init)?;
         let mut block4 = block3.split_off(24);
         let block5 = block4.split_off(10);
         Ok(Fcn8s {
             vgg_backbone3: Sequential::numbered(0, block3),
             vgg_backbone4: Sequential::numbered(24, block4),
             vgg_backbone5: Sequential::numbered(34, block5),
-            down_sampling: bn_down_sampling(gpu, rng, classes)?,
-            reduce_channel4: conv1x1(gpu, rng, 512, classes)?,
-            reduce_channel3: conv1x1(gpu, rng, 256, classes)?,
-            up_sampling2: upsampling(gpu, rng, classes, 2, true, init)?,
-            up_sampling2b: upsampling(gpu, rng, classes, 2, true, init)?,
-            up_sampling8: upsampling(gpu, rng, classes, 8, true, init)?,
+            down_sampling: bn_down_sampling(gpu, init, classes)?,
+            reduce_channel4: conv1x1(gpu, init, 512, classes)?,
+            reduce_channel3: conv1x1(gpu, init, 256, classes)?,
+            up_sampling2: upsampling(gpu, init, classes, 2, true, upsampling_init)?,
+            up_sampling2b: upsampling(gpu, init, classes, 2, true, upsampling_init)?,
+            up_sampling8: upsampling(gpu, init, classes, 8, true, upsampling_init)?,
         })
     }
 

@@ -7,13 +7,10 @@ mod vgg;
 pub use fcn::{Fcn8s, Fcn16s, Fcn32s, UpsamplingInit};
 pub use vgg::{Vgg16Bn, vgg16_features};
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::nn::{Context, Entry, Module};
+use crate::nn::{Context, Entry, Module, WeightInit};
 
 /// Which model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,13 +105,30 @@ impl Model {
         seed: u64,
         upsampling: UpsamplingInit,
     ) -> Result<Model> {
+        Model::with_init(gpu, arch, classes, WeightInit::seeded(seed), upsampling)
+    }
+
+    /// A model whose weights and biases are allocated and not written, for a checkpoint that
+    /// replaces every tensor (`Checkpoint::load_into`, which fails on any it lacks).
+    pub fn unwritten(gpu: &Gpu, arch: Architecture, classes: usize) -> Result<Model> {
+        let init = WeightInit::Unwritten;
+        Model::with_init(gpu, arch, classes, init, UpsamplingInit::Default)
+    }
+
+    fn with_init(
+        gpu: &Gpu,
+        arch: Architecture,
+        classes: usize,
+        mut init: WeightInit,
+        upsampling: UpsamplingInit,
+    ) -> Result<Model> {
         crate::ensure_shape!(classes > 0, "a model needs at least one class");
-        let mut rng = StdRng::seed_from_u64(seed);
+        let init = &mut init;
         let net: Box<dyn Module> = match arch {
-            Architecture::Vgg16bn => Box::new(Vgg16Bn::new(gpu, &mut rng, classes)?),
-            Architecture::Fcn32s => Box::new(Fcn32s::new(gpu, &mut rng, classes, upsampling)?),
-            Architecture::Fcn16s => Box::new(Fcn16s::new(gpu, &mut rng, classes, upsampling)?),
-            Architecture::Fcn8s => Box::new(Fcn8s::new(gpu, &mut rng, classes, upsampling)?),
+            Architecture::Vgg16bn => Box::new(Vgg16Bn::new(gpu, init, classes)?),
+            Architecture::Fcn32s => Box::new(Fcn32s::new(gpu, init, classes, upsampling)?),
+            Architecture::Fcn16s => Box::new(Fcn16s::new(gpu, init, classes, upsampling)?),
+            Architecture::Fcn8s => Box::new(Fcn8s::new(gpu, init, classes, upsampling)?),
         };
         Ok(Model { arch, classes, net })
     }

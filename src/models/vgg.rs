@@ -1,13 +1,11 @@
 //! VGG16-bn: torchvision's `vgg16_bn` features, AdaptiveAvgPool2d((7, 7)), Linear(25088, classes).
 
-use rand::rngs::StdRng;
-
 use crate::autograd::{Graph, Var};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::nn::{
     AdaptiveAvgPool2d, BatchNorm2d, Context, Conv2d, Entry, Linear, MaxPool2d, Module, ReLU,
-    Sequential,
+    Sequential, WeightInit,
 };
 use crate::ops::conv2d::Conv2dArgs;
 use crate::ops::pool::MaxPoolArgs;
@@ -18,7 +16,7 @@ const VGG16: [usize; 18] = [
 ];
 
 /// The 44 modules of `features`: (Conv 3x3 pad 1, BN, ReLU) per conv, MaxPool(2, 2) per 0.
-pub fn vgg16_features(gpu: &Gpu, rng: &mut StdRng) -> Result<Vec<Box<dyn Module>>> {
+pub fn vgg16_features(gpu: &Gpu, init: &mut WeightInit) -> Result<Vec<Box<dyn Module>>> {
     let mut layers: Vec<Box<dyn Module>> = Vec::new();
     let mut c_in = 3;
     for &c in &VGG16 {
@@ -30,7 +28,7 @@ pub fn vgg16_features(gpu: &Gpu, rng: &mut StdRng) -> Result<Vec<Box<dyn Module>
             stride: [1, 1],
             padding: [1, 1],
         };
-        layers.push(Box::new(Conv2d::new(gpu, rng, [c_in, c], 3, args, true)?));
+        layers.push(Box::new(Conv2d::new(gpu, init, [c_in, c], 3, args, true)?));
         layers.push(Box::new(BatchNorm2d::new(gpu, c)?));
         layers.push(Box::new(ReLU));
         c_in = c;
@@ -45,11 +43,11 @@ pub struct Vgg16Bn {
 }
 
 impl Vgg16Bn {
-    pub fn new(gpu: &Gpu, rng: &mut StdRng, classes: usize) -> Result<Vgg16Bn> {
+    pub fn new(gpu: &Gpu, init: &mut WeightInit, classes: usize) -> Result<Vgg16Bn> {
         Ok(Vgg16Bn {
-            features: Sequential::numbered(0, vgg16_features(gpu, rng)?),
+            features: Sequential::numbered(0, vgg16_features(gpu, init)?),
             avgpool: AdaptiveAvgPool2d([7, 7]),
-            classifier: Linear::new(gpu, rng, 512 * 7 * 7, classes)?,
+            classifier: Linear::new(gpu, init, 512 * 7 * 7, classes)?,
         })
     }
 }

@@ -1,7 +1,37 @@
 //! Initialisations, computed on the CPU from a seeded generator and uploaded once.
 
-use rand::Rng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::Param;
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::tensor::{DType, Tensor};
+
+/// Where new layers' weights and biases get their values: drawn as PyTorch's defaults from a
+/// seeded generator, or left unwritten for a checkpoint that replaces every tensor, so a load
+/// skips drawing and uploading values it overwrites (0.4 s of an FCN's, 0.2 s of VGG16-bn's).
+pub enum WeightInit {
+    Drawn(Box<StdRng>),
+    Unwritten,
+}
+
+impl WeightInit {
+    pub fn seeded(seed: u64) -> WeightInit {
+        WeightInit::Drawn(Box::new(StdRng::seed_from_u64(seed)))
+    }
+
+    /// A parameter of `shape`, drawn by `kaiming_uniform` with `fan_in`, or unwritten.
+    pub fn kaiming_uniform(&mut self, gpu: &Gpu, shape: &[usize], fan_in: usize) -> Result<Param> {
+        Ok(Param::new(match self {
+            WeightInit::Drawn(rng) => {
+                let values = kaiming_uniform(rng, shape.iter().product(), fan_in);
+                Tensor::from_f32(gpu, shape, &values)?
+            }
+            WeightInit::Unwritten => Tensor::uninit(gpu, shape, DType::F32),
+        }))
+    }
+}
 
 /// PyTorch's default for conv and linear layers, `kaiming_uniform_(a=sqrt(5))`, which is
 /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)); PyTorch draws biases from the same range.

@@ -1,8 +1,6 @@
 //! The layers the homework's models use.
 
-use rand::rngs::StdRng;
-
-use super::{Context, Entry, Module, Param, kaiming_uniform};
+use super::{Context, Entry, Module, Param, WeightInit};
 use crate::autograd::{Graph, Var};
 use crate::error::Result;
 use crate::gpu::Gpu;
@@ -31,21 +29,20 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// PyTorch's default initialisation.
+    /// PyTorch's default initialisation (or none, see `WeightInit`).
     pub fn new(
         gpu: &Gpu,
-        rng: &mut StdRng,
+        init: &mut WeightInit,
         [c_in, c_out]: [usize; 2],
         kernel: usize,
         args: Conv2dArgs,
         bias: bool,
     ) -> Result<Conv2d> {
         let fan_in = c_in * kernel * kernel;
-        let w = kaiming_uniform(rng, c_out * fan_in, fan_in);
         Ok(Conv2d {
-            weight: upload(gpu, &[c_out, c_in, kernel, kernel], &w)?,
+            weight: init.kaiming_uniform(gpu, &[c_out, c_in, kernel, kernel], fan_in)?,
             bias: bias
-                .then(|| upload(gpu, &[c_out], &kaiming_uniform(rng, c_out, fan_in)))
+                .then(|| init.kaiming_uniform(gpu, &[c_out], fan_in))
                 .transpose()?,
             args,
         })
@@ -123,21 +120,20 @@ pub struct ConvTranspose2d {
 
 impl ConvTranspose2d {
     /// PyTorch's default initialisation (fan_in from the weight's second dimension, as PyTorch
-    /// computes it for transposed convolutions).
+    /// computes it for transposed convolutions), or none (see `WeightInit`).
     pub fn new(
         gpu: &Gpu,
-        rng: &mut StdRng,
+        init: &mut WeightInit,
         [c_in, c_out]: [usize; 2],
         kernel: usize,
         stride: usize,
         bias: bool,
     ) -> Result<ConvTranspose2d> {
         let fan_in = c_out * kernel * kernel;
-        let w = kaiming_uniform(rng, c_in * fan_in, fan_in);
         Ok(ConvTranspose2d {
-            weight: upload(gpu, &[c_in, c_out, kernel, kernel], &w)?,
+            weight: init.kaiming_uniform(gpu, &[c_in, c_out, kernel, kernel], fan_in)?,
             bias: bias
-                .then(|| upload(gpu, &[c_out], &kaiming_uniform(rng, c_out, fan_in)))
+                .then(|| init.kaiming_uniform(gpu, &[c_out], fan_in))
                 .transpose()?,
             args: Conv2dArgs {
                 stride: [stride, stride],
@@ -329,14 +325,10 @@ pub struct Linear {
 }
 
 impl Linear {
-    pub fn new(gpu: &Gpu, rng: &mut StdRng, c_in: usize, c_out: usize) -> Result<Linear> {
+    pub fn new(gpu: &Gpu, init: &mut WeightInit, c_in: usize, c_out: usize) -> Result<Linear> {
         Ok(Linear {
-            weight: upload(
-                gpu,
-                &[c_out, c_in],
-                &kaiming_uniform(rng, c_out * c_in, c_in),
-            )?,
-            bias: upload(gpu, &[c_out], &kaiming_uniform(rng, c_out, c_in))?,
+            weight: init.kaiming_uniform(gpu, &[c_out, c_in], c_in)?,
+            bias: init.kaiming_uniform(gpu, &[c_out], c_in)?,
         })
     }
 

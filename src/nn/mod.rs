@@ -7,7 +7,7 @@ mod init;
 mod layers;
 
 pub use batch_norm::{BatchNorm2d, recompute_batch_norm_statistics};
-pub use init::{bilinear_upsampling, kaiming_uniform};
+pub use init::{WeightInit, bilinear_upsampling, kaiming_uniform};
 pub use layers::{AdaptiveAvgPool2d, Conv2d, ConvTranspose2d, Dropout2d, Linear, MaxPool2d, ReLU};
 
 use std::cell::Cell;

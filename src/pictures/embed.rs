@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::evaluate::logits;
 use crate::gpu::Gpu;
 use crate::models::{Architecture, Model, Vgg16Bn};
-use crate::nn::{Context, Entry, Module};
+use crate::nn::{Context, Entry, Module, WeightInit};
 
 /// Which activations of VGG16-bn are embedded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,12 +88,11 @@ pub fn extract_features(
     data: Arc<dyn Dataset>,
     batch_size: usize,
 ) -> Result<Features> {
-    let mut rng = StdRng::seed_from_u64(0);
     let mut model = Model {
         arch: Architecture::Vgg16bn,
         classes,
         net: Box::new(Truncated {
-            vgg: Vgg16Bn::new(gpu, &mut rng, classes)?,
+            vgg: Vgg16Bn::new(gpu, &mut WeightInit::Unwritten, classes)?,
             layer,
         }),
     };

@@ -242,7 +242,7 @@ pub(super) fn resume(
         )));
     }
     RunSettings::of(o).check_against(value(&meta, &path, SETTINGS_KEY)?, &path)?;
-    let mut model = Model::new(gpu, o.arch, o.classes, o.seed, o.upsampling_init)?;
+    let mut model = Model::unwritten(gpu, o.arch, o.classes)?;
     ck.load_into(gpu, &mut model)?;
     let state = o.out.join(value(&meta, &path, "wgnn_optimizer_state")?);
     load_optimizer_state(gpu, optimizer, &mut model, &Checkpoint::open(&state)?)?;
