@@ -124,6 +124,17 @@ impl Tensor {
         )
     }
 
+    /// An f32 tensor from its values' little-endian bytes, at any alignment (a safetensors file's
+    /// data, uploaded without a copy into a `Vec<f32>` first).
+    pub fn from_f32_bytes(gpu: &Gpu, shape: &[usize], bytes: &[u8]) -> Result<Tensor> {
+        crate::ensure_shape!(
+            bytes.len().is_multiple_of(4),
+            "{} bytes are not whole f32 values",
+            bytes.len()
+        );
+        Tensor::upload(gpu, shape, DType::F32, bytes, bytes.len() / 4)
+    }
+
     pub fn from_i32(gpu: &Gpu, shape: &[usize], data: &[i32]) -> Result<Tensor> {
         Tensor::upload(
             gpu,

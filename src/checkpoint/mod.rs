@@ -270,8 +270,7 @@ impl Checkpoint {
 }
 
 fn upload(gpu: &Gpu, view: &TensorView) -> Result<Tensor> {
-    let data: Vec<f32> = bytemuck::pod_collect_to_vec(view.data());
-    Tensor::from_f32(gpu, view.shape(), &data)
+    Tensor::from_f32_bytes(gpu, view.shape(), view.data())
 }
 
 /// The torchvision `vgg16_bn` key for a model's state_dict name, if it is a backbone entry: the
