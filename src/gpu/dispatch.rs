@@ -300,19 +300,8 @@ impl Gpu {
             None => format!("{}::{}", l.shader.file_name(), l.entry),
         };
         let bytes = l.bytes.unwrap_or_else(|| distinct_binding_bytes(l.buffers));
-        let mut profiler = self.profiler.lock().expect("profiler lock");
-        let mut slot = profiler
-            .as_mut()
-            .map(|p| p.reserve(kernel(), l.flops, bytes));
-        if slot == Some(None) {
-            drop(profiler);
-            self.harvest_timestamps()?;
-            profiler = self.profiler.lock().expect("profiler lock");
-            slot = profiler
-                .as_mut()
-                .map(|p| p.reserve(kernel(), l.flops, bytes));
-        }
-        let timestamp_writes = match (profiler.as_ref(), slot.flatten()) {
+        let (profiler, slot) = self.reserve_timestamps(kernel, l.flops, bytes)?;
+        let timestamp_writes = match (profiler.as_ref(), slot) {
             (Some(p), Some(index)) => Some(wgpu::ComputePassTimestampWrites {
                 query_set: &p.query_set,
                 beginning_of_pass_write_index: Some(index),

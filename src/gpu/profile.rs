@@ -1,6 +1,8 @@
 //! Kernel timing from GPU timestamp queries: while profiling is on, every compute pass writes a
 //! timestamp at its start and end; the pairs are resolved in batches and turned into seconds.
 
+use std::sync::MutexGuard;
+
 use super::Gpu;
 use super::profiler::Profiler;
 use crate::error::{Error, Result};
@@ -33,6 +35,52 @@ impl Gpu {
             .take()
             .map(Profiler::into_timings)
             .unwrap_or_default())
+    }
+
+    /// The profiler, locked, and while profiling the index of the timestamp pair reserved for
+    /// `kernel`'s next launch (a full query set is read back first). The caller records the
+    /// launch before it lets the lock go, so timestamps land in reservation order.
+    pub(crate) fn reserve_timestamps(
+        &self,
+        kernel: impl Fn() -> String,
+        flops: f64,
+        bytes: f64,
+    ) -> Result<(MutexGuard<'_, Option<Profiler>>, Option<u32>)> {
+        let mut profiler = self.profiler.lock().expect("profiler lock");
+        let mut slot = profiler.as_mut().map(|p| p.reserve(kernel(), flops, bytes));
+        if slot == Some(None) {
+            drop(profiler);
+            self.harvest_timestamps()?;
+            profiler = self.profiler.lock().expect("profiler lock");
+            slot = profiler.as_mut().map(|p| p.reserve(kernel(), flops, bytes));
+        }
+        Ok((profiler, slot.flatten()))
+    }
+
+    /// Records transfer commands (`record`), timed as `name` moving `bytes` where the device
+    /// writes timestamps between commands, so the kernel table also shows what the copies into
+    /// the operand textures cost.
+    pub(crate) fn record_transfer(
+        &self,
+        name: &'static str,
+        bytes: f64,
+        record: impl FnOnce(&mut wgpu::CommandEncoder),
+    ) -> Result<()> {
+        let between_commands = wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        if !self.device.features().contains(between_commands) {
+            self.with_encoder(record);
+            return Ok(());
+        }
+        let (profiler, slot) = self.reserve_timestamps(|| name.to_owned(), 0.0, bytes)?;
+        self.with_encoder(|encoder| match (profiler.as_ref(), slot) {
+            (Some(p), Some(index)) => {
+                encoder.write_timestamp(&p.query_set, index);
+                record(encoder);
+                encoder.write_timestamp(&p.query_set, index + 1);
+            }
+            _ => record(encoder),
+        });
+        Ok(())
     }
 
     /// Reads the timestamps of the pending launches and frees the query set for more. The

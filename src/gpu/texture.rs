@@ -133,11 +133,19 @@ impl Gpu {
             let Some(textures) = textures else {
                 return work(None);
             };
-            for (i, list) in views.iter().enumerate() {
-                for (k, view) in list.iter().enumerate() {
-                    self.record_copy(view, textures[i], k as u64 * rows_each[i]);
+            let copied: u64 = views
+                .iter()
+                .flat_map(|list| list.iter())
+                .map(|v| copied_bytes(v))
+                .sum();
+            // Read and written once each.
+            self.record_transfer("copy_buffer_to_texture", 2.0 * copied as f64, |encoder| {
+                for (i, list) in views.iter().enumerate() {
+                    for (k, view) in list.iter().enumerate() {
+                        record_copy(encoder, view, textures[i], k as u64 * rows_each[i]);
+                    }
                 }
-            }
+            })?;
             work(Some(textures))
         })
     }
@@ -181,51 +189,59 @@ impl Gpu {
         }
         slot.as_ref().expect("operand texture just made")
     }
+}
 
-    /// Records the copy of `view`'s binding into `texture` from row `at_row`: its full rows, then
-    /// the last part-row.
-    fn record_copy(&self, view: &View, texture: &wgpu::Texture, at_row: u64) {
-        let binding = &view.binding;
-        let texels = binding.size.expect("views have a size").get() / TEXEL_BYTES;
-        let row = u64::from(TEXELS_PER_ROW);
-        let (full_rows, rest) = (texels / row, (texels % row) as u32);
-        let copy = |encoder: &mut wgpu::CommandEncoder, first_row: u64, size: [u32; 2]| {
-            encoder.copy_buffer_to_texture(
-                wgpu::TexelCopyBufferInfo {
-                    buffer: binding.buffer,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset: binding.offset
-                            + first_row * u64::from(TEXELS_PER_ROW) * TEXEL_BYTES,
-                        bytes_per_row: Some(TEXELS_PER_ROW * TEXEL_BYTES as u32),
-                        rows_per_image: None,
-                    },
+/// Records the copy of `view`'s binding into `texture` from row `at_row`: its full rows, then the
+/// last part-row.
+fn record_copy(
+    encoder: &mut wgpu::CommandEncoder,
+    view: &View,
+    texture: &wgpu::Texture,
+    at_row: u64,
+) {
+    let binding = &view.binding;
+    let texels = copied_bytes(view) / TEXEL_BYTES;
+    let row = u64::from(TEXELS_PER_ROW);
+    let (full_rows, rest) = (texels / row, (texels % row) as u32);
+    let copy = |encoder: &mut wgpu::CommandEncoder, first_row: u64, size: [u32; 2]| {
+        encoder.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: binding.buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: binding.offset + first_row * u64::from(TEXELS_PER_ROW) * TEXEL_BYTES,
+                    bytes_per_row: Some(TEXELS_PER_ROW * TEXEL_BYTES as u32),
+                    rows_per_image: None,
                 },
-                wgpu::TexelCopyTextureInfo {
-                    texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: (at_row + first_row) as u32,
-                        z: 0,
-                    },
-                    aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d {
+                    x: 0,
+                    y: (at_row + first_row) as u32,
+                    z: 0,
                 },
-                wgpu::Extent3d {
-                    width: size[0],
-                    height: size[1],
-                    depth_or_array_layers: 1,
-                },
-            );
-        };
-        self.with_encoder(|encoder| {
-            if full_rows > 0 {
-                copy(encoder, 0, [TEXELS_PER_ROW, full_rows as u32]);
-            }
-            if rest > 0 {
-                copy(encoder, full_rows, [rest, 1]);
-            }
-        });
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::Extent3d {
+                width: size[0],
+                height: size[1],
+                depth_or_array_layers: 1,
+            },
+        );
+    };
+    if full_rows > 0 {
+        copy(encoder, 0, [TEXELS_PER_ROW, full_rows as u32]);
     }
+    if rest > 0 {
+        copy(encoder, full_rows, [rest, 1]);
+    }
+}
+
+/// The bytes a copy of `view`'s binding moves: its whole vec4s.
+fn copied_bytes(view: &View) -> u64 {
+    let size = view.binding.size.expect("views have a size").get();
+    size / TEXEL_BYTES * TEXEL_BYTES
 }
 
 /// The rows a copy of `view`'s binding takes; None where the binding starts at an offset a copy
@@ -233,7 +249,7 @@ impl Gpu {
 fn copied_rows(view: &View) -> Option<u64> {
     let binding = &view.binding;
     binding.offset.is_multiple_of(TEXEL_BYTES).then(|| {
-        let texels = binding.size.expect("views have a size").get() / TEXEL_BYTES;
+        let texels = copied_bytes(view) / TEXEL_BYTES;
         texels.div_ceil(u64::from(TEXELS_PER_ROW)).max(1)
     })
 }
