@@ -1,7 +1,8 @@
 // Prepended to optim.wgsl where its vec4 path reads the weight, gradient and moments from
 // rgba32float texture copies of their bindings, two stacked in each texture: the weight, then the
 // gradient `region` texels later in weight_grad_texels; the first moment (SGD's velocity), then
-// the second `region` texels later in moment_texels. Vec4 i of a binding is at texel
+// the second `region` texels later in moment_texels (SGD without momentum copies no velocity,
+// and its update ignores what load_moment1_4 returns). Vec4 i of a binding is at texel
 // (i % TEXELS_PER_ROW, i / TEXELS_PER_ROW) of its region (the Rust twin: gpu::TEXELS_PER_ROW). On
 // lavapipe without AVX-512 a texel fetch costs about a quarter of a storage load a component
 // (batched_operands_textures.wgsl); the updates still store into the buffers.

@@ -323,7 +323,13 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
         .fold(46, usize::max);
     println!(
         "  {:<width$} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
-        "kernel (one training step)", "calls", "total ms", "GFLOP/s", "of max", "GB/s", "share"
+        "kernel or copy (one training step)",
+        "calls",
+        "total ms",
+        "GFLOP/s",
+        "of max",
+        "GB/s",
+        "share"
     );
     for k in &r.kernels {
         let (gflops, of_max) = match k.gflops {

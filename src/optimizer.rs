@@ -148,8 +148,8 @@ impl Optimizer {
         failure.map_or(Ok(()), Err)?;
         // One launch per run of neighbouring slots with gradients: one in all for a whole model
         // (several past the binding limit, or in the ranges of texture copies, inside the op). A
-        // parameter's first step needs no
-        // launch of its own: its state is zero, and SGD's momentum * 0 + d is exactly its d.
+        // parameter's first step needs no launch of its own: its state is zero, and SGD's
+        // momentum * 0 + d is exactly its d.
         let mut first = 0;
         while first < flat.slots.len() {
             let end = (first..flat.slots.len())

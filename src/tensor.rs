@@ -1,7 +1,7 @@
 //! `Tensor`: a shape over a pooled GPU buffer of 4-byte elements (f32, or i32 for labels and indices).
 //! Cloning a tensor shares its buffer; the buffer returns to the pool when the last handle drops.
 //! A tensor may also be a part of a larger one (`Tensor::part`): the optimiser keeps all parameters
-//! in one buffer so that one launch updates them all.
+//! in one buffer so that one launch (or a few, ops::optim) updates them all.
 
 use std::sync::Arc;
 

@@ -161,9 +161,7 @@ impl Tuning {
             },
         }
     }
-}
 
-impl Tuning {
     /// Whether the cpu family's kernels that can read texture copies of their operands do (batch
     /// normalisation, the optimisers): where the products read theirs.
     pub fn reads_texture_copies(&self) -> bool {

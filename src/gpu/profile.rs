@@ -1,5 +1,7 @@
 //! Kernel timing from GPU timestamp queries: while profiling is on, every compute pass writes a
-//! timestamp at its start and end; the pairs are resolved in batches and turned into seconds.
+//! timestamp at its start and end, and so does each run of copies into the operand textures where
+//! the device writes timestamps between commands; the pairs are resolved in batches and turned
+//! into seconds.
 
 use std::sync::MutexGuard;
 
@@ -57,6 +59,14 @@ impl Gpu {
         Ok((profiler, slot.flatten()))
     }
 
+    /// Whether the device writes timestamps between commands, so profiling times the copies into
+    /// the operand textures too.
+    pub fn times_copies(&self) -> bool {
+        self.device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+    }
+
     /// Records transfer commands (`record`), timed as `name` moving `bytes` where the device
     /// writes timestamps between commands, so the kernel table also shows what the copies into
     /// the operand textures cost.
@@ -66,8 +76,7 @@ impl Gpu {
         bytes: f64,
         record: impl FnOnce(&mut wgpu::CommandEncoder),
     ) -> Result<()> {
-        let between_commands = wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
-        if !self.device.features().contains(between_commands) {
+        if !self.times_copies() {
             self.with_encoder(record);
             return Ok(());
         }

@@ -1,13 +1,15 @@
-//! The timestamp bookkeeping behind `Gpu::start_profiling`: a query set, the launches whose
-//! timestamps it holds, and the timings read back so far.
+//! The timestamp bookkeeping behind `Gpu::start_profiling`: a query set, the launches (and copy
+//! commands) whose timestamps it holds, and the timings read back so far.
 
-/// Timestamps one query set holds (two per pass); when full, it is read back and reused.
+/// Timestamps one query set holds (two per pass or run of copies); when full, it is read back and
+/// reused.
 const QUERY_CAPACITY: u32 = 2048;
 
 /// One kernel launch, timed.
 #[derive(Clone, Debug)]
 pub struct KernelTiming {
-    /// `file.wgsl::entry`.
+    /// `file.wgsl::entry`, with the variant in brackets where the launch names one; or
+    /// `copy_buffer_to_texture` for the copies into the operand textures.
     pub kernel: String,
     pub seconds: f64,
     /// Floating-point operations the launch performs (0 where not counted).

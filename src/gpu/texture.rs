@@ -98,24 +98,28 @@ impl Gpu {
 
     /// Ranges of `len` elements for a kernel that reads `per_texture` views of each range stacked
     /// in one operand texture (`with_stacked_copies`): every view of a range fits in the rows
-    /// returned beside them (`rows_each` or fewer, as the plan allows) and in one binding. None
-    /// where an operand texture may not hold `per_texture` rows.
+    /// returned beside them (at most `rows_each`, fewer where the plan allows fewer or `len` needs
+    /// fewer) and in one binding. None where an operand texture may not hold `per_texture` rows.
     pub(crate) fn stacked_ranges(
         &self,
         len: usize,
-        rows_each: u32,
-        per_texture: u32,
+        rows_each: u64,
+        per_texture: u64,
     ) -> Option<(Vec<Range<usize>>, u64)> {
-        let rows = rows_each.min(self.plan.max_texture_rows / per_texture);
+        // A view starts up to an alignment's worth of elements before its range (`Gpu::view`)
+        // and ends at a whole vec4, so a range of `rows` rows' elements less that slack fits.
+        let slack = self.plan.binding_offset_alignment / 4;
+        let per_row = u64::from(TEXELS_PER_ROW) * 4;
+        let needed = (len as u64 + slack).div_ceil(per_row);
+        let rows = rows_each
+            .min(u64::from(self.plan.max_texture_rows) / per_texture)
+            .min(needed.max(1));
         if rows == 0 {
             return None;
         }
-        // A view starts up to an alignment's worth of elements before its range (`Gpu::view`)
-        // and ends at a whole vec4, so a range this long needs at most `rows` rows.
-        let slack = (self.plan.binding_offset_alignment / 4) as usize;
-        let fits = (rows as usize * TEXELS_PER_ROW as usize * 4).saturating_sub(slack);
+        let fits = (rows * per_row).saturating_sub(slack) as usize;
         let cap = fits.min(self.max_view_elems()).max(1);
-        Some((split_ranges(len, cap), u64::from(rows)))
+        Some((split_ranges(len, cap), rows))
     }
 
     /// Records copies of the bindings `views[i]` into operand texture i, the k-th from row

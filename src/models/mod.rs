@@ -108,8 +108,9 @@ impl Model {
         Model::with_init(gpu, arch, classes, WeightInit::seeded(seed), upsampling)
     }
 
-    /// A model whose weights and biases are allocated and not written, for a checkpoint that
-    /// replaces every tensor (`Checkpoint::load_into`, which fails on any it lacks).
+    /// A model whose weights and biases are allocated and not written: for a checkpoint that
+    /// replaces every tensor (`Checkpoint::load_into`, which fails on any it lacks), or where only
+    /// shapes matter (`wgnn summary`).
     pub fn unwritten(gpu: &Gpu, arch: Architecture, classes: usize) -> Result<Model> {
         let init = WeightInit::Unwritten;
         Model::with_init(gpu, arch, classes, init, UpsamplingInit::Default)

@@ -12,7 +12,9 @@ use crate::tensor::{DType, Tensor};
 /// seeded generator, or left unwritten for a checkpoint that replaces every tensor, so a load
 /// skips drawing and uploading values it overwrites (0.4 s of an FCN's, 0.2 s of VGG16-bn's).
 pub enum WeightInit {
+    /// PyTorch's defaults, drawn in layer order from this generator.
     Drawn(Box<StdRng>),
+    /// Allocated, not written: every tensor must be loaded before use.
     Unwritten,
 }
 

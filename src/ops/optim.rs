@@ -94,7 +94,7 @@ const MOMENT_TEXELS: u32 = 10;
 /// Rows of an operand texture each operand of an update takes at most where the device reads
 /// texture copies: 8 MiB, so a chunk of 2 M parameters copies its two or four operands into the
 /// textures without growing them past what VGG16-bn's products already hold (72 MiB the two).
-const REGION_ROWS: u32 = 128;
+const REGION_ROWS: u64 = 128;
 
 fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
     for (name, t) in others {
@@ -139,17 +139,27 @@ fn update_ranges(gpu: &Gpu, len: usize) -> (Vec<Range<usize>>, Option<u64>) {
 /// two operands stacked in one texture (optim_operands_textures.wgsl).
 trait UpdateParams: bytemuck::Pod {
     fn with_region(self, region: u32) -> Self;
+    /// Whether the views' shift lets the kernel read vec4s.
+    fn vec4_ok(&self) -> bool;
 }
 
 impl UpdateParams for SgdParams {
     fn with_region(self, region: u32) -> Self {
         SgdParams { region, ..self }
     }
+
+    fn vec4_ok(&self) -> bool {
+        self.vec4_ok == 1
+    }
 }
 
 impl UpdateParams for AdamParams {
     fn with_region(self, region: u32) -> Self {
         AdamParams { region, ..self }
+    }
+
+    fn vec4_ok(&self) -> bool {
+        self.vec4_ok == 1
     }
 }
 
@@ -182,8 +192,7 @@ impl<P: UpdateParams> Update<'_, P> {
                 .constants(&constants)
                 .run(gpu, self.invocations)
         };
-        let vec4_ok = self.operands[0].shift.is_multiple_of(4);
-        let Some(rows_each) = rows_each.filter(|_| vec4_ok) else {
+        let Some(rows_each) = rows_each.filter(|_| self.params.vec4_ok()) else {
             return from_buffers();
         };
         let region = rows_each * u64::from(TEXELS_PER_ROW);

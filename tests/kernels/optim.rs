@@ -158,21 +158,33 @@ fn adam_matches_pytorch_semantics() {
     check_adam_on(gpu(), 1037);
 }
 
+/// Launches of `optim.wgsl::{entry} (texture copies)` while `update` runs on `gpu`.
+fn texture_launches(gpu: &Gpu, entry: &str, update: impl FnOnce()) -> usize {
+    gpu.start_profiling().unwrap();
+    update();
+    let name = format!("optim.wgsl::{entry} (texture copies)");
+    let timed = gpu.stop_profiling().unwrap();
+    timed.iter().filter(|t| t.kernel == name).count()
+}
+
 /// Both updates on the cpu family reading their buffers, reading texture copies, and reading
 /// texture copies of one row an operand, so 40,000 parameters take three stacked ranges, the last
-/// one short. The family is forced, so a device that runs the gpu family checks them too; only in
-/// the suite that runs the device's own family (as `other_product_blocks`).
+/// one short; each way counted by its launches. The family is forced, so a device that runs the
+/// gpu family checks them too; only in the suite that runs the device's own family (as
+/// `other_product_blocks`).
 #[test]
 fn sgd_and_adam_match_pytorch_semantics_from_buffers_and_texture_copies() {
     if crate::options().kernels.is_some() {
         return;
     }
+    // (where operands are read, rows a texture may have, parameters, launches a step reads from
+    // texture copies)
     let reads = [
-        (ProductOperands::Buffers, None, 1037),
-        (ProductOperands::Textures, None, 1037),
-        (ProductOperands::Textures, Some(2), 40_000),
+        (ProductOperands::Buffers, None, 1037, 0),
+        (ProductOperands::Textures, None, 1037, 1),
+        (ProductOperands::Textures, Some(2), 40_000, 3),
     ];
-    for (operands, max_texture_rows, n) in reads {
+    for (operands, max_texture_rows, n, ranges) in reads {
         let other = Gpu::new(&GpuOptions {
             kernels: Some(KernelFamily::Cpu),
             product_operands: Some(operands),
@@ -180,10 +192,14 @@ fn sgd_and_adam_match_pytorch_semantics_from_buffers_and_texture_copies() {
             ..crate::options()
         })
         .unwrap();
-        let textures = operands == ProductOperands::Textures;
-        assert_eq!(other.tuning().reads_texture_copies(), textures);
-        check_sgd_on(&other, n);
-        check_adam_on(&other, n);
+        // Three configurations of four steps, two of five.
+        let sgd = texture_launches(&other, "sgd", || check_sgd_on(&other, n));
+        assert_eq!(sgd, 12 * ranges, "{operands:?}, {n} parameters: sgd");
+        let adam = texture_launches(&other, "adam", || check_adam_on(&other, n));
+        assert_eq!(adam, 10 * ranges, "{operands:?}, {n} parameters: adam");
+        // Each texture holds two operands of one row (64 KiB) each: no more than the ranges need.
+        let held = if ranges > 0 { 2 * 2 * 64 * 1024 } else { 0 };
+        assert_eq!(other.texture_copy_bytes(), held, "{operands:?}, {n} parameters");
     }
 }
 

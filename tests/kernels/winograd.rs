@@ -4,7 +4,7 @@
 //! transforms launched, so it fails if the variant or the chunking it is meant to check is not
 //! the one taken.
 
-use wgnn::gpu::{KernelFamily, ProductOperands};
+use wgnn::gpu::KernelFamily;
 use wgnn::{Gpu, GpuOptions};
 
 use crate::conv::{Case, case, check_conv2d_on};
@@ -56,8 +56,7 @@ fn own_device(limits: GpuOptions) -> Gpu {
 /// buffers, the weight gradient's input transforms are counted together.
 fn check_counted(gpu: &Gpu, cases: &[Counted]) {
     let tuning = gpu.tuning();
-    let reads_textures = tuning.family == KernelFamily::Cpu
-        && tuning.product_operands == ProductOperands::Textures;
+    let reads_textures = tuning.reads_texture_copies();
     let any_binding_fits = gpu.plan_limits().max_texture_rows >= 2048;
     for (i, c, launches) in cases {
         gpu.start_profiling().unwrap();
