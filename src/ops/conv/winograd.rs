@@ -7,7 +7,7 @@
 
 use super::VEC;
 use crate::error::Result;
-use crate::gpu::{Gpu, Launch, ProductOperands, Shader, Slot, View, distinct_binding_bytes};
+use crate::gpu::{Gpu, Launch, Shader, Slot, View, distinct_binding_bytes};
 use crate::ops::batched_matmul::{ALayout, batched_products};
 use crate::ops::interface::{kernel_params, slots};
 use crate::ops::{nchw, optional_input, u32_of};
@@ -161,7 +161,7 @@ impl Transform<'_> {
         let textures = self
             .variant
             .textures
-            .filter(|_| vec4s_fit && gpu.tuning().product_operands == ProductOperands::Textures);
+            .filter(|_| vec4s_fit && gpu.tuning().reads_texture_copies());
         let Some(textures) = textures else {
             return from_buffer();
         };
