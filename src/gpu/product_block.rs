@@ -34,13 +34,13 @@ impl ProductBlock {
         }
     }
 
-    /// The default for a device: 32 x 32 on a CPU device (lavapipe) whose x86 host has no AVX-512,
-    /// where every loaded component costs a stack round trip, so multiply-adds per load set the
-    /// pace: VGG16-bn's step ran 1.6x faster with 16 x 16 blocks than with 8 x 8, and 1.4x faster
-    /// again with 32 x 32 (PERFORMANCE.md 35-37); 8 x 8 elsewhere, where it was measured best
-    /// (entries 7-12, an AVX-512 host).
+    /// The default for a device: 32 x 32 on a CPU device (lavapipe) on an x86 host, where every
+    /// loaded component costs a per-lane loop, so multiply-adds per load set the pace. Without
+    /// AVX-512 VGG16-bn's step ran 1.6x faster with 16 x 16 blocks than with 8 x 8 and 1.4x faster
+    /// again with 32 x 32 (PERFORMANCE.md 35-37); with AVX-512 it ran 1.5x faster with 32 x 32 than
+    /// with 8 x 8 (entry 53). 8 x 8 elsewhere: on other hosts nothing was measured.
     pub fn for_device(cpu_like: bool) -> ProductBlock {
-        if cpu_like && host_lacks_avx512() {
+        if cpu_like && host_is_x86() {
             ProductBlock::ThirtyTwo
         } else {
             ProductBlock::Eight
@@ -79,7 +79,9 @@ impl ProductOperands {
 
     /// The default for a device: textures on a CPU device whose x86 host has no AVX-512, where a
     /// texel fetch costs lavapipe a quarter of a storage load and the products ran 2-4x faster
-    /// from texture copies (PERFORMANCE.md 38); the buffers elsewhere, where nothing was measured.
+    /// from texture copies (PERFORMANCE.md 38); the buffers elsewhere: with AVX-512, VGG16-bn's
+    /// step with 32 x 32 blocks ran 1.1-1.6x slower from texture copies (entry 53), and on other
+    /// hosts nothing was measured.
     pub fn for_device(cpu_like: bool) -> ProductOperands {
         if cpu_like && host_lacks_avx512() {
             ProductOperands::Textures
@@ -130,12 +132,16 @@ fn env_choice<T: Copy>(
     }
 }
 
+fn host_is_x86() -> bool {
+    cfg!(any(target_arch = "x86", target_arch = "x86_64"))
+}
+
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 fn host_lacks_avx512() -> bool {
     !std::arch::is_x86_feature_detected!("avx512f")
 }
 
-/// Elsewhere (an ARM host, say) nothing was measured: the 8 x 8 block stays.
+/// Elsewhere (an ARM host, say) nothing was measured: the operands stay in their buffers.
 #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
 fn host_lacks_avx512() -> bool {
     false
