@@ -1,5 +1,5 @@
 // Optimiser updates, in place. All four tensors of a chunk start at the same element, so they
-// share one shift `off`; when it is a multiple of 4 (vec4_ok), the len / 4 vec4s are updated
+// share one shift `off`; when it is a multiple of 4 (units_ok), the len / 4 vec4s are updated
 // VEC4S per invocation, invocation i < stride = ceil(len / 4 / VEC4S) taking vec4s i, i + stride,
 // .. (so neighbouring lanes touch neighbouring vec4s), and the next len % 4 invocations one
 // element each; else one invocation per element. Grid = ceil(invocations / WG), folded. The same
@@ -8,6 +8,8 @@
 // (PERFORMANCE.md 29). The vec4 path reads through load_weight4 .. load_moment2_4, from the
 // buffers (optim_operands_buffers.wgsl) or from texture copies (optim_operands_textures.wgsl,
 // whose stacked operands are `region` texels apart); it always stores into the buffers.
+// optim_operands_words.wgsl adds sgd_words and adam_words, which take the same steps over units
+// of eight floats (two vec4s, loaded as one vec4<u64>) where the shift is a multiple of 8.
 //   sgd:  PyTorch's SGD (dampening 0, no Nesterov): d = g + weight_decay * w; with momentum,
 //         v = d on the first step and v = momentum * v + d after, and d = v; then w -= lr * d.
 //   adam: PyTorch's Adam (L2 weight decay added to the gradient, not AdamW):
@@ -20,13 +22,13 @@ override WG: u32 = 64;
 override VEC4S: u32;
 
 struct SgdParams {
-    len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,
+    len: u32, off: u32, first_step: u32, units_ok: u32, lr: f32, momentum: f32,
     weight_decay: f32, region: u32,
 }
 
 struct AdamParams {
     len: u32, off: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32,
-    bias1: f32, sqrt_bias2: f32, vec4_ok: u32, region: u32, _pad2: f32,
+    bias1: f32, sqrt_bias2: f32, units_ok: u32, region: u32, _pad2: f32,
 }
 
 @group(0) @binding(0) var<uniform> sgd_params: SgdParams;
@@ -39,24 +41,29 @@ struct AdamParams {
 @group(0) @binding(7) var<storage, read_write> moment1_4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> moment2_4: array<vec4<f32>>;
 
-// An invocation's work: with is_vec4, the vec4s first, first + stride, .. below end (indices in
-// the bound arrays, off included); else the element `first`, if valid (not past the tensor's end).
+// An invocation's work: with is_unit, the units (vec4s or words of `width` floats) first,
+// first + stride, .. below end (indices in the bound arrays, off included), `units_each` of them
+// at most; else the element `first`, if valid (not past the tensor's end). Every invocation
+// covers VEC4S vec4s' worth of floats, so the grid (ops::optim's `invocations`) is the same
+// for either width.
 struct Slot {
     first: u32,
     stride: u32,
     end: u32,
-    is_vec4: bool,
+    is_unit: bool,
     valid: bool,
 }
 
-fn slot(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, len: u32, off: u32, vec4_ok: u32) -> Slot {
+fn slot(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, len: u32, off: u32, units_ok: u32,
+        width: u32) -> Slot {
     let i = workgroup_index(wid, nwg) * WG + lid.x;
-    let vec4s = select(0u, len / 4u, vec4_ok == 1u);
-    let stride = (vec4s + VEC4S - 1u) / VEC4S;
+    let units = select(0u, len / width, units_ok == 1u);
+    let units_each = 4u * VEC4S / width;
+    let stride = (units + units_each - 1u) / units_each;
     if (i < stride) {
-        return Slot(off / 4u + i, stride, off / 4u + vec4s, true, true);
+        return Slot(off / width + i, stride, off / width + units, true, true);
     }
-    let element = 4u * vec4s + i - stride;
+    let element = width * units + i - stride;
     return Slot(off + element, 0u, 0u, false, element < len);
 }
 
@@ -84,8 +91,8 @@ fn sgd_update(w: vec4<f32>, g: vec4<f32>, velocity: vec4<f32>) -> Moments {
 @compute @workgroup_size(WG)
 fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = slot(wid, nwg, lid, sgd_params.len, sgd_params.off, sgd_params.vec4_ok);
-    if (at.is_vec4) {
+    let at = slot(wid, nwg, lid, sgd_params.len, sgd_params.off, sgd_params.units_ok, 4u);
+    if (at.is_unit) {
         for (var k = 0u; k < VEC4S; k++) {
             let i = at.first + k * at.stride;
             if (i < at.end) {
@@ -100,8 +107,13 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         }
         return;
     }
-    if (!at.valid) { return; }
-    let i = at.first;
+    if (at.valid) {
+        sgd_element(at.first);
+    }
+}
+
+// SGD on element i, where the vec4s or words do not reach.
+fn sgd_element(i: u32) {
     let r = sgd_update(vec4<f32>(weight[i]), vec4<f32>(grad[i]), vec4<f32>(moment1[i]));
     if (sgd_params.momentum != 0.0) {
         moment1[i] = r.m.x;
@@ -121,8 +133,8 @@ fn adam_update(w: vec4<f32>, grad_: vec4<f32>, m_old: vec4<f32>, v_old: vec4<f32
 @compute @workgroup_size(WG)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
-    let at = slot(wid, nwg, lid, adam_params.len, adam_params.off, adam_params.vec4_ok);
-    if (at.is_vec4) {
+    let at = slot(wid, nwg, lid, adam_params.len, adam_params.off, adam_params.units_ok, 4u);
+    if (at.is_unit) {
         for (var k = 0u; k < VEC4S; k++) {
             let i = at.first + k * at.stride;
             if (i < at.end) {
@@ -136,8 +148,13 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         return;
     }
-    if (!at.valid) { return; }
-    let i = at.first;
+    if (at.valid) {
+        adam_element(at.first);
+    }
+}
+
+// Adam on element i, where the vec4s or words do not reach.
+fn adam_element(i: u32) {
     let r = adam_update(vec4<f32>(weight[i]), vec4<f32>(grad[i]), vec4<f32>(moment1[i]),
                         vec4<f32>(moment2[i]));
     moment1[i] = r.m.x;

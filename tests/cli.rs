@@ -188,6 +188,7 @@ fn kernel_family_product_block_and_limits_are_choosable_and_checked() {
         ("WGNN_LIMITS", "huge"),
         ("WGNN_PRODUCT_BLOCK", "12"),
         ("WGNN_PRODUCT_OPERANDS", "pixels"),
+        ("WGNN_UPDATE_LOADS", "bytes"),
     ] {
         assert!(one_line_error(&run(&[(var, value)])).contains(var));
     }
@@ -483,14 +484,18 @@ fn bench_reports_steps_and_kernels_as_json() {
         0,
         "{out}"
     );
-    // Every parameter updated in one launch (VGG16-bn's 60 MB of weights fit one binding), or,
-    // where the device reads texture copies, in ranges of just under 2 M parameters (128 rows of
-    // 4096 texels an operand): 8 for VGG16-bn's 15.2 M.
+    // Every parameter updated in one launch (VGG16-bn's 60 MB of weights fit one binding), by
+    // vec4s or by 64-bit words, or, where the device reads texture copies, in ranges of just under
+    // 2 M parameters (128 rows of 4096 texels an operand): 8 for VGG16-bn's 15.2 M.
     let from_buffers = calls_where("optim.wgsl::adam", &|v| v.is_empty());
+    let by_words = calls("optim.wgsl::adam_words");
     let from_textures = calls_where("optim.wgsl::adam", &|v| v == "texture copies");
     assert!(
-        matches!((from_buffers, from_textures), (1, 0) | (0, 8)),
-        "{from_buffers} + {from_textures} launches: {out}"
+        matches!(
+            (from_buffers, by_words, from_textures),
+            (1, 0, 0) | (0, 1, 0) | (0, 0, 8)
+        ),
+        "{from_buffers} + {by_words} + {from_textures} launches: {out}"
     );
     // Kernels that read texture copies come with the copies' own row where the device (the same
     // one the command chose) writes timestamps between commands.

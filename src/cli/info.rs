@@ -9,6 +9,7 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
     let forced_family = gpu::KernelFamily::from_env()?;
     let forced_block = gpu::ProductBlock::overridden(None)?;
     let forced_operands = gpu::ProductOperands::overridden(None)?;
+    let forced_loads = gpu::UpdateLoads::overridden(None)?;
     let adapters = gpu::ranked_adapters(wgpu::Backends::all());
     if adapters.is_empty() {
         println!("no adapters with compute shaders");
@@ -27,6 +28,11 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
         tuning.family = forced_family.unwrap_or(tuning.family);
         tuning.product_block = forced_block.unwrap_or(tuning.product_block);
         tuning.product_operands = forced_operands.unwrap_or(tuning.product_operands);
+        // Words where the adapter has 64-bit integers (opening a device without them says so).
+        let int64 = adapter.features().contains(wgpu::Features::SHADER_INT64);
+        if let Some(loads) = forced_loads.filter(|&l| int64 || l == gpu::UpdateLoads::Vec4s) {
+            tuning.update_loads = loads;
+        }
         let rows: [(&str, String); 11] = [
             ("max buffer size", format!("{} bytes", l.max_buffer_size)),
             (
@@ -68,12 +74,13 @@ pub fn run(wanted: Option<&str>) -> Result<ExitCode> {
             (
                 "wgnn kernels",
                 format!(
-                    "{} (override: {}, {}, {}, {})",
+                    "{} (override: {}, {}, {}, {}, {})",
                     tuning,
                     gpu::KERNELS_ENV,
                     gpu::WORKGROUP_SIZE_ENV,
                     gpu::PRODUCT_BLOCK_ENV,
-                    gpu::PRODUCT_OPERANDS_ENV
+                    gpu::PRODUCT_OPERANDS_ENV,
+                    gpu::UPDATE_LOADS_ENV
                 ),
             ),
         ];

@@ -165,10 +165,12 @@ impl Gpu {
         let align = self.plan.binding_offset_alignment;
         let first = ((t.offset() + start) * 4) as u64;
         let offset = first / align * align;
-        // Whole vec4s (and at least one), so kernels may also read the view as array<vec4<f32>>;
-        // pool buffers are at least 256 bytes and multiples of 32, so this stays inside.
+        // Whole 32-byte units (and at least one), so kernels may also read the view as
+        // array<vec4<f32>> or array<vec4<u64>>; the offset is aligned to at least 32 bytes (wgpu's
+        // least alignment), and pool buffers are at least 256 bytes and multiples of 32, so this
+        // stays inside.
         let end = (((t.offset() + start + len.max(1)) * 4) as u64)
-            .next_multiple_of(16)
+            .next_multiple_of(32)
             .min(t.buffer().size());
         View {
             binding: wgpu::BufferBinding {

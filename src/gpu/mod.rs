@@ -18,7 +18,10 @@ pub use dispatch::Slot;
 pub(crate) use dispatch::{Elements, Launch, View, distinct_binding_bytes, split_ranges};
 pub(crate) use download::{PendingRead, Staging};
 pub use pool::PoolStats;
-pub use product_block::{PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, ProductOperands};
+pub use product_block::{
+    PRODUCT_BLOCK_ENV, PRODUCT_OPERANDS_ENV, ProductBlock, ProductOperands, UPDATE_LOADS_ENV,
+    UpdateLoads,
+};
 pub use profiler::KernelTiming;
 pub use shader::{Shader, WorkgroupSum, shader_source, shader_source_with};
 pub use texture::TEXELS_PER_ROW;
@@ -54,6 +57,9 @@ pub struct GpuOptions {
     /// Where the batched products and the direct weight gradient read their operands instead of
     /// the device's choice; also `WGNN_PRODUCT_OPERANDS`.
     pub product_operands: Option<ProductOperands>,
+    /// How the optimiser updates load their operands from the buffers instead of the device's
+    /// choice; also `WGNN_UPDATE_LOADS`.
+    pub update_loads: Option<UpdateLoads>,
     /// Most rows of 4096 texels an operand texture may have, below the device's limit (tests use
     /// it to reach the fallback to the buffers).
     pub max_texture_rows: Option<u32>,
@@ -120,6 +126,7 @@ pub struct Tuning {
     pub workgroup_sum: WorkgroupSum,
     pub product_block: ProductBlock,
     pub product_operands: ProductOperands,
+    pub update_loads: UpdateLoads,
 }
 
 impl Tuning {
@@ -154,6 +161,10 @@ impl Tuning {
             tile: Tile::within(limits, None),
             product_block: ProductBlock::for_device(cpu_like),
             product_operands: ProductOperands::for_device(cpu_like),
+            update_loads: UpdateLoads::for_device(
+                cpu_like,
+                features.contains(wgpu::Features::SHADER_INT64),
+            ),
             workgroup_sum: if features.contains(wgpu::Features::SUBGROUP) {
                 WorkgroupSum::Subgroups
             } else {
@@ -167,33 +178,46 @@ impl Tuning {
     pub fn reads_texture_copies(&self) -> bool {
         self.family == KernelFamily::Cpu && self.product_operands == ProductOperands::Textures
     }
+
+    /// Whether the optimiser updates load 64-bit words from the buffers: where the device offers
+    /// them and the updates do not read texture copies.
+    pub fn updates_by_words(&self) -> bool {
+        self.update_loads == UpdateLoads::Words && !self.reads_texture_copies()
+    }
 }
 
 impl std::fmt::Display for Tuning {
     /// The kernel family and its launch shape, as `wgnn info` and `wgnn bench` print them.
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let [rows, cols] = self.tile.output();
+        let updates = if self.updates_by_words() {
+            "; optimiser updates by 64-bit words"
+        } else {
+            ""
+        };
         match self.family {
             KernelFamily::Cpu => write!(
                 f,
-                "cpu (register blocks, {} invocations per workgroup, {1}x{1} product blocks{2})",
+                "cpu (register blocks, {} invocations per workgroup, {1}x{1} product blocks{2}{3})",
                 self.workgroup_size,
                 self.product_block.side(),
                 match (self.product_block, self.product_operands) {
                     (ProductBlock::Eight, _) | (_, ProductOperands::Buffers) => "",
                     (_, ProductOperands::Textures) => " reading texture copies",
-                }
+                },
+                updates
             ),
             KernelFamily::Gpu => write!(
                 f,
                 "gpu (workgroup tiles of {rows}x{cols} outputs, {} invocations, {}-deep stages; \
-                 reductions by {})",
+                 reductions by {}{})",
                 self.tile.tx * self.tile.ty,
                 self.tile.tk,
                 match self.workgroup_sum {
                     WorkgroupSum::Tree => "a workgroup-memory tree",
                     WorkgroupSum::Subgroups => "subgroup operations",
-                }
+                },
+                updates
             ),
         }
     }
@@ -227,7 +251,8 @@ fn max_texture_rows(limits: &wgpu::Limits, wanted: Option<u32>) -> u32 {
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
     .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
     .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
-    .union(wgpu::Features::SUBGROUP);
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::SHADER_INT64);
 
 /// An open GPU: everything ops need to allocate, compile and launch.
 pub struct Gpu {
@@ -359,6 +384,18 @@ impl Gpu {
         }
         if let Some(operands) = ProductOperands::overridden(options.product_operands)? {
             tuning.product_operands = operands;
+        }
+        if let Some(loads) = UpdateLoads::overridden(options.update_loads)? {
+            if loads == UpdateLoads::Words
+                && !device.features().contains(wgpu::Features::SHADER_INT64)
+            {
+                return Err(Error::Device(format!(
+                    "{UPDATE_LOADS_ENV}=words needs 64-bit integers in shaders, which {} lacks; \
+                     use vec4s",
+                    describe(&info)
+                )));
+            }
+            tuning.update_loads = loads;
         }
         Ok(Gpu {
             device,

@@ -1,6 +1,7 @@
 //! The register block of the CPU family's batched products (matmul.wgsl's `matmul_vec4x2` /
-//! `matmul_rows_vec4x2`, or their 16 x 16 and 32 x 32 twins in batched_matmul.wgsl), chosen per
-//! device from what each kind of host measured.
+//! `matmul_rows_vec4x2`, or their 16 x 16 and 32 x 32 twins in batched_matmul.wgsl), where they
+//! read their operands, and how the optimiser updates load theirs: each chosen per device from
+//! what each kind of host measured.
 
 use crate::error::{Error, Result};
 
@@ -100,6 +101,46 @@ impl ProductOperands {
             chosen,
             PRODUCT_OPERANDS_ENV,
             "a way to read operands",
+            &choices,
+        )
+    }
+}
+
+/// Environment variable that picks how the optimiser updates load their operands from the
+/// buffers: `vec4s` or `words`.
+pub const UPDATE_LOADS_ENV: &str = "WGNN_UPDATE_LOADS";
+
+/// How the SGD and Adam updates (optim.wgsl) load and store their operands where they read the
+/// buffers (not texture copies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UpdateLoads {
+    /// Four floats at a time, as vec4<f32>s: every device.
+    Vec4s,
+    /// Eight floats at a time, as vec4<u64>s (optim_operands_words.wgsl): devices with wgpu's
+    /// SHADER_INT64 only.
+    Words,
+}
+
+impl UpdateLoads {
+    /// The default for a device: words on a CPU device with 64-bit integers whose x86 host has
+    /// AVX-512, where lavapipe's SGD ran 1.6-2.1x faster so (PERFORMANCE.md 54); vec4s elsewhere.
+    /// Without AVX-512 the updates read texture copies instead (PERFORMANCE.md 50), and on GPUs
+    /// a vec4 is already one memory transaction.
+    pub fn for_device(cpu_like: bool, int64: bool) -> UpdateLoads {
+        if cpu_like && int64 && host_is_x86() && !host_lacks_avx512() {
+            UpdateLoads::Words
+        } else {
+            UpdateLoads::Vec4s
+        }
+    }
+
+    /// `chosen` if given, else what `WGNN_UPDATE_LOADS` asks for, if it is set.
+    pub fn overridden(chosen: Option<UpdateLoads>) -> Result<Option<UpdateLoads>> {
+        let choices = [("vec4s", UpdateLoads::Vec4s), ("words", UpdateLoads::Words)];
+        env_choice(
+            chosen,
+            UPDATE_LOADS_ENV,
+            "a way to load the optimisers' operands",
             &choices,
         )
     }

@@ -31,6 +31,9 @@ pub enum Shader {
     Optim,
     /// optim.wgsl reading its operands' vec4s from texture copies (see `Gpu::with_stacked_copies`).
     OptimTextures,
+    /// optim.wgsl with optim_operands_words.wgsl's entry points, which read and write eight floats
+    /// at a time as vec4<u64>s: devices with wgpu's SHADER_INT64 only.
+    OptimWords,
     Reduce,
     Metrics,
     Tiled,
@@ -59,9 +62,12 @@ const WINOGRAD_TEXTURES: &str = include_str!("../../shaders/winograd_operands_te
 /// Where the optimiser updates read their operands' vec4s: storage buffers, or texture copies.
 const OPTIM_BUFFERS: &str = include_str!("../../shaders/optim_operands_buffers.wgsl");
 const OPTIM_TEXTURES: &str = include_str!("../../shaders/optim_operands_textures.wgsl");
+/// The optimiser updates over 64-bit words, prepended after OPTIM_BUFFERS (whose loads the file's
+/// own entry points keep).
+const OPTIM_WORDS: &str = include_str!("../../shaders/optim_operands_words.wgsl");
 
 impl Shader {
-    pub const ALL: [Shader; 20] = [
+    pub const ALL: [Shader; 21] = [
         Shader::Conv2d,
         Shader::ConvWeightGrad,
         Shader::ConvWeightGradTextures,
@@ -79,6 +85,7 @@ impl Shader {
         Shader::Loss,
         Shader::Optim,
         Shader::OptimTextures,
+        Shader::OptimWords,
         Shader::Reduce,
         Shader::Metrics,
         Shader::Tiled,
@@ -97,11 +104,16 @@ impl Shader {
             Shader::BatchedMatmul | Shader::BatchedMatmulTextures => "batched_matmul.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Loss => "loss.wgsl",
-            Shader::Optim | Shader::OptimTextures => "optim.wgsl",
+            Shader::Optim | Shader::OptimTextures | Shader::OptimWords => "optim.wgsl",
             Shader::Reduce => "reduce.wgsl",
             Shader::Metrics => "metrics.wgsl",
             Shader::Tiled => "tiled.wgsl",
         }
+    }
+
+    /// Whether the file as compiled uses 64-bit integers (wgpu's SHADER_INT64).
+    pub fn needs_int64(self) -> bool {
+        self == Shader::OptimWords
     }
 
     fn body(self) -> &'static str {
@@ -125,7 +137,9 @@ impl Shader {
             }
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
-            Shader::Optim | Shader::OptimTextures => include_str!("../../shaders/optim.wgsl"),
+            Shader::Optim | Shader::OptimTextures | Shader::OptimWords => {
+                include_str!("../../shaders/optim.wgsl")
+            }
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
             Shader::Tiled => include_str!("../../shaders/tiled.wgsl"),
@@ -177,6 +191,7 @@ pub fn shader_source_with(shader: Shader, sum: WorkgroupSum) -> String {
         Shader::BatchedMatmulTextures => &[OPERANDS_TEXTURES],
         Shader::Optim => &[OPTIM_BUFFERS],
         Shader::OptimTextures => &[OPTIM_TEXTURES],
+        Shader::OptimWords => &[OPTIM_BUFFERS, OPTIM_WORDS],
         _ => &[],
     };
     format!("{COMMON}\n{}\n{}", preludes.join("\n"), shader.body())

@@ -1,5 +1,6 @@
-//! Optimiser updates in place (optim.wgsl): SGD with momentum and weight decay, and Adam, both with
-//! PyTorch's semantics.
+//! Optimiser updates in place (optim.wgsl, and optim_operands_words.wgsl's entry points where the
+//! device loads 64-bit words): SGD with momentum and weight decay, and Adam, both with PyTorch's
+//! semantics.
 
 use std::ops::Range;
 
@@ -56,7 +57,7 @@ impl Default for AdamConfig {
 kernel_params! {
     /// optim.wgsl's parameters of `sgd`.
     struct SgdParams {
-        len: u32, off: u32, first_step: u32, vec4_ok: u32, lr: f32, momentum: f32,
+        len: u32, off: u32, first_step: u32, units_ok: u32, lr: f32, momentum: f32,
         weight_decay: f32, region: u32,
     }
 }
@@ -65,7 +66,7 @@ kernel_params! {
     /// optim.wgsl's parameters of `adam`.
     struct AdamParams {
         len: u32, off: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32,
-        bias1: f32, sqrt_bias2: f32, vec4_ok: u32, region: u32, _pad2: f32,
+        bias1: f32, sqrt_bias2: f32, units_ok: u32, region: u32, _pad2: f32,
     }
 }
 
@@ -83,6 +84,17 @@ slots! {
     mod texture_slot {
         WEIGHT: weight = 1, GRAD: grad = 2, MOMENT1: moment1 = 3, MOMENT2: moment2 = 4,
         WEIGHT4: weight4 = 5, MOMENT1_4: moment1_4 = 7, MOMENT2_4: moment2_4 = 8,
+    }
+}
+
+slots! {
+    /// optim.wgsl's storage bindings with optim_operands_words.wgsl: the words entry points bind the
+    /// four scalar arrays (for the elements past the words) and the four arrays of words.
+    mod words_slot {
+        WEIGHT: weight = 1, GRAD: grad = 2, MOMENT1: moment1 = 3, MOMENT2: moment2 = 4,
+        WEIGHT4: weight4 = 5, GRAD4: grad4 = 6, MOMENT1_4: moment1_4 = 7, MOMENT2_4: moment2_4 = 8,
+        WEIGHT8: weight8 = 11, GRAD8: grad8 = 12, MOMENT1_8: moment1_8 = 13,
+        MOMENT2_8: moment2_8 = 14,
     }
 }
 
@@ -113,10 +125,11 @@ const VEC4S: usize = 4;
 /// The values launches give optim.wgsl's own overrides (for tests/shaders).
 pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[("VEC4S", &[VEC4S as f64])];
 
-/// Invocations of an update over `len` elements (see optim.wgsl).
-fn invocations(len: usize, vec4_ok: u32) -> usize {
-    if vec4_ok == 1 {
-        (len / 4).div_ceil(VEC4S) + len % 4
+/// Invocations of an update over `len` elements in units of `width` floats, 4 (vec4s) or 8
+/// (words), each invocation taking VEC4S vec4s' worth (see optim.wgsl's `slot`).
+fn invocations(len: usize, units_ok: u32, width: usize) -> usize {
+    if units_ok == 1 {
+        (len / width).div_ceil(4 * VEC4S / width) + len % width
     } else {
         len
     }
@@ -135,50 +148,56 @@ fn update_ranges(gpu: &Gpu, len: usize) -> (Vec<Range<usize>>, Option<u64>) {
         )
 }
 
-/// An update kernel's parameters, whose `region` says how far apart its texture reads find the
-/// two operands stacked in one texture (optim_operands_textures.wgsl).
+/// An update kernel's parameters: `units_ok` says the views' shift lets the kernel read whole
+/// units (vec4s or words), `region` how far apart its texture reads find the two operands stacked
+/// in one texture (optim_operands_textures.wgsl).
 trait UpdateParams: bytemuck::Pod {
-    fn with_region(self, region: u32) -> Self;
-    /// Whether the views' shift lets the kernel read vec4s.
-    fn vec4_ok(&self) -> bool;
+    fn with(self, units_ok: bool, region: u32) -> Self;
 }
 
 impl UpdateParams for SgdParams {
-    fn with_region(self, region: u32) -> Self {
-        SgdParams { region, ..self }
-    }
-
-    fn vec4_ok(&self) -> bool {
-        self.vec4_ok == 1
+    fn with(self, units_ok: bool, region: u32) -> Self {
+        let units_ok = u32::from(units_ok);
+        SgdParams {
+            units_ok,
+            region,
+            ..self
+        }
     }
 }
 
 impl UpdateParams for AdamParams {
-    fn with_region(self, region: u32) -> Self {
-        AdamParams { region, ..self }
-    }
-
-    fn vec4_ok(&self) -> bool {
-        self.vec4_ok == 1
+    fn with(self, units_ok: bool, region: u32) -> Self {
+        let units_ok = u32::from(units_ok);
+        AdamParams {
+            units_ok,
+            region,
+            ..self
+        }
     }
 }
 
 /// One launch of an update over one range: `operands` are the views of the weight, the gradient
 /// and the moments (SGD's velocity alone, with `moments_read` false where momentum is 0 and the
-/// kernel does not use it).
+/// kernel does not use it), `len` elements long; `entry` and `words_entry` its entry points in
+/// optim.wgsl and in optim_operands_words.wgsl.
 struct Update<'a, P: UpdateParams> {
     entry: &'static str,
+    words_entry: &'static str,
     params: P,
     operands: &'a [View<'a>],
+    len: usize,
     moments_read: bool,
     bytes: f64,
-    invocations: usize,
 }
 
 impl<P: UpdateParams> Update<'_, P> {
-    /// Runs the launch, its vec4 path reading texture copies of the operands, `rows_each` rows
-    /// apart, where that is given and the views allow vec4s; else the buffers.
+    /// Runs the launch: by vec4s reading texture copies of the operands, `rows_each` rows apart,
+    /// where that is given and the views' shift allows vec4s; else by 64-bit words where the
+    /// device updates by words and the shift allows them; else by vec4s (or elements, where the
+    /// shift allows no vec4s) from the buffers.
     fn run(&self, gpu: &Gpu, rows_each: Option<u64>) -> Result<()> {
+        let (shift, len) = (self.operands[0].shift, self.len);
         let scalar = [slot::WEIGHT, slot::GRAD, slot::MOMENT1, slot::MOMENT2];
         let vec4 = [slot::WEIGHT4, slot::GRAD4, slot::MOMENT1_4, slot::MOMENT2_4];
         let buffers: Vec<(Slot, &View)> = (scalar.iter().zip(self.operands))
@@ -186,39 +205,66 @@ impl<P: UpdateParams> Update<'_, P> {
             .map(|(&s, v)| (s, v))
             .collect();
         let constants = [("VEC4S", VEC4S as f64)];
+        let vec4_ok = shift.is_multiple_of(4);
         let from_buffers = || {
-            Launch::new(Shader::Optim, self.entry, &self.params, &buffers)
-                .bytes(self.bytes)
-                .constants(&constants)
-                .run(gpu, self.invocations)
+            Launch::new(
+                Shader::Optim,
+                self.entry,
+                &self.params.with(vec4_ok, 0),
+                &buffers,
+            )
+            .bytes(self.bytes)
+            .constants(&constants)
+            .run(gpu, invocations(len, u32::from(vec4_ok), 4))
         };
-        let Some(rows_each) = rows_each.filter(|_| self.params.vec4_ok()) else {
-            return from_buffers();
-        };
-        let region = rows_each * u64::from(TEXELS_PER_ROW);
-        let params = self.params.with_region(u32_of(region as usize));
-        let stored: Vec<(Slot, &View)> = buffers
-            .iter()
-            .filter(|(s, _)| s.binding != slot::GRAD4.binding)
-            .copied()
-            .collect();
-        let (weight_grad, moments) = self.operands.split_at(2);
-        let weight_grad: Vec<&View> = weight_grad.iter().collect();
-        let moments: Vec<&View> = moments.iter().filter(|_| self.moments_read).collect();
-        gpu.with_stacked_copies([&weight_grad, &moments], rows_each, |textures| {
-            let Some([weight_grad, moments]) = textures else {
-                return from_buffers();
-            };
-            Launch::new(Shader::OptimTextures, self.entry, &params, &stored)
-                .textures(&[
-                    (WEIGHT_GRAD_TEXELS, &weight_grad),
-                    (MOMENT_TEXELS, &moments),
-                ])
-                .variant("texture copies")
-                .bytes(self.bytes)
-                .constants(&constants)
-                .run(gpu, self.invocations)
-        })
+        if let Some(rows_each) = rows_each.filter(|_| vec4_ok) {
+            let region = rows_each * u64::from(TEXELS_PER_ROW);
+            let params = self.params.with(true, u32_of(region as usize));
+            let stored: Vec<(Slot, &View)> = buffers
+                .iter()
+                .filter(|(s, _)| s.binding != slot::GRAD4.binding)
+                .copied()
+                .collect();
+            let (weight_grad, moments) = self.operands.split_at(2);
+            let weight_grad: Vec<&View> = weight_grad.iter().collect();
+            let moments: Vec<&View> = moments.iter().filter(|_| self.moments_read).collect();
+            return gpu.with_stacked_copies([&weight_grad, &moments], rows_each, |textures| {
+                let Some([weight_grad, moments]) = textures else {
+                    return from_buffers();
+                };
+                Launch::new(Shader::OptimTextures, self.entry, &params, &stored)
+                    .bytes(self.bytes)
+                    .constants(&constants)
+                    .textures(&[
+                        (WEIGHT_GRAD_TEXELS, &weight_grad),
+                        (MOMENT_TEXELS, &moments),
+                    ])
+                    .variant("texture copies")
+                    .run(gpu, invocations(len, 1, 4))
+            });
+        }
+        if gpu.tuning().updates_by_words() && shift.is_multiple_of(8) {
+            let words = [
+                words_slot::WEIGHT8,
+                words_slot::GRAD8,
+                words_slot::MOMENT1_8,
+                words_slot::MOMENT2_8,
+            ];
+            let bound: Vec<(Slot, &View)> = (scalar.iter().zip(self.operands))
+                .chain(words.iter().zip(self.operands))
+                .map(|(&s, v)| (s, v))
+                .collect();
+            return Launch::new(
+                Shader::OptimWords,
+                self.words_entry,
+                &self.params.with(true, 0),
+                &bound,
+            )
+            .bytes(self.bytes)
+            .constants(&constants)
+            .run(gpu, invocations(len, 1, 8));
+        }
+        from_buffers()
     }
 }
 
@@ -239,7 +285,6 @@ pub fn sgd_step(
         let params = SgdParams {
             len: u32_of(r.len()),
             off: views[0].shift,
-            vec4_ok: u32::from(views[0].shift.is_multiple_of(4)),
             first_step: u32::from(first_step),
             lr: cfg.lr,
             momentum: cfg.momentum,
@@ -248,12 +293,13 @@ pub fn sgd_step(
         };
         Update {
             entry: "sgd",
+            words_entry: "sgd_words",
             params,
             operands: &views,
+            len: r.len(),
             moments_read: cfg.momentum != 0.0,
             // Reads weight, gradient and velocity; writes the weight, and the velocity with momentum.
             bytes: (4 * r.len() * if cfg.momentum == 0.0 { 4 } else { 5 }) as f64,
-            invocations: invocations(r.len(), params.vec4_ok),
         }
         .run(gpu, rows_each)?;
     }
@@ -288,7 +334,6 @@ pub fn adam_step(
         let params = AdamParams {
             len: u32_of(r.len()),
             off: views[0].shift,
-            vec4_ok: u32::from(views[0].shift.is_multiple_of(4)),
             lr: cfg.lr,
             beta1: cfg.beta1,
             beta2: cfg.beta2,
@@ -300,12 +345,13 @@ pub fn adam_step(
         };
         Update {
             entry: "adam",
+            words_entry: "adam_words",
             params,
             operands: &views,
+            len: r.len(),
             moments_read: true,
             // Reads all four tensors, writes all but the gradient.
             bytes: (4 * r.len() * 7) as f64,
-            invocations: invocations(r.len(), params.vec4_ok),
         }
         .run(gpu, rows_each)?;
     }

@@ -105,6 +105,14 @@ pub fn interfaces() -> Vec<Interface> {
                 optim::texture_slot::ALL,
             )
         },
+        Interface {
+            overrides: optim::OVERRIDES,
+            ..interface(
+                Shader::OptimWords,
+                &[optim::SgdParams::LAYOUT, optim::AdamParams::LAYOUT],
+                optim::words_slot::ALL,
+            )
+        },
         interface(Shader::Reduce, &[reduce::Params::LAYOUT], reduce::slot::ALL),
         interface(
             Shader::Metrics,

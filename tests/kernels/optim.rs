@@ -2,7 +2,7 @@
 //! tensor, and `Optimizer`'s one pass over all of a module's parameters in flat buffers.
 
 use wgnn::autograd::{Graph, Var};
-use wgnn::gpu::{KernelFamily, ProductOperands};
+use wgnn::gpu::{KernelFamily, ProductOperands, UpdateLoads};
 use wgnn::nn::{Context, Entry, Module, Param};
 use wgnn::ops::optim::{self, AdamConfig, SgdConfig};
 use wgnn::optimizer::{Optimizer, OptimizerConfig};
@@ -158,48 +158,71 @@ fn adam_matches_pytorch_semantics() {
     check_adam_on(gpu(), 1037);
 }
 
-/// Launches of `optim.wgsl::{entry} (texture copies)` while `update` runs on `gpu`.
-fn texture_launches(gpu: &Gpu, entry: &str, update: impl FnOnce()) -> usize {
+/// The kernel-table rows of the launches `update` makes on `gpu`, one per launch.
+fn launches(gpu: &Gpu, update: impl FnOnce()) -> Vec<String> {
     gpu.start_profiling().unwrap();
     update();
-    let name = format!("optim.wgsl::{entry} (texture copies)");
     let timed = gpu.stop_profiling().unwrap();
-    timed.iter().filter(|t| t.kernel == name).count()
+    timed.into_iter().map(|t| t.kernel).collect()
 }
 
-/// Both updates on the cpu family reading their buffers, reading texture copies, and reading
-/// texture copies of one row an operand, so 40,000 parameters take three stacked ranges, the last
-/// one short; each way counted by its launches. The family is forced, so a device that runs the
-/// gpu family checks them too; only in the suite that runs the device's own family (as
-/// `other_product_blocks`).
+/// How many of `launched` are `kernel`.
+fn count(launched: &[String], kernel: &str) -> usize {
+    launched.iter().filter(|k| *k == kernel).count()
+}
+
+/// Both updates on the cpu family reading their buffers by vec4s and by 64-bit words, reading
+/// texture copies (which take precedence over words), and reading texture copies of one row an
+/// operand, so 40,000 parameters take three stacked ranges, the last one short; each way counted
+/// by its launches. 1037 parameters are 129 words and 5 elements past them. The family is forced,
+/// so a device that runs the gpu family checks them too; only in the suite that runs the
+/// device's own family (as `other_product_blocks`). A device without 64-bit integers (GL) refuses
+/// words with a one-line error.
 #[test]
-fn sgd_and_adam_match_pytorch_semantics_from_buffers_and_texture_copies() {
+fn sgd_and_adam_match_pytorch_semantics_from_buffers_words_and_texture_copies() {
     if crate::options().kernels.is_some() {
         return;
     }
-    // (where operands are read, rows a texture may have, parameters, launches a step reads from
-    // texture copies)
+    // (where operands are read, how the buffers are loaded, rows a texture may have, parameters,
+    // launches a step reads from texture copies, launches a step loads words)
     let reads = [
-        (ProductOperands::Buffers, None, 1037, 0),
-        (ProductOperands::Textures, None, 1037, 1),
-        (ProductOperands::Textures, Some(2), 40_000, 3),
+        (ProductOperands::Buffers, UpdateLoads::Vec4s, None, 1037, 0, 0),
+        (ProductOperands::Buffers, UpdateLoads::Words, None, 1037, 0, 1),
+        (ProductOperands::Textures, UpdateLoads::Words, None, 1037, 1, 0),
+        (ProductOperands::Textures, UpdateLoads::Vec4s, Some(2), 40_000, 3, 0),
     ];
-    for (operands, max_texture_rows, n, ranges) in reads {
+    for (operands, loads, max_texture_rows, n, ranges, words) in reads {
         let other = Gpu::new(&GpuOptions {
             kernels: Some(KernelFamily::Cpu),
             product_operands: Some(operands),
+            update_loads: Some(loads),
             max_texture_rows,
             ..crate::options()
-        })
-        .unwrap();
+        });
+        let other = match other {
+            Ok(other) => other,
+            Err(e) => {
+                assert_eq!(loads, UpdateLoads::Words, "{e}");
+                assert_eq!(gpu().adapter_info().backend, wgpu::Backend::Gl, "{e}");
+                assert!(e.to_string().contains("64-bit integers"), "{e}");
+                continue;
+            }
+        };
+        let case = format!("{operands:?}, {loads:?}, {n} parameters");
         // Three configurations of four steps, two of five.
-        let sgd = texture_launches(&other, "sgd", || check_sgd_on(&other, n));
-        assert_eq!(sgd, 12 * ranges, "{operands:?}, {n} parameters: sgd");
-        let adam = texture_launches(&other, "adam", || check_adam_on(&other, n));
-        assert_eq!(adam, 10 * ranges, "{operands:?}, {n} parameters: adam");
+        let sgd = launches(&other, || check_sgd_on(&other, n));
+        let from_textures = count(&sgd, "optim.wgsl::sgd (texture copies)");
+        assert_eq!(from_textures, 12 * ranges, "{case}: sgd from texture copies");
+        let by_words = count(&sgd, "optim.wgsl::sgd_words");
+        assert_eq!(by_words, 12 * words, "{case}: sgd by words");
+        let adam = launches(&other, || check_adam_on(&other, n));
+        let from_textures = count(&adam, "optim.wgsl::adam (texture copies)");
+        assert_eq!(from_textures, 10 * ranges, "{case}: adam from texture copies");
+        let by_words = count(&adam, "optim.wgsl::adam_words");
+        assert_eq!(by_words, 10 * words, "{case}: adam by words");
         // Each texture holds two operands of one row (64 KiB) each: no more than the ranges need.
         let held = if ranges > 0 { 2 * 2 * 64 * 1024 } else { 0 };
-        assert_eq!(other.texture_copy_bytes(), held, "{operands:?}, {n} parameters");
+        assert_eq!(other.texture_copy_bytes(), held, "{case}");
     }
 }
 

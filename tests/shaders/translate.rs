@@ -10,9 +10,17 @@ use wgnn::ops::{Interface, interfaces};
 
 use super::override_combinations;
 
-/// A backend's translation; the flag says the device has subgroup operations (wgpu's SUBGROUP
-/// feature), which wgnn's reductions then use.
-type Translate = fn(&naga::Module, &naga::valid::ModuleInfo, bool) -> Result<(), String>;
+/// What a translation may assume the device has: subgroup operations (wgpu's SUBGROUP feature),
+/// which wgnn's reductions then use, and 64-bit integers (SHADER_INT64), which the optimisers'
+/// updates by words need.
+#[derive(Clone, Copy)]
+struct Offered {
+    subgroups: bool,
+    int64: bool,
+}
+
+/// A backend's translation.
+type Translate = fn(&naga::Module, &naga::valid::ModuleInfo, Offered) -> Result<(), String>;
 
 /// wgnn's kernels keep buffer bounds checks (`ShaderRuntimeChecks` in src/gpu/pipeline.rs): what
 /// wgpu's Vulkan backend asks for without robustBufferAccess2, and its Metal backend always.
@@ -54,13 +62,14 @@ fn resources(module: &naga::Module) -> Vec<(u32, naga::ResourceBinding, naga::Ad
 
 /// Vulkan: SPIR-V 1.0 (wgpu's target for Vulkan 1.0 devices) with wgpu's writer flags (not naga's
 /// defaults, which add debug names in debug builds) and only the capabilities wgpu's Vulkan backend
-/// always enables (wgnn asks for no shader features); no workgroup-memory zeroing, loop bounding or
+/// always enables, plus those of the features a file needs; no workgroup-memory zeroing, loop bounding or
 /// division checks (wgnn turns them off).
 fn vulkan(
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
-    subgroups: bool,
+    offered: Offered,
 ) -> Result<(), String> {
+    let subgroups = offered.subgroups;
     use spv::Capability as C;
     // With subgroups: SPIR-V 1.3 (Vulkan 1.1) and the capabilities wgpu adds for SUBGROUP.
     let subgroup_capabilities = [
@@ -104,6 +113,8 @@ fn vulkan(
                     .into_iter()
                     .flatten(),
             )
+            // What wgpu adds for SHADER_INT64.
+            .chain(offered.int64.then_some(C::Int64))
             .collect(),
         ),
         bounds_check_policies: RESTRICT,
@@ -128,7 +139,7 @@ fn vulkan(
 fn metal(
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
-    subgroups: bool,
+    offered: Offered,
 ) -> Result<(), String> {
     let resources = resources(module);
     let (mut buffers, mut textures) = (0u8, 0u8);
@@ -159,8 +170,14 @@ fn metal(
         .any(|(_, _, space)| matches!(space, naga::AddressSpace::Storage { .. }));
     let (stage, name) = entry(module);
     let options = msl::Options {
-        // SIMD-group functions need MSL 2.1.
-        lang_version: if subgroups { (2, 1) } else { (2, 0) },
+        // SIMD-group functions need MSL 2.1, 64-bit integers 2.3 (wgpu offers SHADER_INT64 there).
+        lang_version: if offered.int64 {
+            (2, 3)
+        } else if offered.subgroups {
+            (2, 1)
+        } else {
+            (2, 0)
+        },
         per_entry_point_map: BTreeMap::from([(
             name.clone(),
             msl::EntryPointResources {
@@ -193,11 +210,12 @@ fn metal(
 fn dx12(
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
-    subgroups: bool,
+    offered: Offered,
 ) -> Result<(), String> {
     let options = hlsl::Options {
-        // Wave operations need shader model 6.0 (DXC), where wgpu offers SUBGROUP.
-        shader_model: if subgroups {
+        // Wave operations and 64-bit integers need shader model 6.0 (DXC), where wgpu offers
+        // SUBGROUP and SHADER_INT64.
+        shader_model: if offered.subgroups || offered.int64 {
             hlsl::ShaderModel::V6_0
         } else {
             hlsl::ShaderModel::V5_1
@@ -236,7 +254,7 @@ fn dx12(
 
 /// GL: GLSL ES 3.10, the oldest with compute shaders (wgpu's GL backend needs them for compute),
 /// wgpu's writer flags, and no bounds checks (wgpu's GL backend asks for none on buffers).
-fn gl(module: &naga::Module, info: &naga::valid::ModuleInfo, _: bool) -> Result<(), String> {
+fn gl(module: &naga::Module, info: &naga::valid::ModuleInfo, _: Offered) -> Result<(), String> {
     let options = glsl::Options {
         version: glsl::Version::new_gles(310),
         writer_flags: glsl::WriterFlags::ADJUST_COORDINATE_SPACE
@@ -268,18 +286,19 @@ fn gl(module: &naga::Module, info: &naga::valid::ModuleInfo, _: bool) -> Result<
 }
 
 /// The platforms wgpu translates WGSL for, each with its language, and whether wgpu offers
-/// subgroup operations there (not on GL).
-const BACKENDS: [(&str, Translate, bool); 4] = [
-    ("Vulkan (SPIR-V)", vulkan, true),
-    ("Metal (MSL)", metal, true),
-    ("DX12 (HLSL)", dx12, true),
-    ("GL (GLSL)", gl, false),
+/// subgroup operations and 64-bit integers there (neither on GL).
+const BACKENDS: [(&str, Translate, bool, bool); 4] = [
+    ("Vulkan (SPIR-V)", vulkan, true, true),
+    ("Metal (MSL)", metal, true, true),
+    ("DX12 (HLSL)", dx12, true, true),
+    ("GL (GLSL)", gl, false, false),
 ];
 
 /// Each entry point with each combination of its file's override values (an entry point ignores
 /// those it does not read), its overrides resolved as wgpu's backends resolve them
 /// (`process_overrides`), translated for each backend. The module is validated with no optional
-/// capabilities: wgnn opens devices without shader features.
+/// capabilities but the ones its file needs (subgroups for the subgroup reductions, 64-bit
+/// integers for the updates by words), which wgnn only compiles where the device has them.
 #[test]
 fn every_entry_point_translates_for_every_backend() {
     let mut failures = Vec::new();
@@ -302,7 +321,8 @@ fn every_entry_point_translates_for_every_backend() {
     );
 }
 
-/// Validates one file's `source` (with the SUBGROUP capability only for the subgroup reductions)
+/// Validates one file's `source` (with the SUBGROUP capability only for the subgroup reductions,
+/// SHADER_INT64 only for the files that need it)
 /// and translates each entry point with each combination of override values for each backend
 /// that offers `sum`, pushing what fails; returns the translations tried.
 fn translate_file(
@@ -311,14 +331,15 @@ fn translate_file(
     source: &str,
     failures: &mut Vec<String>,
 ) -> usize {
-    let subgroups = sum == WorkgroupSum::Subgroups;
+    let offered = Offered {
+        subgroups: sum == WorkgroupSum::Subgroups,
+        int64: interface.shader.needs_int64(),
+    };
     let file = interface.shader.file_name();
     let module = naga::front::wgsl::parse_str(source).unwrap();
-    let capabilities = if subgroups {
-        naga::valid::Capabilities::SUBGROUP
-    } else {
-        naga::valid::Capabilities::empty()
-    };
+    let mut capabilities = naga::valid::Capabilities::empty();
+    capabilities.set(naga::valid::Capabilities::SUBGROUP, offered.subgroups);
+    capabilities.set(naga::valid::Capabilities::SHADER_INT64, offered.int64);
     let info = match naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
         .validate(&module)
     {
@@ -350,12 +371,12 @@ fn translate_file(
                     continue;
                 }
             };
-            for (backend, translate, offers_subgroups) in BACKENDS {
-                if subgroups && !offers_subgroups {
+            for (backend, translate, offers_subgroups, offers_int64) in BACKENDS {
+                if (offered.subgroups && !offers_subgroups) || (offered.int64 && !offers_int64) {
                     continue;
                 }
                 translations += 1;
-                if let Err(e) = translate(&resolved, &resolved_info, subgroups) {
+                if let Err(e) = translate(&resolved, &resolved_info, offered) {
                     failures.push(format!("{at}: {backend}: {e}"));
                 }
             }
