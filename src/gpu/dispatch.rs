@@ -165,9 +165,9 @@ impl Gpu {
         let align = self.plan.binding_offset_alignment;
         let first = ((t.offset() + start) * 4) as u64;
         let offset = first / align * align;
-        // Whole 32-byte units (and at least one), so kernels may also read the view as
-        // array<vec4<f32>> or array<vec4<u64>>; the offset is aligned to at least 32 bytes (wgpu's
-        // least alignment), and pool buffers are at least 256 bytes and multiples of 32, so this
+        // The end on a 32-byte boundary (and at least one element past the start), so kernels
+        // may also read the view as array<vec4<f32>> or, where the offset is a multiple of 32, as
+        // array<vec4<u64>>; pool buffers are at least 256 bytes and multiples of 32, so this
         // stays inside.
         let end = (((t.offset() + start + len.max(1)) * 4) as u64)
             .next_multiple_of(32)

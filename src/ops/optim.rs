@@ -243,7 +243,11 @@ impl<P: UpdateParams> Update<'_, P> {
                     .run(gpu, invocations(len, 1, 4))
             });
         }
-        if gpu.tuning().updates_by_words() && shift.is_multiple_of(8) {
+        // Words need 32-byte aligned bindings: devices may align storage bindings to as little
+        // as 4 bytes.
+        let words_ok =
+            self.operands[0].binding.offset.is_multiple_of(32) && shift.is_multiple_of(8);
+        if gpu.tuning().updates_by_words() && words_ok {
             let words = [
                 words_slot::WEIGHT8,
                 words_slot::GRAD8,
