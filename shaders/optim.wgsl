@@ -43,9 +43,8 @@ struct AdamParams {
 
 // An invocation's work: with is_unit, the units (vec4s or words of `width` floats) first,
 // first + stride, .. below end (indices in the bound arrays, off included), `units_each` of them
-// at most; else the element `first`, if valid (not past the tensor's end). Every invocation
-// covers VEC4S vec4s' worth of floats, so the grid (ops::optim's `invocations`) is the same
-// for either width.
+// at most (VEC4S vec4s' worth of floats either way); else the element `first`, if valid (not past
+// the tensor's end). ops::optim's `invocations` gives the grid this expects for each width.
 struct Slot {
     first: u32,
     stride: u32,

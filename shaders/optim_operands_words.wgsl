@@ -4,10 +4,10 @@
 // eight floats: vec4<u64> word i of a binding holds floats 8i .. 8i + 7, the even ones in the low
 // halves (`low`), the odd ones in the high halves (`high`), so one load or store moves eight floats
 // where a vec4<f32> moves four. lavapipe loads and stores a storage buffer in a loop over the lanes
-// with a bounds check per component, so halving the components halves that work: its SGD ran
-// 1.6-2.1x faster this way in a probe on 16 M parameters (PERFORMANCE.md 54). The arithmetic is
-// sgd_update / adam_update on each half, the bits are moved unchanged, so results are those of
-// the vec4 path. Layout and grid: optim.wgsl's `slot` with width 8 (the shift `off` a multiple of
+// with a bounds check per component, so halving the components halves that work: on an AVX-512
+// host its SGD and Adam ran 1.35x faster this way on 16 M parameters (PERFORMANCE.md 54). The
+// arithmetic is sgd_update / adam_update on each half, the bits are moved unchanged, so results
+// are those of the vec4 path. Layout and grid: optim.wgsl's `slot` with width 8 (the shift `off` a multiple of
 // 8: `units_ok`), VEC4S / 2 words an invocation, the len % 8 elements past the words one each.
 
 @group(0) @binding(11) var<storage, read_write> weight8: array<vec4<u64>>;

@@ -168,10 +168,13 @@ impl Gpu {
         // The end on a 32-byte boundary (and at least one element past the start), so kernels
         // may also read the view as array<vec4<f32>> or, where the offset is a multiple of 32, as
         // array<vec4<u64>>; pool buffers are at least 256 bytes and multiples of 32, so this
-        // stays inside.
-        let end = (((t.offset() + start + len.max(1)) * 4) as u64)
+        // stays inside, and only a view already at the binding limit stops short of it.
+        let exact_end = ((t.offset() + start + len.max(1)) * 4) as u64;
+        let end = exact_end
             .next_multiple_of(32)
-            .min(t.buffer().size());
+            .min(t.buffer().size())
+            .min(offset + self.plan.max_binding_bytes)
+            .max(exact_end);
         View {
             binding: wgpu::BufferBinding {
                 buffer: t.buffer(),

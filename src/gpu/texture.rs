@@ -107,8 +107,9 @@ impl Gpu {
         per_texture: u64,
     ) -> Option<(Vec<Range<usize>>, u64)> {
         // A view starts up to an alignment's worth of elements before its range (`Gpu::view`)
-        // and ends at a whole vec4, so a range of `rows` rows' elements less that slack fits.
-        let slack = self.plan.binding_offset_alignment / 4;
+        // and ends on a 32-byte boundary, up to 8 elements past it, so a range of `rows` rows'
+        // elements less that slack fits.
+        let slack = self.plan.binding_offset_alignment / 4 + 8;
         let per_row = u64::from(TEXELS_PER_ROW) * 4;
         let needed = (len as u64 + slack).div_ceil(per_row);
         let rows = rows_each

@@ -55,7 +55,7 @@ impl Default for AdamConfig {
 }
 
 kernel_params! {
-    /// optim.wgsl's parameters of `sgd`.
+    /// optim.wgsl's parameters of `sgd` (and of `sgd_words`).
     struct SgdParams {
         len: u32, off: u32, first_step: u32, units_ok: u32, lr: f32, momentum: f32,
         weight_decay: f32, region: u32,
@@ -63,7 +63,7 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// optim.wgsl's parameters of `adam`.
+    /// optim.wgsl's parameters of `adam` (and of `adam_words`).
     struct AdamParams {
         len: u32, off: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32,
         bias1: f32, sqrt_bias2: f32, units_ok: u32, region: u32, _pad2: f32,
@@ -120,8 +120,10 @@ fn check(weight: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
     Ok(())
 }
 
-/// Vec4s an invocation of optim.wgsl updates (its override VEC4S, which every launch sets).
+/// Vec4s an invocation of optim.wgsl updates (its override VEC4S, which every launch sets); even,
+/// so an invocation of the words entry points takes whole words.
 const VEC4S: usize = 4;
+const _: () = assert!(VEC4S >= 2 && VEC4S.is_multiple_of(2));
 /// The values launches give optim.wgsl's own overrides (for tests/shaders).
 pub(crate) const OVERRIDES: &[(&str, &[f64])] = &[("VEC4S", &[VEC4S as f64])];
 
@@ -198,12 +200,14 @@ impl<P: UpdateParams> Update<'_, P> {
     /// shift allows no vec4s) from the buffers.
     fn run(&self, gpu: &Gpu, rows_each: Option<u64>) -> Result<()> {
         let (shift, len) = (self.operands[0].shift, self.len);
-        let scalar = [slot::WEIGHT, slot::GRAD, slot::MOMENT1, slot::MOMENT2];
-        let vec4 = [slot::WEIGHT4, slot::GRAD4, slot::MOMENT1_4, slot::MOMENT2_4];
-        let buffers: Vec<(Slot, &View)> = (scalar.iter().zip(self.operands))
-            .chain(vec4.iter().zip(self.operands))
-            .map(|(&s, v)| (s, v))
-            .collect();
+        // The operands bound as floats (for the elements past the units) and as `units`.
+        let bound = |units: [Slot; 4]| -> Vec<(Slot, &View)> {
+            let scalar = [slot::WEIGHT, slot::GRAD, slot::MOMENT1, slot::MOMENT2];
+            (scalar.into_iter().zip(self.operands))
+                .chain(units.into_iter().zip(self.operands))
+                .collect()
+        };
+        let buffers = bound([slot::WEIGHT4, slot::GRAD4, slot::MOMENT1_4, slot::MOMENT2_4]);
         let constants = [("VEC4S", VEC4S as f64)];
         let vec4_ok = shift.is_multiple_of(4);
         let from_buffers = || {
@@ -243,26 +247,23 @@ impl<P: UpdateParams> Update<'_, P> {
                     .run(gpu, invocations(len, 1, 4))
             });
         }
-        // Words need 32-byte aligned bindings: devices may align storage bindings to as little
-        // as 4 bytes.
-        let words_ok =
-            self.operands[0].binding.offset.is_multiple_of(32) && shift.is_multiple_of(8);
+        // Words need every binding 32-byte aligned, and devices may align storage bindings to as
+        // little as 4 bytes.
+        let words_ok = shift.is_multiple_of(8)
+            && (self.operands.iter())
+                .all(|v| v.binding.offset.is_multiple_of(32) && v.shift == shift);
         if gpu.tuning().updates_by_words() && words_ok {
-            let words = [
+            let words = bound([
                 words_slot::WEIGHT8,
                 words_slot::GRAD8,
                 words_slot::MOMENT1_8,
                 words_slot::MOMENT2_8,
-            ];
-            let bound: Vec<(Slot, &View)> = (scalar.iter().zip(self.operands))
-                .chain(words.iter().zip(self.operands))
-                .map(|(&s, v)| (s, v))
-                .collect();
+            ]);
             return Launch::new(
                 Shader::OptimWords,
                 self.words_entry,
                 &self.params.with(true, 0),
-                &bound,
+                &words,
             )
             .bytes(self.bytes)
             .constants(&constants)
