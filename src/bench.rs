@@ -30,7 +30,7 @@ pub struct Ceilings {
     pub copy_gbps: f64,
 }
 
-/// One kernel's share of a profiled step.
+/// One kernel's part of a profiled training step (the median over the profiled steps).
 #[derive(Clone, Debug, Serialize)]
 pub struct KernelRow {
     pub kernel: String,
@@ -68,7 +68,8 @@ pub struct ModelReport {
     pub saved_activation_bytes: u64,
     /// Bytes of the weights, running statistics and optimiser state.
     pub model_state_bytes: u64,
-    /// Kernels of one training step, slowest first.
+    /// Kernels of a training step (medians over as many profiled steps as steps timed), slowest
+    /// first.
     pub kernels: Vec<KernelRow>,
 }
 
@@ -140,23 +141,54 @@ pub fn ceilings(gpu: &Gpu) -> Result<Ceilings> {
     })
 }
 
-/// Adds up timings by kernel, slowest first.
-pub fn kernel_table(timings: &[KernelTiming]) -> Vec<KernelRow> {
-    let total: f64 = timings.iter().map(|t| t.seconds).sum();
-    let mut by_kernel: HashMap<&str, (usize, f64, f64, f64)> = HashMap::new();
-    for t in timings {
-        let e = by_kernel.entry(&t.kernel).or_default();
-        *e = (e.0 + 1, e.1 + t.seconds, e.2 + t.flops, e.3 + t.bytes);
+/// One kernel's launches over the profiled steps.
+#[derive(Default)]
+struct Tally {
+    calls: usize,
+    flops: f64,
+    bytes: f64,
+    /// Seconds in each step.
+    seconds: Vec<f64>,
+}
+
+/// Each kernel's timings added up per profiled step, then the median over the steps (calls,
+/// operations and bytes are the same every step), slowest first: one step's table on a shared
+/// machine is one sample of its noise.
+pub fn kernel_table(steps: &[Vec<KernelTiming>]) -> Vec<KernelRow> {
+    let mut by_kernel: HashMap<&str, Tally> = HashMap::new();
+    for (i, timings) in steps.iter().enumerate() {
+        for t in timings {
+            let e = by_kernel.entry(&t.kernel).or_insert_with(|| Tally {
+                seconds: vec![0.0; steps.len()],
+                ..Tally::default()
+            });
+            e.calls += 1;
+            e.flops += t.flops;
+            e.bytes += t.bytes;
+            e.seconds[i] += t.seconds;
+        }
     }
-    let mut rows: Vec<KernelRow> = by_kernel
+    let n = steps.len().max(1);
+    let medians: Vec<(&str, Tally, f64)> = by_kernel
         .into_iter()
-        .map(|(kernel, (calls, secs, flops, bytes))| KernelRow {
-            kernel: kernel.to_owned(),
-            calls,
-            milliseconds: secs * 1e3,
-            gflops: (flops > 0.0).then(|| flops / secs.max(1e-12) / 1e9),
-            gbps: bytes / secs.max(1e-12) / 1e9,
-            share: secs / total.max(1e-12),
+        .map(|(kernel, tally)| {
+            let secs = median(tally.seconds.clone());
+            (kernel, tally, secs)
+        })
+        .collect();
+    let total: f64 = medians.iter().map(|m| m.2).sum();
+    let mut rows: Vec<KernelRow> = medians
+        .into_iter()
+        .map(|(kernel, tally, secs)| {
+            let (flops, bytes) = (tally.flops / n as f64, tally.bytes / n as f64);
+            KernelRow {
+                kernel: kernel.to_owned(),
+                calls: tally.calls / n,
+                milliseconds: secs * 1e3,
+                gflops: (flops > 0.0).then(|| flops / secs.max(1e-12) / 1e9),
+                gbps: bytes / secs.max(1e-12) / 1e9,
+                share: secs / total.max(1e-12),
+            }
         })
         .collect();
     rows.sort_by(|a, b| b.milliseconds.total_cmp(&a.milliseconds));
@@ -226,9 +258,15 @@ pub fn model_report(
     for step in 1..=steps.max(1) as u64 {
         step_times.push(timed(gpu, || t.step(gpu, step).map(drop))?);
     }
-    gpu.start_profiling()?;
-    let (before, after_forward) = t.step(gpu, 99)?;
-    let kernels = kernel_table(&gpu.stop_profiling()?);
+    let mut profiled = Vec::new();
+    let mut sizes = (0, 0);
+    for step in 0..steps.max(1) as u64 {
+        gpu.start_profiling()?;
+        sizes = t.step(gpu, 100 + step)?;
+        profiled.push(gpu.stop_profiling()?);
+    }
+    let (before, after_forward) = sizes;
+    let kernels = kernel_table(&profiled);
     // At their exact sizes: the optimiser's flat buffers also hold alignment gaps, which a
     // leaner layout would not need.
     let mut model_state_bytes = 0;
@@ -323,7 +361,7 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
         .fold(46, usize::max);
     println!(
         "  {:<width$} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
-        "kernel or copy (one training step)",
+        "kernel or copy (median training step)",
         "calls",
         "total ms",
         "GFLOP/s",
