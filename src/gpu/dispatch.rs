@@ -230,9 +230,14 @@ impl Gpu {
             .collect())
     }
 
-    /// Splits `len` elements into ranges that each fit in one binding.
+    /// Splits `len` elements into ranges that each fit in one binding, each a whole number of
+    /// binding alignments and 32-byte words long where a binding holds one, so every range's
+    /// views keep the first's shift: where the shift became 1, an update past 128 MiB took its
+    /// second range element by element (SGD on 48 M parameters 377-511 ms, now 164 ms).
     pub(crate) fn range_chunks(&self, len: usize) -> Vec<Range<usize>> {
-        split_ranges(len, self.max_view_elems())
+        let unit = (self.plan.binding_offset_alignment / 4).max(8) as usize;
+        let cap = self.max_view_elems();
+        split_ranges(len, if cap >= unit { cap / unit * unit } else { cap })
     }
 
     fn launch(&self, l: &Launch, size: Grid) -> Result<()> {

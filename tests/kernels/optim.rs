@@ -188,8 +188,8 @@ struct Reads {
 /// Both updates on the cpu family reading their buffers by vec4s and by 64-bit words, reading
 /// texture copies (which take precedence over words), and reading texture copies of one row an
 /// operand, so 40,000 parameters take three stacked ranges, the last one short; each way counted
-/// by its launches. 1037 parameters are 129 words and 5 elements past them; in ranges of 540 they
-/// are 540 by words and 497 starting 16 bytes past a 32-byte boundary, which take vec4s.
+/// by its launches. 1037 parameters are 129 words and 5 elements past them; in ranges of 576
+/// (`Gpu::range_chunks`) they are two updates by words, 72 words and 57 words and 5 elements.
 /// The family is forced, so a device that runs the gpu family checks them too; only in the suite
 /// that runs the device's own family (as `other_product_blocks`). A device without 64-bit
 /// integers refuses words with a one-line error.
@@ -198,8 +198,8 @@ fn sgd_and_adam_match_pytorch_semantics_from_buffers_words_and_texture_copies() 
     if crate::options().kernels.is_some() {
         return;
     }
-    // Bindings of 540 elements past the alignment's slack: the second range starts 540 elements
-    // in, 2160 bytes, which is 16 bytes past a 32-byte boundary.
+    // Bindings of 580 elements past the alignment's slack: ranges of 576 (a multiple of every
+    // alignment up to 256 bytes), so the second starts on a whole number of alignments and words.
     let align = gpu().plan_limits().binding_offset_alignment;
     let plain = Reads {
         operands: ProductOperands::Buffers,
@@ -221,9 +221,9 @@ fn sgd_and_adam_match_pytorch_semantics_from_buffers_words_and_texture_copies() 
         },
         Reads {
             loads: UpdateLoads::Words,
-            max_binding_bytes: Some(540 * 4 + align - 4),
-            by_words: 1,
-            by_vec4s: 1,
+            max_binding_bytes: Some(580 * 4 + align - 4),
+            by_words: 2,
+            by_vec4s: 0,
             ..plain
         },
         Reads {
