@@ -7,8 +7,9 @@
 // with a bounds check per component, so halving the components halves that work: on an AVX-512
 // host its SGD and Adam ran 1.35x faster this way on 16 M parameters (PERFORMANCE.md 54). The
 // arithmetic is sgd_update / adam_update on each half, the bits are moved unchanged, so results
-// are those of the vec4 path. Layout and grid: optim.wgsl's `slot` with width 8 (the shift `off` a multiple of
-// 8: `units_ok`), VEC4S / 2 words an invocation, the len % 8 elements past the words one each.
+// are those of the vec4 path. Layout and grid: optim.wgsl's `slot` with width 8 (the shift `off`
+// a multiple of 8: `units_ok`), VEC4S / 2 words an invocation, the len % 8 elements past the
+// words one each.
 
 @group(0) @binding(11) var<storage, read_write> weight8: array<vec4<u64>>;
 @group(0) @binding(12) var<storage, read> grad8: array<vec4<u64>>;

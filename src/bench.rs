@@ -171,8 +171,8 @@ pub fn kernel_table(steps: &[Vec<KernelTiming>]) -> Vec<KernelRow> {
     let n = steps.len().max(1);
     let medians: Vec<(&str, Tally, f64)> = by_kernel
         .into_iter()
-        .map(|(kernel, tally)| {
-            let secs = median(tally.seconds.clone());
+        .map(|(kernel, mut tally)| {
+            let secs = median(std::mem::take(&mut tally.seconds));
             (kernel, tally, secs)
         })
         .collect();

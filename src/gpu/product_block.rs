@@ -124,9 +124,8 @@ pub enum UpdateLoads {
 impl UpdateLoads {
     /// The default for a device: words on a CPU device with 64-bit integers whose x86 host has
     /// AVX-512, where lavapipe's SGD and Adam ran 1.35x faster so (PERFORMANCE.md 54); vec4s
-    /// elsewhere.
-    /// Without AVX-512 the updates read texture copies instead (PERFORMANCE.md 50), and on GPUs
-    /// a vec4 is already one memory transaction.
+    /// elsewhere: without AVX-512 the updates read texture copies instead (PERFORMANCE.md 50), and
+    /// on GPUs a vec4 is already one memory transaction.
     pub fn for_device(cpu_like: bool, int64: bool) -> UpdateLoads {
         if cpu_like && int64 && host_is_x86() && !host_lacks_avx512() {
             UpdateLoads::Words
