@@ -331,53 +331,60 @@ pub fn print_ceilings(adapter: &str, tuning: &Tuning, ceilings: &Ceilings) {
     );
 }
 
-/// A model's speeds, memory and kernel table, GFLOP/s also as a share of the compute ceiling.
-pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
-    println!(
-        "\n{} batch {} at {}x{}: train {:.2} images/s ({}; step {:.2} s, first step {:.2} s), inference {:.2} images/s",
-        r.model,
-        r.batch,
-        r.size,
-        r.size,
-        r.train_images_per_second,
-        r.optimizer,
-        r.step_seconds,
-        r.first_step_seconds,
-        r.inference_images_per_second,
-    );
+/// A model's speeds, memory and kernel table, each row also as a share of its ceiling: GFLOP/s of
+/// the compute one where operations are counted, else GB/s of the copy.
+pub fn report_text(r: &ModelReport, ceilings: &Ceilings) -> String {
     let mib = |b: u64| b as f64 / 1048576.0;
-    println!(
-        "  peak GPU memory {:.0} MiB (+ {:.0} MiB of texture copies); strictly needed: {:.0} MiB of activations saved for backward + {:.0} MiB of weights and optimiser state",
-        mib(r.peak_pool_bytes),
-        mib(r.texture_copy_bytes),
-        mib(r.saved_activation_bytes),
-        mib(r.model_state_bytes)
-    );
     // As wide as the longest kernel name, so the columns line up.
     let width = r
         .kernels
         .iter()
         .map(|k| k.kernel.len())
         .fold(46, usize::max);
-    println!(
-        "  {:<width$} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
-        "kernel or copy (median training step)",
-        "calls",
-        "total ms",
-        "GFLOP/s",
-        "of max",
-        "GB/s",
-        "share"
-    );
+    let mut lines = vec![
+        format!(
+            "\n{} batch {} at {}x{}: train {:.2} images/s ({}; step {:.2} s, first step {:.2} s), inference {:.2} images/s",
+            r.model,
+            r.batch,
+            r.size,
+            r.size,
+            r.train_images_per_second,
+            r.optimizer,
+            r.step_seconds,
+            r.first_step_seconds,
+            r.inference_images_per_second,
+        ),
+        format!(
+            "  peak GPU memory {:.0} MiB (+ {:.0} MiB of texture copies); strictly needed: {:.0} MiB of activations saved for backward + {:.0} MiB of weights and optimiser state",
+            mib(r.peak_pool_bytes),
+            mib(r.texture_copy_bytes),
+            mib(r.saved_activation_bytes),
+            mib(r.model_state_bytes)
+        ),
+        format!(
+            "  {:<width$} {:>6} {:>10} {:>9} {:>7} {:>8} {:>6}",
+            "kernel or copy (median training step)",
+            "calls",
+            "total ms",
+            "GFLOP/s",
+            "of max",
+            "GB/s",
+            "share"
+        ),
+    ];
     for k in &r.kernels {
         let (gflops, of_max) = match k.gflops {
             Some(g) => (
                 format!("{g:.2}"),
                 format!("{:.0}%", 100.0 * g / ceilings.compute_gflops),
             ),
-            None => ("-".into(), "-".into()),
+            // Memory-bound rows: their bytes against the copy's, as the optimisers' target reads.
+            None => (
+                "-".into(),
+                format!("{:.0}%", 100.0 * k.gbps / ceilings.copy_gbps),
+            ),
         };
-        println!(
+        lines.push(format!(
             "  {:<width$} {:>6} {:>10.1} {:>9} {:>7} {:>8.2} {:>5.1}%",
             k.kernel,
             k.calls,
@@ -386,8 +393,9 @@ pub fn print_report(r: &ModelReport, ceilings: &Ceilings) {
             of_max,
             k.gbps,
             100.0 * k.share
-        );
+        ));
     }
+    lines.join("\n")
 }
 
 /// Everything measured, as `wgnn bench --json` prints it.

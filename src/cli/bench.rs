@@ -56,7 +56,7 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
         };
         let r = bench::model_report(&gpu, arch, [batch, size], a.steps as usize, optimizer)?;
         if !a.json {
-            bench::print_report(&r, &ceilings);
+            println!("{}", bench::report_text(&r, &ceilings));
         }
         reports.push(r);
     }

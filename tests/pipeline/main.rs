@@ -1,5 +1,6 @@
 //! Data layouts and the mask colour code, the metrics, and short training runs.
 
+mod bench;
 mod data;
 mod metrics;
 mod resume;
