@@ -30,8 +30,16 @@ fn kernel_table_takes_each_kernels_median_step() {
     assert_eq!(names, ["conv", "sgd"], "slowest first");
     let (conv, sgd) = (&rows[0], &rows[1]);
     assert_eq!((conv.calls, sgd.calls), (2, 1), "calls per step");
-    assert!((conv.milliseconds - 24.0).abs() < 1e-9, "{}", conv.milliseconds);
-    assert!((sgd.milliseconds - 11.0).abs() < 1e-9, "{}", sgd.milliseconds);
+    assert!(
+        (conv.milliseconds - 24.0).abs() < 1e-9,
+        "{}",
+        conv.milliseconds
+    );
+    assert!(
+        (sgd.milliseconds - 11.0).abs() < 1e-9,
+        "{}",
+        sgd.milliseconds
+    );
     // 2 GFLOP and 8 MB a step in 24 ms; 100 MB in 11 ms.
     assert!((conv.gflops.unwrap() - 2.0 / 0.024).abs() < 1e-6);
     assert!(sgd.gflops.is_none());
