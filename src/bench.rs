@@ -343,7 +343,7 @@ pub fn report_text(r: &ModelReport, ceilings: &Ceilings) -> String {
         .fold(46, usize::max);
     let mut lines = vec![
         format!(
-            "\n{} batch {} at {}x{}: train {:.2} images/s ({}; step {:.2} s, first step {:.2} s), inference {:.2} images/s",
+            "{} batch {} at {}x{}: train {:.2} images/s ({}; step {:.2} s, first step {:.2} s), inference {:.2} images/s",
             r.model,
             r.batch,
             r.size,

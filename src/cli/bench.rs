@@ -56,7 +56,8 @@ pub fn run(adapter: Option<&str>, a: Args) -> Result<ExitCode> {
         };
         let r = bench::model_report(&gpu, arch, [batch, size], a.steps as usize, optimizer)?;
         if !a.json {
-            println!("{}", bench::report_text(&r, &ceilings));
+            // A blank line between the models' reports.
+            println!("\n{}", bench::report_text(&r, &ceilings));
         }
         reports.push(r);
     }
